@@ -1,0 +1,424 @@
+"""Pipeline configuration: one frozen dataclass per step, nested in :class:`PipelineConfig`.
+
+Recipes are TOML files (``pipelines/fura2.toml``, ``pipelines/fluo4.toml`` or any path).
+Loading is strict: an unknown key is a :class:`~caimg.errors.ConfigError` that names the
+closest valid key, a value of the wrong type or out of range is an error that names the
+key and the allowed range. A config is never mutated; :func:`replace_config` returns a
+new one with overrides applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from .errors import ConfigError
+
+__all__ = [
+    "InputConfig",
+    "MotionConfig",
+    "SegmentConfig",
+    "BackgroundConfig",
+    "CalibrationConfig",
+    "SignalConfig",
+    "KineticsConfig",
+    "OutputConfig",
+    "PipelineConfig",
+    "load_pipeline",
+    "pipeline_path",
+    "available_pipelines",
+    "config_from_dict",
+    "config_to_dict",
+    "replace_config",
+    "SHORTCUTS",
+]
+
+
+def _range(lo=None, hi=None, *, lo_open=False, hi_open=False):
+    """Field metadata: allowed numeric range (checked on load and on replace)."""
+    return {"range": (lo, hi, lo_open, hi_open)}
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How to read a recording.
+
+    layout: ``auto`` (hyperstack with C=2, single channel, or a ``*_340``/``*_380`` pair
+    found by name), ``hyperstack``, ``alternating`` (plain TIFF, frames 340, 380, 340, ...),
+    ``pair`` or ``single``.
+    """
+
+    layout: Literal["auto", "hyperstack", "alternating", "pair", "single"] = "auto"
+    pair_suffixes: tuple[str, str] = ("_340", "_380")
+    # order of the two channels in a hyperstack's C axis, or of frames in alternating files
+    channel_order: tuple[str, str] = ("f340", "f380")
+    frame_interval_s: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    pixel_size_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Rigid motion correction by FFT phase correlation."""
+
+    enabled: bool = True
+    # channel the shifts are estimated on ("auto": f380 for Fura-2, f for single channel)
+    channel: str = "auto"
+    upsample_factor: int = field(default=10, metadata=_range(1, 1000))
+    max_shift_px: float = field(default=20.0, metadata=_range(0, None, lo_open=True))
+    reference_frames: int = field(default=200, metadata=_range(1, None))
+    reference_iterations: int = field(default=2, metadata=_range(0, 10))
+    # estimate on a central crop of this many pixels per side (0 = full frame)
+    crop_px: int = field(default=0, metadata=_range(0, None))
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """ROI segmentation. ``method`` names a registered method; ``params`` are its options
+    (checked against the method's signature)."""
+
+    method: str = "auto"
+    cell_diameter_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    cell_diameter_px: float = field(default=12.0, metadata=_range(1, None))
+    min_area_px: int = field(default=20, metadata=_range(1, None))
+    max_area_px: int = field(default=5000, metadata=_range(1, None))
+    params: Mapping[str, Any] = field(default_factory=dict)
+    # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF) used instead of segmentation
+    rois_file: str | None = None
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """Background per channel and frame."""
+
+    method: Literal["auto", "roi", "constant", "none"] = "auto"
+    # auto: pixels farther than this from every ROI
+    dilation_px: int = field(default=4, metadata=_range(0, 200))
+    # auto: low percentile of those pixels per frame (50 = median)
+    percentile: float = field(default=50.0, metadata=_range(0, 100))
+    # constant: value per channel name, e.g. {f340 = 100, f380 = 120}
+    constant: Mapping[str, float] = field(default_factory=dict)
+    # roi: a file with one ROI (ImageJ .roi / RoiSet.zip / mask TIFF) marking background
+    roi_file: str | None = None
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """[Ca2+] calibration. Fura-2: Grynkiewicz ``Kd*beta*(R-Rmin)/(Rmax-R)``;
+    single wavelength: ``Kd*(F-Fmin)/(Fmax-F)``. Off unless ``enabled``."""
+
+    enabled: bool = False
+    kd_nM: float = field(default=224.0, metadata=_range(0, None, lo_open=True))
+    rmin: float | None = field(default=None, metadata=_range(0, None))
+    rmax: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    beta: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    # Keff = Kd * beta, in nM; used instead of kd_nM * beta when given
+    keff_nM: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    fmin: float | None = None
+    fmax: float | None = None
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """From background-subtracted channel means to the signal kinetics are measured on."""
+
+    # F0 for dF/F0 (and R0 for dR/R0): prestim, percentile, rolling, bleach_fit; auto =
+    # prestim when a stimulus time is known, else percentile
+    f0_mode: Literal["auto", "prestim", "percentile", "rolling", "bleach_fit"] = "auto"
+    f0_percentile: float = field(default=10.0, metadata=_range(0, 100))
+    f0_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))
+    # background-subtracted F380 at or below this fraction of its ROI median -> NaN ratio
+    min_denominator: float = field(default=1e-6, metadata=_range(0, None))
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+
+
+@dataclass(frozen=True)
+class KineticsConfig:
+    """Response kinetics (see README, "Definitions")."""
+
+    stimulus_time_s: float | None = field(default=None, metadata=_range(0, None))
+    # baseline: the window just before the stimulus (or the onset), in seconds
+    baseline_window_s: float = field(default=10.0, metadata=_range(0, None, lo_open=True))
+    # responder: amplitude > responder_k * baseline noise SD
+    responder_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))
+    # events: "single" = the main response only; "all" = every event (oscillations)
+    events: Literal["single", "all"] = "single"
+    event_threshold_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))
+    min_event_duration_s: float = field(default=0.0, metadata=_range(0, None))
+    min_event_separation_s: float = field(default=0.0, metadata=_range(0, None))
+    # decay fit start: "peak", or a fraction of the amplitude the signal has fallen to
+    # (e.g. 0.5 = start where the rise above baseline has fallen to 50 %)
+    decay_fit_start: str | float = "peak"
+    # also fit this many baseline samples jointly with the decay (0 = decay only)
+    decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
+    # smoothing (frames) used only to locate features, never for reported values
+    smooth_frames: int = field(default=3, metadata=_range(1, None))
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    overview_png: bool = True
+    roiset_zip: bool = True
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole recipe. ``indicator`` decides the signal path."""
+
+    name: str = "custom"
+    indicator: Literal["fura2", "fluo4"] = "fluo4"
+    input: InputConfig = field(default_factory=InputConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+    kinetics: KineticsConfig = field(default_factory=KineticsConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+# Short names accepted by caimg.run(**overrides) and the CLI flags, mapped to dotted keys.
+SHORTCUTS = {
+    "frame_interval_s": "input.frame_interval_s",
+    "pixel_size_um": "input.pixel_size_um",
+    "layout": "input.layout",
+    "stimulus_time_s": "kinetics.stimulus_time_s",
+    "rois_file": "segment.rois_file",
+    "segment_method": "segment.method",
+}
+
+_PIPELINE_DIRS = (Path(__file__).resolve().parent / "pipelines",
+                  Path(__file__).resolve().parent.parent / "pipelines")
+
+
+def available_pipelines() -> list[str]:
+    """Names of the recipes shipped with caimg."""
+    names = set()
+    for d in _PIPELINE_DIRS:
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def pipeline_path(name_or_path: str | Path) -> Path:
+    """Resolve a recipe name (``"fura2"``) or a path to a TOML file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"recipe file {p} does not exist; expected a TOML file or one of "
+                              f"{available_pipelines()}")
+        return p
+    for d in _PIPELINE_DIRS:
+        cand = d / f"{name_or_path}.toml"
+        if cand.is_file():
+            return cand
+    close = difflib.get_close_matches(str(name_or_path), available_pipelines(), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ConfigError(f"unknown pipeline '{name_or_path}': expected one of "
+                      f"{available_pipelines()} or a path to a .toml recipe{hint}")
+
+
+def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
+                  overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+    """Load a recipe by name or path and apply overrides.
+
+    Parameters
+    ----------
+    name_or_path : str, Path or PipelineConfig
+        ``"fura2"``, ``"fluo4"``, a path to a TOML recipe, or a config to start from.
+    overrides : mapping, optional
+        Dotted keys (``{"kinetics.responder_k": 3}``), shortcut names from
+        :data:`SHORTCUTS` (``{"stimulus_time_s": 10}``) or nested dicts
+        (``{"segment": {"method": "watershed"}}``). ``None`` values are ignored.
+
+    Returns
+    -------
+    PipelineConfig
+    """
+    if isinstance(name_or_path, PipelineConfig):
+        cfg = name_or_path
+    else:
+        path = pipeline_path(name_or_path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"recipe {path} is not valid TOML: {exc}") from exc
+        data.setdefault("name", path.stem)
+        cfg = config_from_dict(data, where=str(path))
+    if overrides:
+        cfg = replace_config(cfg, overrides)
+    return cfg
+
+
+def _closest(key, valid):
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _check_value(value, tp, key, meta):
+    """Coerce ``value`` to the annotated type ``tp`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check_value(value, a, key, meta)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[-1] if len(errors) == 1 else
+                          f"'{key}' = {value!r}: expected one of {_describe(tp)}")
+    if origin is Literal:
+        if value not in args:
+            close = _closest(str(value), [str(a) for a in args])
+            raise ConfigError(f"'{key}' = {value!r}: expected one of {list(args)}{close}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"'{key}' = {value!r}: expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"'{key}' = {value!r}: expected a whole number")
+        _check_range(value, key, meta)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"'{key}' = {value!r}: expected a number")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"'{key}' = {value!r}: expected a finite number")
+        _check_range(value, key, meta)
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}' = {value!r}: expected a string")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"'{key}' = {value!r}: expected a list of {len(args)} values")
+        return tuple(_check_value(v, a, f"{key}[{i}]", {}) for i, (v, a) in enumerate(zip(value, args)))
+    if origin in (Mapping, dict) or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{key}' = {value!r}: expected a table")
+        vt = args[1] if len(args) == 2 else Any
+        if vt is Any:
+            return dict(value)
+        return {k: _check_value(v, vt, f"{key}.{k}", {}) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"'{key}' = {value!r}: expected a table of {tp.__name__} settings")
+        return config_from_dict(value, cls=tp, prefix=f"{key}.")
+    return value
+
+
+def _describe(tp):
+    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(tp))
+
+
+def _check_range(value, key, meta):
+    rng = meta.get("range")
+    if not rng:
+        return
+    lo, hi, lo_open, hi_open = rng
+    bad = ((lo is not None and (value < lo or (lo_open and value == lo)))
+           or (hi is not None and (value > hi or (hi_open and value == hi))))
+    if bad:
+        lo_s = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
+        hi_s = "" if hi is None else (f"< {hi}" if hi_open else f"<= {hi}")
+        allowed = " and ".join(s for s in (lo_s, hi_s) if s)
+        raise ConfigError(f"'{key}' = {value!r} is out of range: expected a value {allowed}")
+
+
+def _hints(cls):
+    return typing.get_type_hints(cls)
+
+
+def config_from_dict(data: Mapping[str, Any], cls=PipelineConfig, *, prefix: str = "",
+                     where: str | None = None):
+    """Build a config dataclass from a (TOML) dict, strictly.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key (with the closest valid key), a wrong type or a value out of range.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}': expected a table, got {data!r}")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            loc = f" in {where}" if where else ""
+            raise ConfigError(f"unknown key '{prefix}{key}'{loc}{_closest(key, fields)} "
+                              f"(valid keys: {', '.join(fields)})")
+        kwargs[key] = _check_value(value, hints[key], prefix + key, fields[key].metadata)
+    try:
+        cfg = cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the checks above
+        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
+    return cfg
+
+
+def config_to_dict(cfg) -> dict:
+    """Plain dict (JSON/TOML-serialisable) of a config dataclass."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            v = config_to_dict(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        elif isinstance(v, Mapping):
+            v = dict(v)
+        out[f.name] = v
+    return out
+
+
+def _flatten(overrides: Mapping[str, Any], prefix="") -> dict[str, Any]:
+    flat = {}
+    for k, v in overrides.items():
+        k = SHORTCUTS.get(k, k) if not prefix else k
+        if isinstance(v, Mapping) and not k.endswith(("params", "constant")):
+            flat.update(_flatten(v, prefix=f"{prefix}{k}."))
+        else:
+            flat[prefix + k] = v
+    return flat
+
+
+def replace_config(cfg: PipelineConfig, overrides: Mapping[str, Any]) -> PipelineConfig:
+    """Return a new config with dotted-key overrides applied (``None`` values skipped)."""
+    data = config_to_dict(cfg)
+    for dotted, value in _flatten(overrides).items():
+        if value is None:
+            continue
+        parts = dotted.split(".")
+        node, cls = data, PipelineConfig
+        for i, part in enumerate(parts):
+            fields = {f.name for f in dataclasses.fields(cls)}
+            if part not in fields:
+                valid = sorted(set(fields) | (set(SHORTCUTS) if i == 0 else set()))
+                raise ConfigError(f"unknown setting '{dotted}'{_closest(part, valid)}")
+            if i == len(parts) - 1:
+                node[part] = value
+            else:
+                cls = _hints(cls)[part]
+                if not dataclasses.is_dataclass(cls):
+                    raise ConfigError(f"unknown setting '{dotted}': '{part}' is not a section")
+                node = node[part]
+    return config_from_dict(data)

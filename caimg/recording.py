@@ -1,0 +1,83 @@
+"""The :class:`Recording` container: channels of one recording plus its timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["Recording"]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording: named channels of shape (T, Y, X) and their timing.
+
+    Parameters
+    ----------
+    channels : mapping of str to array-like, each (T, Y, X)
+        ``{"f340": ..., "f380": ...}`` for Fura-2, ``{"f": ...}`` for single-wavelength
+        indicators. Arrays may be numpy arrays, memory maps or any object with
+        ``shape``, ``dtype`` and ``__getitem__`` along the first axis returning numpy
+        (large stacks are read in frame chunks). All channels share one shape.
+        Intensities are the camera's, never rescaled.
+    frame_interval_s : float or None
+        Time between two frames of one channel, in seconds (for Fura-2: between two
+        340/380 pairs).
+    frame_interval_source : str
+        Where the frame interval came from: ``"imagej finterval"``, ``"ome TimeIncrement"``,
+        ``"recipe"``, ``"override"`` or ``"none"``.
+    pixel_size_um : float or None
+        Pixel edge length in micrometres, when the file says.
+    source : tuple of Path
+        The file(s) the recording was read from.
+    layout : str
+        ``"hyperstack"``, ``"alternating"``, ``"pair"`` or ``"single"``.
+    name : str
+        Short name, used for the result folder.
+    metadata : dict
+        Anything else worth keeping (axes string, ImageJ/OME fields, warnings).
+    """
+
+    channels: Mapping[str, Any]
+    frame_interval_s: float | None = None
+    frame_interval_source: str = "none"
+    pixel_size_um: float | None = None
+    source: tuple[Path, ...] = ()
+    layout: str = "single"
+    name: str = "recording"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        shapes = {k: tuple(v.shape) for k, v in self.channels.items()}
+        if not shapes:
+            raise ValueError("a Recording needs at least one channel")
+        if len(set(shapes.values())) != 1:
+            raise ValueError(f"all channels must share one (T, Y, X) shape, got {shapes}")
+        if any(len(s) != 3 for s in shapes.values()):
+            raise ValueError(f"channels must be (T, Y, X), got {shapes}")
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(self.channels)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(T, Y, X) of every channel."""
+        return tuple(next(iter(self.channels.values())).shape)
+
+    @property
+    def n_frames(self) -> int:
+        return self.shape[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(next(iter(self.channels.values())).dtype)
+
+    def time_s(self) -> np.ndarray:
+        """Time of each frame in seconds from the first frame, shape (T,)."""
+        if self.frame_interval_s is None:
+            raise ValueError(f"{self.name}: the frame interval is unknown")
+        return np.arange(self.n_frames, dtype=float) * float(self.frame_interval_s)
