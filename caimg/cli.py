@@ -1,0 +1,281 @@
+"""Command line: ``caimg run``, ``caimg info``, ``caimg view``, ``caimg pipelines``.
+
+Only translation of arguments here; the work is in :mod:`caimg.batch` and the core.
+Heavy libraries are imported inside the commands so that ``caimg --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("caimg")
+
+
+def _parse_set(values):
+    """``--set kinetics.responder_k=3`` -> {"kinetics.responder_k": 3} (TOML value syntax)."""
+    import tomllib
+
+    from .errors import ConfigError
+
+    out = {}
+    for item in values or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set kinetics.responder_k=3")
+        key, raw = item.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word is a string
+        out[key.strip()] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="caimg",
+        description="Calcium-imaging stacks (Fura-2 340/380, Fluo-4) to per-cell traces and "
+                    "response kinetics.")
+    p.add_argument("--version", action="store_true", help="print the caimg version and exit")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv for debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors and the final summary")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="process recordings into result folders",
+                       description="Process every recording under PATH... into one result folder "
+                                   "each, plus combined kinetics.csv, rois.csv and failures.csv "
+                                   "in --out. Exit code 0 when every recording succeeded.")
+    r.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a stack file or a folder (searched recursively for .tif/.tiff; "
+                        "*_340/*_380 pairs are grouped)")
+    r.add_argument("--out", "-o", required=True, metavar="DIR",
+                   help="output folder for the result folders and batch tables")
+    r.add_argument("--pipeline", "-p", default="auto", metavar="NAME|FILE",
+                   help="recipe: fura2, fluo4, a .toml file, or auto (fura2 for two-channel "
+                        "recordings, fluo4 for one channel; the default)")
+    r.add_argument("--frame-interval", type=float, metavar="S", dest="frame_interval_s",
+                   help="seconds between frames (between 340/380 pairs); overrides the file "
+                        "metadata, with a warning when they disagree")
+    r.add_argument("--stimulus-time", type=float, metavar="S", dest="stimulus_time_s",
+                   help="stimulus time in seconds from the first frame: baseline before it, "
+                        "time to peak counted from it")
+    r.add_argument("--layout", choices=["auto", "hyperstack", "alternating", "pair", "single"],
+                   help="how the channels are stored: ImageJ hyperstack (T,C,Y,X), alternating "
+                        "340/380 frames in one file, a *_340/*_380 file pair, or one channel")
+    r.add_argument("--pixel-size", type=float, metavar="UM", dest="pixel_size_um",
+                   help="pixel size in micrometres, when the files do not say")
+    r.add_argument("--rois", metavar="FILE", dest="rois_file",
+                   help="use these ROIs instead of segmentation: ImageJ RoiSet.zip/.roi or a "
+                        "label TIFF (the same ROIs for every recording)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
+                   help="override any recipe value, e.g. --set kinetics.responder_k=3 "
+                        "(repeatable; TOML value syntax)")
+    r.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="process N recordings in parallel on local processes")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send one task per recording to this dask.distributed scheduler")
+    r.add_argument("--force", action="store_true",
+                   help="redo recordings whose result is complete and unchanged")
+
+    i = sub.add_parser("info", help="print what a result folder holds and how it was made",
+                       description="Print the provenance (run.json) of a result folder readably.")
+    i.add_argument("folder", metavar="RESULT", help="a result folder written by caimg run")
+    i.add_argument("--json", action="store_true", help="print run.json as it is")
+
+    v = sub.add_parser("view", help="open a stack or a result folder in napari",
+                       description="Open napari with the caimg plugin on a stack or a result "
+                                   "folder (needs `pip install caimg[napari]`).")
+    v.add_argument("path", metavar="PATH", nargs="?", help="stack file or result folder")
+
+    s = sub.add_parser("pipelines", help="list the shipped recipes, or print one",
+                       description="List the recipes shipped with caimg, or print one "
+                                   "(fully resolved) to start your own from.")
+    s.add_argument("name", nargs="?", metavar="NAME", help="recipe to print")
+    return p
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                         logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr,
+                        force=True)
+    logging.getLogger("caimg").setLevel(level if verbose or quiet else logging.INFO)
+
+
+def _median(df, col):
+    import numpy as np
+
+    if col not in df or not len(df):
+        return float("nan")
+    return float(np.nanmedian(df[col].to_numpy(float))) if df[col].notna().any() else float("nan")
+
+
+def _progress_printer(quiet):
+    start = time.perf_counter()
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+
+    def progress(outcome, done, total):
+        counts[outcome.status] += 1
+        if quiet:
+            return
+        elapsed = time.perf_counter() - start
+        eta = elapsed / done * (total - done)
+        line = (f"[{done}/{total}] {outcome.status:7s} {outcome.name}"
+                f"  (done {counts['ok'] + counts['skipped']}, failed {counts['failed']}, "
+                f"remaining {total - done}, ETA {eta:.0f} s)")
+        if outcome.status == "failed":
+            line += f"\n    {outcome.error_type}: {outcome.message}"
+        print(line, file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _cmd_run(args) -> int:
+    import warnings
+
+    from .batch import run_batch
+
+    overrides = _parse_set(args.settings)
+    for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.jobs < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"--jobs {args.jobs}: expected 1 or more")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorded per recording in run.json instead
+        summary = run_batch(args.paths, args.out, args.pipeline, overrides=overrides,
+                            jobs=args.jobs, force=args.force, scheduler=args.scheduler,
+                            progress=_progress_printer(args.quiet))
+    n = len(summary.outcomes)
+    ok = sum(o.status == "ok" for o in summary.outcomes)
+    skipped = sum(o.status == "skipped" for o in summary.outcomes)
+    kin = summary.kinetics
+    n_rois = int(summary.rois["accepted"].astype(bool).sum()) if "accepted" in summary.rois else 0
+    n_resp = int(kin["responder"].astype(bool).sum()) if len(kin) else 0
+    resp = kin[kin["responder"].astype(bool)] if len(kin) else kin
+    print(f"caimg: {n} recording(s): {ok} processed, {skipped} unchanged (skipped), "
+          f"{summary.n_failed} failed -> {summary.out}")
+    print(f"  ROIs accepted: {n_rois}   responders: {n_resp}")
+    if len(resp):
+        print(f"  median of responders: amplitude {_median(resp, 'amplitude'):.3g}, "
+              f"time to peak {_median(resp, 'time_to_peak_s'):.3g} s, "
+              f"rise 10-90 % {_median(resp, 'rise_time_s'):.3g} s, "
+              f"decay tau {_median(resp, 'decay_tau_s'):.3g} s")
+    for o in summary.outcomes:
+        if o.status == "failed":
+            print(f"  FAILED {o.name}: {o.error_type}: {o.message}")
+    if summary.n_failed:
+        print(f"  see {Path(summary.out) / 'failures.csv'}")
+    return 0 if summary.ok and n > 0 else 1
+
+
+def _cmd_info(args) -> int:
+    from .errors import ResultError
+
+    folder = Path(args.folder)
+    run_json = folder / "run.json"
+    if not run_json.is_file():
+        raise ResultError(f"{folder}: no run.json; expected a result folder written by caimg run")
+    prov = json.loads(run_json.read_text())
+    if args.json:
+        print(json.dumps(prov, indent=2))
+        return 0
+    cfg = prov.get("config", {})
+    print(f"result     {folder}")
+    print(f"recording  {prov.get('recording')}  ({prov.get('layout')}, channels "
+          f"{', '.join(prov.get('channels', []))}, shape {prov.get('shape')}, {prov.get('dtype')})")
+    for inp in prov.get("inputs", []):
+        print(f"input      {inp.get('path')}  {inp.get('size', '?')} bytes  "
+              f"sha256 {str(inp.get('sha256', '?'))[:16]}...")
+    print(f"pipeline   {cfg.get('name')} ({cfg.get('indicator')})   caimg {prov.get('caimg_version')}")
+    print(f"frames     every {prov.get('frame_interval_s')} s (from {prov.get('frame_interval_source')})"
+          f"   pixel {prov.get('pixel_size_um')} um   stimulus {prov.get('stimulus_time_s')} s")
+    m = prov.get("motion", {})
+    print(f"motion     {'on' if m.get('enabled') else 'off'} ({m.get('channel')}), max shift "
+          f"{m.get('max_abs_shift_px', 0):.2f} px, median {m.get('median_abs_shift_px', 0):.2f} px")
+    r = prov.get("rois", {})
+    print(f"ROIs       {r.get('n_rois')} ({r.get('source')}, method {r.get('method')}), "
+          f"{r.get('n_accepted')} accepted, {prov.get('n_responders')} responders")
+    print(f"background {prov.get('background')}")
+    t = prov.get("timings_s", {})
+    print("timings    " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
+    v = prov.get("versions", {})
+    print("versions   " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    for e in prov.get("edits", []):
+        print(f"edit       {e}")
+    warns = prov.get("warnings", [])
+    print(f"warnings   {len(warns)}")
+    for w in warns:
+        print(f"  - {w}")
+    return 0
+
+
+def _cmd_view(args) -> int:
+    try:
+        import napari
+    except ImportError:
+        print("caimg view needs napari: pip install 'caimg[napari]' (and a Qt binding, e.g. "
+              "pip install pyqt6)", file=sys.stderr)
+        return 2
+    viewer = napari.Viewer()
+    viewer.window.add_plugin_dock_widget("caimg", "Review ROIs")
+    if args.path:
+        viewer.open(args.path, plugin="caimg")
+    napari.run()
+    return 0
+
+
+def _cmd_pipelines(args) -> int:
+    from .config import available_pipelines, config_to_dict, load_pipeline
+
+    if not args.name:
+        for name in available_pipelines():
+            cfg = load_pipeline(name)
+            print(f"{name:10s} {cfg.indicator}")
+        return 0
+    cfg = load_pipeline(args.name)
+    print(json.dumps(config_to_dict(cfg), indent=2))
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit code (0 success, 1 a recording failed, 2 bad usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and usage errors
+        return int(exc.code or 0)
+    if args.version:
+        from ._version import __version__
+
+        print(f"caimg {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    _setup_logging(args.verbose, args.quiet)
+    from .errors import CaimgError
+
+    commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines}
+    try:
+        return commands[args.command](args)
+    except CaimgError as exc:
+        print(f"caimg: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("caimg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

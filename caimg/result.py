@@ -1,0 +1,113 @@
+"""The :class:`Result` container and the column contract of the result folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .config import PipelineConfig
+
+__all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "KINETICS_COLUMNS", "trace_columns",
+           "BATCH_FAILURE_COLUMNS"]
+
+#: The first columns of ``traces.csv``; the signal columns follow (see :func:`trace_columns`).
+TRACE_COLUMNS = ("roi", "frame", "time_s")
+
+#: Signal columns per indicator, in file order; ``ca_nM`` is appended when calibrated.
+_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio"), "fluo4": ("f", "f0", "dff")}
+
+#: The columns ``rois.csv`` always starts with (quality figures follow).
+ROI_COLUMNS = ("roi", "centroid_row", "centroid_col", "area_px", "mean_intensity", "accepted",
+               "source")
+
+#: ``kinetics.csv``, exactly (DESIGN.md).
+KINETICS_COLUMNS = ("roi", "event", "responder", "onset_s", "baseline", "peak", "amplitude",
+                    "time_to_peak_s", "rise_time_s", "decay_tau_s", "decay_r2", "half_decay_s",
+                    "fwhm_s", "auc", "snr")
+
+BATCH_FAILURE_COLUMNS = ("recording", "path", "error_type", "message")
+
+
+def trace_columns(indicator: str, calibrated: bool = False) -> tuple[str, ...]:
+    """Columns of ``traces.csv`` for an indicator, in order."""
+    cols = TRACE_COLUMNS + _SIGNAL_COLUMNS[indicator]
+    return cols + ("ca_nM",) if calibrated else cols
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything one recording produced; what the result folder holds.
+
+    Attributes
+    ----------
+    name : str
+        Recording name (the result folder's name).
+    labels : ndarray, (Y, X) int
+        ROI label image in the reference geometry, 0 = background.
+    rois : DataFrame
+        One row per ROI (``rois.csv``).
+    traces : DataFrame
+        Tidy traces, one row per ROI and frame (``traces.csv``).
+    kinetics : DataFrame
+        One row per accepted ROI and response (``kinetics.csv``).
+    config : PipelineConfig
+        The fully resolved recipe used.
+    provenance : dict
+        ``run.json`` content: versions, input, frame interval source, warnings, timings.
+    shifts : ndarray, (T, 2) float, optional
+        Motion-correction shifts (rows, columns) applied to each frame.
+    projection : ndarray, (Y, X) float32, optional
+        Mean projection of the registered motion channel (what segmentation saw).
+    background_mask : ndarray, (Y, X) bool, optional
+        Pixels used for background subtraction.
+    folder : Path, optional
+        Where the result was saved or loaded from.
+    """
+
+    name: str
+    labels: np.ndarray
+    rois: pd.DataFrame
+    traces: pd.DataFrame
+    kinetics: pd.DataFrame
+    config: PipelineConfig
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    shifts: np.ndarray | None = None
+    projection: np.ndarray | None = None
+    background_mask: np.ndarray | None = None
+    folder: Path | None = None
+
+    @property
+    def indicator(self) -> str:
+        return self.config.indicator
+
+    @property
+    def signal_column(self) -> str:
+        """The column kinetics are measured on: ``ratio`` (Fura-2) or ``dff`` (Fluo-4)."""
+        return "ratio" if self.indicator == "fura2" else "dff"
+
+    @property
+    def n_rois(self) -> int:
+        return int(len(self.rois))
+
+    def trace_matrix(self, column: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Wide view of one trace column.
+
+        Returns
+        -------
+        time_s : ndarray, (T,)
+        roi_ids : ndarray, (R,)
+        values : ndarray, (T, R)
+        """
+        column = column or self.signal_column
+        if self.traces.empty:
+            return np.zeros(0), np.zeros(0, int), np.zeros((0, 0))
+        wide = self.traces.pivot(index="frame", columns="roi", values=column).sort_index()
+        times = self.traces.drop_duplicates("frame").set_index("frame")["time_s"].sort_index()
+        return times.to_numpy(float), wide.columns.to_numpy(), wide.to_numpy(float)
+
+    def replace(self, **changes) -> "Result":
+        return replace(self, **changes)

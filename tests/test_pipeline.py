@@ -1,0 +1,99 @@
+"""End to end on synthetic recordings with known masks, signals and kinetics."""
+
+import numpy as np
+import pytest
+
+import caimg
+from caimg.metrics import match_labels
+from caimg.result import KINETICS_COLUMNS, trace_columns
+from caimg.synthetic import make_recording
+
+SEEDS = [0, 1, 2]
+
+
+def _score(syn, res):
+    """Match ROIs to true cells and compare signals and kinetics of matched pairs."""
+    m = match_labels(syn.labels, res.labels, iou_threshold=0.5)
+    time_s, roi_ids, values = res.trace_matrix()
+    col = {int(r): j for j, r in enumerate(roi_ids)}
+    rs, amp_err, tau_err, resp_ok = [], [], [], []
+    kin = res.kinetics.set_index("roi")
+    truth = syn.kinetics.set_index("roi")
+    for t_id, p_id in m.pairs:
+        true_sig = syn.signal[:, t_id - 1]
+        est = values[:, col[int(p_id)]]
+        if np.std(true_sig) > 0:
+            rs.append(np.corrcoef(true_sig, est)[0, 1])
+        if p_id not in kin.index:
+            continue
+        k, t = kin.loc[p_id], truth.loc[t_id]
+        resp_ok.append(bool(k["responder"]) == bool(t["responder"]))
+        if t["responder"] and k["responder"]:
+            amp_err.append(abs(k["amplitude"] - t["amplitude"]) / t["amplitude"])
+            tau_err.append(abs(k["decay_tau_s"] - t["decay_tau_s"]) / t["decay_tau_s"])
+    return m, np.array(rs), np.array(amp_err), np.array(tau_err), np.array(resp_ok)
+
+
+@pytest.mark.parametrize("indicator", ["fura2", "fluo4"])
+def test_end_to_end_recovers_truth(indicator):
+    f1s, rs, amps, taus, resp = [], [], [], [], []
+    for seed in SEEDS:
+        syn = make_recording(indicator, preset="moderate", rng=seed)
+        res = caimg.run(syn.recording, pipeline=indicator, stimulus_time_s=syn.stimulus_time_s)
+        m, r, a, t, ok = _score(syn, res)
+        f1s.append(m.f1)
+        rs.extend(r), amps.extend(a), taus.extend(t), resp.extend(ok)
+        assert list(res.kinetics.columns) == list(KINETICS_COLUMNS)
+        assert list(res.traces.columns) == list(trace_columns(indicator))
+    assert min(f1s) >= 0.9, f1s
+    assert np.median(rs) >= 0.99, np.median(rs)
+    assert np.mean(resp) >= 0.95, np.mean(resp)
+    assert np.median(amps) <= 0.10, np.median(amps)
+    assert np.median(taus) <= 0.10, np.median(taus)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    syn = make_recording("fura2", preset="easy", rng=3)
+    res = caimg.run(syn.recording, pipeline="fura2", stimulus_time_s=syn.stimulus_time_s,
+                    out=tmp_path)
+    folder = tmp_path / syn.recording.name
+    assert res.folder == folder
+    for name in ("rois.tif", "rois.zip", "rois.csv", "traces.csv", "kinetics.csv", "run.json",
+                 "overview.png"):
+        assert (folder / name).is_file(), name
+    back = caimg.load_result(folder)
+    np.testing.assert_array_equal(back.labels, res.labels)
+    assert list(back.kinetics.columns) == list(KINETICS_COLUMNS)
+    np.testing.assert_allclose(back.traces["ratio"], res.traces["ratio"], rtol=1e-8)
+    assert back.config == res.config
+    assert back.provenance["frame_interval_source"] == "synthetic"
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_given_labels_are_kept():
+    syn = make_recording("fluo4", preset="easy", rng=4)
+    labels = syn.labels * 10  # ids 10, 20, ...
+    res = caimg.process_recording(syn.recording, caimg.load_pipeline("fluo4"), labels=labels)
+    assert set(res.rois["roi"]) == set(np.unique(labels[labels > 0]))
+    assert set(res.rois["source"]) == {"imported"}
+
+
+def test_no_rois_gives_empty_tables_with_columns():
+    syn = make_recording("fluo4", preset="easy", rng=5)
+    res = caimg.process_recording(syn.recording, "fluo4",
+                                  labels=np.zeros(syn.labels.shape, np.int32))
+    assert res.n_rois == 0 and len(res.kinetics) == 0 and len(res.traces) == 0
+    assert list(res.kinetics.columns) == list(KINETICS_COLUMNS)
+    assert list(res.traces.columns) == list(trace_columns("fluo4"))
+
+
+def test_wrong_pipeline_for_channels_is_a_clear_error():
+    syn = make_recording("fluo4", preset="easy", rng=6)
+    with pytest.raises(caimg.StackReadError, match="needs channels .*f340"):
+        caimg.run(syn.recording, pipeline="fura2")
+
+
+def test_stimulus_after_the_end_is_an_error():
+    syn = make_recording("fluo4", preset="easy", rng=7)
+    with pytest.raises(caimg.ConfigError, match="after the last frame"):
+        caimg.run(syn.recording, pipeline="fluo4", stimulus_time_s=1e6)
