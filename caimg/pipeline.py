@@ -232,7 +232,8 @@ def _tidy_traces(roi_ids, time_s, columns: dict[str, np.ndarray]) -> pd.DataFram
 
 
 def process_recording(recording: Recording, config: PipelineConfig | str = "auto", *,
-                      labels: np.ndarray | None = None, roi_source: str | None = None) -> Result:
+                      labels: np.ndarray | None = None, roi_source: str | None = None,
+                      roi_overrides: Mapping[int, Mapping[str, Any]] | None = None) -> Result:
     """Run every step on an already read recording.
 
     Parameters
@@ -244,6 +245,10 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         ROIs to use instead of segmentation (e.g. edited in napari); ids are kept.
     roi_source : str, optional
         Value of the ``source`` column for given labels (default ``"imported"``).
+    roi_overrides : mapping of int to mapping, optional
+        Per-ROI decisions that win over the automatic ones, e.g.
+        ``{7: {"accepted": False}, 12: {"source": "edited"}}`` (columns ``accepted``,
+        ``source``). This is how reviewed ROIs are re-measured.
 
     Returns
     -------
@@ -333,6 +338,14 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             rois = roi_table(labels, mean_img, source=source, pixel_size_um=rec.pixel_size_um,
                              signal=signal, saturated_fraction=sat,
                              background=bg_mask)
+            for roi, changes in (roi_overrides or {}).items():
+                unknown = set(changes) - {"accepted", "source"}
+                if unknown:
+                    raise ConfigError(f"roi_overrides for ROI {roi}: unknown column(s) "
+                                      f"{sorted(unknown)}; expected 'accepted' and/or 'source'")
+                hit = rois["roi"] == roi
+                for col, value in changes.items():
+                    rois.loc[hit, col] = value
             accepted = rois.loc[rois["accepted"].astype(bool), "roi"].to_numpy()
 
         with stage("kinetics"):
