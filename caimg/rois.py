@@ -1,0 +1,693 @@
+"""ROIs: the per-ROI quality table, and ImageJ RoiSet / label-TIFF import and export.
+
+The table code (:func:`roi_table`) is pure: arrays in, a :class:`pandas.DataFrame` out.
+The file functions (:func:`read_rois`, :func:`write_roiset`) are kept small and separate;
+they are the only parts of this module that touch ``roifile`` / ``tifffile`` and the disk.
+
+Pixel conventions
+-----------------
+ImageJ polygon coordinates are pixel *corners*: pixel ``(row, col)`` covers
+``col <= x < col + 1`` and ``row <= y < row + 1``, and ImageJ's ``PolygonFiller`` puts a
+pixel inside a polygon ROI when its *centre* ``(col + 0.5, row + 0.5)`` is inside. Exported
+ROIs are the traced pixel-edge outline of each label (what ImageJ's wand tool makes), so
+import -> export -> import gives back the same pixels.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+from .errors import RoiError
+
+__all__ = [
+    "roi_table",
+    "ROI_TABLE_COLUMNS",
+    "read_rois",
+    "write_roiset",
+    "labels_to_imagej_rois",
+    "imagej_rois_to_labels",
+    "label_outline",
+    "roi_name",
+]
+
+# column -> dtype of the table (also the dtypes of an empty table)
+ROI_TABLE_COLUMNS = {
+    "roi": "int64",
+    "centroid_row": "float64",
+    "centroid_col": "float64",
+    "area_px": "int64",
+    "area_um2": "float64",
+    "mean_intensity": "float64",
+    "background_intensity": "float64",
+    "contrast": "float64",
+    "snr": "float64",
+    "saturated_fraction": "float64",
+    "touches_border": "bool",
+    "aspect_ratio": "float64",
+    "solidity": "float64",
+    "accepted": "bool",
+    "reject_reason": "str",
+    "source": "str",
+}
+
+_NAME_RE = re.compile(r"^roi_(\d+)$")
+
+
+def roi_name(roi: int) -> str:
+    """Name of ROI ``roi`` in an exported RoiSet (``"roi_0007"``); read back as id 7."""
+    return f"roi_{int(roi):04d}"
+
+
+# --------------------------------------------------------------------------------------
+# the table (pure)
+# --------------------------------------------------------------------------------------
+def _check_labels(labels, name="labels"):
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise RoiError(f"'{name}' must be a (Y, X) label image, got shape {labels.shape}")
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.int32)
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise RoiError(f"'{name}' must be an integer label image (0 = background), "
+                           f"got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise RoiError(f"'{name}' has negative values (min {labels.min()}); expected labels >= 0")
+    return labels
+
+
+def _robust_noise_sd(traces):
+    """Noise SD per column from first differences: MAD(diff) / 0.6745 / sqrt(2).
+
+    Differences cancel slow changes (responses, bleaching), so this measures the
+    frame-to-frame noise even in a trace with a large response.
+    """
+    d = np.diff(traces, axis=0)
+    med = np.nanmedian(d, axis=0)
+    mad = np.nanmedian(np.abs(d - med), axis=0)
+    return mad / 0.6745 / np.sqrt(2.0)
+
+
+def _empty_table():
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in ROI_TABLE_COLUMNS.items()})
+
+
+def roi_table(labels, image, *, source="auto", pixel_size_um=None, signal=None, noise_sd=None,
+              saturation_value=None, saturated_fraction=None, background=None,
+              ring_px=4, min_area_px=10, max_aspect_ratio=4.0, min_contrast=0.0,
+              min_snr_no_contrast=5.0) -> pd.DataFrame:
+    """One row per ROI: position, size, intensity and quality figures, and an accept call.
+
+    Parameters
+    ----------
+    labels : (Y, X) int array
+        Label image, 0 = background, ROI ids > 0 (need not be consecutive).
+    image : (Y, X) array
+        The image intensities are measured on, usually the mean projection, in camera
+        counts (never rescaled).
+    source : str or sequence of str, optional
+        ``"auto"`` (segmented), ``"imported"`` or ``"edited"``, for all ROIs or one per ROI
+        in increasing id order.
+    pixel_size_um : float, optional
+        Pixel edge length in um; ``area_um2`` is NaN when unknown.
+    signal : (T, R) array, optional
+        Each ROI's trace, columns in increasing ROI id order. Gives ``snr``.
+    noise_sd : (R,) array or float, optional
+        Noise SD of each trace; estimated from frame-to-frame differences when omitted.
+    saturation_value : float, optional
+        Pixel value at or above which a pixel counts as saturated in ``image`` (pass the
+        max projection as ``image``, or ``saturated_fraction``, for a meaningful figure).
+    saturated_fraction : (R,) array, optional
+        Already measured saturated fraction per ROI (overrides ``saturation_value``).
+    background : float or (Y, X) bool array, optional
+        A scalar is a constant offset (camera dark level) removed before the relative
+        contrast; a boolean mask restricts the surrounding ring to those pixels (for
+        example the background region of the run).
+    ring_px : int
+        Width of the surrounding ring, in pixels, that ``contrast`` compares against; it
+        starts one pixel away from the ROI and excludes every ROI.
+    min_area_px, max_aspect_ratio, min_contrast, min_snr_no_contrast : float
+        Rules of ``accepted`` (see Notes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``roi``; columns and dtypes as in :data:`ROI_TABLE_COLUMNS`:
+        ``roi``, ``centroid_row``, ``centroid_col`` (pixels), ``area_px``, ``area_um2``,
+        ``mean_intensity``, ``background_intensity`` (mean of the surrounding ring),
+        ``contrast``, ``snr``, ``saturated_fraction``, ``touches_border``,
+        ``aspect_ratio`` (major / minor axis of the moment ellipse), ``solidity``,
+        ``accepted``, ``reject_reason`` (``""`` when accepted) and ``source``.
+        No ROIs give an empty table with the same columns and dtypes.
+
+    Notes
+    -----
+    ``contrast = (mean_roi - mean_ring) / (mean_ring - offset)``, where the ring is the
+    pixels 2 .. ``ring_px + 1`` px from the ROI that belong to no ROI and ``offset`` is the
+    scalar ``background`` (0 by default). NaN when the ring is empty or its mean is not
+    above the offset.
+
+    ``snr = max_t |s_t - median(s)| / noise_sd``, with
+    ``noise_sd = MAD(diff(s)) / 0.6745 / sqrt(2)`` unless given.
+
+    A ROI is *not accepted* ("clearly not a cell") when any of these holds, and
+    ``reject_reason`` names the rules it broke (``;``-separated):
+
+    - ``small``: ``area_px < min_area_px`` (default 10 px);
+    - ``elongated``: ``aspect_ratio > max_aspect_ratio`` (default 4);
+    - ``no contrast``: ``contrast <= min_contrast`` (default 0: not brighter than its
+      surroundings) and the trace does not show activity either
+      (``snr < min_snr_no_contrast``, default 5, or no signal given).
+
+    Touching the border and saturation are reported, not rejected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((20, 20), int); labels[5:10, 5:10] = 1
+    >>> image = np.full((20, 20), 100.0); image[labels > 0] = 150
+    >>> t = roi_table(labels, image)
+    >>> float(t.loc[0, "contrast"]), bool(t.loc[0, "accepted"])
+    (0.5, True)
+    """
+    labels = _check_labels(labels)
+    image = np.asarray(image)
+    if image.shape != labels.shape:
+        raise RoiError(f"'image' has shape {image.shape} but 'labels' has shape {labels.shape}; "
+                       f"expected the same (Y, X)")
+    image = image.astype(np.float64, copy=False)
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    n = ids.size
+    if n == 0:
+        return _empty_table()
+
+    if isinstance(source, str):
+        sources = [source] * n
+    else:
+        sources = [str(s) for s in source]
+        if len(sources) != n:
+            raise RoiError(f"'source' has {len(sources)} entries for {n} ROIs; expected one per ROI")
+
+    offset = 0.0
+    bg_mask = None
+    if background is not None:
+        bg = np.asarray(background)
+        if bg.ndim == 0:
+            offset = float(bg)
+        elif bg.shape == labels.shape:
+            bg_mask = bg.astype(bool)
+        else:
+            raise RoiError(f"'background' must be a number or a (Y, X) boolean mask of shape "
+                           f"{labels.shape}, got shape {bg.shape}")
+
+    index = ids
+    lab = labels
+    area = ndi.sum_labels(np.ones_like(image), lab, index).astype(np.int64)
+    rr, cc = np.indices(lab.shape, dtype=np.float64)
+    sum_r = ndi.sum_labels(rr, lab, index)
+    sum_c = ndi.sum_labels(cc, lab, index)
+    cen_r = sum_r / area
+    cen_c = sum_c / area
+    mean_int = ndi.sum_labels(image, lab, index) / area
+
+    # second moments -> aspect ratio of the moment ellipse
+    mu_rr = ndi.sum_labels(rr * rr, lab, index) / area - cen_r ** 2
+    mu_cc = ndi.sum_labels(cc * cc, lab, index) / area - cen_c ** 2
+    mu_rc = ndi.sum_labels(rr * cc, lab, index) / area - cen_r * cen_c
+    # a single-pixel ROI has zero variance; the 1/12 is the variance of a uniform pixel
+    mu_rr = mu_rr + 1.0 / 12
+    mu_cc = mu_cc + 1.0 / 12
+    half_tr = (mu_rr + mu_cc) / 2
+    disc = np.sqrt(np.maximum(((mu_rr - mu_cc) / 2) ** 2 + mu_rc ** 2, 0))
+    lam1, lam2 = half_tr + disc, np.maximum(half_tr - disc, 1e-12)
+    aspect = np.sqrt(lam1 / lam2)
+
+    # surrounding ring: 2 .. ring_px+1 px away (a 1 px gap skips the blurred edge)
+    any_roi = lab > 0
+    near = ndi.distance_transform_edt(~any_roi, return_indices=True)
+    dist, (ir, ic) = near
+    nearest = lab[ir, ic]
+    ring = (~any_roi) & (dist > 1) & (dist <= ring_px + 1)
+    if bg_mask is not None:
+        ring &= bg_mask
+    ring_lab = np.where(ring, nearest, 0)
+    ring_n = ndi.sum_labels(np.ones_like(image), ring_lab, index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ring_mean = ndi.sum_labels(image, ring_lab, index) / ring_n
+        denom = ring_mean - offset
+        contrast = np.where((ring_n > 0) & (denom > 0), (mean_int - ring_mean) / denom, np.nan)
+    ring_mean = np.where(ring_n > 0, ring_mean, np.nan)
+
+    # solidity: area / convex hull area (per ROI bounding box; cheap for cell-sized ROIs)
+    solidity = np.full(n, np.nan)
+    from skimage.morphology import convex_hull_image
+
+    slices = ndi.find_objects(lab)
+    for k, rid in enumerate(ids):
+        sl = slices[rid - 1]
+        m = lab[sl] == rid
+        if m.sum() < 3:
+            solidity[k] = 1.0
+            continue
+        try:
+            hull = convex_hull_image(m)
+            solidity[k] = m.sum() / max(hull.sum(), 1)
+        except Exception:  # degenerate (collinear) pixels: qhull fails
+            solidity[k] = 1.0
+
+    # border
+    border = np.zeros_like(any_roi)
+    border[0, :] = border[-1, :] = border[:, 0] = border[:, -1] = True
+    touches = np.isin(ids, np.unique(lab[border & any_roi]))
+
+    # saturation
+    if saturated_fraction is not None:
+        sat = np.asarray(saturated_fraction, dtype=np.float64).reshape(-1)
+        if sat.size != n:
+            raise RoiError(f"'saturated_fraction' has {sat.size} values for {n} ROIs")
+    elif saturation_value is not None:
+        sat = ndi.sum_labels((image >= float(saturation_value)).astype(np.float64), lab, index) / area
+    else:
+        sat = np.full(n, np.nan)
+
+    # SNR of the trace
+    snr = np.full(n, np.nan)
+    if signal is not None:
+        sig = np.asarray(signal, dtype=np.float64)
+        if sig.ndim == 1 and n == 1:
+            sig = sig[:, None]
+        if sig.ndim != 2 or sig.shape[1] != n:
+            raise RoiError(f"'signal' must be (T, R) with R = {n} ROIs in id order, "
+                           f"got shape {sig.shape}")
+        if sig.shape[0] >= 3:
+            if noise_sd is None:
+                sd = _robust_noise_sd(sig)
+            else:
+                sd = np.broadcast_to(np.asarray(noise_sd, dtype=np.float64), (n,))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN traces
+                dev = np.nanmax(np.abs(sig - np.nanmedian(sig, axis=0)), axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                snr = np.where(sd > 0, dev / sd, np.nan)
+
+    area_um2 = area * float(pixel_size_um) ** 2 if pixel_size_um else np.full(n, np.nan)
+
+    reasons = []
+    for k in range(n):
+        r = []
+        if area[k] < min_area_px:
+            r.append("small")
+        if aspect[k] > max_aspect_ratio:
+            r.append("elongated")
+        no_contrast = not (contrast[k] > min_contrast)  # NaN contrast counts as none
+        active = snr[k] >= min_snr_no_contrast  # NaN -> False
+        if no_contrast and not active:
+            r.append("no contrast")
+        reasons.append(";".join(r))
+    accepted = np.array([not r for r in reasons], dtype=bool)
+
+    data = {
+        "roi": ids.astype(np.int64),
+        "centroid_row": cen_r,
+        "centroid_col": cen_c,
+        "area_px": area,
+        "area_um2": np.asarray(area_um2, dtype=np.float64),
+        "mean_intensity": mean_int,
+        "background_intensity": ring_mean,
+        "contrast": contrast,
+        "snr": snr,
+        "saturated_fraction": sat,
+        "touches_border": touches,
+        "aspect_ratio": aspect,
+        "solidity": solidity,
+        "accepted": accepted,
+        "reject_reason": reasons,
+        "source": sources,
+    }
+    return pd.DataFrame({c: pd.Series(data[c], dtype=t) for c, t in ROI_TABLE_COLUMNS.items()})
+
+
+# --------------------------------------------------------------------------------------
+# label <-> polygon (pure)
+# --------------------------------------------------------------------------------------
+def label_outline(mask) -> np.ndarray:
+    """Pixel-edge outline of the largest 4-connected component of a mask.
+
+    Parameters
+    ----------
+    mask : (Y, X) bool array
+
+    Returns
+    -------
+    (N, 2) int array
+        Polygon vertices as ImageJ ``(x, y)`` pixel-corner coordinates (x = column), without
+        collinear points and without repeating the first vertex. Filling it with the
+        pixel-centre rule gives back the component with its holes filled. Empty mask ->
+        shape (0, 2).
+
+    Notes
+    -----
+    Every pixel side between the component and the outside is a directed edge, oriented
+    clockwise on screen (interior on the right). Edges are chained into loops; where two
+    loops meet at one corner (diagonal neighbours), the walk turns right, which keeps
+    diagonal-only neighbours apart (4-connectivity). The outer loop is the one with the
+    largest enclosed area.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.empty((0, 2), dtype=np.int64)
+    lab, n = ndi.label(mask)
+    if n > 1:
+        sizes = ndi.sum_labels(np.ones(mask.shape), lab, np.arange(1, n + 1))
+        mask = lab == (np.argmax(sizes) + 1)
+    p = np.pad(mask, 1)
+    r, c = np.nonzero(p[1:-1, 1:-1])
+    rp, cp = r + 1, c + 1
+    # edges as (x0, y0, x1, y1) in corner coordinates of the unpadded image
+    segs = []
+    top = ~p[rp - 1, cp]
+    segs.append(np.stack([c[top], r[top], c[top] + 1, r[top]], 1))
+    right = ~p[rp, cp + 1]
+    segs.append(np.stack([c[right] + 1, r[right], c[right] + 1, r[right] + 1], 1))
+    bottom = ~p[rp + 1, cp]
+    segs.append(np.stack([c[bottom] + 1, r[bottom] + 1, c[bottom], r[bottom] + 1], 1))
+    left = ~p[rp, cp - 1]
+    segs.append(np.stack([c[left], r[left] + 1, c[left], r[left]], 1))
+    edges = np.concatenate(segs).tolist()
+
+    out: dict = {}
+    for e in edges:
+        out.setdefault((e[0], e[1]), []).append((e[2], e[3]))
+    used: set = set()
+    loops = []
+    for e in edges:
+        start = (e[0], e[1], e[2], e[3])
+        if start in used:
+            continue
+        loop = []
+        cur = start
+        while cur not in used:
+            used.add(cur)
+            loop.append((cur[0], cur[1]))
+            x1, y1 = cur[2], cur[3]
+            dx, dy = x1 - cur[0], y1 - cur[1]
+            options = [o for o in out[(x1, y1)] if (x1, y1, o[0], o[1]) not in used]
+            if not options:
+                break
+            if len(options) > 1:
+                want = (x1 - dy, y1 + dx)  # right turn on screen (y down)
+                nxt = want if want in options else options[0]
+            else:
+                nxt = options[0]
+            cur = (x1, y1, nxt[0], nxt[1])
+        loops.append(np.array(loop, dtype=np.int64))
+
+    def area2(poly):
+        x, y = poly[:, 0], poly[:, 1]
+        return abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+    poly = max(loops, key=area2)
+    # drop collinear vertices
+    prev = np.roll(poly, 1, axis=0)
+    nxt = np.roll(poly, -1, axis=0)
+    cross = (poly[:, 0] - prev[:, 0]) * (nxt[:, 1] - poly[:, 1]) - \
+            (poly[:, 1] - prev[:, 1]) * (nxt[:, 0] - poly[:, 0])
+    return poly[cross != 0]
+
+
+def _fill_polygon(xy, shape):
+    """Pixels whose centre lies inside the polygon ``xy`` (ImageJ (x, y) corner coordinates)."""
+    from skimage.draw import polygon as draw_polygon
+
+    xy = np.asarray(xy, dtype=np.float64)
+    mask = np.zeros(shape, dtype=bool)
+    if len(xy) < 3:
+        return mask
+    rr, cc = draw_polygon(xy[:, 1] - 0.5, xy[:, 0] - 0.5, shape=shape)
+    mask[rr, cc] = True
+    return mask
+
+
+def _fill_oval(left, top, width, height, shape):
+    """Pixels whose centre lies inside the ellipse inscribed in the bounding rectangle."""
+    mask = np.zeros(shape, dtype=bool)
+    if width <= 0 or height <= 0:
+        return mask
+    cx, cy = left + width / 2.0, top + height / 2.0
+    r0, r1 = max(int(np.floor(top)), 0), min(int(np.ceil(top + height)), shape[0])
+    c0, c1 = max(int(np.floor(left)), 0), min(int(np.ceil(left + width)), shape[1])
+    if r0 >= r1 or c0 >= c1:
+        return mask
+    yy, xx = np.mgrid[r0:r1, c0:c1]
+    inside = (((xx + 0.5 - cx) / (width / 2.0)) ** 2 + ((yy + 0.5 - cy) / (height / 2.0)) ** 2) <= 1.0
+    mask[r0:r1, c0:c1] = inside
+    return mask
+
+
+def labels_to_imagej_rois(labels) -> list:
+    """One ImageJ polygon ROI per label.
+
+    Parameters
+    ----------
+    labels : (Y, X) int array
+        Label image, 0 = background.
+
+    Returns
+    -------
+    list of roifile.ImagejRoi
+        In increasing id order; ROI ``k`` is named :func:`roi_name` ``(k)`` (``"roi_0007"``),
+        which :func:`read_rois` reads back as id ``k``. Each is a traced (pixel-edge)
+        polygon of the label's largest 4-connected part with holes filled; labels that
+        are a single hole-free 4-connected region come back pixel for pixel.
+    """
+    import roifile
+
+    labels = _check_labels(labels)
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    slices = ndi.find_objects(labels)
+    rois = []
+    for rid in ids:
+        sl = slices[rid - 1]
+        poly = label_outline(labels[sl] == rid)
+        poly = poly + [sl[1].start, sl[0].start]
+        roi = roifile.ImagejRoi.frompoints(poly.astype(np.int32), name=roi_name(rid))
+        roi.roitype = roifile.ROI_TYPE.TRACED
+        roi.options = roifile.ROI_OPTIONS.NONE
+        # corner coordinates: the bounds are the polygon's own extent (frompoints adds 1)
+        roi.right = int(poly[:, 0].max())
+        roi.bottom = int(poly[:, 1].max())
+        rois.append(roi)
+    return rois
+
+
+def imagej_rois_to_labels(rois, shape, *, where="ROIs") -> np.ndarray:
+    """Rasterise ImageJ ROIs into a label image with ImageJ's pixel rules.
+
+    Parameters
+    ----------
+    rois : sequence of roifile.ImagejRoi
+    shape : (int, int)
+        (Y, X) of the image the ROIs belong to.
+    where : str
+        Name of the file, for messages.
+
+    Returns
+    -------
+    (Y, X) int32 array
+        ROI ``i`` (1-based, in order) gets label ``i``, unless its name is one caimg wrote
+        (``roi_0007`` -> 7). Where ROIs overlap, the later one wins (with a warning).
+        Line and point ROIs have no area and are skipped with a warning.
+
+    Raises
+    ------
+    RoiError
+        When a ROI lies entirely outside ``shape``, or two ROIs claim the same id.
+    """
+    import roifile
+
+    shape = tuple(int(s) for s in shape)
+    T = roifile.ROI_TYPE
+    ids = []
+    taken = set()
+    parsed = []
+    for roi in rois:
+        m = _NAME_RE.match(roi.name or "")
+        parsed.append(int(m.group(1)) if m and int(m.group(1)) > 0 else None)
+    named = [p for p in parsed if p is not None]
+    if len(set(named)) != len(named):
+        dup = sorted({p for p in named if named.count(p) > 1})
+        raise RoiError(f"{where}: ROI names give the same id twice ({dup}); expected unique "
+                       f"names like 'roi_0007'")
+    taken.update(named)
+    next_free = 1
+    for i, p in enumerate(parsed, start=1):
+        if p is not None:
+            ids.append(p)
+            continue
+        rid = i if i not in taken else None
+        if rid is None:
+            while next_free in taken:
+                next_free += 1
+            rid = next_free
+        taken.add(rid)
+        ids.append(rid)
+
+    labels = np.zeros(shape, dtype=np.int32)
+    skipped, overlap, clipped = [], 0, []
+    for roi, rid in zip(rois, ids):
+        rtype = roi.roitype
+        name = roi.name or f"#{rid}"
+        if roi.composite or (rtype == T.RECT and roi.multi_coordinates is not None):
+            mask = np.zeros(shape, dtype=bool)
+            for part in roi.coordinates(multi=True):
+                mask ^= _fill_polygon(part, shape)  # even-odd: inner paths are holes
+        elif rtype == T.RECT:
+            mask = np.zeros(shape, dtype=bool)
+            r0, r1 = max(roi.top, 0), min(roi.bottom, shape[0])
+            c0, c1 = max(roi.left, 0), min(roi.right, shape[1])
+            if r0 < r1 and c0 < c1:
+                mask[r0:r1, c0:c1] = True
+        elif rtype == T.OVAL:
+            mask = _fill_oval(roi.left, roi.top, roi.right - roi.left, roi.bottom - roi.top, shape)
+        elif rtype in (T.POLYGON, T.FREEHAND, T.TRACED):
+            mask = _fill_polygon(roi.coordinates(), shape)
+        else:
+            skipped.append(f"{name} ({T(rtype).name.lower()})")
+            continue
+        if not mask.any():
+            raise RoiError(f"{where}: ROI '{name}' (bounds x {roi.left}..{roi.right}, "
+                           f"y {roi.top}..{roi.bottom}) has no pixel inside the image of shape "
+                           f"(Y, X) = {shape}; expected ROIs drawn on an image of this size")
+        if roi.left < 0 or roi.top < 0 or roi.right > shape[1] or roi.bottom > shape[0]:
+            clipped.append(name)
+        overlap += int(np.count_nonzero(labels[mask]))
+        labels[mask] = rid
+    if skipped:
+        warnings.warn(f"{where}: skipped {len(skipped)} ROI(s) without area: "
+                      f"{', '.join(skipped[:5])}", stacklevel=3)
+    if clipped:
+        warnings.warn(f"{where}: {len(clipped)} ROI(s) reach beyond the image of shape {shape} "
+                      f"and were clipped: {', '.join(clipped[:5])}", stacklevel=3)
+    if overlap:
+        warnings.warn(f"{where}: {overlap} pixel(s) belong to more than one ROI; the later ROI "
+                      f"in the file keeps them", stacklevel=3)
+    return labels
+
+
+# --------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------
+def read_rois(path, shape) -> np.ndarray:
+    """Read ROIs from an ImageJ RoiSet ``.zip`` / ``.roi`` file or a label-image TIFF.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``*.zip`` (ImageJ ROI Manager "Save"), ``*.roi`` (one ROI) or ``*.tif``/``*.tiff``
+        (integer label image, 0 = background).
+    shape : (int, int)
+        (Y, X) of the recording the ROIs are applied to.
+
+    Returns
+    -------
+    (Y, X) int32 array
+        Label image. RoiSet ROIs get ids as in :func:`imagej_rois_to_labels` (file order,
+        or the number in names caimg wrote, so ids survive export and import); a label
+        TIFF keeps its values.
+
+    Raises
+    ------
+    RoiError
+        Missing or unreadable file, a ROI outside ``shape``, or a label image of another
+        shape or non-integer values. The message names the file and the shapes.
+
+    Examples
+    --------
+    >>> labels = read_rois("RoiSet.zip", (512, 512))  # doctest: +SKIP
+    """
+    path = Path(path)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2:
+        raise RoiError(f"read_rois({path}): 'shape' must be (Y, X), got {shape}")
+    if not path.is_file():
+        raise RoiError(f"ROI file {path} does not exist; expected an ImageJ RoiSet .zip, a .roi "
+                       f"file or a label TIFF")
+    suffix = path.suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        return _read_label_tiff(path, shape)
+    if suffix not in (".zip", ".roi"):
+        raise RoiError(f"ROI file {path}: unknown kind '{suffix}'; expected .zip (ImageJ RoiSet), "
+                       f".roi or .tif (label image)")
+    import roifile
+
+    try:
+        rois = roifile.roiread(path)
+    except Exception as exc:  # roifile raises several types on broken files
+        raise RoiError(f"ROI file {path} could not be read as ImageJ ROIs: {exc}") from exc
+    if not isinstance(rois, list):
+        rois = [rois]
+    if not rois:
+        raise RoiError(f"ROI file {path} holds no ROIs")
+    return imagej_rois_to_labels(rois, shape, where=str(path))
+
+
+def _read_label_tiff(path, shape):
+    import tifffile
+
+    try:
+        data = tifffile.imread(path)
+    except Exception as exc:
+        raise RoiError(f"label TIFF {path} could not be read: {exc}") from exc
+    data = np.squeeze(np.asarray(data))
+    if data.shape != shape:
+        raise RoiError(f"label TIFF {path} has shape {data.shape}; expected a (Y, X) label image "
+                       f"of the recording's shape {shape}")
+    try:
+        labels = _check_labels(data, name=str(path))
+    except RoiError as exc:
+        raise RoiError(f"label TIFF {path}: {exc}") from exc
+    if labels.max(initial=0) > np.iinfo(np.int32).max:
+        raise RoiError(f"label TIFF {path}: labels up to {labels.max()} do not fit int32")
+    return labels.astype(np.int32)
+
+
+def write_roiset(labels, path) -> Path:
+    """Write every label as one polygon ROI into an ImageJ RoiSet zip that Fiji opens.
+
+    Parameters
+    ----------
+    labels : (Y, X) int array
+        Label image, 0 = background.
+    path : str or Path
+        Output ``.zip``; overwritten if it exists.
+
+    Returns
+    -------
+    Path
+        ``path``. ROIs are named ``roi_0001`` ... after their label, see
+        :func:`labels_to_imagej_rois`. No labels -> an empty zip archive.
+    """
+    import zipfile
+
+    import roifile
+
+    path = Path(path)
+    rois = labels_to_imagej_rois(labels)
+    if path.exists():
+        path.unlink()
+    if not rois:
+        with zipfile.ZipFile(path, "w"):
+            pass
+        return path
+    roifile.roiwrite(path, rois, mode="w")
+    return path

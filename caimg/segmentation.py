@@ -1,0 +1,466 @@
+"""Cell segmentation of widefield calcium-imaging recordings.
+
+:func:`segment` turns summary images of a registered recording (a structural projection,
+and optionally the activity images: temporal SD and local correlation) into a label
+image. Methods are chosen by name (:func:`available_methods`); ``"auto"`` is the best one
+(``"watershed"``). Everything here is pure: arrays in, arrays out.
+
+The default method in one paragraph: the structural image is flattened (a smooth
+background, estimated from pixels that are not cells, is subtracted), cells are found as
+scale-normalised Laplacian-of-Gaussian peaks at the cell size on a locally
+contrast-normalised image (so dim cells next to bright ones are found), a seeded watershed
+splits touching cells, and each cell's outline is then set at half its own height above its
+own surroundings (so a five-fold range of dye loading gives the same outline rule for every
+cell, and scattered-light halos stay outside). When activity images are given, cells that
+respond but are hardly visible in the projection are added from the correlation image.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .errors import ConfigError
+
+__all__ = ["segment", "available_methods", "register_method"]
+
+_METHODS: dict[str, Callable[..., np.ndarray]] = {}
+_DEFAULT = "watershed"
+
+
+def register_method(name: str):
+    """Decorator registering a segmentation method under ``name``.
+
+    A method is called as ``fn(structural, activity, *, cell_diameter_px, min_area_px,
+    max_area_px, **params)`` with ``structural`` a (Y, X) float64 image and ``activity``
+    ``None`` or a dict with (Y, X) float64 ``"std"`` and ``"corr"``; it returns a (Y, X)
+    integer label image. Its keyword-only parameters with defaults are its ``params``.
+    """
+
+    def deco(fn):
+        _METHODS[name] = fn
+        return fn
+
+    return deco
+
+
+def available_methods() -> list[str]:
+    """Names accepted by ``segment(method=...)``: ``"auto"`` first, then the registered ones."""
+    return ["auto", *sorted(_METHODS)]
+
+
+_COMMON = ("cell_diameter_px", "min_area_px", "max_area_px")
+
+
+def _method_params(fn) -> dict[str, Any]:
+    sig = inspect.signature(fn)
+    return {k: p.default for k, p in sig.parameters.items()
+            if p.kind is p.KEYWORD_ONLY and k not in _COMMON}
+
+
+def _as_images(images):
+    """(structural, activity-or-None) as float64, from SummaryImages-like or an array."""
+    if hasattr(images, "mean") and not isinstance(images, np.ndarray) and hasattr(images, "std"):
+        structural = np.asarray(images.mean, dtype=np.float64)
+        activity = {}
+        for k in ("std", "corr"):
+            v = getattr(images, k, None)
+            if v is not None:
+                v = np.asarray(v, dtype=np.float64)
+                if v.shape != structural.shape:
+                    raise ConfigError(f"summary image '{k}' has shape {v.shape}, expected the "
+                                      f"shape of 'mean' {structural.shape}")
+                activity[k] = v
+        n_frames = getattr(images, "n_frames", None)
+        if n_frames is not None:
+            activity["n_frames"] = int(n_frames)
+        if "corr" not in activity:
+            activity = None
+        return structural, activity
+    arr = np.asarray(images)
+    if arr.ndim != 2:
+        raise ConfigError(f"'images' must be a (Y, X) projection or summary images with "
+                          f"(Y, X) fields mean/std/corr, got an array of shape {arr.shape}")
+    return arr.astype(np.float64), None
+
+
+def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=None,
+            pixel_size_um=None, min_area_px=20, max_area_px=5000, **params) -> np.ndarray:
+    """Find cells and return them as a label image.
+
+    Parameters
+    ----------
+    images : SummaryImages or (Y, X) array
+        Summary images of the registered recording (an object with (Y, X) attributes
+        ``mean``, ``std``, ``corr`` and ``n_frames``, as made by
+        ``caimg.motion.summary_images``), or a single (Y, X) structural image (then the
+        structural image alone is used). For Fura-2 use the 380 nm channel, whose resting
+        fluorescence is brightest and most stable. Intensities in camera counts.
+    method : str
+        ``"auto"`` (the best method, currently ``"watershed"``) or a name from
+        :func:`available_methods`.
+    cell_diameter_px : float
+        Typical cell diameter in pixels. Sets every length scale of the methods.
+    cell_diameter_um, pixel_size_um : float, optional
+        When both are known they override ``cell_diameter_px``
+        (``cell_diameter_px = cell_diameter_um / pixel_size_um``).
+    min_area_px, max_area_px : int
+        Objects smaller or larger than this (in pixels) are dropped.
+    **params
+        Options of the chosen method (see each ``_seg_<name>`` function); an unknown
+        name is a :class:`~caimg.errors.ConfigError`.
+
+    Returns
+    -------
+    (Y, X) int32 array
+        Labels 1..N (consecutive, in raster order of the cells' first pixel), 0 =
+        background. Every ROI is one 4-connected region without holes. A featureless or
+        empty image gives all zeros.
+
+    Raises
+    ------
+    ConfigError
+        Unknown method (listing the valid ones, closest first), unknown parameter for
+        the method, or images of the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage.draw import disk
+    >>> img = np.random.default_rng(0).normal(100, 2, (64, 64))
+    >>> for r, c in [(16, 16), (16, 40), (44, 28)]:
+    ...     rr, cc = disk((r, c), 6); img[rr, cc] += 40
+    >>> int(segment(img).max())
+    3
+    """
+    name = "auto" if method is None else str(method)
+    if name == "auto":
+        name = _DEFAULT
+    if name not in _METHODS:
+        valid = available_methods()
+        close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0.0)
+        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close}")
+    fn = _METHODS[name]
+    valid_params = _method_params(fn)
+    for k in params:
+        if k not in valid_params:
+            close = difflib.get_close_matches(k, list(valid_params), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown parameter '{k}' for segmentation method '{name}': "
+                              f"expected one of {sorted(valid_params)}{hint}")
+    if cell_diameter_um is not None and pixel_size_um is not None:
+        if cell_diameter_um <= 0 or pixel_size_um <= 0:
+            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
+                              f"{pixel_size_um}: expected positive numbers")
+        cell_diameter_px = float(cell_diameter_um) / float(pixel_size_um)
+    cell_diameter_px = float(cell_diameter_px)
+    if not cell_diameter_px >= 1:
+        raise ConfigError(f"cell_diameter_px = {cell_diameter_px}: expected a value >= 1 pixel")
+    if min_area_px > max_area_px:
+        raise ConfigError(f"min_area_px = {min_area_px} is larger than max_area_px = "
+                          f"{max_area_px}; expected min_area_px <= max_area_px")
+
+    structural, activity = _as_images(images)
+    finite = np.isfinite(structural)
+    if not finite.all():
+        fill = np.median(structural[finite]) if finite.any() else 0.0
+        structural = np.where(finite, structural, fill)
+    if activity is not None:
+        for k in ("std", "corr"):
+            if k in activity:
+                activity[k] = np.nan_to_num(activity[k], nan=0.0, posinf=0.0, neginf=0.0)
+    if structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0:
+        return np.zeros(structural.shape, dtype=np.int32)
+
+    labels = fn(structural, activity, cell_diameter_px=cell_diameter_px,
+                min_area_px=int(min_area_px), max_area_px=int(max_area_px), **params)
+    return _finalise(labels, min_area_px, max_area_px)
+
+
+# --------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------
+def _finalise(labels, min_area_px, max_area_px):
+    """One 4-connected, hole-free region per label, area filters, consecutive ids."""
+    labels = np.asarray(labels)
+    out = np.zeros(labels.shape, dtype=np.int32)
+    if labels.max(initial=0) == 0:
+        return out
+    slices = ndi.find_objects(labels.astype(np.int64, copy=False))
+    k = 0
+    for i, sl in enumerate(slices, start=1):
+        if sl is None:
+            continue
+        m = labels[sl] == i
+        cc, n = ndi.label(m)
+        if n > 1:
+            sizes = np.bincount(cc.ravel())[1:]
+            m = cc == (np.argmax(sizes) + 1)
+        m = ndi.binary_fill_holes(m)
+        m &= (out[sl] == 0)
+        a = int(m.sum())
+        if a < min_area_px or a > max_area_px:
+            continue
+        # filling may merge a disconnected sliver; keep the largest 4-connected part again
+        cc, n = ndi.label(m)
+        if n > 1:
+            sizes = np.bincount(cc.ravel())[1:]
+            m = cc == (np.argmax(sizes) + 1)
+        k += 1
+        out[sl][m] = k
+    return out
+
+
+def _mad_sd(x):
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if x.size == 0:
+        return 0.0
+    med = np.median(x)
+    return float(np.median(np.abs(x - med)) / 0.6745)
+
+
+def _nconv(img, weight, sigma):
+    """Normalised convolution: Gaussian mean of ``img`` over pixels where ``weight``."""
+    w = weight.astype(np.float64)
+    num = ndi.gaussian_filter(img * w, sigma, mode="reflect")
+    den = ndi.gaussian_filter(w, sigma, mode="reflect")
+    fallback = np.median(img[weight]) if weight.any() else np.median(img)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 1e-3, num / den, fallback)
+    return out
+
+
+def _flatten(img, diameter, scale=3.0, k=1.0, iterations=3):
+    """Subtract a smooth background estimated from non-cell pixels.
+
+    Returns (flat, background, noise_sd, bg_mask). The background is a normalised Gaussian
+    average (sigma = ``scale`` * diameter) of the pixels currently judged background;
+    pixels more than ``k`` noise SDs above it, and their neighbourhood, are excluded and
+    the estimate repeated.
+    """
+    sigma = max(scale * diameter, 2.0)
+    bgmask = np.ones(img.shape, dtype=bool)
+    hp = img - ndi.gaussian_filter(img, 1.0)
+    # pixel noise of the image from its high-pass residual (cells are smooth at 1 px)
+    noise = _mad_sd(hp) / 0.62 if hp.size else 0.0
+    bg = None
+    for _ in range(iterations):
+        bg = _nconv(img, bgmask, sigma)
+        flat = img - bg
+        sm = ndi.gaussian_filter(flat, max(diameter / 6.0, 0.7))
+        sd = _mad_sd(flat[bgmask]) if bgmask.any() else noise
+        fg = sm > k * max(sd, 1e-12)
+        fg = ndi.binary_dilation(fg, iterations=max(1, int(round(diameter / 4))))
+        new = ~fg
+        if new.sum() < 0.05 * img.size:  # nearly everything is a cell: keep the darkest 5 %
+            new = img <= np.percentile(img, 5)
+        bgmask = new
+    flat = img - bg
+    sd = _mad_sd(flat[bgmask]) if bgmask.any() else noise
+    return flat, bg, max(sd, noise, 1e-12), bgmask
+
+
+def _log_response(img, diameter):
+    """Scale-normalised negative Laplacian of Gaussian at the cell scale (bright blobs > 0)."""
+    sigma = max(diameter / (2.0 * math.sqrt(2.0)), 0.8)
+    return -(sigma ** 2) * ndi.gaussian_laplace(img, sigma)
+
+
+def _local_scale(flat, diameter, noise):
+    """Local contrast scale: Gaussian-weighted RMS of the positive flat image, floored."""
+    pos = np.clip(flat, 0, None)
+    rms = np.sqrt(ndi.gaussian_filter(pos ** 2, 1.5 * diameter))
+    return np.maximum(rms, 3.0 * noise)
+
+
+def _peaks(response, min_distance, threshold, mask=None):
+    from skimage.feature import peak_local_max
+
+    if not np.isfinite(threshold):
+        return np.empty((0, 2), dtype=int)
+    coords = peak_local_max(response, min_distance=max(1, int(min_distance)),
+                            threshold_abs=threshold, exclude_border=False,
+                            labels=None if mask is None else mask.astype(np.int32))
+    return coords
+
+
+def _refine(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
+            min_peak_snr):
+    """Cut each watershed region at ``edge_fraction`` of its height above its surroundings."""
+    out = np.zeros(regions.shape, dtype=np.int32)
+    n = int(regions.max(initial=0))
+    if n == 0:
+        return out
+    # local surroundings: pixels of no region, within ring_px of the region
+    occupied = regions > 0
+    dist, (ir, ic) = ndi.distance_transform_edt(~occupied, return_indices=True)
+    near_lab = np.where((~occupied) & (dist <= ring_px), regions[ir, ic], 0)
+    idx = np.arange(1, n + 1)
+    # a robust local floor: median of the ring; for packed cells with no ring, the
+    # region's own low percentile
+    slices = ndi.find_objects(regions)
+    pad = int(ring_px) + 1
+    Y, X = regions.shape
+    for i in idx:
+        sl = slices[i - 1]
+        if sl is None:
+            continue
+        r0, r1 = max(sl[0].start - pad, 0), min(sl[0].stop + pad, Y)
+        c0, c1 = max(sl[1].start - pad, 0), min(sl[1].stop + pad, X)
+        win = (slice(r0, r1), slice(c0, c1))
+        reg = regions[win] == i
+        vals = smooth[win][reg]
+        if vals.size == 0:
+            continue
+        ring = near_lab[win] == i
+        peak = np.percentile(vals, 90)
+        if ring.sum() >= 5:
+            floor = np.median(smooth[win][ring])
+        else:
+            floor = np.percentile(vals, 5)
+        floor = min(floor, np.percentile(vals, 20))
+        height = peak - floor
+        if height < min_peak_snr * noise:
+            continue
+        thr = floor + edge_fraction * height
+        m = reg & (smooth[win] >= thr)
+        if not m.any():
+            continue
+        cc, k = ndi.label(m)
+        if k > 1:
+            # keep the part holding the seed, else the largest
+            s = seeds_lab[win][m & (seeds_lab[win] > 0)]
+            keep = np.bincount(cc[(seeds_lab[win] > 0) & m]).argmax() if s.size else \
+                np.bincount(cc.ravel())[1:].argmax() + 1
+            m = cc == keep
+        m = ndi.binary_fill_holes(m) & reg
+        out[win][m] = i
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# methods
+# --------------------------------------------------------------------------------------
+@register_method("watershed")
+def _seg_watershed(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
+                   threshold_snr=4.0, edge_fraction=0.5, background_scale=3.0,
+                   min_distance_fraction=0.5, local_contrast=True, use_activity=True,
+                   activity_threshold=4.0, compactness=0.0):
+    """LoG seeds on a flattened, contrast-normalised image + seeded watershed + half-height
+    outlines.
+
+    Parameters
+    ----------
+    threshold_snr : float
+        A seed needs a LoG response above this many noise SDs of the LoG image, and its
+        cell a height above its surroundings of at least this many pixel-noise SDs... of
+        the smoothed image.
+    edge_fraction : float
+        Where the outline is cut, as a fraction of each cell's height above its
+        surroundings (0.5 = half maximum).
+    background_scale : float
+        Sigma of the background estimate, in cell diameters.
+    min_distance_fraction : float
+        Minimum seed spacing, in cell diameters.
+    local_contrast : bool
+        Detect seeds on the flattened image divided by its local RMS (finds dim cells
+        next to bright ones).
+    use_activity : bool
+        Also seed from the local-correlation image (cells that respond but are dim).
+    activity_threshold : float
+        Correlation-image seeds need this many noise SDs of the correlation image.
+    compactness : float
+        Compact-watershed weight (0 = classical watershed).
+    """
+    from skimage.segmentation import watershed
+
+    d = cell_diameter_px
+    flat, bg, noise, bgmask = _flatten(structural, d, scale=background_scale)
+    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
+    # noise SD of the smoothed image, measured on background pixels
+    noise_s = max(_mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+
+    det = flat
+    if local_contrast:
+        det = flat / _local_scale(flat, d, noise)
+    resp = _log_response(det, d)
+    resp_noise = max(_mad_sd(resp[bgmask]) if bgmask.sum() > 20 else _mad_sd(resp), 1e-12)
+    resp_base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
+    seeds = _peaks(resp, min_distance_fraction * d, resp_base + threshold_snr * resp_noise)
+
+    fg = smooth > 2.0 * noise_s
+    seed_img = np.zeros(structural.shape, dtype=np.int32)
+    if len(seeds):
+        # a seed must sit on foreground evidence
+        ok = fg[seeds[:, 0], seeds[:, 1]]
+        seeds = seeds[ok]
+        seed_img[seeds[:, 0], seeds[:, 1]] = np.arange(1, len(seeds) + 1)
+
+    if use_activity and activity is not None and "corr" in activity:
+        corr = activity["corr"]
+        cflat = corr - _nconv(corr, bgmask, max(background_scale * d, 2.0))
+        cnoise = max(_mad_sd(cflat[bgmask]) if bgmask.sum() > 20 else _mad_sd(cflat), 1e-12)
+        cresp = _log_response(cflat, d)
+        crn = max(_mad_sd(cresp[bgmask]) if bgmask.sum() > 20 else _mad_sd(cresp), 1e-12)
+        cseeds = _peaks(cresp, min_distance_fraction * d, activity_threshold * crn)
+        if len(cseeds):
+            # only where no structural seed is already close
+            if len(seeds):
+                dist = ndi.distance_transform_edt(seed_img == 0)
+                cseeds = cseeds[dist[cseeds[:, 0], cseeds[:, 1]] > min_distance_fraction * d]
+            cfg = ndi.gaussian_filter(cflat, max(d / 12.0, 0.7)) > 2.0 * cnoise
+            cseeds = cseeds[cfg[cseeds[:, 0], cseeds[:, 1]]] if len(cseeds) else cseeds
+            start = seed_img.max()
+            for j, (r, c) in enumerate(cseeds, start=1):
+                seed_img[r, c] = start + j
+            fg = fg | cfg
+    if seed_img.max() == 0:
+        return seed_img
+    markers = ndi.grey_dilation(seed_img, size=3)
+    markers = np.where(fg, markers, 0)
+    regions = watershed(-smooth, markers, mask=fg, compactness=compactness)
+    # limit regions to about a cell's reach from their seed
+    reach = ndi.distance_transform_edt(seed_img == 0)
+    regions = np.where(reach <= 1.5 * d, regions, 0)
+    return _refine(smooth, regions, seed_img, d, edge_fraction, ring_px=max(2, d / 3),
+                   noise=noise_s, min_peak_snr=threshold_snr)
+
+
+@register_method("threshold")
+def _seg_threshold(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
+                   background_scale=3.0, threshold_snr=3.0, split=True):
+    """Global threshold of the flattened image, touching cells split by distance transform.
+
+    Parameters
+    ----------
+    background_scale : float
+        Sigma of the background estimate, in cell diameters.
+    threshold_snr : float
+        Foreground is the smoothed flattened image above this many noise SDs.
+    split : bool
+        Split touching cells by a watershed of the distance transform.
+    """
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    d = cell_diameter_px
+    flat, bg, noise, bgmask = _flatten(structural, d, scale=background_scale)
+    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
+    noise_s = max(_mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    fg = smooth > threshold_snr * noise_s
+    fg = ndi.binary_opening(fg)
+    if not split:
+        return ndi.label(fg)[0]
+    dist = ndi.distance_transform_edt(fg)
+    dist = ndi.gaussian_filter(dist, 1.0)
+    peaks = peak_local_max(dist, min_distance=max(1, int(0.5 * d)), labels=ndi.label(fg)[0],
+                           exclude_border=False)
+    markers = np.zeros(fg.shape, dtype=np.int32)
+    markers[peaks[:, 0], peaks[:, 1]] = np.arange(1, len(peaks) + 1)
+    return watershed(-dist, markers, mask=fg)

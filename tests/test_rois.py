@@ -1,0 +1,271 @@
+"""Tests of caimg.rois: the per-ROI table and ImageJ RoiSet / label TIFF import and export."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import roifile
+import tifffile
+from skimage.draw import disk, ellipse, polygon
+
+from caimg.errors import CaimgError, RoiError
+from caimg.rois import (ROI_TABLE_COLUMNS, imagej_rois_to_labels, label_outline,
+                        labels_to_imagej_rois, read_rois, roi_table, write_roiset)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _blobs(shape=(80, 100), n=25, seed=0):
+    """Random ellipses and concave polygons, touching allowed, one id each (not consecutive)."""
+    rng = np.random.default_rng(seed)
+    lab = np.zeros(shape, np.int32)
+    for i in range(n):
+        r, c = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        if i % 3 == 0:  # an L-shaped / concave polygon
+            pr = r + np.array([0, 0, 4, 4, 10, 10])
+            pc = c + np.array([0, 9, 9, 3, 3, 0])
+            rr, cc = polygon(pr, pc, shape)
+        else:
+            rr, cc = ellipse(r, c, rng.uniform(1.5, 7), rng.uniform(1.5, 7), shape=shape,
+                             rotation=rng.uniform(0, np.pi))
+        lab[rr, cc] = 3 * i + 2
+    # make every label one 4-connected hole-free region (what segment() returns)
+    from scipy import ndimage as ndi
+
+    out = np.zeros_like(lab)
+    for v in np.unique(lab)[1:]:
+        cc, k = ndi.label(lab == v)
+        if k == 0:
+            continue
+        m = cc == (np.argmax(np.bincount(cc.ravel())[1:]) + 1)
+        out[ndi.binary_fill_holes(m) & (out == 0)] = v
+    return out
+
+
+# ---------------------------------------------------------------------------- roi_table
+def test_roi_table_values_and_columns():
+    lab = np.zeros((40, 40), np.int32)
+    lab[5:10, 5:15] = 4          # 50 px rectangle
+    rr, cc = disk((25, 25), 5)
+    lab[rr, cc] = 9
+    img = np.full(lab.shape, 100.0)
+    img[lab == 4] = 150.0
+    img[lab == 9] = 300.0
+    sig = np.zeros((50, 2))
+    sig[20, 1] = 10.0
+    sig += np.random.default_rng(1).normal(0, 1, sig.shape)
+    t = roi_table(lab, img, pixel_size_um=0.5, signal=sig, saturation_value=300)
+    assert list(t.columns) == list(ROI_TABLE_COLUMNS)
+    assert dict(t.dtypes.astype(str)) == {k: v for k, v in ROI_TABLE_COLUMNS.items()}
+    assert t["roi"].tolist() == [4, 9]
+    assert t.loc[0, "area_px"] == 50 and t.loc[0, "area_um2"] == pytest.approx(12.5)
+    assert (t.loc[0, "centroid_row"], t.loc[0, "centroid_col"]) == (7.0, 9.5)
+    assert t.loc[0, "contrast"] == pytest.approx(0.5)
+    assert t.loc[1, "contrast"] == pytest.approx(2.0)
+    assert t.loc[1, "saturated_fraction"] == 1.0 and t.loc[0, "saturated_fraction"] == 0.0
+    assert t.loc[1, "snr"] > 6 and t.loc[0, "snr"] < 6
+    assert t["accepted"].all() and (t["reject_reason"] == "").all()
+    assert not t["touches_border"].any()
+    assert (t["source"] == "auto").all()
+
+
+def test_roi_table_accept_rules():
+    lab = np.zeros((40, 60), np.int32)
+    lab[2:4, 2:5] = 1            # 6 px: small
+    lab[10:12, 5:40] = 2         # 2 x 35: elongated
+    rr, cc = disk((25, 50), 5)
+    lab[rr, cc] = 3              # no contrast (same as background)
+    lab[0:8, 52:60] = 4          # good, touches border
+    img = np.full(lab.shape, 100.0)
+    img[(lab == 1) | (lab == 2) | (lab == 4)] = 200
+    t = roi_table(lab, img, source="imported")
+    reasons = dict(zip(t["roi"], t["reject_reason"]))
+    assert reasons == {1: "small", 2: "elongated", 3: "no contrast", 4: ""}
+    assert t["accepted"].tolist() == [False, False, False, True]
+    assert t["touches_border"].tolist() == [False, False, False, True]
+    assert (t["source"] == "imported").all()
+    # a responding cell without structural contrast is kept
+    sig = np.random.default_rng(0).normal(0, 1, (100, 4))
+    sig[50:60, 2] += 20
+    t2 = roi_table(lab, img, signal=sig)
+    assert bool(t2.loc[2, "accepted"])
+
+
+def test_roi_table_empty_has_same_columns_and_dtypes():
+    t = roi_table(np.zeros((10, 10), int), np.ones((10, 10)))
+    full = roi_table(_blobs(), np.ones((80, 100)))
+    assert len(t) == 0
+    assert list(t.columns) == list(full.columns)
+    assert (t.dtypes == full.dtypes).all()
+
+
+def test_roi_table_background_mask_and_errors():
+    lab = np.zeros((30, 30), np.int32)
+    lab[10:20, 10:20] = 1
+    img = np.full(lab.shape, 100.0)
+    img[lab == 1] = 200
+    img[:, :15][lab[:, :15] == 0] = 150      # brighter on the left
+    right = np.zeros(lab.shape, bool)
+    right[:, 20:] = True
+    assert roi_table(lab, img, background=right).loc[0, "contrast"] == pytest.approx(1.0)
+    assert roi_table(lab, img, background=50.0).loc[0, "background_intensity"] > 100
+    with pytest.raises(RoiError, match="shape"):
+        roi_table(lab, img[:20])
+    with pytest.raises(CaimgError, match="signal"):
+        roi_table(lab, img, signal=np.zeros((10, 3)))
+    with pytest.raises(ValueError):
+        roi_table(lab.astype(float) + 0.5, img)
+    assert roi_table(lab.astype(float), img)["roi"].tolist() == [1]
+
+
+def test_roi_table_does_not_modify_inputs():
+    lab = _blobs()
+    img = np.random.default_rng(0).normal(100, 5, lab.shape)
+    lab0, img0 = lab.copy(), img.copy()
+    roi_table(lab, img, signal=np.ones((5, len(np.unique(lab)) - 1)))
+    assert (lab == lab0).all() and (img == img0).all()
+
+
+# ---------------------------------------------------------------------------- outlines
+def test_label_outline_fills_back_exactly():
+    from caimg.rois import _fill_polygon
+
+    lab = _blobs(seed=3)
+    for v in np.unique(lab)[1:]:
+        m = lab == v
+        poly = label_outline(m)
+        assert poly.shape[1] == 2 and len(poly) >= 4
+        assert (_fill_polygon(poly, m.shape) == m).all()
+    # diagonal-only neighbours are two 4-connected parts: the larger one is kept
+    m = np.zeros((6, 6), bool)
+    m[1:3, 1:3] = True
+    m[3, 3] = True
+    assert (_fill_polygon(label_outline(m), m.shape) == (np.pad(np.ones((2, 2), bool),
+                                                                 ((1, 3), (1, 3))))).all()
+    assert label_outline(np.zeros((3, 3), bool)).shape == (0, 2)
+
+
+# ---------------------------------------------------------------------------- round trip
+@pytest.mark.parametrize("seed", [0, 1])
+def test_roiset_round_trip_pixel_identical_and_ids_kept(tmp_path, seed):
+    lab = _blobs(seed=seed)
+    path = write_roiset(lab, tmp_path / "rois.zip")
+    names = zipfile.ZipFile(path).namelist()
+    assert len(names) == len(np.unique(lab)) - 1
+    rois = roifile.roiread(path)
+    ids = sorted(np.unique(lab)[1:])
+    assert [r.name for r in rois] == [f"roi_{i:04d}" for i in ids]
+    # independent check with roifile's own coordinates and the pixel-centre rule
+    back = read_rois(path, lab.shape)
+    assert back.dtype == np.int32
+    np.testing.assert_array_equal(back, lab)
+    # ids survive a second export/import too, and file order does not matter for named ROIs
+    roifile.roiwrite(tmp_path / "rev.zip", rois[::-1], mode="w")
+    np.testing.assert_array_equal(read_rois(tmp_path / "rev.zip", lab.shape), lab)
+
+
+def test_roiset_unnamed_rois_get_file_order_ids(tmp_path):
+    a = roifile.ImagejRoi.frompoints(np.array([[2, 2], [8, 2], [8, 6], [2, 6]]), name="cell a")
+    a.roitype = roifile.ROI_TYPE.POLYGON
+    b = roifile.ImagejRoi.frompoints(np.array([[12, 2], [18, 2], [18, 6], [12, 6]]), name="cell b")
+    b.roitype = roifile.ROI_TYPE.POLYGON
+    roifile.roiwrite(tmp_path / "set.zip", [a, b], mode="w")
+    lab = read_rois(tmp_path / "set.zip", (10, 20))
+    assert (lab[2:6, 2:8] == 1).all() and (lab[2:6, 12:18] == 2).all()
+    assert np.count_nonzero(lab) == 2 * 24
+    # a single .roi file
+    a.tofile(tmp_path / "one.roi")
+    assert np.count_nonzero(read_rois(tmp_path / "one.roi", (10, 20)) == 1) == 24
+
+
+def test_rect_and_oval_rois(tmp_path):
+    rect = roifile.ImagejRoi()
+    rect.roitype = roifile.ROI_TYPE.RECT
+    rect.left, rect.top, rect.right, rect.bottom = 1, 2, 6, 5
+    rect.name = "r"
+    oval = roifile.ImagejRoi()
+    oval.roitype = roifile.ROI_TYPE.OVAL
+    oval.left, oval.top, oval.right, oval.bottom = 10, 0, 20, 10
+    oval.name = "o"
+    lab = imagej_rois_to_labels([rect, oval], (12, 24))
+    assert np.count_nonzero(lab == 1) == 15 and (lab[2:5, 1:6] == 1).all()
+    rr, cc = disk((4.5, 14.5), 5.0)
+    want = np.zeros((12, 24), bool)
+    want[rr, cc] = True
+    got = lab == 2
+    assert (got & want).sum() / (got | want).sum() >= 0.9
+
+
+def test_write_roiset_empty(tmp_path):
+    path = write_roiset(np.zeros((5, 5), int), tmp_path / "rois.zip")
+    assert zipfile.ZipFile(path).namelist() == []
+    assert labels_to_imagej_rois(np.zeros((5, 5), int)) == []
+
+
+# ---------------------------------------------------------------------------- label TIFF
+def test_label_tiff_import(tmp_path):
+    lab = _blobs()
+    tifffile.imwrite(tmp_path / "rois.tif", lab.astype(np.uint16), imagej=True)
+    back = read_rois(tmp_path / "rois.tif", lab.shape)
+    assert back.dtype == np.int32
+    np.testing.assert_array_equal(back, lab)
+    with pytest.raises(RoiError, match=r"rois\.tif.*\(80, 100\).*\(50, 50\)"):
+        read_rois(tmp_path / "rois.tif", (50, 50))
+    tifffile.imwrite(tmp_path / "float.tif", lab.astype(np.float32) + 0.25)
+    with pytest.raises(RoiError, match="float.tif"):
+        read_rois(tmp_path / "float.tif", lab.shape)
+
+
+# ---------------------------------------------------------------------------- errors
+def test_roiset_outside_image_is_error(tmp_path):
+    lab = np.zeros((100, 100), np.int32)
+    lab[80:90, 80:90] = 1
+    write_roiset(lab, tmp_path / "rois.zip")
+    with pytest.raises(RoiError, match=r"rois\.zip.*\(50, 50\)"):
+        read_rois(tmp_path / "rois.zip", (50, 50))
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(RoiError, match="nope.zip"):
+        read_rois(tmp_path / "nope.zip", (10, 10))
+    lab = _blobs()
+    good = write_roiset(lab, tmp_path / "good.zip")
+    data = bytearray(good.read_bytes())
+    (tmp_path / "broken.zip").write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(RoiError, match="broken.zip"):
+        read_rois(tmp_path / "broken.zip", lab.shape)
+    (tmp_path / "x.png").write_bytes(b"")
+    with pytest.raises(RoiError, match="x.png"):
+        read_rois(tmp_path / "x.png", lab.shape)
+
+
+# ---------------------------------------------------------------------------- real fixtures
+def test_read_fissa_fixture():
+    path = DATA / "fissa-2p-tiny-crop" / "rois.zip"
+    if not path.exists():
+        pytest.skip(f"real fixture {path} not present")
+    lab = read_rois(path, (21, 14))
+    assert sorted(np.unique(lab)[1:]) == [1, 2]
+    rois = roifile.roiread(path)
+    # ImageJ's pixel-centre rule on the first polygon: bounding box from the file
+    r = rois[0]
+    rows, cols = np.nonzero(lab == 1)
+    assert rows.min() >= r.top and rows.max() < r.bottom
+    assert cols.min() >= r.left and cols.max() < r.right
+    assert 10 <= np.count_nonzero(lab == 1) <= (r.bottom - r.top) * (r.right - r.left)
+
+
+def test_read_sima_fixture_and_reexport(tmp_path):
+    path = DATA / "sima-2p-example" / "imageJ_ROIs.zip"
+    if not path.exists():
+        pytest.skip(f"real fixture {path} not present")
+    lab = read_rois(path, (128, 256))
+    assert sorted(np.unique(lab)[1:]) == [1, 2]
+    areas = np.bincount(lab.ravel())[1:]
+    assert (areas > 100).all()
+    write_roiset(lab, tmp_path / "again.zip")
+    np.testing.assert_array_equal(read_rois(tmp_path / "again.zip", lab.shape), lab)
