@@ -180,6 +180,41 @@ def test_compressed_file_is_lazy_and_decoded(tmp_path):
     assert rec.frame_interval_s == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize("kw", [
+    dict(compression="zlib", predictor=True, tile=(16, 16)),   # tiles cut at the edges
+    dict(compression="packbits", rowsperstrip=3),              # several strips per page
+    dict(compression=None, rowsperstrip=4),                    # raw, several strips
+    dict(compression=None, tile=(16, 16)),                     # raw tiles: decoded path
+])
+def test_lazy_paths_strips_tiles_predictor(tmp_path, kw):
+    rng = np.random.default_rng(9)
+    v = rng.integers(0, 60000, (11, 37, 21)).astype(np.uint16)
+    p = tmp_path / "odd.tif"
+    with tifffile.TiffWriter(p) as tw:  # one IFD per frame, no shape metadata
+        for frame in v:
+            tw.write(frame, contiguous=False, metadata=None, photometric="minisblack", **kw)
+    rec = read_recording(p, frame_interval_s=0.1)
+    arr = rec.channels["f"]
+    assert isinstance(arr, TiffFrames)
+    np.testing.assert_array_equal(np.asarray(arr), v)
+    np.testing.assert_array_equal(arr[1::4], v[1::4])
+    np.testing.assert_array_equal(arr[::-3], v[::-3])
+    with pytest.raises(StackReadError, match="11 pages"):
+        read_recording(p, layout="alternating", frame_interval_s=0.1)
+
+
+def test_lazy_alternating_separate_pages_vectored(tmp_path):
+    chans = _pair(t=40)
+    (p,) = write_recording(chans, tmp_path / "alt.tif", layout="alternating",
+                           frame_interval_s=1.0, pages="separate")
+    rec = read_recording(p, layout="alternating")
+    for k, v in chans.items():
+        arr = rec.channels[k]
+        assert isinstance(arr, TiffFrames)
+        np.testing.assert_array_equal(arr[3:37], v[3:37])
+        np.testing.assert_array_equal(arr[::5], v[::5])
+
+
 def test_big_endian_file_read_lazily_in_native_order(tmp_path):
     v = _stack(6)
     p = tmp_path / "be.tif"
