@@ -1,0 +1,161 @@
+"""numba kernels for the streaming hot loops of :mod:`caimg.motion` and :mod:`caimg.traces`.
+
+This module imports numba at its top, so it is itself imported lazily (first use) through
+:func:`get_kernels`; ``import caimg.traces`` / ``caimg.motion`` never import numba. Every
+kernel has a pure-numpy twin in the calling module that gives the same numbers to float32
+precision; ``CAIMG_NO_NUMBA=1`` (checked at every call) or a failing numba import selects
+the twins.
+
+Shift convention everywhere (``scipy.ndimage.shift``): a frame shifted by ``(dr, dc)`` is
+``aligned(r, c) = frame(r - dr, c - dc)``, sampled bilinearly, with edge replication
+(source coordinates are clipped to the frame).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+__all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels"]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def shift_frames(frames, shifts, out):  # pragma: no cover - compiled
+    """Bilinear shift of each frame, edges replicated.
+
+    frames (n, Y, X) any real dtype; shifts (n, 2) float64; out (n, Y, X) float32.
+    """
+    n, ny, nx = frames.shape
+    for t in nb.prange(n):
+        sr = -shifts[t, 0]
+        sc = -shifts[t, 1]
+        fr = math.floor(sr)
+        fc = math.floor(sc)
+        wr = sr - fr
+        wc = sc - fc
+        ir = int(fr)
+        ic = int(fc)
+        c0 = np.empty(nx, np.int64)
+        c1 = np.empty(nx, np.int64)
+        for c in range(nx):
+            c0[c] = min(max(c + ic, 0), nx - 1)
+            c1[c] = min(max(c + ic + 1, 0), nx - 1)
+        for r in range(ny):
+            r0 = min(max(r + ir, 0), ny - 1)
+            r1 = min(max(r + ir + 1, 0), ny - 1)
+            if wr == 0.0 and wc == 0.0:
+                for c in range(nx):
+                    out[t, r, c] = frames[t, r0, c0[c]]
+            else:
+                a00 = (1.0 - wr) * (1.0 - wc)
+                a01 = (1.0 - wr) * wc
+                a10 = wr * (1.0 - wc)
+                a11 = wr * wc
+                for c in range(nx):
+                    out[t, r, c] = (a00 * frames[t, r0, c0[c]] + a01 * frames[t, r0, c1[c]]
+                                    + a10 * frames[t, r1, c0[c]] + a11 * frames[t, r1, c1[c]])
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - compiled
+    """Add the frames of ``buf`` (n, Y, X) to the running summary sums, in place.
+
+    With ``x = frame - centre``: ``s += x``, ``ss += x**2``, ``mx = max(mx, frame)``, and
+    ``cross[k] += x(p) * x(p + d_k)`` for the four neighbour offsets
+    d = (0, +1), (+1, 0), (+1, +1), (+1, -1). Accumulators are float64 (Y, X); rows are
+    split between threads, each thread only writes its own rows.
+    """
+    n, ny, nx = buf.shape
+    for r in nb.prange(ny):
+        x = np.empty(nx, np.float64)
+        xd = np.empty(nx, np.float64)
+        for t in range(n):
+            for c in range(nx):
+                v = buf[t, r, c]
+                x[c] = v - centre[r, c]
+                if v > mx[r, c]:
+                    mx[r, c] = v
+            for c in range(nx):
+                s[r, c] += x[c]
+                ss[r, c] += x[c] * x[c]
+            for c in range(nx - 1):
+                cross[0, r, c] += x[c] * x[c + 1]
+            if r + 1 < ny:
+                for c in range(nx):
+                    xd[c] = buf[t, r + 1, c] - centre[r + 1, c]
+                for c in range(nx):
+                    cross[1, r, c] += x[c] * xd[c]
+                for c in range(nx - 1):
+                    cross[2, r, c] += x[c] * xd[c + 1]
+                for c in range(1, nx):
+                    cross[3, r, c] += x[c] * xd[c - 1]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - compiled
+    """Per-ROI sums of bilinearly shifted pixel values, one row of ``out`` per frame.
+
+    frames (n, Y, X); shifts (n, 2) float64 or a (0, 2) array for no shift; rows, cols,
+    col_of (P,) int64: the ROI pixel list and each pixel's column in ``out`` (n, R) float64,
+    which is overwritten. Pixel ``(r, c)`` is read at ``(r - dr, c - dc)``.
+    """
+    n, ny, nx = frames.shape
+    npix = rows.shape[0]
+    nr = out.shape[1]
+    has_shift = shifts.shape[0] > 0
+    for t in nb.prange(n):
+        for j in range(nr):
+            out[t, j] = 0.0
+        sr = 0.0
+        sc = 0.0
+        if has_shift:
+            sr = -shifts[t, 0]
+            sc = -shifts[t, 1]
+        fr = math.floor(sr)
+        fc = math.floor(sc)
+        wr = sr - fr
+        wc = sc - fc
+        ir = int(fr)
+        ic = int(fc)
+        if wr == 0.0 and wc == 0.0:
+            for k in range(npix):
+                r = min(max(rows[k] + ir, 0), ny - 1)
+                c = min(max(cols[k] + ic, 0), nx - 1)
+                out[t, col_of[k]] += frames[t, r, c]
+        else:
+            a00 = (1.0 - wr) * (1.0 - wc)
+            a01 = (1.0 - wr) * wc
+            a10 = wr * (1.0 - wc)
+            a11 = wr * wc
+            for k in range(npix):
+                r0 = min(max(rows[k] + ir, 0), ny - 1)
+                r1 = min(max(rows[k] + ir + 1, 0), ny - 1)
+                c0 = min(max(cols[k] + ic, 0), nx - 1)
+                c1 = min(max(cols[k] + ic + 1, 0), nx - 1)
+                out[t, col_of[k]] += (a00 * frames[t, r0, c0] + a01 * frames[t, r0, c1]
+                                      + a10 * frames[t, r1, c0] + a11 * frames[t, r1, c1])
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compiled
+    """Values of the pixel list at the nearest source pixel ``(r - round(dr), c - round(dc))``.
+
+    frames (n, Y, X); shifts (n, 2) float64 or (0, 2); rows, cols (P,) int64;
+    out (n, P) float32, overwritten. Rounding is ``np.rint`` (half to even), as in the
+    numpy twin.
+    """
+    n, ny, nx = frames.shape
+    npix = rows.shape[0]
+    has_shift = shifts.shape[0] > 0
+    for t in nb.prange(n):
+        ir = 0
+        ic = 0
+        if has_shift:
+            ir = int(np.rint(-shifts[t, 0]))
+            ic = int(np.rint(-shifts[t, 1]))
+        for k in range(npix):
+            r = min(max(rows[k] + ir, 0), ny - 1)
+            c = min(max(cols[k] + ic, 0), nx - 1)
+            out[t, k] = frames[t, r, c]
