@@ -225,6 +225,17 @@ def test_big_endian_file_read_lazily_in_native_order(tmp_path):
     np.testing.assert_array_equal(got, v[0:4])
 
 
+def test_z_slices_read_as_time_with_warning(tmp_path):
+    v = _stack(10)
+    p = tmp_path / "slices.tif"
+    tifffile.imwrite(p, v, imagej=True, metadata={"axes": "ZYX"})
+    with pytest.warns(MetadataWarning, match="Z slices") as rec_w:
+        rec = read_recording(p, frame_interval_s=1.0)
+    assert rec_w[0].filename == __file__  # stacklevel points at the caller
+    _assert_same(rec, {"f": v})
+    assert rec.metadata["axes"] == "ZYX" and rec.metadata["byteorder"] == "little"
+
+
 def test_write_recording_object_roundtrip(tmp_path):
     chans = _pair()
     (p,) = write_recording(chans, tmp_path / "a.tif", frame_interval_s=0.7, pixel_size_um=2.0)
@@ -353,6 +364,10 @@ def test_three_channels_and_z_stacks(tmp_path):
     tifffile.imwrite(p, np.zeros((4, 3, 5, 6), np.uint16), imagej=True,
                      metadata={"axes": "TCYX", "finterval": 1})
     _err(p, "3 channels")
+    p = tmp_path / "c2.tif"  # two channels, one frame each
+    tifffile.imwrite(p, np.zeros((2, 5, 6), np.uint16), imagej=True,
+                     metadata={"axes": "CYX", "finterval": 1})
+    _err(p, "one frame per channel")
     p = tmp_path / "tz.tif"
     tifffile.imwrite(p, np.zeros((4, 3, 5, 6), np.uint16), imagej=True,
                      metadata={"axes": "TZYX", "finterval": 1})

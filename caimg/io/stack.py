@@ -800,7 +800,7 @@ def _warn_z(info: _FileInfo, axis: str):
     if axis == "Z":
         warnings.warn(f"{info.path}: the stack's planes are labelled as Z slices "
                       f"({info.shape[0]}); they are read as time frames", MetadataWarning,
-                      stacklevel=4)
+                      stacklevel=3)
 
 
 def _read_hyperstack(info: _FileInfo, channel_order):
@@ -997,7 +997,9 @@ def read_recording(paths, *, layout: str = "auto",
         raise StackReadError(f"{file_paths[0]}: layout {layout!r} reads one file but "
                              f"{len(file_paths)} were given; expected layout 'pair'")
 
-    infos = [_inspect(p) for p in file_paths]
+    infos = []
+    for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
+        infos.append(_inspect(p))
     per_page = 1.0
     extra: dict[str, Any] = {}
     if layout == "pair":
@@ -1021,9 +1023,10 @@ def read_recording(paths, *, layout: str = "auto",
         info = infos[0]
         default_name = _stem(info.path)
         lead = info.axes[:-2]
-        has_c2 = "C" in lead and len(lead) >= 2 and info.shape[lead.index("C")] == 2
+        # any channel axis goes the hyperstack way, whose errors explain what is wrong
+        has_c = "C" in lead and info.shape[lead.index("C")] > 1
         if layout == "auto":
-            layout = "hyperstack" if has_c2 else "single"
+            layout = "hyperstack" if has_c else "single"
         if layout == "hyperstack":
             chans, _ = _read_hyperstack(info, channel_order)
         elif layout == "single":
@@ -1061,8 +1064,7 @@ def read_recording(paths, *, layout: str = "auto",
         "axes": infos[0].axes,
         "shape_in_file": [list(i.shape) for i in infos] if len(infos) > 1 else list(infos[0].shape),
         "dtype": infos[0].dtype.name,
-        "byteorder": "little" if infos[0].dtype.byteorder in "<=|" and
-                     (infos[0].dtype.byteorder != "=" or np.little_endian) else "big",
+        "byteorder": "little" if infos[0].dtype.newbyteorder("<") == infos[0].dtype else "big",
         "file_size_bytes": {i.path.name: i.file_size for i in infos},
         "tiff_kind": infos[0].kind,
         "memmap": all(i.memmapped for i in infos),
