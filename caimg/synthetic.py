@@ -28,7 +28,9 @@ centre) equals ``dimmest_snr``.
 ``S0 + A`` at ``t_peak``; then ``S0 + A * exp(-(t - t_peak) / tau)``. ``t_peak`` is put on
 a frame time, so the noiseless sampled maximum is the true peak. Onset latency after the
 stimulus, ``A``, the rise duration and ``tau`` are uniform in their ranges per responder;
-``round(responder_fraction * N)`` cells respond, the others are flat at ``S0``. Truth:
+``round(responder_fraction * N)`` cells respond, the others are flat at ``S0``. A
+response that does not fit in the recording is cut by its end (the truth still gives the
+model values). Truth:
 ``baseline = S0``, ``peak = S0 + A``, ``amplitude = A``, ``time_to_peak_s = t_peak -
 stimulus``, ``rise_time_s`` (10-90 %) ``= 0.8 * rise_duration`` (linear) or
 ``(acos(-0.8) - acos(0.8)) / pi * rise_duration`` (cosine), ``decay_tau_s = tau``,
@@ -204,7 +206,8 @@ class SyntheticRecording:
     signal : ndarray of float64, shape (T, N)
         True noiseless signal: Fura-2 ratio F340/F380 of the background-free cell
         fluorescence; Fluo-4 dF/F0 with F0 the resting fluorescence (bleaching excluded).
-        Column ``i`` belongs to label ``i + 1``.
+        Column ``i`` belongs to label ``i + 1``. Non-responders are exactly constant,
+        so a correlation with them is undefined: compare traces on responders.
     calcium_nM : ndarray of float64, shape (T, N)
         True [Ca2+] in nM.
     kinetics : pandas.DataFrame
@@ -851,15 +854,18 @@ def _background(k, rng, shape):
     return k["background"] * (1 + k["background_gradient"] * proj) * (1 - k["vignetting"] * r2)
 
 
-def _render_channel(cell_f, labels, prof, drift, bg, k, rng, chunk=32):
-    """Render one channel: cell_f (T, N) photoelectrons at mask mean -> uint16 (T, Y, X)."""
-    n_frames = cell_f.shape[0]
+def _render_channels(cell_fs, bgs, labels, prof, drift, k, rng, chunk=32):
+    """Render channels: each cell_f (T, N) photoelectrons at mask mean -> uint16 (T, Y, X).
+
+    All channels share the cells, the blur, the halo and the drift; they are rendered
+    together frame chunk by frame chunk so the Fourier shift is computed once.
+    """
+    n_frames = cell_fs[0].shape[0]
     ny, nx = labels.shape
-    pad = int(math.ceil(k["drift_px"] + 4 * max(k["edge_blur_px"],
-                                                k["halo_sigma_px"] if k["halo_strength"] else 0)
-                        + 4))
-    py, px = sfft.next_fast_len(ny + 2 * pad, real=True), sfft.next_fast_len(nx + 2 * pad,
-                                                                            real=True)
+    reach = max(k["edge_blur_px"], k["halo_sigma_px"] if k["halo_strength"] else 0.0)
+    pad = int(math.ceil(k["drift_px"] + 3 * reach + 3))
+    py = sfft.next_fast_len(ny + 2 * pad, real=True)
+    px = sfft.next_fast_len(nx + 2 * pad, real=True)
     fy = sfft.fftfreq(py)[:, None]
     fx = sfft.rfftfreq(px)[None, :]
     f2 = fy ** 2 + fx ** 2
@@ -867,29 +873,36 @@ def _render_channel(cell_f, labels, prof, drift, bg, k, rng, chunk=32):
     if k["halo_strength"] > 0:
         transfer = transfer + k["halo_strength"] * np.exp(-2 * np.pi ** 2
                                                           * k["halo_sigma_px"] ** 2 * f2)
+    transfer = transfer.astype(np.complex64)
     bleach = np.exp(-k["bleach_per_frame"] * np.arange(n_frames))
-    f_pad = np.concatenate([np.zeros((n_frames, 1)), cell_f * bleach[:, None]], axis=1)
-    out = np.empty((n_frames, ny, nx), dtype=np.uint16)
-    need_fft = k["edge_blur_px"] > 0 or k["halo_strength"] > 0 or np.any(drift)
+    f_pads = [np.concatenate([np.zeros((n_frames, 1)), cf * bleach[:, None]], axis=1)
+              for cf in cell_fs]
+    outs = [np.empty((n_frames, ny, nx), dtype=np.uint16) for _ in cell_fs]
+    need_fft = k["edge_blur_px"] > 0 or k["halo_strength"] > 0 or bool(np.any(drift))
+    top = np.iinfo(np.uint16).max
     for t0 in range(0, n_frames, chunk):
         t1 = min(t0 + chunk, n_frames)
-        img = f_pad[t0:t1][:, labels] * prof  # (t, Y, X)
         if need_fft:
-            buf = np.zeros((t1 - t0, py, px), dtype=np.float32)
-            buf[:, pad:pad + ny, pad:pad + nx] = img
-            spec = sfft.rfft2(buf, workers=1)
-            phase = np.exp(-2j * np.pi * (fy[None] * drift[t0:t1, 0, None, None]
-                                          + fx[None] * drift[t0:t1, 1, None, None]))
-            spec *= (transfer[None] * phase).astype(np.complex64)
-            img = sfft.irfft2(spec, s=(py, px), workers=1)[:, pad:pad + ny, pad:pad + nx]
-            img = img.astype(float)
-        clean = np.clip(img + bg, 0.0, None)
-        electrons = rng.poisson(clean).astype(float) if k["shot_noise"] else clean
-        adu = k["offset"] + k["gain"] * electrons
-        if k["read_noise"] > 0:
-            adu = adu + rng.normal(0.0, k["read_noise"], size=adu.shape)
-        out[t0:t1] = np.clip(np.rint(adu), 0, np.iinfo(np.uint16).max).astype(np.uint16)
-    return out
+            # shift theorem, separable in rows and columns: content moves by +drift
+            ph_r = np.exp(-2j * np.pi * fy[None] * drift[t0:t1, 0, None, None])
+            ph_c = np.exp(-2j * np.pi * fx[None] * drift[t0:t1, 1, None, None])
+            kernel = (ph_r * ph_c).astype(np.complex64) * transfer[None]
+        for f_pad, bg, out in zip(f_pads, bgs, outs):
+            img = f_pad[t0:t1][:, labels] * prof  # (t, Y, X)
+            if need_fft:
+                buf = np.zeros((t1 - t0, py, px), dtype=np.float32)
+                buf[:, pad:pad + ny, pad:pad + nx] = img
+                spec = sfft.rfft2(buf, workers=1)
+                spec *= kernel
+                img = sfft.irfft2(spec, s=(py, px), workers=1)[:, pad:pad + ny, pad:pad + nx]
+                img = img.astype(float)
+            clean = np.clip(img + bg, 0.0, None)
+            electrons = rng.poisson(clean).astype(float) if k["shot_noise"] else clean
+            adu = k["offset"] + k["gain"] * electrons
+            if k["read_noise"] > 0:
+                adu += rng.normal(0.0, k["read_noise"], size=adu.shape)
+            out[t0:t1] = np.clip(np.rint(adu), 0, top).astype(np.uint16)
+    return outs
 
 
 # --------------------------------------------------------------------------- main
@@ -1009,14 +1022,14 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
         loading = f_rest / f380_unit
         f340, f380 = fura2_fluorescence(ca, loading[None, :], kd_nM=k["kd_nM"], rmin=k["rmin"],
                                         rmax=k["rmax"], beta=k["beta"])
-        channels["f340"] = _render_channel(f340, labels, prof, drift,
-                                           bg380 * k["background_340_factor"], k, gen)
-        channels["f380"] = _render_channel(f380, labels, prof, drift, bg380, k, gen)
+        channels["f340"], channels["f380"] = _render_channels(
+            [f340, f380], [bg380 * k["background_340_factor"], bg380], labels, prof, drift,
+            k, gen)
         layout = "hyperstack"
     else:
         loading = f_rest
-        channels["f"] = _render_channel(f_rest[None, :] * (1 + signal), labels, prof, drift,
-                                        bg380, k, gen)
+        channels["f"], = _render_channels([f_rest[None, :] * (1 + signal)], [bg380], labels,
+                                          prof, drift, k, gen)
         layout = "single"
 
     touch = touching_cells(labels)

@@ -328,3 +328,39 @@ def test_shifts_realign_frames_to_frame0():
             worst_raw = max(worst_raw, np.abs(wrong[crop] - ref[crop]).max() / scale)
     assert worst_aligned < 0.03
     assert worst_raw > 0.3  # the opposite sign is badly misaligned: the test can fail
+
+
+# --------------------------------------------------------------------- example stacks
+
+
+def test_example_stacks_match_their_truth():
+    """The committed example stacks read back with metadata and agree with truth/."""
+    import json
+    from pathlib import Path
+
+    stack = pytest.importorskip("caimg.io.stack")
+    here = Path(__file__).resolve().parent.parent / "example_stacks"
+    if not (here / "truth" / "examples.json").exists():
+        pytest.skip("example_stacks not generated (python example_stacks/make_examples.py)")
+    info = json.loads((here / "truth" / "examples.json").read_text())
+    common = info["common"]
+    for name, rec_info in info["recordings"].items():
+        files = [here / f for f in rec_info["files"]]
+        rec = stack.read_recording(tuple(files) if len(files) == 2 else files[0])
+        truth = np.load(here / "truth" / f"{name}_truth.npz")
+        assert rec.frame_interval_s == pytest.approx(common["frame_interval_s"])
+        assert rec.pixel_size_um == pytest.approx(1.0)
+        assert rec.shape == (common["n_frames"], *common["shape"])
+        assert rec.channel_names == (("f340", "f380") if rec_info["indicator"] == "fura2"
+                                     else ("f",))
+        assert int(truth["labels"].max()) == rec_info["n_cells"]
+        assert truth["signal"].shape == (common["n_frames"], rec_info["n_cells"])
+    # the committed pixels are what the generator makes today (else: rerun make_examples)
+    from caimg.synthetic import make_recording as make
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in common.items()}
+    fluo = info["recordings"]["fluo4_cells"]
+    syn = make("fluo4", rng=fluo["seed"], **kw)
+    rec = stack.read_recording(here / "fluo4_cells.tif")
+    np.testing.assert_array_equal(np.asarray(rec.channels["f"][:]), syn.recording.channels["f"])
+    np.testing.assert_array_equal(np.load(here / "truth" / "fluo4_cells_truth.npz")["signal"],
+                                  syn.signal)
