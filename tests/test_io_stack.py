@@ -215,14 +215,26 @@ def test_lazy_alternating_separate_pages_vectored(tmp_path):
         np.testing.assert_array_equal(arr[::5], v[::5])
 
 
-def test_big_endian_file_read_lazily_in_native_order(tmp_path):
-    v = _stack(6)
+@pytest.mark.parametrize("imagej", [False, True])
+def test_big_endian_file_read_lazily_in_native_order(tmp_path, imagej):
+    # ImageJ itself saves big-endian ("MM") TIFFs
+    chans = _pair()
+    v = np.stack([chans["f340"], chans["f380"]], axis=1)
     p = tmp_path / "be.tif"
-    tifffile.imwrite(p, v, byteorder=">", metadata={"axes": "TYX"})
-    rec = read_recording(p, frame_interval_s=1.0)
-    got = rec.channels["f"][0:4]
-    assert got.dtype.isnative and got.dtype == np.uint16
-    np.testing.assert_array_equal(got, v[0:4])
+    tifffile.imwrite(p, v, byteorder=">", imagej=imagej,
+                     metadata={"axes": "TCYX", "finterval": 0.5})
+    rec = read_recording(p, frame_interval_s=None if imagej else 0.5)
+    assert rec.layout == "hyperstack" and rec.metadata["byteorder"] == "big"
+    for k in chans:
+        assert isinstance(rec.channels[k], TiffFrames)
+        got = rec.channels[k][1:5]
+        assert got.dtype.isnative and got.dtype == np.uint16
+        np.testing.assert_array_equal(got, chans[k][1:5])
+    assert rec.frame_interval_s == 0.5
+    # truncated inside the pixel data
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    _err(p, frame_interval_s=0.5)
 
 
 def test_z_slices_read_as_time_with_warning(tmp_path):
@@ -477,6 +489,9 @@ def test_find_recordings_tree(tmp_path):
     assert one.name == "fluo"
     both = find_recordings([root / "day1", by_name["fluo"].paths[0]])
     assert sorted(s.name for s in both) == ["cell", "fluo"]
+    # one file of a pair given alone brings its partner
+    (pair,) = find_recordings(by_name["day1__cell"].paths[1])
+    assert pair.paths == by_name["day1__cell"].paths and pair.name == "cell"
     # other layouts: no pairing
     singles = find_recordings(root / "day1", layout="single")
     assert sorted(s.name for s in singles) == ["cell_340", "cell_380", "fluo"]

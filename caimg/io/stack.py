@@ -183,7 +183,8 @@ def find_recordings(paths, *, layout: str = "auto",
     Parameters
     ----------
     paths : str, Path or list of them
-        Files (taken as given, whatever their extension) or folders. Folders are walked
+        Files (taken as given, whatever their extension; a pair file given alone brings
+        its partner from the same folder) or folders. Folders are walked
         recursively in sorted order; ``*.tif``/``*.tiff`` files of any case are taken.
         Hidden files and folders, folders ending in ``.partial`` and caimg result folders
         (any folder holding a ``run.json``) are skipped.
@@ -233,6 +234,12 @@ def find_recordings(paths, *, layout: str = "auto",
             files.extend((p, f) for f in _walk_tiffs(p))
         else:
             files.append((p.parent, p))
+            split = _split_pair(p, pair_suffixes) if pairing else None
+            if split is not None:  # a pair file given alone: take its partner when present
+                ext = p.name[len(_stem(p)):]  # ".tif", ".ome.tif", ...
+                partner = p.with_name(split[0] + pair_suffixes[1 - split[1]] + ext)
+                if partner.is_file():
+                    files.append((p.parent, partner))
 
     seen: set[Path] = set()
     groups: dict[tuple[Path, str], list[Path | None]] = {}
@@ -739,15 +746,21 @@ def _inspect(path: Path) -> _FileInfo:
                     f"{axes} stack {shape} has {n_planes} planes; expected a complete TIFF")
             data, memmapped = None, False
             offset = series.dataoffset
-            if offset is not None and dtype.isnative:
+            if offset is not None:  # uncompressed and contiguous
                 if offset + nbytes > size:
                     raise StackReadError(
                         f"{path}: truncated: the {axes} stack {shape} {dtype.name} needs "
                         f"{offset + nbytes} bytes but the file has {size}; expected a "
                         "complete TIFF")
-                data = np.memmap(path, dtype=dtype, mode="r", offset=offset,
-                                 shape=(n_planes, *frame_shape))
-                memmapped = True
+                if dtype.isnative:
+                    data = np.memmap(path, dtype=dtype, mode="r", offset=offset,
+                                     shape=(n_planes, *frame_shape))
+                    memmapped = True
+                else:  # e.g. big-endian files saved by ImageJ: swapped on read
+                    frame_nbytes = nbytes // max(n_planes, 1)
+                    offs = offset + frame_nbytes * np.arange(n_planes, dtype=np.int64)[:, None]
+                    data = TiffFrames(path, np.arange(n_planes), frame_shape, dtype,
+                                      offsets=offs, bytecounts=np.full_like(offs, frame_nbytes))
             else:
                 data = _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype)
     except StackReadError:
@@ -765,23 +778,24 @@ def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype) -
         raise StackReadError(f"{path}: the series {series.axes} {tuple(series.shape)} needs "
                              f"{n_planes} pages but {len([p for p in pages if p is not None])} "
                              "could be read; the file looks truncated or damaged")
-    key = tif.pages.first if hasattr(tif.pages, "first") else pages[0]
     index = np.array([p.index for p in pages], dtype=np.int64)
-    offsets = [tuple(p.dataoffsets) for p in pages]
-    counts = [tuple(p.databytecounts) for p in pages]
-    nseg = {len(o) for o in offsets}
-    end = max((o + c for oo, cc in zip(offsets, counts) for o, c in zip(oo, cc)), default=0)
+    nseg = max(len(p.dataoffsets) for p in pages)
+    # pages of one series share their segment layout; pad defensively (a zero count is
+    # an empty segment: an error for raw reads, zeros for decoded ones)
+    offsets = np.zeros((n_planes, nseg), dtype=np.int64)
+    counts = np.zeros((n_planes, nseg), dtype=np.int64)
+    for k, p in enumerate(pages):
+        offsets[k, :len(p.dataoffsets)] = p.dataoffsets
+        counts[k, :len(p.databytecounts)] = p.databytecounts
+    end = int((offsets + counts).max(initial=0))
     if end > size:
         raise StackReadError(f"{path}: truncated: image data reaches byte {end} but the file has "
                              f"{size} bytes; expected a complete TIFF")
-    keyframe = pages[0].keyframe if hasattr(pages[0], "keyframe") else key
-    raw = (len(nseg) == 1 and keyframe.compression == 1 and not keyframe.is_tiled
-           and keyframe.fillorder == 1 and keyframe.samplesperpixel == 1
-           and keyframe.bitspersample == dtype.itemsize * 8
-           and all(np.dtype(p.keyframe.dtype if hasattr(p, "keyframe") else p.dtype)
-                   == np.dtype(series.dtype) for p in pages[:1]))
-    return TiffFrames(path, index, frame_shape, dtype, offsets=np.array(offsets),
-                      bytecounts=np.array(counts), compressed=not raw)
+    key = pages[0].keyframe  # TiffFrame -> its TiffPage; TiffPage -> itself
+    raw = (key.compression == 1 and not key.is_tiled and key.fillorder == 1
+           and key.samplesperpixel == 1 and key.bitspersample == dtype.itemsize * 8)
+    return TiffFrames(path, index, frame_shape, dtype, offsets=offsets, bytecounts=counts,
+                      compressed=not raw)
 
 
 def _time_axis_info(info: _FileInfo) -> tuple[str, int]:
@@ -988,7 +1002,7 @@ def read_recording(paths, *, layout: str = "auto",
         split = _split_pair(p, pair_suffixes)
         if split is not None:
             base, i = split
-            partner = p.with_name(base + pair_suffixes[1 - i] + p.suffix)
+            partner = p.with_name(base + pair_suffixes[1 - i] + p.name[len(_stem(p)):])
             raise StackReadError(f"{p}: the {pair_suffixes[i]} file has no {pair_suffixes[1 - i]} "
                                  f"partner (expected {partner.name} in the same folder)")
         raise StackReadError(f"{p}: layout 'pair' needs two files (<stem>{pair_suffixes[0]}.tif "
