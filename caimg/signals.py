@@ -231,7 +231,8 @@ def grynkiewicz(ratio, *, rmin: float, rmax: float, kd_nM: float | None = None,
     beta : float, optional
         ``F380(free) / F380(bound)``.
     keff_nM : float, optional
-        Effective constant ``Kd * beta`` in nM; replaces ``kd_nM`` and ``beta``.
+        Effective constant ``Kd * beta`` in nM; when given, ``kd_nM`` and ``beta`` are
+        ignored.
 
     Returns
     -------
@@ -255,10 +256,7 @@ def grynkiewicz(ratio, *, rmin: float, rmax: float, kd_nM: float | None = None,
     200.0
     """
     _check_interval(rmin, rmax, "rmin", "rmax")
-    if keff_nM is not None:
-        if kd_nM is not None and beta is not None:
-            raise CaimgError("calibration: give either 'keff_nM' or 'kd_nM' and 'beta', "
-                             "not both")
+    if keff_nM is not None:  # replaces kd_nM * beta (recipes keep a default kd_nM)
         keff = float(keff_nM)
     elif kd_nM is not None and beta is not None:
         keff = float(kd_nM) * float(beta)

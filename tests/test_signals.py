@@ -61,13 +61,16 @@ def test_grynkiewicz_by_hand():
     assert np.isnan(ca[[0, 1, 4, 5, 6]]).all()
     assert np.array_equal(np.isnan(ca), calibration_flags(r, lo=0.2, hi=2.2))
     assert np.allclose(grynkiewicz(r, rmin=0.2, rmax=2.2, keff_nM=1120.0), ca, equal_nan=True)
+    # keff_nM wins over kd_nM * beta (a recipe always carries a default kd_nM)
+    assert np.allclose(grynkiewicz(r, rmin=0.2, rmax=2.2, keff_nM=1120.0, kd_nM=1.0, beta=1.0),
+                       ca, equal_nan=True)
 
 
 @pytest.mark.parametrize("kwargs, word", [
     (dict(rmin=0.2, rmax=2.0), "keff_nM"),
     (dict(rmin=2.0, rmax=0.2, keff_nM=1.0), "rmin"),
     (dict(rmin=None, rmax=2.0, keff_nM=1.0), "rmin"),
-    (dict(rmin=0.2, rmax=2.0, keff_nM=1.0, kd_nM=1.0, beta=1.0), "not both"),
+    (dict(rmin=0.2, rmax=2.0, kd_nM=224.0), "beta"),
 ])
 def test_grynkiewicz_bad_profile(kwargs, word):
     with pytest.raises(CaimgError, match=word):
