@@ -159,3 +159,49 @@ def gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compil
             r = min(max(rows[k] + ir, 0), ny - 1)
             c = min(max(cols[k] + ic, 0), nx - 1)
             out[t, k] = frames[t, r, c]
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def taper_frame(frame, taper, out):  # pragma: no cover - compiled
+    """``out = (frame - mean(frame)) * taper``; frame (h, w) any real dtype (a view is fine),
+    taper and out (h, w) float32. Serial: called from several threads at once."""
+    h, w = out.shape
+    acc = 0.0
+    for r in range(h):
+        for c in range(w):
+            acc += frame[r, c]
+    m = np.float32(acc / (h * w))
+    for r in range(h):
+        for c in range(w):
+            out[r, c] = (np.float32(frame[r, c]) - m) * taper[r, c]
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def whiten_product(spec, refk):  # pragma: no cover - compiled
+    """In place: ``spec = spec * refk / sqrt(|spec|)`` (0 where ``spec == 0``).
+
+    spec and refk are (h, 2 w') float32 views of C-contiguous complex64 (h, w') arrays
+    (interleaved real, imaginary), so the loop vectorises. Serial: called from several
+    threads at once.
+    """
+    h, w2 = spec.shape
+    w = w2 // 2
+    tiny = np.float32(1e-30)
+    one = np.float32(1.0)
+    g = np.empty(w, np.float32)
+    a2 = np.empty(w, np.float32)
+    for r in range(h):
+        sp = spec[r]
+        rk = refk[r]
+        for c in range(w):
+            a2[c] = sp[2 * c] * sp[2 * c] + sp[2 * c + 1] * sp[2 * c + 1] + tiny
+        # |z| ** -0.5 = (|z|^2 + tiny) ** -0.25; z == 0 stays 0
+        for c in range(w):
+            g[c] = one / np.sqrt(np.sqrt(a2[c]))
+        for c in range(w):
+            re = sp[2 * c]
+            im = sp[2 * c + 1]
+            kr = rk[2 * c]
+            ki = rk[2 * c + 1]
+            sp[2 * c] = (re * kr - im * ki) * g[c]
+            sp[2 * c + 1] = (re * ki + im * kr) * g[c]

@@ -194,8 +194,10 @@ class _ShiftEstimator:
         fx = np.fft.rfftfreq(w)[None, :]
         gauss = np.exp(-2.0 * np.pi ** 2 * _SMOOTH_SIGMA_PX ** 2 * (fy ** 2 + fx ** 2))
         mag = np.abs(r) ** _WHITEN_POWER
-        mag += 1e-6 * mag.mean() + 1e-30
-        self.refk = (np.conj(r) / mag * gauss).astype(np.complex64)
+        np.divide(1.0, mag, out=mag, where=mag > 0)
+        self.refk = (np.conj(r) * mag * gauss).astype(np.complex64)
+        self.refk_f32 = self.refk.view(np.float32)
+        self.kernels = _kernels_or_none()
         # search window |d| <= m (per axis), plus one sample either side for the subpixel fit
         self.mr = max(0, min(int(math.ceil(max_shift_px)), h // 2 - 2))
         self.mc = max(0, min(int(math.ceil(max_shift_px)), w // 2 - 2))
@@ -204,19 +206,24 @@ class _ShiftEstimator:
 
     def estimate(self, frame):
         """Shift (d_row, d_col) that aligns one (Y, X) frame to the reference."""
-        a = np.asarray(frame[self.rs, self.cs], dtype=np.float32)
-        a = a - a.mean(dtype=np.float64).astype(np.float32)
-        a *= self.taper
-        f = scipy.fft.rfft2(a, workers=1)
-        mag = np.abs(f)
-        if _WHITEN_POWER == 0.5:
-            np.sqrt(mag, out=mag)
+        view = frame[self.rs, self.cs]
+        kernels = self.kernels
+        if kernels is not None:
+            a = np.empty(self.hw, np.float32)
+            kernels.taper_frame(view, self.taper, a)
+            f = scipy.fft.rfft2(a, workers=1, overwrite_x=True)
+            kernels.whiten_product(f.view(np.float32), self.refk_f32)
         else:
+            a = np.asarray(view, dtype=np.float32)
+            a = a - a.mean(dtype=np.float64).astype(np.float32)
+            a *= self.taper
+            f = scipy.fft.rfft2(a, workers=1, overwrite_x=True)
+            mag = np.abs(f)
             mag **= _WHITEN_POWER
-        mag += np.float32(1e-6) * mag.mean() + np.float32(1e-30)
-        f *= self.refk
-        f /= mag
-        cc = scipy.fft.irfft2(f, s=self.hw, workers=1)
+            np.divide(1.0, mag, out=mag, where=mag > 0)
+            f *= self.refk
+            f *= mag
+        cc = scipy.fft.irfft2(f, s=self.hw, workers=1, overwrite_x=True)
         win = cc[np.ix_(self.ri, self.ci)]
         inner = win[1:-1, 1:-1]
         i, j = np.unravel_index(int(np.argmax(inner)), inner.shape)

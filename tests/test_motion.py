@@ -84,6 +84,16 @@ def test_integer_shift_exact_and_sign_convention():
     assert np.abs(aligned[inner] - ref[inner]).max() < 0.05 * np.ptp(ref)
 
 
+def test_estimate_numba_equals_numpy(monkeypatch):
+    rng = np.random.default_rng(15)
+    stack, _ = _drifting_stack(rng, size=64, n_frames=8)
+    monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
+    a = estimate_shifts(stack, stack[0], upsample_factor=1000)
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    b = estimate_shifts(stack, stack[0], upsample_factor=1000)
+    np.testing.assert_allclose(a, b, atol=2e-3)
+
+
 def test_max_shift_limits_the_search():
     rng = np.random.default_rng(3)
     base = _texture(rng, 96)

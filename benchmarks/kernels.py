@@ -1,0 +1,180 @@
+"""Speed and memory of caimg.motion and caimg.traces on synthetic 512 x 512 uint16 frames.
+
+Prints frames/s for shift estimation (full frame and central crop), registration (reference
++ estimate + apply + summary images), apply_shifts, summary images, and extraction (200 and
+2000 ROIs; kernel only, and extract_traces including subpixel shifts and background), for
+the numba path and the numpy fallback, plus the memory floor ratio: peak traced memory of
+register + extract_traces at 4T over that at T (1.0 = flat in T).
+
+Run:  python benchmarks/kernels.py [--frames 1000] [--quick]
+
+Numbers vary +-20 % on a shared VM; compare figures taken in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import tracemalloc
+
+import numpy as np
+from scipy import ndimage
+
+
+def make_stack(n_frames, size=512, n_cells=300, seed=0):
+    """Blob image with shot-like noise and a random-walk integer drift; uint16 (T, Y, X)."""
+    rng = np.random.default_rng(seed)
+    pad = 12
+    big = np.zeros((size + 2 * pad,) * 2)
+    rr, cc = rng.integers(0, size + 2 * pad, (2, n_cells))
+    big[rr, cc] = rng.uniform(500, 1500, n_cells)
+    base = ndimage.gaussian_filter(big, 3) * 30 + 200
+    noise = rng.normal(0, 15, (16, size + 2 * pad, size + 2 * pad)).astype(np.float32)
+    walk = np.clip(np.cumsum(rng.normal(0, 0.4, (n_frames, 2)), axis=0), -8, 8)
+    walk = np.round(walk).astype(int)
+    stack = np.empty((n_frames, size, size), np.uint16)
+    for t in range(n_frames):
+        r, c = pad + walk[t]
+        stack[t] = (base + noise[t % 16])[r:r + size, c:c + size]
+    return stack, walk.astype(float)
+
+
+def make_labels(n_rois, size=512, radius=None, seed=1):
+    """n_rois discs on a jittered grid (radius 8 for 200 ROIs, 4 for 2000)."""
+    rng = np.random.default_rng(seed)
+    radius = radius or (8 if n_rois <= 400 else 4)
+    labels = np.zeros((size, size), np.int32)
+    side = int(np.ceil(np.sqrt(n_rois)))
+    step = size / side
+    rr, cc = np.ogrid[:size, :size]
+    k = 0
+    for i in range(side):
+        for j in range(side):
+            if k == n_rois:
+                break
+            r = int((i + 0.5) * step + rng.uniform(-1, 1))
+            c = int((j + 0.5) * step + rng.uniform(-1, 1))
+            r0, r1 = max(r - radius, 0), min(r + radius + 1, size)
+            c0, c1 = max(c - radius, 0), min(c + radius + 1, size)
+            sub = (rr[r0:r1] - r) ** 2 + (cc[:, c0:c1] - c) ** 2 <= radius ** 2
+            k += 1
+            labels[r0:r1, c0:c1][sub] = k
+    return labels
+
+
+def best(fn, repeat=2):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true", help="300 frames, one repeat")
+    args = ap.parse_args(argv)
+    n_frames = 300 if args.quick else args.frames
+    repeat = 1 if args.quick else 2
+
+    from caimg import motion, traces
+    from caimg import _kernels as k  # noqa: F401  (compile outside the timings)
+
+    print(f"numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}, "
+          f"cpu count {os.cpu_count()}")
+    stack, true = make_stack(n_frames)
+    T, Y, X = stack.shape
+    print(f"stack {T} x {Y} x {X} uint16 ({stack.nbytes / 2**20:.0f} MiB)")
+    # warm up (JIT compile or load from cache)
+    reg = motion.register(stack[:40], reference_frames=20)
+    traces.extract_traces(stack[:8], make_labels(20), shifts=reg.shifts[:8],
+                          background=np.ones((Y, X), bool))
+
+    ref = motion.register(stack[:200], reference_frames=100).reference
+    rows = []
+    for crop in (0, 256):
+        t, sh = best(lambda: motion.estimate_shifts(stack, ref, crop_px=crop), repeat)
+        err = sh - true
+        err -= np.median(err, axis=0)
+        rows.append((f"estimate_shifts, {'full frame' if not crop else f'{crop}x{crop} crop'}",
+                     T / t, f"max error {np.abs(err).max():.3f} px"))
+    for crop in (0, 256):
+        t, reg = best(lambda: motion.register(stack, crop_px=crop), repeat)
+        rows.append((f"register (ref 200 fr x 2 iters + estimate + apply + summary), "
+                     f"{'full' if not crop else f'crop {crop}'}", T / t, ""))
+    buf = np.empty((64, Y, X), np.float32)
+
+    def apply_all():
+        for t0 in range(0, T, 64):
+            c = stack[t0:t0 + 64]
+            motion.apply_shifts(c, reg.shifts[t0:t0 + 64], out=buf[:len(c)])
+    t, _ = best(apply_all, repeat)
+    rows.append(("apply_shifts (bilinear, 64-frame chunks)", T / t, ""))
+    t, _ = best(lambda: motion.summary_images(stack), repeat)
+    rows.append(("summary_images (unshifted)", T / t, ""))
+
+    for n_rois in (200, 2000):
+        labels = make_labels(n_rois)
+        r_, c_ = np.nonzero(labels)
+        ids = np.unique(labels[r_, c_])
+        col = np.searchsorted(ids, labels[r_, c_]).astype(np.int64)
+        r_ = r_.astype(np.int64)
+        c_ = c_.astype(np.int64)
+        out = np.empty((64, ids.size))
+        noshift = np.zeros((0, 2))
+        chunk = stack[:64]
+        t, _ = best(lambda: [k.roi_sums(chunk, noshift, r_, c_, col, out) for _ in range(10)],
+                    repeat)
+        rows.append((f"roi_sums kernel only, {n_rois} ROIs ({r_.size} px), numba",
+                     640 / t, ""))
+        shifts = reg.shifts + np.random.default_rng(0).uniform(-0.5, 0.5, reg.shifts.shape)
+        mask = traces.background_mask(labels)
+        t, _ = best(lambda: traces.extract_traces(stack, labels, shifts=shifts), repeat)
+        rows.append((f"extract_traces + subpixel shifts, {n_rois} ROIs, numba", T / t, ""))
+        t, _ = best(lambda: traces.extract_traces(stack, labels, shifts=shifts,
+                                                  background=mask), repeat)
+        rows.append((f"  ... + background median ({min(mask.sum(), 20000)} px)", T / t, ""))
+        os.environ["CAIMG_NO_NUMBA"] = "1"
+        try:
+            t, _ = best(lambda: traces.extract_traces(stack[:200], labels,
+                                                      shifts=shifts[:200]), 1)
+            rows.append((f"extract_traces + subpixel shifts, {n_rois} ROIs, numpy fallback",
+                         200 / t, ""))
+        finally:
+            del os.environ["CAIMG_NO_NUMBA"]
+
+    print(f"\n{'operation':<78} {'frames/s':>9}")
+    for name, fps, note in rows:
+        print(f"{name:<78} {fps:>9.0f}  {note}")
+
+    # memory: the stack lives in a file (np.memmap), so only caimg's own buffers are traced
+    labels = make_labels(200)
+    mask = traces.background_mask(labels)
+    peaks = {}
+    with tempfile.TemporaryDirectory() as d:
+        for n in (n_frames // 4, n_frames):
+            path = os.path.join(d, f"s{n}.u16")
+            mm = np.memmap(path, np.uint16, "w+", shape=(n, Y, X))
+            for t0 in range(0, n, 64):
+                mm[t0:t0 + 64] = stack[t0 % T:t0 % T + 64][: min(64, n - t0)]
+            mm.flush()
+            mm = np.memmap(path, np.uint16, "r", shape=(n, Y, X))
+            tracemalloc.start()
+            r = motion.register(mm)
+            traces.extract_traces(mm, labels, shifts=r.shifts, background=mask)
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            del mm, r
+    n1, n4 = sorted(peaks)
+    print(f"\npeak traced memory, register + extract_traces: T={n1}: {peaks[n1] / 2**20:.1f} MiB,"
+          f" T={n4}: {peaks[n4] / 2**20:.1f} MiB; memory floor ratio "
+          f"{peaks[n4] / peaks[n1]:.2f} (1.0 = flat in T; one stack is "
+          f"{n4 * Y * X * 2 / 2**20:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
