@@ -44,6 +44,7 @@ class BatchSummary:
     kinetics: pd.DataFrame = field(repr=False)
     rois: pd.DataFrame = field(repr=False)
     failures: pd.DataFrame = field(repr=False)
+    recordings: pd.DataFrame = field(repr=False, default=None)
 
     @property
     def n_failed(self) -> int:
@@ -80,8 +81,37 @@ def _is_up_to_date(folder: Path, paths: Sequence[Path], key: str) -> bool:
     return True
 
 
+TREATMENTS_FILE = "treatments.csv"
+
+
+def _treatments_near(source, roots: Sequence[Path]) -> dict[str, float]:
+    """Treatment times for a recording from a ``treatments.csv`` (recording, treatment,
+    time_s) in its folder or a parent folder up to the batch input folder."""
+    from .errors import ConfigError
+    from .kinetics import treatments_from_table
+
+    folder = Path(source.paths[0]).resolve().parent
+    stop = {Path(r).resolve() if Path(r).is_dir() else Path(r).resolve().parent for r in roots}
+    while True:
+        cand = folder / TREATMENTS_FILE
+        if cand.is_file():
+            try:
+                table = pd.read_csv(cand)
+            except (OSError, ValueError, pd.errors.EmptyDataError) as exc:
+                raise ConfigError(f"{cand}: cannot read treatments table ({exc}); expected CSV "
+                                  "columns recording, treatment, time_s") from exc
+            missing = {"recording", "treatment", "time_s"} - set(table.columns)
+            if missing:
+                raise ConfigError(f"{cand}: missing column(s) {sorted(missing)}; expected "
+                                  "recording, treatment, time_s")
+            return dict(treatments_from_table(table, source.name))
+        if folder in stop or folder.parent == folder:
+            return {}
+        folder = folder.parent
+
+
 def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None,
-                 key: str, force: bool) -> RecordingOutcome:
+                 key: str, force: bool, roots: Sequence[Path] = ()) -> RecordingOutcome:
     """Read, process and save one recording; every failure becomes an outcome."""
     from .io.result import save_result
     from .pipeline import process_recording, read_for_pipeline
@@ -95,6 +125,9 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
         ov = dict(overrides or {})
         if source.layout == "pair":
             ov.setdefault("layout", "pair")
+        near = _treatments_near(source, roots)
+        if near:
+            ov["treatments"] = {**near, **dict(ov.get("treatments") or {})}
         rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
                                      pipeline, ov)
         rec = _renamed(rec, source.name)
@@ -128,12 +161,12 @@ def _renamed(rec, name):
 def _combine(out: Path, outcomes) -> tuple[pd.DataFrame, pd.DataFrame]:
     from .result import KINETICS_COLUMNS
 
-    kin, rois = [], []
+    kin, rois, treat = [], [], []
     for o in outcomes:
         if o.status == "failed" or not o.folder:
             continue
         folder = Path(o.folder)
-        for name, acc in (("kinetics.csv", kin), ("rois.csv", rois)):
+        for name, acc in (("kinetics.csv", kin), ("rois.csv", rois), ("treatments.csv", treat)):
             try:
                 df = pd.read_csv(folder / name)
             except (OSError, pd.errors.EmptyDataError):
@@ -143,7 +176,26 @@ def _combine(out: Path, outcomes) -> tuple[pd.DataFrame, pd.DataFrame]:
     kin_df = (pd.concat(kin, ignore_index=True) if kin
               else pd.DataFrame(columns=["recording", *KINETICS_COLUMNS]))
     rois_df = pd.concat(rois, ignore_index=True) if rois else pd.DataFrame(columns=["recording", "roi"])
-    return kin_df, rois_df
+    treat_df = pd.concat(treat, ignore_index=True) if treat else None
+    return kin_df, rois_df, treat_df
+
+
+def _recordings_table(outcomes, kin: pd.DataFrame) -> pd.DataFrame:
+    """One row per recording: status, ROI counts and the fraction of accepted ROIs that
+    responded."""
+    from .kinetics import responder_fraction
+
+    rows = []
+    for o in outcomes:
+        k = kin[kin["recording"] == o.name] if len(kin) else kin
+        rows.append({"recording": o.name, "status": o.status,
+                     "n_accepted": int(k["roi"].nunique()) if len(k) else 0,
+                     "n_responders": int(k.loc[k["responder"].astype(bool), "roi"].nunique())
+                     if len(k) else 0,
+                     "responder_fraction": responder_fraction(k) if len(k) else float("nan"),
+                     "path": ";".join(o.paths)})
+    return pd.DataFrame(rows, columns=["recording", "status", "n_accepted", "n_responders",
+                                       "responder_fraction", "path"])
 
 
 def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "auto", *,
@@ -206,34 +258,39 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
 
         with Client(scheduler) as client:
             futs = [client.submit(_process_one, s, str(out), pipeline, overrides, key, force,
-                                  pure=False) for s in sources]
+                                  path_list, pure=False) for s in sources]
             from distributed import as_completed as das_completed
 
             for fut in das_completed(futs):
                 _done(fut.result())
     elif jobs > 1 and total > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
-            futs = [pool.submit(_process_one, s, str(out), pipeline, overrides, key, force)
-                    for s in sources]
+            futs = [pool.submit(_process_one, s, str(out), pipeline, overrides, key, force,
+                                path_list) for s in sources]
             for fut in as_completed(futs):
                 _done(fut.result())
     else:
         for s in sources:
-            _done(_process_one(s, str(out), pipeline, overrides, key, force))
+            _done(_process_one(s, str(out), pipeline, overrides, key, force, path_list))
 
     order = {s.name: i for i, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.name])
-    kin, rois = _combine(out, outcomes)
+    kin, rois, treat = _combine(out, outcomes)
+    recordings = _recordings_table(outcomes, kin)
     failures = pd.DataFrame([{"recording": o.name, "path": ";".join(o.paths),
                               "error_type": o.error_type, "message": o.message}
                              for o in outcomes if o.status == "failed"],
                             columns=["recording", "path", "error_type", "message"])
-    for df, name in ((kin, "kinetics.csv"), (rois, "rois.csv"), (failures, "failures.csv")):
+    tables = [(kin, "kinetics.csv"), (rois, "rois.csv"), (failures, "failures.csv"),
+              (recordings, "recordings.csv")]
+    if treat is not None:
+        tables.append((treat, "treatments.csv"))
+    for df, name in tables:
         tmp = out / f".{name}.tmp"
         write_table(df, tmp)
         os.replace(tmp, out / name)
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=kin, rois=rois,
-                        failures=failures)
+                        failures=failures, recordings=recordings)
 
 
 def _refuse_out_inside_inputs(out: Path, paths) -> None:

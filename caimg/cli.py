@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rois", metavar="FILE", dest="rois_file",
                    help="use these ROIs instead of segmentation: ImageJ RoiSet.zip/.roi or a "
                         "label TIFF (the same ROIs for every recording)")
+    r.add_argument("--treatment", action="append", metavar="NAME=S", dest="treatment",
+                   help="a named treatment time in seconds, e.g. --treatment ATP=30 (repeatable); "
+                        "each gets peak, AUC, max slope, latency and a responder call in "
+                        "treatments.csv. A treatments.csv (recording, treatment, time_s) next to "
+                        "the recordings is read too")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", dest="settings",
                    help="override any recipe value, e.g. --set kinetics.responder_k=3 "
                         "(repeatable; TOML value syntax)")
@@ -143,6 +148,18 @@ def _cmd_run(args) -> int:
     from .batch import run_batch
 
     overrides = _parse_set(args.settings)
+    if args.treatment:
+        from .errors import ConfigError
+
+        treatments = {}
+        for item in args.treatment:
+            name, _, value = item.partition("=")
+            try:
+                treatments[name.strip()] = float(value)
+            except ValueError:
+                raise ConfigError(f"--treatment {item!r}: expected NAME=SECONDS, e.g. "
+                                  "--treatment ATP=30") from None
+        overrides["treatments"] = treatments
     for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file"):
         value = getattr(args, key)
         if value is not None:

@@ -158,6 +158,12 @@ class KineticsConfig:
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
     # smoothing (frames) used only to locate features, never for reported values
     smooth_frames: int = field(default=3, metadata=_range(1, None))
+    # named treatment times in seconds, e.g. {ATP = 30.0, ionomycin = 120.0}; each gets peak,
+    # AUC, maximum slope, latency and a responder call in treatments.csv. A treatments.csv
+    # (recording, treatment, time_s) next to the recordings adds to these.
+    treatments: Mapping[str, float] = field(default_factory=dict)
+    # window after each treatment (s); default: until the next treatment or the end
+    treatment_window_s: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ SHORTCUTS = {
     "stimulus_time_s": "kinetics.stimulus_time_s",
     "rois_file": "segment.rois_file",
     "segment_method": "segment.method",
+    "treatments": "kinetics.treatments",
 }
 
 _PIPELINE_DIRS = (Path(__file__).resolve().parent / "pipelines",
@@ -394,7 +401,7 @@ def _flatten(overrides: Mapping[str, Any], prefix="") -> dict[str, Any]:
     flat = {}
     for k, v in overrides.items():
         k = SHORTCUTS.get(k, k) if not prefix else k
-        if isinstance(v, Mapping) and not k.endswith(("params", "constant")):
+        if isinstance(v, Mapping) and not k.endswith(("params", "constant", "treatments")):
             flat.update(_flatten(v, prefix=f"{prefix}{k}."))
         else:
             flat[prefix + k] = v

@@ -254,11 +254,11 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
     -------
     Result
     """
-    from .kinetics import measure_kinetics
+    from .kinetics import event_summary, measure_kinetics, measure_treatments
     from .motion import register
     from .rois import roi_table
-    from .signals import (compute_f0, dff, fluo_calcium, fura2_ratio, grynkiewicz,
-                          subtract_background)
+    from .signals import (calibration_flags, compute_f0, dff, fluo_calcium, fura2_ratio,
+                          fura2_ratio_flags, grynkiewicz, ratio_over_r0, subtract_background)
     from .traces import extract_traces
 
     cfg = config if isinstance(config, PipelineConfig) else resolve_pipeline(config, recording)
@@ -310,27 +310,47 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             sc = cfg.signal
             cal = sc.calibration
             stim = cfg.kinetics.stimulus_time_s
+            f0_kw = dict(mode=sc.f0_mode, stimulus_time_s=stim,
+                         baseline_window_s=cfg.kinetics.baseline_window_s,
+                         percentile=sc.f0_percentile, window_s=sc.f0_window_s)
+            signal_info = {"f0_mode": sc.f0_mode if sc.f0_mode != "auto" else
+                           ("prestim" if stim is not None else "percentile")}
             if cfg.indicator == "fura2":
                 f340 = subtract_background(raw["f340"].means, _bg("f340"))
                 f380 = subtract_background(raw["f380"].means, _bg("f380"))
                 ratio = fura2_ratio(f340, f380, min_denominator=sc.min_denominator)
-                columns = {"f340": f340, "f380": f380, "ratio": ratio}
+                bad = fura2_ratio_flags(f340, f380, min_denominator=sc.min_denominator)
+                r_r0, dr_r0 = ratio_over_r0(ratio, compute_f0(ratio, time_s, **f0_kw))
+                columns = {"f340": f340, "f380": f380, "ratio": ratio, "r_r0": r_r0,
+                           "dr_r0": dr_r0}
+                signal_info["nan_ratio_samples"] = int(bad.sum())
+                signal_info["rois_with_nan_ratio"] = [int(r) for r in roi_ids[bad.any(axis=0)]]
                 if cal.enabled:
+                    _need(cal, ("rmin", "rmax"), "Fura-2")
+                    if cal.keff_nM is None and cal.beta is None:
+                        raise ConfigError("signal.calibration needs beta (with kd_nM) or keff_nM "
+                                          "for Fura-2 calibration")
                     columns["ca_nM"] = grynkiewicz(ratio, rmin=cal.rmin, rmax=cal.rmax,
                                                    kd_nM=cal.kd_nM, beta=cal.beta,
                                                    keff_nM=cal.keff_nM)
+                    out = calibration_flags(ratio, lo=cal.rmin, hi=cal.rmax)
                 signal = ratio
             else:
                 f = subtract_background(raw["f"].means, _bg("f"))
-                f0 = compute_f0(f, time_s, mode=sc.f0_mode, stimulus_time_s=stim,
-                                baseline_window_s=cfg.kinetics.baseline_window_s,
-                                percentile=sc.f0_percentile, window_s=sc.f0_window_s)
+                f0 = compute_f0(f, time_s, **f0_kw)
                 d = dff(f, f0)
                 columns = {"f": f, "f0": f0, "dff": d}
                 if cal.enabled:
+                    _need(cal, ("fmin", "fmax"), "single-wavelength")
                     columns["ca_nM"] = fluo_calcium(f, kd_nM=cal.kd_nM, fmin=cal.fmin,
                                                     fmax=cal.fmax)
+                    out = calibration_flags(f, lo=cal.fmin, hi=cal.fmax)
                 signal = d
+            if cal.enabled:
+                signal_info["calibration"] = {k: getattr(cal, k) for k in
+                                              ("kd_nM", "rmin", "rmax", "beta", "keff_nM",
+                                               "fmin", "fmax")}
+                signal_info["calibration_out_of_range_samples"] = int(out.sum())
 
         with stage("rois"):
             mean_img = reg.summary.mean
@@ -362,6 +382,16 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                                    decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
                                    smooth_frames=kc.smooth_frames)
             kin = kin.loc[:, list(KINETICS_COLUMNS)]
+            if kc.events == "all":
+                freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
+                rois = rois.merge(freq, on="roi", how="left")
+            treatments = None
+            if kc.treatments:
+                treatments = measure_treatments(signal[:, keep], time_s, dict(kc.treatments),
+                                                roi_ids=roi_ids[keep],
+                                                baseline_window_s=kc.baseline_window_s,
+                                                window_s=kc.treatment_window_s,
+                                                responder_k=kc.responder_k)
 
         with stage("tables"):
             traces = _tidy_traces(roi_ids, time_s, columns)
@@ -402,6 +432,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                  "n_accepted": int(len(accepted)),
                  "method": cfg.segment.method if source == "auto" else None},
         "background": bg_info,
+        "signal": signal_info,
         "n_responders": int(kin["responder"].astype(bool).sum()) if len(kin) else 0,
         "warnings": warn_msgs,
         "timings_s": stage.timings,
@@ -410,4 +441,12 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return Result(name=rec.name, labels=labels, rois=rois, traces=traces, kinetics=kin,
                   config=cfg, provenance=prov, shifts=shifts, projection=reg.summary.mean,
-                  background_mask=bg_mask)
+                  background_mask=bg_mask, treatments=treatments)
+
+
+def _need(cal, keys, what):
+    missing = [k for k in keys if getattr(cal, k) is None]
+    if missing:
+        raise ConfigError(f"signal.calibration is enabled but {', '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not set; {what} calibration "
+                          f"needs {', '.join(keys)} (and kd_nM)")

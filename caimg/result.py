@@ -18,7 +18,7 @@ __all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "KINETICS_COLUMNS", "trace_
 TRACE_COLUMNS = ("roi", "frame", "time_s")
 
 #: Signal columns per indicator, in file order; ``ca_nM`` is appended when calibrated.
-_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio"), "fluo4": ("f", "f0", "dff")}
+_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio", "r_r0", "dr_r0"), "fluo4": ("f", "f0", "dff")}
 
 #: The columns ``rois.csv`` always starts with (quality figures follow).
 ROI_COLUMNS = ("roi", "centroid_row", "centroid_col", "area_px", "mean_intensity", "accepted",
@@ -66,6 +66,9 @@ class Result:
         Pixels used for background subtraction.
     folder : Path, optional
         Where the result was saved or loaded from.
+    treatments : DataFrame, optional
+        One row per accepted ROI and named treatment (``treatments.csv``), when treatment
+        times were given.
     """
 
     name: str
@@ -79,6 +82,7 @@ class Result:
     projection: np.ndarray | None = None
     background_mask: np.ndarray | None = None
     folder: Path | None = None
+    treatments: pd.DataFrame | None = None
 
     @property
     def indicator(self) -> str:

@@ -95,6 +95,8 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         write_table(result.rois, tmp / "rois.csv")
         write_table(result.traces, tmp / "traces.csv")
         write_table(result.kinetics, tmp / "kinetics.csv")
+        if result.treatments is not None:
+            write_table(result.treatments, tmp / "treatments.csv")
         if result.shifts is not None:
             write_table(pd.DataFrame({"frame": np.arange(len(result.shifts)),
                                       "shift_row": result.shifts[:, 0],
@@ -181,7 +183,10 @@ def load_result(folder: str | Path) -> Result:
         projection = tifffile.imread(folder / "projection.tif")
     if (folder / "background.tif").is_file():
         bg = tifffile.imread(folder / "background.tif").astype(bool)
+    treatments = None
+    if (folder / "treatments.csv").is_file():
+        treatments = _read_csv(folder / "treatments.csv")
     return Result(name=folder.name, labels=labels, rois=rois,
                   traces=_read_csv(folder / "traces.csv"), kinetics=kinetics, config=config,
                   provenance=prov, shifts=shifts, projection=projection, background_mask=bg,
-                  folder=folder)
+                  folder=folder, treatments=treatments)
