@@ -229,6 +229,8 @@ class _ShiftEstimator:
         i, j = np.unravel_index(int(np.argmax(inner)), inner.shape)
         i += 1
         j += 1
+        if not win[i, j] > 0:  # flat (or NaN) frame or reference: no evidence of motion
+            return np.zeros(2)
         pr = (i - self.mr - 1) + _subpixel(win[i - 1, j], win[i, j], win[i + 1, j])
         pc = (j - self.mc - 1) + _subpixel(win[i, j - 1], win[i, j], win[i, j + 1])
         # a peak at +p means the frame is the reference moved by +p: shift back by -p

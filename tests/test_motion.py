@@ -168,6 +168,14 @@ def test_register_lazy_stack_object():
     assert max(b - a for a, b in lazy.reads) <= 4
 
 
+def test_flat_frames_give_zero_shift():
+    stack = np.zeros((4, 32, 32), np.uint16)
+    stack[2] = 500
+    reg = register(stack)
+    np.testing.assert_array_equal(reg.shifts, 0)
+    assert np.isfinite(reg.summary.corr).all()
+
+
 def test_register_empty_and_bad_inputs():
     reg = register(np.zeros((0, 8, 8), np.uint16))
     assert reg.shifts.shape == (0, 2)
