@@ -3,16 +3,23 @@
 :func:`segment` turns summary images of a registered recording (a structural projection,
 and optionally the activity images: temporal SD and local correlation) into a label
 image. Methods are chosen by name (:func:`available_methods`); ``"auto"`` is the best one
-(``"watershed"``). Everything here is pure: arrays in, arrays out.
+(``"gradient"``, measured by ``benchmarks/segmentation_accuracy.py``). Everything here is
+pure: arrays in, arrays out.
 
-The default method in one paragraph: the structural image is flattened (a smooth
-background, estimated from pixels that are not cells, is subtracted), cells are found as
-scale-normalised Laplacian-of-Gaussian peaks at the cell size on a locally
-contrast-normalised image (so dim cells next to bright ones are found), a seeded watershed
-splits touching cells, and each cell's outline is then set at half its own height above its
-own surroundings (so a five-fold range of dye loading gives the same outline rule for every
-cell, and scattered-light halos stay outside). When activity images are given, cells that
-respond but are hardly visible in the projection are added from the correlation image.
+The default method, ``"gradient"``, in one paragraph: the structural image is flattened
+(a smooth background, estimated from pixels that are not cells, is subtracted). The
+gradient of the *log* of the flattened image, ``|grad I| / I``, is high on every cell
+outline -- also between a bright and a dim cell pressed together, where intensity only
+steps down without a dip -- and low inside every cell, whatever its dye loading. Cell
+interiors (low relative gradient) give one marker per distance-transform maximum, so
+interiors that leak into each other through a weak stretch of border still give one
+marker per cell; cells too small or dim for a flat interior are added from peaks of a
+scale-normalised Laplacian of Gaussian on a locally contrast-normalised image, and, when
+activity images are given, from the local-correlation image (cells that respond but are
+hardly visible). A watershed of the relative gradient from these markers splits touching
+cells along their real border; each cell's outline is then cut at ``edge_fraction`` of its
+own height above its own surroundings (one rule for cells of any brightness, which keeps
+scattered-light halos outside), and slivers thinner than a quarter cell are dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from .errors import ConfigError
 __all__ = ["segment", "available_methods", "register_method"]
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
-_DEFAULT = "watershed"
+_DEFAULT = "gradient"
 
 
 def register_method(name: str):
@@ -291,14 +298,14 @@ def _peaks(response, min_distance, threshold, mask=None):
 
 
 def _refine(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
-            min_peak_snr):
+            min_peak_snr, exclude=None):
     """Cut each watershed region at ``edge_fraction`` of its height above its surroundings."""
     out = np.zeros(regions.shape, dtype=np.int32)
     n = int(regions.max(initial=0))
     if n == 0:
         return out
     # local surroundings: pixels of no region, within ring_px of the region
-    occupied = regions > 0
+    occupied = regions > 0 if exclude is None else (regions > 0) | exclude
     dist, (ir, ic) = ndi.distance_transform_edt(~occupied, return_indices=True)
     near_lab = np.where((~occupied) & (dist <= ring_px), regions[ir, ic], 0)
     idx = np.arange(1, n + 1)
@@ -351,16 +358,17 @@ def _refine(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
 def _seg_watershed(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
                    threshold_snr=4.0, edge_fraction=0.5, background_scale=3.0,
                    min_distance_fraction=0.5, local_contrast=True, use_activity=True,
-                   activity_threshold=4.0, compactness=0.0):
+                   activity_threshold=4.0, compactness=0.0, passes=1, neck_ratio=0.7,
+                   seed_scale=0.7, merge_dip=0.15, merge_step=1.3, merge_solidity=0.9):
     """LoG seeds on a flattened, contrast-normalised image + seeded watershed + half-height
-    outlines.
+    outlines, a second pass for cells hidden next to brighter ones, and a split at necks.
 
     Parameters
     ----------
     threshold_snr : float
         A seed needs a LoG response above this many noise SDs of the LoG image, and its
-        cell a height above its surroundings of at least this many pixel-noise SDs... of
-        the smoothed image.
+        cell a height above its surroundings of at least this many noise SDs of the
+        smoothed image.
     edge_fraction : float
         Where the outline is cut, as a fraction of each cell's height above its
         surroundings (0.5 = half maximum).
@@ -377,29 +385,34 @@ def _seg_watershed(structural, activity, *, cell_diameter_px, min_area_px, max_a
         Correlation-image seeds need this many noise SDs of the correlation image.
     compactness : float
         Compact-watershed weight (0 = classical watershed).
+    passes : int
+        Detection passes. Pass 2 and later look again with the cells found so far
+        removed, which finds dim cells pressed against bright ones.
+    neck_ratio : float
+        A ROI is split where its outline narrows to a neck: at a saddle of the distance
+        transform lower than ``neck_ratio`` x the smaller of the two maxima (0 = never).
     """
-    from skimage.segmentation import watershed
-
     d = cell_diameter_px
     flat, bg, noise, bgmask = _flatten(structural, d, scale=background_scale)
     smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
     # noise SD of the smoothed image, measured on background pixels
     noise_s = max(_mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
-
-    det = flat
-    if local_contrast:
-        det = flat / _local_scale(flat, d, noise)
-    resp = _log_response(det, d)
-    resp_noise = max(_mad_sd(resp[bgmask]) if bgmask.sum() > 20 else _mad_sd(resp), 1e-12)
-    resp_base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
-    seeds = _peaks(resp, min_distance_fraction * d, resp_base + threshold_snr * resp_noise)
-
     fg = smooth > 2.0 * noise_s
+    ring_px = max(2.0, d / 3)
+
+    def seeds_from(img, allowed):
+        det = img / _local_scale(img, d, noise) if local_contrast else img
+        resp = _log_response(det, seed_scale * d)
+        rn = max(_mad_sd(resp[bgmask]) if bgmask.sum() > 20 else _mad_sd(resp), 1e-12)
+        base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
+        pk = _peaks(resp, min_distance_fraction * seed_scale * d, base + threshold_snr * rn)
+        if len(pk):
+            pk = pk[allowed[pk[:, 0], pk[:, 1]]]
+        return pk
+
+    seeds = seeds_from(flat, fg)
     seed_img = np.zeros(structural.shape, dtype=np.int32)
     if len(seeds):
-        # a seed must sit on foreground evidence
-        ok = fg[seeds[:, 0], seeds[:, 1]]
-        seeds = seeds[ok]
         seed_img[seeds[:, 0], seeds[:, 1]] = np.arange(1, len(seeds) + 1)
 
     if use_activity and activity is not None and "corr" in activity:
@@ -420,16 +433,206 @@ def _seg_watershed(structural, activity, *, cell_diameter_px, min_area_px, max_a
             for j, (r, c) in enumerate(cseeds, start=1):
                 seed_img[r, c] = start + j
             fg = fg | cfg
+    merge = dict(merge_dip=merge_dip if seed_scale < 1 else None, merge_step=merge_step,
+                 merge_solidity=merge_solidity)
+    cells = _grow(smooth, seed_img, fg, d, edge_fraction, ring_px, noise_s, threshold_snr,
+                  compactness, exclude=None, **merge)
+
+    for _ in range(1, int(passes)):
+        if cells.max() == 0:
+            break
+        claimed = ndi.binary_dilation(cells > 0, iterations=2)
+        resid = np.where(claimed, 0.0, flat)
+        seeds = seeds_from(resid, fg & ~claimed)
+        if not len(seeds):
+            break
+        seed_img = np.zeros(structural.shape, dtype=np.int32)
+        seed_img[seeds[:, 0], seeds[:, 1]] = np.arange(1, len(seeds) + 1) + cells.max()
+        new = _grow(smooth, seed_img, fg & (cells == 0), d, edge_fraction, ring_px, noise_s,
+                    threshold_snr, compactness, exclude=cells > 0, **merge)
+        cells = np.where(cells > 0, cells, new)
+
+    if neck_ratio > 0:
+        cells = _split_necks(cells, d, neck_ratio, min_area_px)
+    return cells
+
+
+def _grow(smooth, seed_img, fg, d, edge_fraction, ring_px, noise_s, min_snr, compactness,
+          exclude, merge_dip=None, merge_step=1.3, merge_solidity=0.9):
+    """Seeded watershed of ``-smooth`` inside ``fg``, then per-cell half-height outlines."""
+    from skimage.segmentation import watershed
+
     if seed_img.max() == 0:
-        return seed_img
+        return np.zeros(seed_img.shape, dtype=np.int32)
     markers = ndi.grey_dilation(seed_img, size=3)
     markers = np.where(fg, markers, 0)
     regions = watershed(-smooth, markers, mask=fg, compactness=compactness)
     # limit regions to about a cell's reach from their seed
     reach = ndi.distance_transform_edt(seed_img == 0)
-    regions = np.where(reach <= 1.5 * d, regions, 0)
-    return _refine(smooth, regions, seed_img, d, edge_fraction, ring_px=max(2, d / 3),
-                   noise=noise_s, min_peak_snr=threshold_snr)
+    regions = np.where(reach <= 1.5 * d, regions, 0).astype(np.int32)
+    if merge_dip is not None:
+        regions = _merge_regions(smooth, regions, d, merge_dip, merge_step, merge_solidity)
+    return _refine(smooth, regions, seed_img, d, edge_fraction, ring_px=ring_px,
+                   noise=noise_s, min_peak_snr=min_snr, exclude=exclude)
+
+
+def _adjacent_pairs(regions):
+    """Adjacent label pairs (a < b) and, per pair, the pixels on both sides of their border."""
+    pairs = {}
+    for a_img, b_img in ((regions[:, :-1], regions[:, 1:]), (regions[:-1, :], regions[1:, :])):
+        border = (a_img != b_img) & (a_img > 0) & (b_img > 0)
+        if border.any():
+            pa, pb = a_img[border], b_img[border]
+            lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+            for x, y in set(zip(lo.tolist(), hi.tolist())):
+                pairs[(x, y)] = None
+    return pairs
+
+
+def _merge_regions(smooth, regions, d, max_dip, max_step, min_solidity):
+    """Merge adjacent watershed regions of one cell (over-seeding), greedily.
+
+    Two regions are one cell when the border between them hardly dips below the dimmer
+    one's peak (``1 - border / min(peak) < max_dip``), their peaks are alike
+    (``max(peak) / min(peak) < max_step``) and their union is convex
+    (solidity >= ``min_solidity``) and not larger than a big cell.
+    """
+    from skimage.morphology import convex_hull_image
+
+    n = int(regions.max(initial=0))
+    if n < 2:
+        return regions
+    idx = np.arange(1, n + 1)
+    peak = np.zeros(n + 1)
+    peak[1:] = ndi.maximum(smooth, regions, idx)
+    # saddle per pair: the highest border level (smaller of the two sides) between them
+    saddle, counts = {}, {}
+    for a_img, b_img, sa, sb in ((regions[:, :-1], regions[:, 1:], smooth[:, :-1], smooth[:, 1:]),
+                                 (regions[:-1, :], regions[1:, :], smooth[:-1, :], smooth[1:, :])):
+        border = (a_img != b_img) & (a_img > 0) & (b_img > 0)
+        if not border.any():
+            continue
+        pa, pb = a_img[border], b_img[border]
+        lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+        v = np.minimum(sa[border], sb[border])
+        key = lo.astype(np.int64) * (n + 1) + hi
+        u, inv = np.unique(key, return_inverse=True)
+        mx = np.full(u.size, -np.inf)
+        np.maximum.at(mx, inv, v)
+        c_ = np.bincount(inv)
+        for k_, mv, cv in zip(u.tolist(), mx.tolist(), c_.tolist()):
+            saddle[k_] = max(saddle.get(k_, -np.inf), mv)
+            counts[k_] = counts.get(k_, 0) + cv
+    cand = []
+    for k_, sv in saddle.items():
+        a, b = divmod(k_, n + 1)
+        pmin, pmax = min(peak[a], peak[b]), max(peak[a], peak[b])
+        if pmin <= 0:
+            continue
+        dip = 1.0 - sv / pmin
+        if dip < max_dip and pmax / pmin < max_step:
+            cand.append((dip, a, b))
+    if not cand:
+        return regions
+    cand.sort()
+    parent = np.arange(n + 1)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    slices = ndi.find_objects(regions)
+    max_area = 2.0 * math.pi * d * d / 4
+    members = {i: [i] for i in idx.tolist()}
+    for dip, a, b in cand:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        group = members[ra] + members[rb]
+        sl = tuple(slice(min(slices[g - 1][k].start for g in group),
+                         max(slices[g - 1][k].stop for g in group)) for k in range(2))
+        # judge the union by its upper half (about the cell outline the refinement keeps)
+        m = np.isin(regions[sl], group) & (smooth[sl] >= 0.5 * min(peak[g] for g in group))
+        area = int(m.sum())
+        if area > max_area:
+            continue
+        hull = convex_hull_image(m)
+        if area / max(int(hull.sum()), 1) < min_solidity:
+            continue
+        parent[rb] = ra
+        members[ra] = group
+        del members[rb]
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[regions].astype(np.int32)
+
+
+def _split_necks(cells, d, neck_ratio, min_area_px):
+    """Split ROIs at narrow necks of their outline (distance-transform saddles)."""
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    out = np.zeros_like(cells)
+    nxt = int(cells.max()) + 1
+    slices = ndi.find_objects(cells)
+    min_part = max(min_area_px, 0.15 * math.pi * d * d / 4)
+    for i, sl in enumerate(slices, start=1):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        m = cells[sl] == i
+        if m.sum() < 2 * min_part:
+            out[sl][m] = i
+            continue
+        dt = ndi.distance_transform_edt(np.pad(m, 1))[1:-1, 1:-1]
+        pk = peak_local_max(dt, min_distance=max(2, int(0.25 * d)), threshold_abs=1.5,
+                            labels=m.astype(np.int32), exclude_border=False)
+        if len(pk) < 2:
+            out[sl][m] = i
+            continue
+        mk = np.zeros(m.shape, dtype=np.int32)
+        mk[pk[:, 0], pk[:, 1]] = np.arange(1, len(pk) + 1)
+        ws = watershed(-dt, mk, mask=m)
+        k = len(pk)
+        peak = ndi.maximum(dt, ws, np.arange(1, k + 1))
+        # saddle between adjacent parts: highest DT on their shared border
+        parent = list(range(k + 1))
+
+        def find(a):
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for a_img, b_img, dt_a, dt_b in (
+                (ws[:, :-1], ws[:, 1:], dt[:, :-1], dt[:, 1:]),
+                (ws[:-1, :], ws[1:, :], dt[:-1, :], dt[1:, :])):
+            border = (a_img != b_img) & (a_img > 0) & (b_img > 0)
+            if not border.any():
+                continue
+            pa, pb = a_img[border], b_img[border]
+            val = np.minimum(dt_a[border], dt_b[border])
+            saddle = {}
+            for x, y, v in zip(pa.tolist(), pb.tolist(), val.tolist()):
+                key = (min(x, y), max(x, y))
+                if v > saddle.get(key, -1):
+                    saddle[key] = v
+            for (x, y), v in saddle.items():
+                if v >= neck_ratio * min(peak[x - 1], peak[y - 1]):
+                    parent[find(x)] = find(y)
+        roots = np.array([find(j) for j in range(k + 1)])
+        merged = roots[ws]
+        parts = [r for r in np.unique(merged[m]) if r > 0]
+        areas = [int((merged == r).sum()) for r in parts]
+        if len(parts) < 2 or min(areas) < min_part:
+            out[sl][m] = i
+            continue
+        out[sl][merged == parts[0]] = i
+        for r in parts[1:]:
+            out[sl][merged == r] = nxt
+            nxt += 1
+    return out
 
 
 @register_method("threshold")
@@ -464,3 +667,136 @@ def _seg_threshold(structural, activity, *, cell_diameter_px, min_area_px, max_a
     markers = np.zeros(fg.shape, dtype=np.int32)
     markers[peaks[:, 0], peaks[:, 1]] = np.arange(1, len(peaks) + 1)
     return watershed(-dist, markers, mask=fg)
+
+
+@register_method("gradient")
+def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
+                  threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
+                  gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
+                  log_seeds=True, marker_distance=0.3, min_thickness=0.25):
+    """Watershed of the gradient of log intensity, seeded by flat cell interiors.
+
+    The relative gradient ``|grad I| / I`` is high on every cell outline, including the
+    border between a bright and a dim cell pressed together (a step in log intensity),
+    and low inside cells whatever their brightness; so cell interiors (low relative
+    gradient) seed a watershed whose lines follow the outlines.
+
+    Parameters
+    ----------
+    threshold_snr : float
+        Interior pixels must be this many noise SDs above the flattened background.
+    background_scale : float
+        Sigma of the background estimate, in cell diameters.
+    interior_gradient : float
+        Relative gradient (per pixel) below which a pixel counts as cell interior.
+    gradient_sigma : float
+        Gaussian sigma (px) of the gradient.
+    enclosed_fraction : float
+        A region whose border touches one neighbour along more than this fraction of
+        its outline is merged into it (a dim nucleus inside a cell).
+    refine : bool
+        Cut each cell at ``edge_fraction`` of its height above its surroundings.
+    """
+    from skimage.segmentation import watershed
+
+    d = cell_diameter_px
+    flat, bg, noise, bgmask = _flatten(structural, d, scale=background_scale)
+    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
+    noise_s = max(_mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    fg = smooth > 3.0 * noise_s
+    logi = np.log(np.maximum(smooth, 3.0 * noise_s))
+    grad = ndi.gaussian_gradient_magnitude(logi, gradient_sigma)
+    interior = fg & (grad < interior_gradient) & (smooth > threshold_snr * noise_s)
+    interior = ndi.binary_opening(interior, structure=np.ones((3, 3), bool))
+    # one marker per thick part of the interior: interiors of touching cells can leak
+    # into each other through a weak stretch of their border, their distance-transform
+    # maxima stay apart
+    from skimage.feature import peak_local_max
+
+    dt = ndi.distance_transform_edt(interior)
+    dts = ndi.gaussian_filter(dt, 1.0)
+    pk = peak_local_max(dts, min_distance=max(2, int(marker_distance * d)), threshold_abs=1.0,
+                        labels=ndi.label(interior)[0], exclude_border=False)
+    mk = np.zeros(structural.shape, dtype=np.int32)
+    n = len(pk)
+    for j, (r, c) in enumerate(pk, start=1):
+        mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = j
+    mk = np.where(interior, mk, 0)
+    if log_seeds:
+        # cells too dim or small for a flat interior still give a LoG peak
+        det = flat / _local_scale(flat, d, noise)
+        resp = _log_response(det, d)
+        rn = max(_mad_sd(resp[bgmask]) if bgmask.sum() > 20 else _mad_sd(resp), 1e-12)
+        base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
+        pk = _peaks(resp, 0.5 * d, base + threshold_snr * rn)
+        if len(pk):
+            pk = pk[fg[pk[:, 0], pk[:, 1]]]
+            near = ndi.binary_dilation(mk > 0, iterations=max(1, int(d / 4)))
+            pk = pk[~near[pk[:, 0], pk[:, 1]]]
+            for j, (r, c) in enumerate(pk, start=1):
+                mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
+            n += len(pk)
+    markers = mk.copy()
+    markers[~ndi.binary_dilation(fg, iterations=1)] = n + 1
+    ws = watershed(grad, markers)
+    regions = np.where(ws <= n, ws, 0).astype(np.int32)
+    regions = _merge_enclosed(regions, enclosed_fraction)
+    if refine:
+        seeds = np.where(mk > 0, regions, 0)
+        regions = _refine(smooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
+                          noise=noise_s, min_peak_snr=threshold_snr)
+    return _drop_thin(regions, min_thickness * d)
+
+
+def _drop_thin(labels, min_radius):
+    """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px
+    (slivers in the gaps between touching cells, rims)."""
+    if labels.max(initial=0) == 0 or min_radius <= 0:
+        return labels
+    # distance to the nearest pixel of another label or background
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[:, :-1] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    edge[:-1, :] |= labels[1:, :] != labels[:-1, :]
+    inside = (labels > 0) & ~edge
+    dt = ndi.distance_transform_edt(inside) + 1.0
+    dt[labels == 0] = 0
+    idx = np.arange(1, int(labels.max()) + 1)
+    radius = ndi.maximum(dt, labels, idx)
+    keep = np.zeros(idx.size + 1, dtype=bool)
+    keep[1:] = np.asarray(radius) >= min_radius
+    return np.where(keep[labels], labels, 0)
+
+
+def _merge_enclosed(regions, fraction):
+    """Merge regions that share more than ``fraction`` of their outline with one neighbour."""
+    n = int(regions.max(initial=0))
+    if n < 2:
+        return regions
+    perim = np.zeros(n + 1)
+    shared = {}
+    for a_img, b_img in ((regions[:, :-1], regions[:, 1:]), (regions[:-1, :], regions[1:, :])):
+        diff = a_img != b_img
+        for x_img, y_img in ((a_img, b_img), (b_img, a_img)):
+            sel = diff & (x_img > 0)
+            np.add.at(perim, x_img[sel], 1)
+            sel2 = sel & (y_img > 0)
+            key = x_img[sel2].astype(np.int64) * (n + 1) + y_img[sel2]
+            u, c = np.unique(key, return_counts=True)
+            for k_, c_ in zip(u.tolist(), c.tolist()):
+                shared[k_] = shared.get(k_, 0) + c_
+    parent = np.arange(n + 1)
+    for k_, c_ in sorted(shared.items(), key=lambda kv: -kv[1]):
+        x, y = divmod(k_, n + 1)
+        if perim[x] > 0 and c_ / perim[x] > fraction and parent[x] == x:
+            parent[x] = y
+    roots = parent.copy()
+    for i in range(n + 1):
+        r = i
+        seen = 0
+        while roots[r] != r and seen < n:
+            r = roots[r]
+            seen += 1
+        roots[i] = r
+    return roots[regions].astype(np.int32)

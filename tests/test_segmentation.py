@@ -26,7 +26,7 @@ def test_easy_recovers_all_cells(indicator):
     labels = segment(s)
     m = match_labels(syn.labels, labels)
     assert m.f1 >= 0.98, m
-    assert m.mean_iou >= 0.85, m
+    assert m.mean_iou >= 0.95, m
 
 
 @pytest.mark.parametrize("indicator,seed", [("fluo4", 1), ("fura2", 2)])
@@ -34,14 +34,17 @@ def test_moderate(indicator, seed):
     syn, s = _summary(indicator, "moderate", seed, n_frames=80)
     m = match_labels(syn.labels, segment(s))
     assert m.f1 >= 0.9, m
-    assert m.mean_iou >= 0.85, m
+    assert m.mean_iou >= 0.9, m
 
 
-def test_hard_one_seed():
-    syn, s = _summary("fluo4", "hard", 0, n_frames=80)
+@pytest.mark.parametrize("indicator", ["fluo4", "fura2"])
+def test_hard_one_seed(indicator):
+    # the benchmark's bar is median F1 >= 0.92 over 10 recordings; one short recording
+    # gets a little slack
+    syn, s = _summary(indicator, "hard", 0, n_frames=60)
     m = match_labels(syn.labels, segment(s, cell_diameter_um=11.0, pixel_size_um=1.0))
-    assert m.f1 >= 0.75, m
-    assert m.mean_iou >= 0.8, m
+    assert m.f1 >= 0.88, m
+    assert m.mean_iou >= 0.85, m
 
 
 def test_output_contract_and_plain_array():
@@ -93,10 +96,10 @@ def test_unknown_method_and_param():
     with pytest.raises(ConfigError) as e:
         segment(img, method="watershd")
     msg = str(e.value)
-    assert "watershd" in msg and msg.index("'watershed'") < msg.index("'threshold'")
+    assert "watershd" in msg and msg.index("'watershed'") < msg.index("'gradient'")
     with pytest.raises(ConfigError, match=r"edge_fractio'.*edge_fraction"):
         segment(img, method="watershed", edge_fractio=0.3)
     with pytest.raises(CaimgError):
         segment(np.zeros((4, 4, 4)))
     assert available_methods()[0] == "auto"
-    assert {"watershed", "threshold"} <= set(available_methods())
+    assert {"gradient", "watershed", "threshold"} <= set(available_methods())
