@@ -38,7 +38,7 @@ from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 
 __all__ = ["ReviewSession", "LabelChanges", "label_changes", "kinetics_options",
            "review_table", "labels_features", "find_recording", "result_folders",
-           "update_batch_tables", "REVIEW_TABLE_COLUMNS"]
+           "update_batch_tables", "response_marks", "REVIEW_TABLE_COLUMNS"]
 
 #: Columns of :func:`review_table` (one row per ROI).
 REVIEW_TABLE_COLUMNS = ("roi", "accepted", "source", "area_px", "responder", "amplitude", "snr",
@@ -61,6 +61,51 @@ def kinetics_options(config) -> dict[str, Any]:
                 decay_fit_start=kc.decay_fit_start,
                 decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
                 smooth_frames=kc.smooth_frames)
+
+
+def response_marks(response, time_s: np.ndarray | None = None) -> dict[str, Any]:
+    """Where to draw one response's kinetics on its trace.
+
+    Parameters
+    ----------
+    response : caimg.kinetics.Response
+        From :func:`caimg.kinetics.measure_trace` (or :meth:`ReviewSession.responses`).
+    time_s : ndarray, (T,), optional
+        Frame times; the decay-fit curve is evaluated on those inside the fit window.
+
+    Returns
+    -------
+    dict
+        ``baseline`` ``((t_start, t_end), level)``; ``peak`` ``(t, value)``; ``rise10`` and
+        ``rise90`` ``(t, level)`` with level = ``baseline + 0.1 / 0.9 * amplitude``;
+        ``half_decay`` ``(t, baseline + 0.5 * amplitude)``; ``onset_s``; ``decay``
+        ``(t, y)`` arrays of the fitted ``y = c + a exp(-(t - t0) / tau)`` (empty when no
+        fit). Entries with NaN coordinates mean "not measured".
+    """
+    nan = float("nan")
+    b, amp = float(response.baseline), float(response.amplitude)
+    marks: dict[str, Any] = {
+        "baseline": ((float(response.baseline_start_s), float(response.baseline_end_s)), b),
+        "peak": (float(response.peak_time_s), float(response.peak)),
+        "rise10": (float(response.t10_s), b + 0.1 * amp),
+        "rise90": (float(response.t90_s), b + 0.9 * amp),
+        "half_decay": (float(getattr(response, "half_fall_s", nan)), b + 0.5 * amp),
+        "onset_s": float(response.onset_s),
+        "decay": (np.zeros(0), np.zeros(0)),
+    }
+    fit = response.decay_fit
+    if fit is not None and time_s is not None:
+        c, a, t0, tau = (float(v) for v in fit)
+        t = np.asarray(time_s, dtype=float)
+        lo, hi = float(response.decay_fit_start_s), float(response.decay_fit_end_s)
+        if not np.isfinite(lo):
+            lo = t0
+        if not np.isfinite(hi):
+            hi = t[-1] if t.size else t0
+        sel = t[(t >= lo) & (t <= hi)]
+        if sel.size and tau > 0:
+            marks["decay"] = (sel, c + a * np.exp(-(sel - t0) / tau))
+    return marks
 
 
 class LabelChanges:
