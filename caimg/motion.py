@@ -394,6 +394,15 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     return ref
 
 
+def _anchor(shifts, offset, upsample_factor):
+    """In place: ``shifts -= offset``, kept on the 1 / upsample_factor grid."""
+    if np.any(offset):
+        shifts -= offset
+        np.round(shifts * upsample_factor, out=shifts)
+        shifts /= upsample_factor
+        shifts += 0.0
+
+
 def _apply(frames, shifts, out, kernels):
     if kernels is not None:
         kernels.shift_frames(frames, shifts, out)
@@ -445,14 +454,27 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     Notes
     -----
     For a frame ``f`` and reference ``g`` (each mean-subtracted and multiplied by a
-    raised-cosine edge taper), the smoothed phase correlation is
+    raised-cosine edge taper, a Tukey window with alpha = 0.5), with spectra ``F`` and ``G``,
+    the smoothed, partially whitened phase correlation is
 
-    .. math:: c = \\mathcal{F}^{-1}\\left[\\frac{F}{|F|}\\,\\frac{G^*}{|G|}\\,
+    .. math:: c = \\mathcal{F}^{-1}\\left[\\frac{F}{|F|^{1/2}}\\,\\frac{G^*}{|G|^{1/2}}\\,
               e^{-2\\pi^2\\sigma^2 (u^2 + v^2)}\\right], \\quad \\sigma = 1.15\\ \\mathrm{px}
 
-    Its peak at ``p`` (within ``max_shift_px``) means the frame is the reference moved by
-    ``p``, so the shift that aligns it is ``-p``. Shifts are applied bilinearly with edge
-    replication. Frames are split between two threads (one FFT worker each).
+    (full whitening, ``|F| |G|`` in the denominator, turns the empty high frequencies of
+    smooth wide-field images into noise; the square root keeps the peak sharp without
+    that). Its largest value at ``p`` within ``max_shift_px`` means the frame is the
+    reference moved by ``p``, so the shift that aligns it is ``-p``; the subpixel part comes
+    from a parabola through the log of the peak and its two neighbours along each axis
+    (exact for a Gaussian peak). A frame whose correlation peak is not positive (a flat
+    frame) gets a zero shift. Shifts are applied bilinearly with edge replication. Frames
+    are split between two threads (one FFT worker each).
+
+    The reference is the mean of the first ``reference_frames`` frames, then
+    ``reference_iterations`` times the mean of those frames after aligning them to the
+    current reference. It is finally moved into the geometry of frame 0 (by frame 0's
+    estimated shift ``o``, and every shift becomes ``s - o``), so ``shifts[0] == (0, 0)``
+    and ROIs drawn on the first raw frame fit the registered geometry. ``max_shift_px``
+    bounds the search relative to the averaged reference, so shifts can exceed it by ``|o|``.
 
     References
     ----------
@@ -490,12 +512,18 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
                                      est_kwargs=est_kwargs, chunk_frames=chunk_frames,
                                      pool=pool, kernels=kernels)
         est = _ShiftEstimator(reference, **est_kwargs)
+        offset = est.estimate(_read(stack, 0, 1, yx)[0])
+        if np.any(offset):
+            # move the reference into frame 0's geometry (the estimator keeps the original)
+            reference = _apply(reference[None], -offset[None], np.empty((1, ny, nx), np.float32),
+                               kernels)[0]
         shifts = np.zeros((n_frames, 2))
         acc = _SummaryAccumulator(ny, nx, centre=reference)
         buf = np.empty((min(chunk_frames, n_frames), ny, nx), np.float32)
         for t0, t1 in _chunks(n_frames, chunk_frames):
             chunk = _read(stack, t0, t1, yx)
             est.estimate_chunk(chunk, shifts[t0:t1], pool)
+            _anchor(shifts[t0:t1], offset, upsample_factor)
             b = _apply(chunk, shifts[t0:t1], buf[: t1 - t0], kernels)
             acc.add(b, kernels)
     finally:
@@ -515,7 +543,8 @@ def estimate_shifts(stack, reference=None, *, enabled=True, upsample_factor=10,
         As in :func:`register`.
     reference : ndarray, (Y, X), optional
         Image to align to (e.g. the reference of another recording, or of the other channel).
-        ``None``: built from the stack as in :func:`register`.
+        ``None``: built from the stack as in :func:`register`, and the shifts made relative
+        to frame 0 (``shifts[0] == (0, 0)``) as there.
     enabled, upsample_factor, max_shift_px, reference_frames, reference_iterations, crop_px, \
 chunk_frames
         As in :func:`register` (``reference_*`` are only used when ``reference`` is None).
@@ -544,8 +573,9 @@ chunk_frames
     yx = (ny, nx)
     est_kwargs = dict(upsample_factor=upsample_factor, max_shift_px=max_shift_px, crop_px=crop_px)
     pool = _pool()
+    own_reference = reference is None
     try:
-        if reference is None:
+        if own_reference:
             reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
                                          reference_iterations=reference_iterations,
                                          est_kwargs=est_kwargs, chunk_frames=chunk_frames,
@@ -555,9 +585,11 @@ chunk_frames
             raise CaimgError(f"'reference' has shape {reference.shape}; expected the frame "
                              f"shape {yx} of the stack")
         est = _ShiftEstimator(reference, **est_kwargs)
+        offset = est.estimate(_read(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
         shifts = np.zeros((n_frames, 2))
         for t0, t1 in _chunks(n_frames, chunk_frames):
             est.estimate_chunk(_read(stack, t0, t1, yx), shifts[t0:t1], pool)
+            _anchor(shifts[t0:t1], offset, upsample_factor)
     finally:
         if pool is not None:
             pool.shutdown()
