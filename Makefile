@@ -28,7 +28,7 @@ system-deps:
 
 demo: $(STAMP)
 	rm -rf demo_results
-	$(VENV)/bin/caimg run example_stacks --out demo_results
+	$(VENV)/bin/caimg run example_stacks --out demo_results --stimulus-time 20
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -p xvfb tests

@@ -122,6 +122,15 @@ def _median(df, col):
     return float(np.nanmedian(df[col].to_numpy(float))) if df[col].notna().any() else float("nan")
 
 
+def _signal_name(folder) -> str:
+    """'ratio' or 'dF/F0', from the recipe stored in the result's run.json."""
+    try:
+        prov = json.loads((Path(folder) / "run.json").read_text())
+        return "ratio" if prov["config"]["indicator"] == "fura2" else "dF/F0"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
+
+
 def _progress_printer(quiet):
     start = time.perf_counter()
     counts = {"ok": 0, "skipped": 0, "failed": 0}
@@ -177,17 +186,21 @@ def _cmd_run(args) -> int:
     ok = sum(o.status == "ok" for o in summary.outcomes)
     skipped = sum(o.status == "skipped" for o in summary.outcomes)
     kin = summary.kinetics
-    n_rois = int(summary.rois["accepted"].astype(bool).sum()) if "accepted" in summary.rois else 0
-    n_resp = int(kin["responder"].astype(bool).sum()) if len(kin) else 0
-    resp = kin[kin["responder"].astype(bool)] if len(kin) else kin
     print(f"caimg: {n} recording(s): {ok} processed, {skipped} unchanged (skipped), "
           f"{summary.n_failed} failed -> {summary.out}")
-    print(f"  ROIs accepted: {n_rois}   responders: {n_resp}")
-    if len(resp):
-        print(f"  median of responders: amplitude {_median(resp, 'amplitude'):.3g}, "
-              f"time to peak {_median(resp, 'time_to_peak_s'):.3g} s, "
-              f"rise 10-90 % {_median(resp, 'rise_time_s'):.3g} s, "
-              f"decay tau {_median(resp, 'decay_tau_s'):.3g} s")
+    if n - summary.n_failed:
+        print(f"  {'recording':24s} {'signal':6s} {'ROIs':>5s} {'resp.':>5s} {'amplitude':>9s} "
+              f"{'t peak s':>8s} {'rise s':>7s} {'tau s':>6s}   (medians of responders)")
+    for o in summary.outcomes:
+        if o.status == "failed":
+            continue
+        k = kin[kin["recording"] == o.name] if len(kin) else kin
+        resp = k[k["responder"].astype(bool)] if len(k) else k
+        signal = _signal_name(o.folder)
+        print(f"  {o.name[:24]:24s} {signal:6s} {k['roi'].nunique() if len(k) else 0:5d} "
+              f"{resp['roi'].nunique() if len(resp) else 0:5d} {_median(resp, 'amplitude'):9.3g} "
+              f"{_median(resp, 'time_to_peak_s'):8.3g} {_median(resp, 'rise_time_s'):7.3g} "
+              f"{_median(resp, 'decay_tau_s'):6.3g}")
     for o in summary.outcomes:
         if o.status == "failed":
             print(f"  FAILED {o.name}: {o.error_type}: {o.message}")

@@ -260,6 +260,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
     from .signals import (calibration_flags, compute_f0, dff, fluo_calcium, fura2_ratio,
                           fura2_ratio_flags, grynkiewicz, ratio_over_r0, subtract_background)
     from .traces import extract_traces
+    from .validate import check_recording
 
     cfg = config if isinstance(config, PipelineConfig) else resolve_pipeline(config, recording)
     rec = recording
@@ -272,6 +273,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                                  "or set input.frame_interval_s in the recipe")
         time_s = rec.time_s()
         _check_timing(rec, cfg, time_s)
+        check_recording(rec, indicator=cfg.indicator)
 
         mc = cfg.motion
         motion_channel = mc.channel if mc.channel != "auto" else (
