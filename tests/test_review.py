@@ -227,3 +227,16 @@ def test_update_batch_tables_without_batch(out, tmp_path):
     single = tmp_path / "single"
     shutil.copytree(out / "cellA", single / "cellA")
     assert update_batch_tables(single / "cellA") == []
+
+
+def test_import_caimg_never_imports_napari_or_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, caimg, caimg.review, caimg.pipeline, caimg.io.result; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui', 'vispy')); "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""
