@@ -14,7 +14,8 @@ border (overlaps are split between the two cells by the smaller normalised radiu
 other cells keep at least ``min_gap_px`` background pixels from every other cell and
 ``margin`` from the image border (drift never moves a true mask out of the field). The
 label image is made from the same masks. Inside a mask the fluorescence follows a static
-profile ``p`` normalised to mean 1 over the mask: a dome ``1 - cell_dome * rho**2``
+profile ``p`` normalised so that, after the edge blur, its mean over the mask is 1 (for
+an isolated cell the mask mean of the background-free image is the cell's F): a dome ``1 - cell_dome * rho**2``
 (thicker centre), a dimmer nucleus in a fraction ``nucleus_fraction`` of cells
 (``nucleus_contrast``) and a fine multiplicative texture (``texture``). Dye loading per
 cell is log-uniform over ``brightness_range`` (the dimmest cell exactly 1x, the brightest
@@ -267,8 +268,8 @@ def fura2_ratio_to_calcium(ratio, *, kd_nM=224.0, rmin=0.3, rmax=6.0, beta=6.0):
 
     Examples
     --------
-    >>> round(float(fura2_ratio_to_calcium(1.0)), 1)
-    313.6
+    >>> round(float(fura2_ratio_to_calcium(1.0)), 1)  # 224 * 6 * 0.7 / 5
+    188.2
     """
     r = np.asarray(ratio, dtype=float)
     return kd_nM * beta * (r - rmin) / (rmax - r)
@@ -385,8 +386,9 @@ def response_curve(time_s, *, baseline, amplitude, onset_s, rise_duration_s, dec
 
     Examples
     --------
-    >>> float(response_curve(7.0, baseline=1, amplitude=2, onset_s=1, rise_duration_s=2,
-    ...                      decay_tau_s=4)) == 1 + 2 * np.exp(-1)
+    >>> y = response_curve([0.0, 2.0, 7.0], baseline=1, amplitude=2, onset_s=1,
+    ...                    rise_duration_s=2, decay_tau_s=4)
+    >>> bool(np.allclose(y, [1.0, 2.0, 1 + 2 * np.exp(-1)]))
     True
     """
     t = np.asarray(time_s, dtype=float)
@@ -761,6 +763,16 @@ def _cell_profile(labels, rho_img, cells, k, rng):
         norm[1:] = means[1:] / np.maximum(counts[1:], 1)
         prof = prof / norm[labels]
         prof[~inside] = 0.0
+        if k["edge_blur_px"] > 0:
+            # make up for the light the edge blur carries out of each mask, so the mean
+            # over a true mask of the blurred cell is its fluorescence F (isolated cells)
+            kept = np.bincount(labels.ravel(),
+                               weights=ndi.gaussian_filter(prof, k["edge_blur_px"],
+                                                           mode="constant").ravel(),
+                               minlength=n + 1)[1:] / np.maximum(counts[1:], 1)
+            scale = np.ones(n + 1)
+            scale[1:] = 1.0 / np.clip(kept, 0.3, None)
+            prof = prof * scale[labels]
     return prof, has_nucleus
 
 

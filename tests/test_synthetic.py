@@ -171,6 +171,31 @@ def test_fluo4_background_free_render_dff_equals_signal():
     np.testing.assert_allclose(f / f0 - 1, s.signal, atol=2e-3)
 
 
+def test_fluo4_mask_mean_is_the_cell_fluorescence():
+    """Isolated cell, no background/halo/noise: mask mean = F0 (1 + dF/F0) x bleaching."""
+    k_bleach = 0.002
+    s = make_recording("fluo4", preset="easy", rng=8, bleach_per_frame=k_bleach,
+                       edge_blur_px=1.0, **NOISELESS)
+    f = _mask_means(s.recording.channels["f"], s.labels)
+    f0 = s.kinetics["brightness"].to_numpy()
+    bleach = np.exp(-k_bleach * np.arange(len(f)))[:, None]
+    np.testing.assert_allclose(f, f0 * (1 + s.signal) * bleach, rtol=0.01)
+
+
+def test_hard_dimmest_cell_snr_in_the_image():
+    """The nominal per-pixel resting SNR of the dimmest cell (3) is what the pixels show."""
+    s = make_recording("fluo4", preset="hard", rng=9, n_frames=40, responder_fraction=0.0,
+                       bleach_per_frame=0.0, drift_px=0.0, halo_strength=0.0,
+                       background_gradient=0.0, vignetting=0.0)
+    k = s.params
+    i = int(np.argmin(s.kinetics["brightness"]))
+    mask = s.labels == i + 1
+    pix = s.recording.channels["f"][:, mask].astype(float)  # (T, P)
+    signal = (pix.mean() - k["offset"]) / k["gain"] - k["background"]
+    noise = np.sqrt((pix.var(axis=0, ddof=1)).mean()) / k["gain"]
+    assert signal / noise == pytest.approx(3.0, rel=0.15)
+
+
 def test_fura2_f340_rises_f380_falls_in_responders(fura_moderate):
     s = fura_moderate
     kin = s.kinetics
