@@ -13,16 +13,19 @@ Shift convention everywhere (``scipy.ndimage.shift``): a frame shifted by ``(dr,
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 import numba as nb
 import numpy as np
 
-__all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels"]
+__all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels", "taper_frame",
+           "whiten_product"]
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def shift_frames(frames, shifts, out):  # pragma: no cover - compiled
+def _shift_frames(frames, shifts, out):  # pragma: no cover - compiled
     """Bilinear shift of each frame, edges replicated.
 
     frames (n, Y, X) any real dtype; shifts (n, 2) float64; out (n, Y, X) float32.
@@ -59,7 +62,7 @@ def shift_frames(frames, shifts, out):  # pragma: no cover - compiled
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - compiled
+def _accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - compiled
     """Add the frames of ``buf`` (n, Y, X) to the running summary sums, in place.
 
     With ``x = frame - centre``: ``s += x``, ``ss += x**2``, ``mx = max(mx, frame)``, and
@@ -94,7 +97,7 @@ def accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - com
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - compiled
+def _roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - compiled
     """Per-ROI sums of bilinearly shifted pixel values, one row of ``out`` per frame.
 
     frames (n, Y, X); shifts (n, 2) float64 or a (0, 2) array for no shift; rows, cols,
@@ -139,7 +142,7 @@ def roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - com
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compiled
+def _gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compiled
     """Values of the pixel list at the nearest source pixel ``(r - round(dr), c - round(dc))``.
 
     frames (n, Y, X); shifts (n, 2) float64 or (0, 2); rows, cols (P,) int64;
@@ -205,3 +208,25 @@ def whiten_product(spec, refk):  # pragma: no cover - compiled
             ki = rk[2 * c + 1]
             sp[2 * c] = (re * kr - im * ki) * g[c]
             sp[2 * c + 1] = (re * ki + im * kr) * g[c]
+
+
+# Parallel kernels are entered by one thread at a time: numba's "workqueue" threading layer
+# (used where neither OpenMP nor TBB is available) aborts the process when two threads
+# launch parallel kernels concurrently, e.g. two recordings in one threaded Dask worker.
+# Each kernel already uses every core, so serialising costs nothing.
+_PARALLEL_LOCK = threading.Lock()
+
+
+def _serialised(kernel):
+    @functools.wraps(kernel.py_func)
+    def call(*args):
+        with _PARALLEL_LOCK:
+            return kernel(*args)
+    call.kernel = kernel
+    return call
+
+
+shift_frames = _serialised(_shift_frames)
+accumulate_summary = _serialised(_accumulate_summary)
+roi_sums = _serialised(_roi_sums)
+gather_pixels = _serialised(_gather_pixels)

@@ -220,6 +220,20 @@ def test_numba_equals_numpy_fallback(monkeypatch):
     np.testing.assert_array_equal(a.background, b.background)
 
 
+def test_concurrent_calls_from_threads_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    stack, labels = _cells_recording(rng, n_frames=16)
+    shifts = rng.uniform(-2, 2, (16, 2))
+    ref = extract_traces(stack, labels, shifts=shifts).means
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: extract_traces(stack, labels, shifts=shifts,
+                                                      chunk_frames=5).means, range(4)))
+    for out in outs:
+        np.testing.assert_array_equal(out, ref)
+
+
 # --------------------------------------------------------------------------- degenerate
 
 def test_no_rois_gives_empty_columns(backend):
