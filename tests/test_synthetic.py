@@ -389,3 +389,10 @@ def test_example_stacks_match_their_truth():
     np.testing.assert_array_equal(np.asarray(rec.channels["f"][:]), syn.recording.channels["f"])
     np.testing.assert_array_equal(np.load(here / "truth" / "fluo4_cells_truth.npz")["signal"],
                                   syn.signal)
+
+
+def test_no_cells_is_a_valid_empty_truth():
+    s = make_recording("fura2", n_cells=0, rng=0, n_frames=10)
+    assert s.labels.max() == 0 and s.signal.shape == (10, 0)
+    assert list(s.kinetics.columns[:len(KINETICS_COLUMNS)]) == list(KINETICS_COLUMNS)
+    assert len(s.kinetics) == 0
