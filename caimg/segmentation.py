@@ -673,7 +673,8 @@ def _seg_threshold(structural, activity, *, cell_diameter_px, min_area_px, max_a
 def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
                   threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
                   gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
-                  log_seeds=True, marker_distance=0.3, min_thickness=0.25):
+                  log_seeds=True, marker_distance=0.3, min_thickness=0.25,
+                  use_activity=True, activity_threshold=5.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -696,6 +697,20 @@ def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_ar
         its outline is merged into it (a dim nucleus inside a cell).
     refine : bool
         Cut each cell at ``edge_fraction`` of its height above its surroundings.
+    edge_fraction : float
+        Where the outline is cut, as a fraction of the cell's height (0.4: a little below
+        half maximum, which fits the dimmer rim of a domed cell).
+    log_seeds : bool
+        Add Laplacian-of-Gaussian peaks (cells without a flat interior) as markers.
+    marker_distance : float
+        Minimum distance between interior markers, in cell diameters.
+    min_thickness : float
+        ROIs whose largest inscribed disc is narrower than this fraction of the cell
+        diameter (radius ``min_thickness * d``) are slivers and dropped.
+    use_activity : bool
+        With activity images, add cells seen in the local-correlation image only.
+    activity_threshold : float
+        Correlation-image peaks need this many noise SDs of its LoG response.
     """
     from skimage.segmentation import watershed
 
@@ -745,7 +760,52 @@ def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_ar
         seeds = np.where(mk > 0, regions, 0)
         regions = _refine(smooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
                           noise=noise_s, min_peak_snr=threshold_snr)
+    if use_activity and activity is not None and "corr" in activity:
+        act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
+                              activity_threshold, edge_fraction)
+        regions = np.where(regions > 0, regions, act)
     return _drop_thin(regions, min_thickness * d)
+
+
+def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fraction):
+    """Cells seen in the local-correlation image only, away from the structural cells.
+
+    Returns a label image with ids above ``cells.max()``; outlines are cut at
+    ``edge_fraction`` of each cell's height in the (flattened) correlation image.
+    """
+    from skimage.segmentation import watershed
+
+    out = np.zeros(cells.shape, dtype=np.int32)
+    free = bgmask & (cells == 0)
+    if free.sum() < 20:
+        return out
+    cflat = corr - _nconv(corr, free, max(background_scale * d, 2.0))
+    csmooth = ndi.gaussian_filter(cflat, max(d / 12.0, 0.7))
+    cnoise = max(_mad_sd(csmooth[free]), 1e-12)
+    cfg = csmooth > 3.0 * cnoise
+    resp = _log_response(cflat, d)
+    rn = max(_mad_sd(resp[free]), 1e-12)
+    pk = _peaks(resp, 0.5 * d, float(np.median(resp[free])) + threshold * rn)
+    if not len(pk):
+        return out
+    # scattered light of a responding cell is correlated too: stay clear of known cells
+    far = ndi.distance_transform_edt(cells == 0) > 0.75 * d
+    # edge pixels of registered frames are interpolated / repeated, hence correlated
+    m = int(math.ceil(0.75 * d))
+    far[:m, :] = far[-m:, :] = far[:, :m] = far[:, -m:] = False
+    pk = pk[far[pk[:, 0], pk[:, 1]] & cfg[pk[:, 0], pk[:, 1]]]
+    if not len(pk):
+        return out
+    start = int(cells.max())
+    seeds = np.zeros(cells.shape, dtype=np.int32)
+    seeds[pk[:, 0], pk[:, 1]] = np.arange(1, len(pk) + 1) + start
+    allowed = cfg & ~ndi.binary_dilation(cells > 0, iterations=1)
+    markers = np.where(allowed, ndi.grey_dilation(seeds, size=3), 0)
+    regions = watershed(-csmooth, markers, mask=allowed)
+    reach = ndi.distance_transform_edt(seeds == 0)
+    regions = np.where(reach <= d, regions, 0).astype(np.int32)
+    return _refine(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
+                   noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
 
 
 def _drop_thin(labels, min_radius):
