@@ -225,6 +225,8 @@ def test_reject_save_load_result(make_napari_viewer, out):
     w = _open_review(viewer, out / "cellA")
     roi = int(w.session.roi_ids[2])
     w.select_roi(roi)
+    bound = {str(k): f for k, f in w.layer.keymap.items()}
+    assert bound["R"] == w._key_reject and bound["A"] == w._key_accept
     w._key_reject(w.layer)
     assert tuple(w.layer.colormap.color_dict[roi]) != tuple(w.layer.colormap.color_dict[
         int(w.session.roi_ids[0])])
@@ -236,6 +238,21 @@ def test_reject_save_load_result(make_napari_viewer, out):
     assert json.loads((folder / "run.json").read_text())["edits"][-1]["rejected"] == [roi]
     b = pd.read_csv(out / "rois.csv")
     assert not bool(b[(b["recording"] == "cellA") & (b["roi"] == roi)]["accepted"].iloc[0])
+
+
+def test_real_key_presses_reach_the_review(make_napari_viewer, qtbot, out):
+    viewer = make_napari_viewer(show=True)
+    w = _open_review(viewer, out / "cellB")
+    roi = w.current_roi
+    viewer.layers.selection.active = w.layer
+    canvas = viewer.window._qt_viewer.canvas._scene_canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, "r")
+    assert not w.session.is_accepted(roi)
+    qtbot.keyClick(canvas, "a")
+    assert w.session.is_accepted(roi)
+    qtbot.keyClick(canvas, ".")
+    assert w.current_roi == w.session.step(roi, 1)
 
 
 def test_painted_roi_is_measured_and_saved(make_napari_viewer, qtbot, out, data):
