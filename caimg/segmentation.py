@@ -674,7 +674,7 @@ def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_ar
                   threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
                   gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
                   log_seeds=True, marker_distance=0.3, min_thickness=0.25,
-                  use_activity=True, activity_threshold=5.0):
+                  use_activity=True, activity_threshold=5.0, min_solidity=0.75):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -711,6 +711,9 @@ def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_ar
         With activity images, add cells seen in the local-correlation image only.
     activity_threshold : float
         Correlation-image peaks need this many noise SDs of its LoG response.
+    min_solidity : float
+        ROIs covering less than this fraction of their convex hull are not cell-shaped
+        (neuropil, dendrite tangles) and are dropped (0 = keep all).
     """
     from skimage.segmentation import watershed
 
@@ -764,7 +767,30 @@ def _seg_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_ar
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
         regions = np.where(regions > 0, regions, act)
-    return _drop_thin(regions, min_thickness * d)
+    regions = _drop_thin(regions, min_thickness * d)
+    return _drop_irregular(regions, min_solidity)
+
+
+def _drop_irregular(labels, min_solidity):
+    """Remove ROIs whose area is less than ``min_solidity`` of their convex hull's."""
+    from skimage.morphology import convex_hull_image
+
+    if min_solidity <= 0 or labels.max(initial=0) == 0:
+        return labels
+    out = labels.copy()
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        m = labels[sl] == i
+        if m.sum() < 5:
+            continue
+        try:
+            hull = convex_hull_image(m)
+        except Exception:  # collinear pixels
+            continue
+        if m.sum() < min_solidity * hull.sum():
+            out[sl][m] = 0
+    return out
 
 
 def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fraction):
