@@ -91,8 +91,10 @@ def _robust_noise_sd(traces):
     frame-to-frame noise even in a trace with a large response.
     """
     d = np.diff(traces, axis=0)
-    med = np.nanmedian(d, axis=0)
-    mad = np.nanmedian(np.abs(d - med), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN traces give NaN
+        med = np.nanmedian(d, axis=0)
+        mad = np.nanmedian(np.abs(d - med), axis=0)
     return mad / 0.6745 / np.sqrt(2.0)
 
 
@@ -151,7 +153,9 @@ def roi_table(labels, image, *, source="auto", pixel_size_um=None, signal=None, 
     Notes
     -----
     ``contrast = (mean_roi - mean_ring) / (mean_ring - offset)``, where the ring is the
-    pixels 2 .. ``ring_px + 1`` px from the ROI that belong to no ROI and ``offset`` is the
+    pixels 2 .. ``ring_px + 1`` px from the ROI that belong to no ROI (with a background
+    mask: the mask's pixels from where it starts, ``d0`` px from the ROIs, to
+    ``d0 + ring_px``), each ring pixel counted for its nearest ROI, and ``offset`` is the
     scalar ``background`` (0 by default). NaN when the ring is empty or its mean is not
     above the offset.
 
@@ -236,9 +240,13 @@ def roi_table(labels, image, *, source="auto", pixel_size_um=None, signal=None, 
     near = ndi.distance_transform_edt(~any_roi, return_indices=True)
     dist, (ir, ic) = near
     nearest = lab[ir, ic]
-    ring = (~any_roi) & (dist > 1) & (dist <= ring_px + 1)
-    if bg_mask is not None:
-        ring &= bg_mask
+    if bg_mask is not None and (bg_mask & ~any_roi).any():
+        # the background region usually starts a few px away from every ROI: the ring
+        # is its first ring_px px
+        start = float(dist[bg_mask & ~any_roi].min())
+        ring = bg_mask & (~any_roi) & (dist > 1) & (dist <= max(start, 1.0) + ring_px)
+    else:
+        ring = (~any_roi) & (dist > 1) & (dist <= ring_px + 1)
     ring_lab = np.where(ring, nearest, 0)
     ring_n = ndi.sum_labels(np.ones_like(image), ring_lab, index)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -298,6 +306,7 @@ def roi_table(labels, image, *, source="auto", pixel_size_um=None, signal=None, 
                 dev = np.nanmax(np.abs(sig - np.nanmedian(sig, axis=0)), axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 snr = np.where(sd > 0, dev / sd, np.nan)
+            snr = np.where(np.isfinite(snr), snr, np.nan)
 
     area_um2 = area * float(pixel_size_um) ** 2 if pixel_size_um else np.full(n, np.nan)
 

@@ -269,3 +269,20 @@ def test_read_sima_fixture_and_reexport(tmp_path):
     assert (areas > 100).all()
     write_roiset(lab, tmp_path / "again.zip")
     np.testing.assert_array_equal(read_rois(tmp_path / "again.zip", lab.shape), lab)
+
+
+def test_roi_table_nan_traces_and_dilated_background_mask():
+    from scipy import ndimage as ndi
+
+    lab = np.zeros((40, 40), np.int32)
+    lab[5:12, 5:12] = 1
+    lab[20:30, 20:30] = 2
+    img = np.full(lab.shape, 100.0)
+    img[lab > 0] = 180.0
+    # background region as the pipeline makes it: 4 px away from every ROI
+    bg = ~ndi.binary_dilation(lab > 0, iterations=4)
+    sig = np.random.default_rng(0).normal(1, 0.01, (30, 2))
+    sig[:, 1] = np.nan                      # e.g. a ratio with a zero denominator
+    t = roi_table(lab, img, signal=sig, background=bg)
+    assert t["contrast"].tolist() == pytest.approx([0.8, 0.8])
+    assert np.isfinite(t.loc[0, "snr"]) and np.isnan(t.loc[1, "snr"])
