@@ -1,10 +1,17 @@
 """numba kernels for the streaming hot loops of :mod:`caimg.motion` and :mod:`caimg.traces`.
 
-This module imports numba at its top, so it is itself imported lazily (first use) through
-:func:`get_kernels`; ``import caimg.traces`` / ``caimg.motion`` never import numba. Every
-kernel has a pure-numpy twin in the calling module that gives the same numbers to float32
-precision; ``CAIMG_NO_NUMBA=1`` (checked at every call) or a failing numba import selects
-the twins.
+This module imports numba at its top, so it is itself imported lazily, on first use, through
+``caimg.traces._kernels_or_none``; ``import caimg.traces`` / ``caimg.motion`` never import
+numba. Every kernel has a pure-numpy twin in the calling module that gives the same numbers
+to float32 precision; ``CAIMG_NO_NUMBA=1`` (checked at every call) or a failing numba import
+selects the twins.
+
+The kernels are serial and release the GIL (``nogil``); the callers split the work into
+blocks (frames or rows) over one shared Python thread pool (``caimg.motion._run_blocks``),
+the same pool that runs the FFTs of the shift estimator. No OpenMP: its idle threads
+spin-wait after each parallel region and then steal the cores from the FFT threads (this
+halved registration speed on 2 cores), GNU OpenMP is not fork-safe (batches use
+processes), and numba's fallback "workqueue" layer aborts on concurrent launches.
 
 Shift convention everywhere (``scipy.ndimage.shift``): a frame shifted by ``(dr, dc)`` is
 ``aligned(r, c) = frame(r - dr, c - dc)``, sampled bilinearly, with edge replication
@@ -13,9 +20,7 @@ Shift convention everywhere (``scipy.ndimage.shift``): a frame shifted by ``(dr,
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
 
 import numba as nb
 import numpy as np
@@ -24,14 +29,14 @@ __all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels", "t
            "whiten_product"]
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _shift_frames(frames, shifts, out):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True)
+def shift_frames(frames, shifts, out):  # pragma: no cover - compiled
     """Bilinear shift of each frame, edges replicated.
 
     frames (n, Y, X) any real dtype; shifts (n, 2) float64; out (n, Y, X) float32.
     """
     n, ny, nx = frames.shape
-    for t in nb.prange(n):
+    for t in range(n):
         sr = -shifts[t, 0]
         sc = -shifts[t, 1]
         fr = math.floor(sr)
@@ -61,17 +66,18 @@ def _shift_frames(frames, shifts, out):  # pragma: no cover - compiled
                                     + a10 * frames[t, r1, c0[c]] + a11 * frames[t, r1, c1[c]])
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True)
+def accumulate_summary(buf, centre, s, ss, mx, cross, r_start, r_stop):  # pragma: no cover
     """Add the frames of ``buf`` (n, Y, X) to the running summary sums, in place.
 
     With ``x = frame - centre``: ``s += x``, ``ss += x**2``, ``mx = max(mx, frame)``, and
     ``cross[k] += x(p) * x(p + d_k)`` for the four neighbour offsets
-    d = (0, +1), (+1, 0), (+1, +1), (+1, -1). Accumulators are float64 (Y, X); rows are
-    split between threads, each thread only writes its own rows.
+    d = (0, +1), (+1, 0), (+1, +1), (+1, -1). Accumulators are float64 (Y, X). Only rows
+    ``r_start:r_stop`` are updated (they read row ``r_stop`` too), so threads can share the
+    work by row blocks.
     """
     n, ny, nx = buf.shape
-    for r in nb.prange(ny):
+    for r in range(r_start, r_stop):
         x = np.empty(nx, np.float64)
         xd = np.empty(nx, np.float64)
         for t in range(n):
@@ -96,8 +102,8 @@ def _accumulate_summary(buf, centre, s, ss, mx, cross):  # pragma: no cover - co
                     cross[3, r, c] += x[c] * xd[c - 1]
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True)
+def roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - compiled
     """Per-ROI sums of bilinearly shifted pixel values, one row of ``out`` per frame.
 
     frames (n, Y, X); shifts (n, 2) float64 or a (0, 2) array for no shift; rows, cols,
@@ -108,7 +114,7 @@ def _roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - co
     npix = rows.shape[0]
     nr = out.shape[1]
     has_shift = shifts.shape[0] > 0
-    for t in nb.prange(n):
+    for t in range(n):
         for j in range(nr):
             out[t, j] = 0.0
         sr = 0.0
@@ -141,8 +147,8 @@ def _roi_sums(frames, shifts, rows, cols, col_of, out):  # pragma: no cover - co
                                       + a10 * frames[t, r1, c0] + a11 * frames[t, r1, c1])
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True)
+def gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compiled
     """Values of the pixel list at the nearest source pixel ``(r - round(dr), c - round(dc))``.
 
     frames (n, Y, X); shifts (n, 2) float64 or (0, 2); rows, cols (P,) int64;
@@ -152,7 +158,7 @@ def _gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compi
     n, ny, nx = frames.shape
     npix = rows.shape[0]
     has_shift = shifts.shape[0] > 0
-    for t in nb.prange(n):
+    for t in range(n):
         ir = 0
         ic = 0
         if has_shift:
@@ -209,24 +215,3 @@ def whiten_product(spec, refk):  # pragma: no cover - compiled
             sp[2 * c] = (re * kr - im * ki) * g[c]
             sp[2 * c + 1] = (re * ki + im * kr) * g[c]
 
-
-# Parallel kernels are entered by one thread at a time: numba's "workqueue" threading layer
-# (used where neither OpenMP nor TBB is available) aborts the process when two threads
-# launch parallel kernels concurrently, e.g. two recordings in one threaded Dask worker.
-# Each kernel already uses every core, so serialising costs nothing.
-_PARALLEL_LOCK = threading.Lock()
-
-
-def _serialised(kernel):
-    @functools.wraps(kernel.py_func)
-    def call(*args):
-        with _PARALLEL_LOCK:
-            return kernel(*args)
-    call.kernel = kernel
-    return call
-
-
-shift_frames = _serialised(_shift_frames)
-accumulate_summary = _serialised(_accumulate_summary)
-roi_sums = _serialised(_roi_sums)
-gather_pixels = _serialised(_gather_pixels)

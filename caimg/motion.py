@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -240,19 +241,13 @@ class _ShiftEstimator:
         np.clip(out, -self.max_shift_px, self.max_shift_px, out=out)
         return out + 0.0  # no negative zeros
 
-    def estimate_chunk(self, chunk, out, pool):
-        """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), frames split over threads."""
-        n = chunk.shape[0]
-
-        def work(k):
-            for t in range(k, n, nthreads):
+    def estimate_chunk(self, chunk, out):
+        """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), split over threads."""
+        def work(a, b):
+            for t in range(a, b):
                 out[t] = self.estimate(chunk[t])
 
-        nthreads = 1 if pool is None else min(pool._max_workers, n)
-        if nthreads <= 1:
-            work(0)
-        else:
-            list(pool.map(work, range(nthreads)))
+        _run_blocks(chunk.shape[0], work)
 
 
 def _shift_frames_numpy(frames, shifts, out):
@@ -300,7 +295,8 @@ class _SummaryAccumulator:
         if self.centre is None:
             self.centre = frames[0].astype(np.float64)
         if kernels is not None:
-            kernels.accumulate_summary(frames, self.centre, self.s, self.ss, self.mx, self.cross)
+            _run_blocks(self.shape[0], lambda a, b: kernels.accumulate_summary(
+                frames, self.centre, self.s, self.ss, self.mx, self.cross, a, b), min_block=8)
         else:
             for fr in frames:
                 x = fr - self.centre
@@ -365,13 +361,47 @@ def _check_motion_params(upsample_factor, max_shift_px, reference_frames, refere
         raise CaimgError(f"'max_shift_px' = {max_shift_px!r}: expected a finite number > 0")
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _n_threads():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
 def _pool():
-    n = min(2, os.cpu_count() or 1)
-    return ThreadPoolExecutor(max_workers=n) if n > 1 else None
+    """The shared worker pool (None on one core). Tasks never submit tasks, so callers in
+    several threads can share it without deadlock."""
+    global _POOL
+    if _n_threads() < 2:
+        return None
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_n_threads(),
+                                       thread_name_prefix="caimg-worker")
+        return _POOL
+
+
+def _run_blocks(n, fn, min_block=1):
+    """Call ``fn(start, stop)`` on contiguous blocks covering ``range(n)``, one per thread."""
+    pool = _pool()
+    k = 1 if pool is None else max(1, min(pool._max_workers, n // max(min_block, 1)))
+    if k <= 1:
+        if n > 0:
+            fn(0, n)
+        return
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    futures = [pool.submit(fn, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    for f in futures:
+        f.result()
 
 
 def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterations,
-                     est_kwargs, chunk_frames, pool, kernels):
+                     est_kwargs, chunk_frames, kernels):
     """Mean of the first frames, then ``reference_iterations`` rounds of register-and-average."""
     n = min(int(reference_frames), n_frames)
     acc = np.zeros(yx)
@@ -386,7 +416,7 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
         for t0, t1 in _chunks(n, chunk_frames):
             chunk = _read(stack, t0, t1, yx)
             sh = shifts[: t1 - t0]
-            est.estimate_chunk(chunk, sh, pool)
+            est.estimate_chunk(chunk, sh)
             b = buf[: t1 - t0]
             _apply(chunk, sh, b, kernels)
             acc += b.sum(axis=0, dtype=np.float64)
@@ -405,7 +435,8 @@ def _anchor(shifts, offset, upsample_factor):
 
 def _apply(frames, shifts, out, kernels):
     if kernels is not None:
-        kernels.shift_frames(frames, shifts, out)
+        _run_blocks(frames.shape[0],
+                    lambda a, b: kernels.shift_frames(frames[a:b], shifts[a:b], out[a:b]))
     else:
         _shift_frames_numpy(frames, shifts, out)
     return out
@@ -505,30 +536,25 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     kernels = _kernels_or_none()
     yx = (ny, nx)
     est_kwargs = dict(upsample_factor=upsample_factor, max_shift_px=max_shift_px, crop_px=crop_px)
-    pool = _pool()
-    try:
-        reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
-                                     reference_iterations=reference_iterations,
-                                     est_kwargs=est_kwargs, chunk_frames=chunk_frames,
-                                     pool=pool, kernels=kernels)
-        est = _ShiftEstimator(reference, **est_kwargs)
-        offset = est.estimate(_read(stack, 0, 1, yx)[0])
-        if np.any(offset):
-            # move the reference into frame 0's geometry (the estimator keeps the original)
-            reference = _apply(reference[None], -offset[None], np.empty((1, ny, nx), np.float32),
-                               kernels)[0]
-        shifts = np.zeros((n_frames, 2))
-        acc = _SummaryAccumulator(ny, nx, centre=reference)
-        buf = np.empty((min(chunk_frames, n_frames), ny, nx), np.float32)
-        for t0, t1 in _chunks(n_frames, chunk_frames):
-            chunk = _read(stack, t0, t1, yx)
-            est.estimate_chunk(chunk, shifts[t0:t1], pool)
-            _anchor(shifts[t0:t1], offset, upsample_factor)
-            b = _apply(chunk, shifts[t0:t1], buf[: t1 - t0], kernels)
-            acc.add(b, kernels)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
+                                 reference_iterations=reference_iterations,
+                                 est_kwargs=est_kwargs, chunk_frames=chunk_frames,
+                                 kernels=kernels)
+    est = _ShiftEstimator(reference, **est_kwargs)
+    offset = est.estimate(_read(stack, 0, 1, yx)[0])
+    if np.any(offset):
+        # move the reference into frame 0's geometry (the estimator keeps the original)
+        reference = _apply(reference[None], -offset[None], np.empty((1, ny, nx), np.float32),
+                           kernels)[0]
+    shifts = np.zeros((n_frames, 2))
+    acc = _SummaryAccumulator(ny, nx, centre=reference)
+    buf = np.empty((min(chunk_frames, n_frames), ny, nx), np.float32)
+    for t0, t1 in _chunks(n_frames, chunk_frames):
+        chunk = _read(stack, t0, t1, yx)
+        est.estimate_chunk(chunk, shifts[t0:t1])
+        _anchor(shifts[t0:t1], offset, upsample_factor)
+        b = _apply(chunk, shifts[t0:t1], buf[: t1 - t0], kernels)
+        acc.add(b, kernels)
     return Registration(shifts=shifts, reference=reference, summary=acc.finish())
 
 
@@ -572,27 +598,22 @@ chunk_frames
         return np.zeros((n_frames, 2))
     yx = (ny, nx)
     est_kwargs = dict(upsample_factor=upsample_factor, max_shift_px=max_shift_px, crop_px=crop_px)
-    pool = _pool()
     own_reference = reference is None
-    try:
-        if own_reference:
-            reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
-                                         reference_iterations=reference_iterations,
-                                         est_kwargs=est_kwargs, chunk_frames=chunk_frames,
-                                         pool=pool, kernels=_kernels_or_none())
-        reference = np.asarray(reference)
-        if reference.shape != yx:
-            raise CaimgError(f"'reference' has shape {reference.shape}; expected the frame "
-                             f"shape {yx} of the stack")
-        est = _ShiftEstimator(reference, **est_kwargs)
-        offset = est.estimate(_read(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
-        shifts = np.zeros((n_frames, 2))
-        for t0, t1 in _chunks(n_frames, chunk_frames):
-            est.estimate_chunk(_read(stack, t0, t1, yx), shifts[t0:t1], pool)
-            _anchor(shifts[t0:t1], offset, upsample_factor)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    if own_reference:
+        reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
+                                     reference_iterations=reference_iterations,
+                                     est_kwargs=est_kwargs, chunk_frames=chunk_frames,
+                                     kernels=_kernels_or_none())
+    reference = np.asarray(reference)
+    if reference.shape != yx:
+        raise CaimgError(f"'reference' has shape {reference.shape}; expected the frame "
+                         f"shape {yx} of the stack")
+    est = _ShiftEstimator(reference, **est_kwargs)
+    offset = est.estimate(_read(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
+    shifts = np.zeros((n_frames, 2))
+    for t0, t1 in _chunks(n_frames, chunk_frames):
+        est.estimate_chunk(_read(stack, t0, t1, yx), shifts[t0:t1])
+        _anchor(shifts[t0:t1], offset, upsample_factor)
     return shifts
 
 

@@ -246,7 +246,8 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     >>> tr.roi_ids.tolist(), tr.means.tolist(), tr.n_pixels.tolist()
     ([1, 2], [[0.5, 15.0], [16.5, 31.0]], [2, 1])
     """
-    from .motion import _check_chunk_frames, _check_shifts, _chunks, _read, _stack_shape
+    from .motion import (_check_chunk_frames, _check_shifts, _chunks, _read, _run_blocks,
+                         _stack_shape)
 
     n_frames, ny, nx = _stack_shape(stack)
     chunk_frames = _check_chunk_frames(chunk_frames)
@@ -296,14 +297,16 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
         if n_rois:
             out = sums[:n]
             if kernels is not None:
-                kernels.roi_sums(chunk, sh, rows, cols, col_of, out)
+                _run_blocks(n, lambda a, b: kernels.roi_sums(
+                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, rows, cols, col_of, out[a:b]))
             else:
                 _roi_sums_numpy(chunk, sh, rows, cols, col_of, out)
             np.multiply(out, inv_n, out=means[t0:t1])
         if bg_rows is not None and bg_rows.size:
             vals = bg_vals[:n]
             if kernels is not None:
-                kernels.gather_pixels(chunk, sh, bg_rows, bg_cols, vals)
+                _run_blocks(n, lambda a, b: kernels.gather_pixels(
+                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows, bg_cols, vals[a:b]))
             else:
                 _gather_numpy(chunk, sh, bg_rows, bg_cols, vals)
             bg_trace[t0:t1] = np.percentile(vals, float(background_percentile), axis=1)
