@@ -380,10 +380,22 @@ def _pool():
     if _n_threads() < 2:
         return None
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_n_threads(),
-                                       thread_name_prefix="caimg-worker")
-        return _POOL
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=_n_threads(),
+                                                     thread_name_prefix="caimg-worker"))
+        return _POOL[1]
+
+
+def _forget_pool_after_fork():
+    # a forked child inherits the pool object but not its threads: work submitted to it
+    # would wait forever, so the child makes its own
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _run_blocks(n, fn, min_block=1):

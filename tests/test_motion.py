@@ -330,6 +330,22 @@ def test_register_does_not_import_numba_at_module_import():
     assert out.stdout.strip() == "False"
 
 
+def test_works_in_a_forked_child_after_use_in_parent():
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(17)
+    stack, _ = _drifting_stack(rng, size=48, n_frames=6)
+    expected = register(stack, reference_frames=6).shifts  # starts the shared pool
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_register_shifts, (stack,)).get(timeout=60)
+    np.testing.assert_allclose(got, expected)
+
+
+def _register_shifts(stack):
+    return register(stack, reference_frames=6).shifts
+
+
 def test_subpixel_helper_exact_for_gaussian_peak():
     x = np.array([-1.0, 0.0, 1.0])
     for mu in (-0.4, -0.1, 0.0, 0.3):
