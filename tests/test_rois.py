@@ -286,3 +286,23 @@ def test_roi_table_nan_traces_and_dilated_background_mask():
     t = roi_table(lab, img, signal=sig, background=bg)
     assert t["contrast"].tolist() == pytest.approx([0.8, 0.8])
     assert np.isfinite(t.loc[0, "snr"]) and np.isnan(t.loc[1, "snr"])
+
+
+def test_imported_roiset_drives_a_run_and_keeps_ids(tmp_path):
+    """An exported RoiSet, given as the recipe's rois_file, is used as is: same ids, same
+    pixels, source 'imported' (the fixed-ROI mode applies one file to many recordings)."""
+    synthetic = pytest.importorskip("caimg.synthetic")
+    from caimg.config import load_pipeline
+    from caimg.pipeline import process_recording
+
+    syn = synthetic.make_recording("fluo4", preset="easy", rng=0, n_frames=40, n_cells=6)
+    ids = np.array([0, 3, 7, 11, 20, 21, 40])          # non-consecutive ids
+    lab = ids[syn.labels]
+    path = write_roiset(lab, tmp_path / "RoiSet.zip")
+    cfg = load_pipeline("fluo4", {"rois_file": str(path), "frame_interval_s": 0.5})
+    for rec in (syn.recording, synthetic.make_recording("fluo4", preset="easy", rng=1,
+                                                        n_frames=40).recording):
+        res = process_recording(rec, cfg)
+        np.testing.assert_array_equal(res.labels, lab)
+        assert res.rois["roi"].tolist() == ids[1:].tolist()
+        assert (res.rois["source"] == "imported").all()
