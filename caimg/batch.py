@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from .config import PipelineConfig, config_to_dict
-from .errors import CaimgError, ConfigError
+from .errors import CaimgError, ConfigError, StackReadError
 
 __all__ = ["run_batch", "BatchSummary", "RecordingOutcome"]
 
@@ -55,29 +56,68 @@ class BatchSummary:
         return self.n_failed == 0
 
 
-def _overrides_key(pipeline, overrides) -> str:
-    return json.dumps({"pipeline": str(pipeline) if not isinstance(pipeline, PipelineConfig)
-                       else config_to_dict(pipeline), "overrides": overrides or {}},
-                      sort_keys=True, default=str)
+def _sha256(path: Path) -> str:
+    from .io.result import file_fingerprint
+
+    return file_fingerprint(path)["sha256"]
+
+
+def _request_key(pipeline, overrides: Mapping[str, Any]) -> str:
+    """SHA-256 of everything besides the input that decides a recording's result: the
+    fully resolved recipe(s) with this recording's overrides, the content of ROI files the
+    recipe names, the result format version and the caimg version."""
+    from ._version import __version__
+    from .io.result import FORMAT_VERSION
+    from .pipeline import resolve_pipeline
+
+    names = ("fura2", "fluo4") if isinstance(pipeline, str) and pipeline == "auto" else (pipeline,)
+    configs = [config_to_dict(resolve_pipeline(n, None, overrides)) for n in names]
+    files = {}
+    for cfg in configs:
+        for f in (cfg["segment"].get("rois_file"), cfg["background"].get("roi_file")):
+            if f and Path(f).is_file():
+                files[str(Path(f).resolve())] = _sha256(Path(f))
+    blob = json.dumps({"configs": configs, "files": files, "format_version": FORMAT_VERSION,
+                       "caimg": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _is_up_to_date(folder: Path, paths: Sequence[Path], key: str) -> bool:
-    """A complete result whose inputs (size, mtime) and request are unchanged."""
-    run_json = folder / "run.json"
-    if not run_json.is_file():
+    """A complete result of this format version, made with the same request (recipe, ROI
+    files, caimg version), whose inputs are unchanged.
+
+    An input is unchanged when its size and modification time are those recorded in
+    ``run.json``; when only the time differs (the file was touched or copied), its SHA-256
+    is compared with the recorded one, so hashing happens only then.
+    """
+    from .io.result import FORMAT_VERSION, RESULT_FILES, is_result_folder
+
+    if not is_result_folder(folder):
         return False
     try:
-        prov = json.loads(run_json.read_text())
+        prov = json.loads((folder / "run.json").read_text())
     except (OSError, ValueError):
+        return False
+    if not isinstance(prov, dict) or prov.get("format_version") != FORMAT_VERSION:
         return False
     if prov.get("request_key") != key:
         return False
-    recorded = {i.get("path"): i for i in prov.get("inputs", [])}
+    if any(not (folder / f).is_file() for f in RESULT_FILES if f not in ("overview.png", "rois.zip")):
+        return False
+    recorded = {i.get("path"): i for i in prov.get("inputs", []) if isinstance(i, dict)}
+    if len(recorded) != len(paths):
+        return False
     for p in paths:
-        st = Path(p).stat()
-        rec = recorded.get(str(Path(p).resolve()))
-        if rec is None or rec.get("size") != st.st_size or rec.get("mtime") != st.st_mtime:
+        try:
+            st = Path(p).stat()
+        except OSError:
             return False
+        rec = recorded.get(str(Path(p).resolve()))
+        if rec is None or rec.get("size") != st.st_size:
+            return False
+        if rec.get("mtime") != st.st_mtime:
+            if not rec.get("sha256") or _sha256(Path(p)) != rec["sha256"]:
+                return False
     return True
 
 
@@ -110,24 +150,35 @@ def _treatments_near(source, roots: Sequence[Path]) -> dict[str, float]:
         folder = folder.parent
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None,
-                 key: str, force: bool, roots: Sequence[Path] = ()) -> RecordingOutcome:
+                 force: bool, roots: Sequence[Path] = ()) -> RecordingOutcome:
     """Read, process and save one recording; every failure becomes an outcome."""
-    from .io.result import save_result
+    from .errors import StackReadError
+    from .io.result import _check_replaceable, save_result
     from .pipeline import process_recording, read_for_pipeline
 
     t0 = time.perf_counter()
     paths = tuple(str(p) for p in source.paths)
     folder = Path(out) / source.name
     try:
-        if not force and _is_up_to_date(folder, source.paths, key):
-            return RecordingOutcome(source.name, paths, "skipped", folder=str(folder))
+        if getattr(source, "error", None):
+            raise StackReadError(source.error)
+        # refuse early (before the work) to replace what is not a result of ours
+        _check_replaceable(folder)
         ov = dict(overrides or {})
         if source.layout == "pair":
             ov.setdefault("layout", "pair")
         near = _treatments_near(source, roots)
         if near:
             ov["treatments"] = {**near, **dict(ov.get("treatments") or {})}
+        key = _request_key(pipeline, ov)
+        if not force and _is_up_to_date(folder, source.paths, key):
+            return RecordingOutcome(source.name, paths, "skipped", folder=str(folder),
+                                    seconds=time.perf_counter() - t0)
         rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
                                      pipeline, ov)
         rec = _renamed(rec, source.name)
@@ -143,12 +194,13 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
                                 seconds=time.perf_counter() - t0)
     except CaimgError as exc:
         return RecordingOutcome(source.name, paths, "failed", error_type=type(exc).__name__,
-                                message=str(exc), seconds=time.perf_counter() - t0)
+                                message=_one_line(exc), seconds=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - a batch never stops for one recording
         log.debug("unexpected error on %s:\n%s", source.name, traceback.format_exc())
         where = ", ".join(paths)
         return RecordingOutcome(source.name, paths, "failed", error_type=type(exc).__name__,
-                                message=f"{where}: unexpected {type(exc).__name__}: {exc}",
+                                message=_one_line(f"{where}: unexpected {type(exc).__name__}: "
+                                                  f"{exc}"),
                                 seconds=time.perf_counter() - t0)
 
 
@@ -227,24 +279,72 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     Returns
     -------
     BatchSummary
+        A recording that cannot be read or processed (including a path that does not
+        exist and a folder that cannot be listed) is a ``"failed"`` outcome and a row of
+        ``failures.csv``; the others are processed. A recording whose result is complete
+        and whose inputs (size + mtime, else SHA-256) and request (resolved recipe, ROI
+        files, caimg version) are unchanged is ``"skipped"`` unless ``force``.
+
+    Raises
+    ------
+    ConfigError
+        A bad recipe or override (every recording is listed in ``failures.csv`` first),
+        or ``out`` inside an input folder (nothing is written).
+    StackReadError
+        None of ``paths`` exists (listed in ``failures.csv`` too).
+
+    Notes
+    -----
+    Each result folder is written under a hidden temporary name and renamed when
+    complete. Temporary folders left by interrupted runs (of processes no longer
+    running) are removed at the start; a previous result moved aside by a run killed
+    while replacing it is restored. A folder in ``out`` that is not a caimg result of
+    this format version is never overwritten (that recording fails with a
+    :class:`~caimg.errors.ResultError`).
     """
-    from .io.result import write_table
+    from .io.result import clean_stale_temporaries
     from .io.stack import find_recordings
     from .pipeline import resolve_pipeline
 
     out = Path(out)
-    # validate the recipe and overrides once, before touching any recording
-    if pipeline != "auto":
-        resolve_pipeline(pipeline, None, overrides)
-    else:
-        resolve_pipeline("fluo4", None, overrides)
-    inp = (pipeline.input if isinstance(pipeline, PipelineConfig) else
-           resolve_pipeline("fura2" if pipeline == "auto" else pipeline, None, overrides).input)
-    path_list = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    _refuse_out_inside_inputs(out, path_list)
-    sources = find_recordings(path_list, layout=inp.layout, pair_suffixes=inp.pair_suffixes)
+    path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    out_problem = _out_inside_inputs(out, path_list)
+    # validate the recipe and overrides once, before touching any recording; a bad recipe
+    # fails every recording alike: each is listed in failures.csv and the batch stops
+    try:
+        if pipeline != "auto":
+            resolve_pipeline(pipeline, None, overrides)
+        else:
+            resolve_pipeline("fluo4", None, overrides)
+        inp = (pipeline.input if isinstance(pipeline, PipelineConfig) else
+               resolve_pipeline("fura2" if pipeline == "auto" else pipeline, None,
+                                overrides).input)
+    except CaimgError as exc:
+        try:
+            found = find_recordings(path_list, on_error="report")
+        except CaimgError:
+            found = []
+        rows = [{"recording": s.name, "path": ";".join(str(p) for p in s.paths),
+                 "error_type": type(exc).__name__, "message": _one_line(exc)} for s in found]
+        if not rows:
+            rows = [{"recording": "", "path": ";".join(str(p) for p in path_list),
+                     "error_type": type(exc).__name__, "message": _one_line(exc)}]
+        if out_problem is None:
+            _write_failures_only(out, rows)
+        raise
+    if out_problem is not None:
+        raise ConfigError(out_problem)
+    sources = find_recordings(path_list, layout=inp.layout, pair_suffixes=inp.pair_suffixes,
+                              on_error="report")
+    if sources and all(s.error for s in sources) and not any(Path(p).exists() for p in path_list):
+        # nothing at all to work on: a usage error, reported in failures.csv as well
+        _write_failures_only(out, [{"recording": s.name, "path": ";".join(map(str, s.paths)),
+                                    "error_type": "StackReadError", "message": s.error}
+                                   for s in sources])
+        raise StackReadError("; ".join(s.error for s in sources))
     out.mkdir(parents=True, exist_ok=True)
-    key = _overrides_key(pipeline, overrides)
+    for what in clean_stale_temporaries(out):
+        log.info("%s: %s (left by an interrupted run)", out, what)
     outcomes: list[RecordingOutcome] = []
     total = len(sources)
 
@@ -257,7 +357,7 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         from distributed import Client
 
         with Client(scheduler) as client:
-            futs = [client.submit(_process_one, s, str(out), pipeline, overrides, key, force,
+            futs = [client.submit(_process_one, s, str(out), pipeline, overrides, force,
                                   path_list, pure=False) for s in sources]
             from distributed import as_completed as das_completed
 
@@ -265,13 +365,13 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
                 _done(fut.result())
     elif jobs > 1 and total > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
-            futs = [pool.submit(_process_one, s, str(out), pipeline, overrides, key, force,
+            futs = [pool.submit(_process_one, s, str(out), pipeline, overrides, force,
                                 path_list) for s in sources]
             for fut in as_completed(futs):
                 _done(fut.result())
     else:
         for s in sources:
-            _done(_process_one(s, str(out), pipeline, overrides, key, force, path_list))
+            _done(_process_one(s, str(out), pipeline, overrides, force, path_list))
 
     order = {s.name: i for i, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.name])
@@ -286,20 +386,47 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     if treat is not None:
         tables.append((treat, "treatments.csv"))
     for df, name in tables:
-        tmp = out / f".{name}.tmp"
-        write_table(df, tmp)
-        os.replace(tmp, out / name)
+        _replace_table(df, out / name)
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=kin, rois=rois,
                         failures=failures, recordings=recordings)
 
 
-def _refuse_out_inside_inputs(out: Path, paths) -> None:
-    """Writing results inside an input folder would make them inputs of the next run."""
+def _replace_table(df: pd.DataFrame, path: Path) -> None:
+    """Write a batch table under a temporary name and rename it into place."""
+    from .io.result import write_table
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_table(df, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_failures_only(out: Path, rows) -> None:
+    """failures.csv for a batch that could not start (bad recipe, no input at all)."""
+    from .result import BATCH_FAILURE_COLUMNS
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _replace_table(pd.DataFrame(rows, columns=list(BATCH_FAILURE_COLUMNS)),
+                       out / "failures.csv")
+    except OSError as exc:  # the error being reported matters more
+        log.warning("could not write %s: %s", out / "failures.csv", exc)
+
+
+def _out_inside_inputs(out: Path, paths) -> str | None:
+    """Why ``out`` must not be used, or None. Writing results inside an input folder would
+    mix results and recordings (and a result folder could shadow an input folder)."""
     o = out.resolve()
     for p in paths:
         p = Path(p)
         if p.is_dir():
             pr = p.resolve()
-            if o == pr:
-                raise ConfigError(f"--out {out} is the input folder {p}; choose an output folder "
-                                  "outside the inputs so results and recordings do not mix")
+            if o == pr or pr in o.parents:
+                return (f"--out {out} is inside the input folder {p}; expected an output "
+                        "folder outside the inputs, so results and recordings do not mix "
+                        f"(e.g. --out {p.parent / (p.name + '_caimg')})")
+        elif p.exists() and p.resolve() == o:
+            return f"--out {out} is the input file {p}; expected a folder that is not an input"
+    return None

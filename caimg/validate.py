@@ -1,16 +1,142 @@
 """Checks of a recording's content before the pipeline runs on it (data quality).
 
 Broken structure raises a :class:`~caimg.errors.StackReadError`; doubtful but usable data
-(a few NaN pixels, saturation, ...) is a warning that ends up in ``run.json``.
+is a warning that ends up in ``run.json`` (the pipeline records every warning raised while
+it runs). What is checked, and what the user sees, is listed in ``docs/bad_inputs.md``.
 """
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
+from .errors import StackReadError
 from .recording import Recording
 
-__all__ = ["check_recording"]
+__all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
+
+#: a frame counts as saturated when at least this fraction of its pixels (and at least
+#: one pixel) sits at the maximum of the integer dtype
+SATURATED_FRAME_FRACTION = 1e-4
+
+
+class DataQualityWarning(UserWarning):
+    """The recording is usable but doubtful (saturation, filled NaN pixels, ...)."""
+
+
+def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
+    """Minimum, maximum and saturation of one channel, read in frame chunks.
+
+    Parameters
+    ----------
+    frames : array-like, (T, Y, X)
+        Numpy array, memory map or any lazy array indexable along the first axis.
+    chunk_frames : int
+        Frames read at once (bounds memory to ``chunk_frames`` frames).
+
+    Returns
+    -------
+    dict
+        ``min``, ``max`` (float; NaN pixels ignored), ``saturated_per_frame`` (int array
+        (T,), pixels at the integer dtype's maximum; zeros for float data) and
+        ``saturation_value`` (the dtype maximum, or None for float data).
+
+    Examples
+    --------
+    >>> s = channel_stats(np.array([[[0, 65535]], [[3, 4]]], np.uint16))
+    >>> s["min"], s["max"], s["saturated_per_frame"].tolist()
+    (0.0, 65535.0, [1, 0])
+    """
+    dtype = np.dtype(frames.dtype)
+    sat_value = np.iinfo(dtype).max if dtype.kind in "ui" else None
+    n = int(frames.shape[0])
+    lo, hi = np.inf, -np.inf
+    saturated = np.zeros(n, dtype=np.int64)
+    for t0 in range(0, n, chunk_frames):
+        block = np.asarray(frames[t0:t0 + chunk_frames])
+        if block.size == 0:
+            continue
+        if dtype.kind == "f":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
+                lo = min(lo, float(np.nanmin(block)))
+                hi = max(hi, float(np.nanmax(block)))
+        else:
+            lo = min(lo, float(block.min()))
+            hi = max(hi, float(block.max()))
+        if sat_value is not None:
+            saturated[t0:t0 + len(block)] = (block == sat_value).reshape(len(block), -1).sum(1)
+    return {"min": lo, "max": hi, "saturated_per_frame": saturated,
+            "saturation_value": sat_value}
+
+
+def _reemit_read_warnings(recording: Recording) -> None:
+    """Warnings raised while the file was read happened before the pipeline started
+    recording; raise them again so that they reach run.json."""
+    from .io.stack import MetadataWarning
+
+    categories = {"MetadataWarning": MetadataWarning, "DataQualityWarning": DataQualityWarning}
+    for text in (recording.metadata or {}).get("warnings", ()) or ():
+        name, sep, message = str(text).partition(": ")
+        category = categories.get(name) if sep else None
+        if category is None:
+            category, message = UserWarning, str(text)
+        warnings.warn(message, category, stacklevel=3)
 
 
 def check_recording(recording: Recording, *, indicator: str) -> None:
-    """Raise for unusable recordings, warn for doubtful ones (see module docstring)."""
-    return None
+    """Raise for unusable recordings, warn for doubtful ones.
+
+    Parameters
+    ----------
+    recording : Recording
+        Channels ``(T, Y, X)``; read once more in frame chunks (never modified).
+    indicator : {"fura2", "fluo4"}
+        Only used in messages.
+
+    Raises
+    ------
+    StackReadError
+        A channel is constant (all zeros, or every pixel of every frame the same value):
+        there are no cells to find and no signal to measure. The message names the file,
+        the value and what was expected.
+
+    Warns
+    -----
+    DataQualityWarning
+        Frames with pixels at the integer dtype's maximum (camera saturation: peaks and
+        ratios there are underestimated).
+    MetadataWarning
+        Again, each warning raised while the file was read (frame interval disagreeing
+        with the metadata, NaN pixels filled, Z planes read as time, ...), so that they
+        are recorded in ``run.json``.
+
+    Notes
+    -----
+    A saturated frame is one where at least ``max(1, SATURATED_FRAME_FRACTION * Y * X)``
+    pixels equal ``iinfo(dtype).max``. Cameras whose range is narrower than their dtype
+    (12-bit data in uint16) saturate below that value; they are not detected.
+    """
+    where = ", ".join(str(p) for p in recording.source) or recording.name
+    _reemit_read_warnings(recording)
+    n_frames, rows, cols = recording.shape
+    min_sat = max(1, int(np.ceil(SATURATED_FRAME_FRACTION * rows * cols)))
+    for name, frames in recording.channels.items():
+        st = channel_stats(frames)
+        if not np.isfinite(st["min"]) or st["min"] == st["max"]:
+            value = "NaN" if not np.isfinite(st["min"]) else f"{st['min']:g}"
+            raise StackReadError(
+                f"{where}: channel {name!r} is constant (every pixel of all {n_frames} frames "
+                f"is {value}); expected an image of cells with varying intensity ({indicator}) "
+                "- check the file, the lamp/shutter and the camera settings")
+        sat = st["saturated_per_frame"]
+        bad = np.flatnonzero(sat >= min_sat)
+        if len(bad):
+            k = int(bad[np.argmax(sat[bad])])
+            warnings.warn(
+                f"{where}: channel {name!r} is saturated in {len(bad)} of {n_frames} frames "
+                f"(pixels at {st['saturation_value']}, the {np.dtype(frames.dtype).name} "
+                f"maximum; up to {100 * sat[k] / (rows * cols):.2g} % of frame {k}); "
+                "intensities there are clipped, so peaks, amplitudes and ratios are "
+                "underestimated", DataQualityWarning, stacklevel=2)

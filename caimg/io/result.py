@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -22,13 +23,76 @@ from ..errors import ResultError
 from ..result import Result
 
 __all__ = ["save_result", "load_result", "is_result_folder", "file_fingerprint", "RESULT_FILES",
-           "write_table", "PARTIAL_SUFFIX"]
+           "write_table", "PARTIAL_SUFFIX", "FORMAT_VERSION", "clean_stale_temporaries",
+           "result_format_version", "is_temporary_name"]
 
 #: Files every complete result folder holds.
 RESULT_FILES = ("rois.tif", "rois.zip", "rois.csv", "traces.csv", "kinetics.csv", "run.json",
                 "overview.png")
 PARTIAL_SUFFIX = ".partial"
+OLD_SUFFIX = ".old"
 FORMAT_VERSION = 1
+
+# temporary folders of save_result: ".<name>.<pid>-<8 hex>.partial" (being written) and
+# ".<name>.<pid>-<8 hex>.old" (a previous result being replaced)
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}(?P<kind>\.partial|\.old)$")
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for the names of save_result's hidden temporary folders (never results)."""
+    return bool(_TEMP_RE.match(name)) or (name.startswith(".") and name.endswith(
+        (PARTIAL_SUFFIX, OLD_SUFFIX)))
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def result_format_version(folder: str | Path):
+    """``format_version`` of the result in ``folder``; None when it holds no readable run.json."""
+    try:
+        with open(Path(folder) / "run.json") as fh:
+            prov = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return prov.get("format_version", "unknown") if isinstance(prov, dict) else "unknown"
+
+
+def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
+    """Remove what interrupted runs left in ``out_dir``; returns what was done.
+
+    A ``.partial`` folder of a process that no longer runs is deleted. A ``.old`` folder
+    (a previous result moved aside while its replacement was renamed into place) is put
+    back when the process died between the two renames and no result of that name
+    exists; otherwise it is deleted. Folders of running processes are left alone, so
+    two runs writing to one folder do not disturb each other.
+    """
+    out_dir = Path(out_dir)
+    done = []
+    try:
+        entries = sorted(out_dir.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if not m or not entry.is_dir() or _pid_alive(int(m["pid"])):
+            continue
+        final = out_dir / m["name"]
+        if m["kind"] == OLD_SUFFIX and not final.exists() and is_result_folder(entry, _any_name=True):
+            os.rename(entry, final)
+            done.append(f"restored {final.name} from {entry.name}")
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(f"removed {entry.name}")
+    return done
 
 
 def file_fingerprint(path: str | Path, *, hash_bytes: bool = True) -> dict:
@@ -70,15 +134,29 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
-def is_result_folder(folder: str | Path) -> bool:
-    """True when ``folder`` holds a complete caimg result (``run.json`` present)."""
-    return (Path(folder) / "run.json").is_file()
+def is_result_folder(folder: str | Path, *, _any_name: bool = False) -> bool:
+    """True when ``folder`` holds a complete caimg result (``run.json`` present) and is not
+    one of the hidden temporary folders an interrupted run may leave behind."""
+    folder = Path(folder)
+    if not _any_name and is_temporary_name(folder.name):
+        return False
+    return (folder / "run.json").is_file()
 
 
 def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = None) -> Path:
     """Write ``result`` to ``out_dir/<result.name>/`` atomically and return that folder.
 
-    An existing result of the same name is replaced only once the new one is complete.
+    Everything is written into a hidden ``.<name>.<pid>-<hex>.partial`` folder that is
+    renamed to ``<name>`` when complete (``run.json`` last), so a run killed at any point
+    leaves a complete result or none. An existing result of the same name (same format
+    version) is replaced only once the new one is complete; anything else in the way (a
+    folder that is not a caimg result, or a result of another format version) is never
+    overwritten.
+
+    Raises
+    ------
+    ResultError
+        When ``out_dir/<name>`` exists and is not a caimg result of this format version.
     """
     from ..plotting import save_overview
     from ..rois import write_roiset
@@ -86,7 +164,9 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.name
-    tmp = out_dir / f".{result.name}.{uuid.uuid4().hex[:8]}{PARTIAL_SUFFIX}"
+    _check_replaceable(final)
+    stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = out_dir / f".{result.name}.{stamp}{PARTIAL_SUFFIX}"
     tmp.mkdir()
     try:
         _write_labels_tif(result.labels, tmp / "rois.tif")
@@ -121,7 +201,10 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
             fh.flush()
             os.fsync(fh.fileno())
         if final.exists():
-            old = out_dir / f".{result.name}.{uuid.uuid4().hex[:8]}.old"
+            _check_replaceable(final)
+            # between these two renames no result of this name exists; a run killed there
+            # leaves the previous one as .old, which clean_stale_temporaries puts back
+            old = out_dir / f".{result.name}.{stamp}{OLD_SUFFIX}"
             os.rename(final, old)
             os.rename(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
@@ -131,6 +214,30 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _check_replaceable(final: Path) -> None:
+    """Refuse to replace anything but a caimg result of this format version."""
+    if not final.exists() and not final.is_symlink():
+        return
+    if final.is_symlink() or not final.is_dir():
+        raise ResultError(f"{final}: exists and is not a result folder; caimg will not replace "
+                          "it. Move it away or choose another output folder (--out)")
+    version = result_format_version(final)
+    if version is None:
+        try:
+            empty = not any(final.iterdir())
+        except OSError:
+            empty = False
+        if empty:
+            return
+        raise ResultError(f"{final}: exists and is not a caimg result (no readable run.json); "
+                          "caimg will not overwrite it. Move it away or choose another output "
+                          "folder (--out)")
+    if version != FORMAT_VERSION:
+        raise ResultError(f"{final}: holds a caimg result of format version {version!r}, this "
+                          f"caimg writes version {FORMAT_VERSION}; it is not overwritten. Use a "
+                          "new output folder (--out), or delete the old result to redo it")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -154,11 +261,21 @@ def load_result(folder: str | Path) -> Result:
     if not folder.is_dir():
         raise ResultError(f"{folder}: not a folder; expected a caimg result folder "
                           f"(holding {', '.join(RESULT_FILES)})")
+    if is_temporary_name(folder.name):
+        raise ResultError(f"{folder}: a temporary folder of an unfinished or interrupted run, "
+                          "not a result; expected a caimg result folder (rerun caimg on the "
+                          "input; the next run removes it)")
     if not is_result_folder(folder):
         raise ResultError(f"{folder}: no run.json, so this is not a complete caimg result "
                           "(an interrupted run leaves none); run caimg again on the input")
-    with open(folder / "run.json") as fh:
-        prov = json.load(fh)
+    try:
+        with open(folder / "run.json") as fh:
+            prov = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ResultError(f"{folder / 'run.json'}: cannot be read ({exc}); expected the JSON "
+                          "provenance caimg writes") from exc
+    if not isinstance(prov, dict):
+        raise ResultError(f"{folder / 'run.json'}: expected a JSON object")
     version = prov.get("format_version")
     if version != FORMAT_VERSION:
         raise ResultError(f"{folder / 'run.json'}: result format version {version!r}, this caimg "

@@ -44,6 +44,7 @@ __all__ = [
     "RecordingSource",
     "MetadataWarning",
     "TiffFrames",
+    "FilledFrames",
     "find_recordings",
     "read_recording",
     "write_recording",
@@ -54,6 +55,8 @@ _TIFF_SUFFIXES = (".tif", ".tiff")
 _LAYOUTS = ("auto", "hyperstack", "alternating", "pair", "single")
 # axes tifffile uses for a stack of planes; all of them are read as time
 _TIME_AXES = ("T", "I", "Q", "Z")
+# one frame larger than this is taken for a damaged header, not an image
+_MAX_FRAME_BYTES = 1 << 31
 # relative tolerance above which a metadata and an explicit frame interval "differ"
 _INTERVAL_RTOL = 1e-3
 
@@ -82,11 +85,16 @@ class RecordingSource:
         partner has one path and ``layout="pair"``; reading it raises a clear error.
     layout : str
         ``"auto"`` (decided when reading) or ``"pair"``.
+    error : str, optional
+        Why this source cannot be read (a path that does not exist, a folder that cannot
+        be listed), when :func:`find_recordings` was asked to report rather than raise;
+        :func:`read_recording` raises :class:`StackReadError` with this message.
     """
 
     name: str
     paths: tuple[Path, ...]
     layout: str = "auto"
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -164,9 +172,19 @@ def _skip_dir(path: Path) -> bool:
             or (path / "run.json").exists())
 
 
-def _walk_tiffs(root: Path) -> list[Path]:
+def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """TIFF files under ``root``; folders that cannot be listed go to ``errors`` (or raise)."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def onerror(exc: OSError):
+        where = Path(exc.filename) if exc.filename else root
+        msg = (f"{where}: folder cannot be read ({exc.strerror or exc}); expected a readable "
+               "folder of TIFF files (check its permissions)")
+        if errors is None:
+            raise StackReadError(msg) from None
+        errors.append((where, msg))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         here = Path(dirpath)
         # prune in place so os.walk does not descend into skipped folders
         dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
@@ -177,7 +195,8 @@ def _walk_tiffs(root: Path) -> list[Path]:
 
 
 def find_recordings(paths, *, layout: str = "auto",
-                    pair_suffixes: tuple[str, str] = ("_340", "_380")) -> list[RecordingSource]:
+                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
+                    on_error: str = "raise") -> list[RecordingSource]:
     """Find the recordings under files and folders.
 
     Parameters
@@ -195,6 +214,10 @@ def find_recordings(paths, *, layout: str = "auto",
         makes every file its own recording, whatever its name.
     pair_suffixes : (str, str)
         Suffixes of the 340 nm and 380 nm file stems.
+    on_error : {"raise", "report"}
+        What to do with a path that does not exist or a folder that cannot be listed:
+        raise :class:`StackReadError`, or return it as a source whose ``error`` says why
+        (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
 
     Returns
     -------
@@ -208,7 +231,7 @@ def find_recordings(paths, *, layout: str = "auto",
     Raises
     ------
     StackReadError
-        When a path does not exist.
+        When a path does not exist or a folder cannot be listed (``on_error="raise"``).
 
     Examples
     --------
@@ -222,16 +245,24 @@ def find_recordings(paths, *, layout: str = "auto",
     if layout not in _LAYOUTS:
         raise ConfigError(f"layout = {layout!r}: expected one of {list(_LAYOUTS)}")
     pair_suffixes = _check_pair_suffixes(pair_suffixes)
+    if on_error not in ("raise", "report"):
+        raise ConfigError(f"on_error = {on_error!r}: expected 'raise' or 'report'")
     pairing = layout in ("auto", "pair")
 
     # (root the file was found under, file)
     files: list[tuple[Path, Path]] = []
+    # (path, message) of paths that could not be searched
+    problems: list[tuple[Path, str]] = [] if on_error == "report" else None
     for p in _as_path_list(paths):
         if not p.exists():
-            raise StackReadError(f"{p}: no such file or folder; expected a TIFF file or a "
-                                 "folder of TIFF files")
+            msg = (f"{p}: no such file or folder; expected a TIFF file or a folder of TIFF "
+                   "files")
+            if problems is None:
+                raise StackReadError(msg)
+            problems.append((p, msg))
+            continue
         if p.is_dir():
-            files.extend((p, f) for f in _walk_tiffs(p))
+            files.extend((p, f) for f in _walk_tiffs(p, problems))
         else:
             files.append((p.parent, p))
             split = _split_pair(p, pair_suffixes) if pairing else None
@@ -292,6 +323,14 @@ def find_recordings(paths, *, layout: str = "auto",
             k += 1
         used.add(name)
         out.append(RecordingSource(name=name, paths=tuple(rec_paths), layout=lay))
+    for p, msg in problems or ():
+        name = base = "__".join(x for x in p.parts[-2:] if x not in ("", "/", ".")) or "input"
+        k = 2
+        while name in used:
+            name = f"{base}_{k}"
+            k += 1
+        used.add(name)
+        out.append(RecordingSource(name=name, paths=(p,), layout="auto", error=msg))
     return out
 
 
@@ -728,6 +767,16 @@ def _inspect(path: Path) -> _FileInfo:
                                      "the last two axes to be image rows and columns (Y, X)")
             byteorder = tif.byteorder
             dtype = np.dtype(series.dtype).newbyteorder(byteorder)
+            if dtype.kind not in "uifc":
+                raise StackReadError(f"{path}: pixels of type {dtype} (axes {axes}, shape "
+                                     f"{shape}); expected integer or float intensities")
+            if any(int(x) == 0 for x in shape):
+                raise StackReadError(f"{path}: found axes {axes} with an empty shape {shape}; "
+                                     "expected frames with at least one row and column")
+            if int(np.prod(shape[-2:], dtype=np.int64)) * dtype.itemsize > _MAX_FRAME_BYTES:
+                raise StackReadError(f"{path}: implausible frame size {shape[-2:]} {dtype} "
+                                     f"(more than {_MAX_FRAME_BYTES >> 30} GiB per frame); the "
+                                     "header looks damaged, expected a TIFF stack")
             interval, source, px = _metadata_interval_and_size(tif, path)
             frame_shape = shape[-2:]
             n_planes = int(np.prod(shape[:-2], dtype=np.int64))
@@ -893,17 +942,97 @@ def _resolve_interval(infos: list[_FileInfo], per_page_factor: float, frame_inte
     return meta_val, meta_src, meta_val
 
 
+# Non-finite pixels in float stacks: up to this fraction of a channel's pixels, and of any
+# one frame, they are filled (with a warning); more is an error.
+MAX_NONFINITE_FRACTION = 1e-3
+MAX_NONFINITE_FRAME_FRACTION = 1e-2
+
+
+class FilledFrames:
+    """Lazy ``(T, Y, X)`` view of a float stack in which NaN/inf pixels read as the median
+    of the finite pixels of their frame. The underlying array is never modified.
+
+    Parameters
+    ----------
+    base : array-like, (T, Y, X) float
+        Memory map, :class:`TiffFrames` or array.
+    """
+
+    def __init__(self, base):
+        self.base = base
+
+    dtype = property(lambda self: np.dtype(self.base.dtype).newbyteorder("="))
+    shape = property(lambda self: tuple(self.base.shape))
+    ndim = property(lambda self: 3)
+    size = property(lambda self: int(np.prod(self.shape)))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"FilledFrames({self.base!r})"
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = (key[0], key[1:]) if key else (slice(None), ())
+        if key is Ellipsis:
+            out = self[:]
+            return out[(Ellipsis, *rest)] if rest else out
+        out = np.array(self.base[key], copy=True)
+        frames = out[None] if out.ndim == 2 else out
+        for frame in frames:  # one frame at a time: medians are per frame
+            bad = ~np.isfinite(frame)
+            if bad.any():
+                good = frame[~bad]
+                frame[bad] = np.median(good) if good.size else 0.0
+        if not rest:
+            return out
+        return out[rest] if out.ndim == 2 else out[(slice(None), *rest)]
+
+
 def _check_finite(name: str, arr, path: Path, chunk_frames: int = 256):
+    """``(array, number of non-finite pixels)``: the array itself when every pixel is
+    finite, a :class:`FilledFrames` view (with a warning) when a few are not."""
     if arr.dtype.kind not in "fc":
-        return
-    n = arr.shape[0]
+        return arr, 0
+    if arr.dtype.kind == "c":
+        raise StackReadError(f"{path}: channel {name!r} has complex pixels ({arr.dtype}); "
+                             "expected real intensities (integer or float)")
+    n, rows, cols = (int(s) for s in arr.shape)
+    frame_px = max(rows * cols, 1)
+    total, first, worst, worst_t = 0, None, 0, 0
     for t0 in range(0, n, chunk_frames):
         block = np.asarray(arr[t0:t0 + chunk_frames])
         bad = ~np.isfinite(block)
-        if bad.any():
-            t_bad = t0 + int(np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0])
-            raise StackReadError(f"{path}: channel {name!r} holds NaN or infinite values (first in "
-                                 f"frame {t_bad}); expected finite intensities")
+        if not bad.any():
+            continue
+        per_frame = bad.reshape(bad.shape[0], -1).sum(axis=1)
+        total += int(per_frame.sum())
+        if first is None:
+            first = t0 + int(np.flatnonzero(per_frame)[0])
+        k = int(per_frame.argmax())
+        if per_frame[k] > worst:
+            worst, worst_t = int(per_frame[k]), t0 + k
+    if not total:
+        return arr, 0
+    frac = total / max(n * frame_px, 1)
+    if frac > MAX_NONFINITE_FRACTION or worst / frame_px > MAX_NONFINITE_FRAME_FRACTION:
+        raise StackReadError(
+            f"{path}: channel {name!r} holds {total} NaN or infinite values ({100 * frac:.2g} % "
+            f"of its pixels; first in frame {first}, up to {100 * worst / frame_px:.2g} % of "
+            f"frame {worst_t}); expected finite intensities (at most "
+            f"{100 * MAX_NONFINITE_FRACTION:g} % of the pixels and "
+            f"{100 * MAX_NONFINITE_FRAME_FRACTION:g} % of any frame are tolerated and filled)")
+    warnings.warn(f"{path}: channel {name!r} holds {total} NaN or infinite pixel(s) (first in "
+                  f"frame {first}); they are read as the median of their frame's finite pixels",
+                  MetadataWarning, stacklevel=3)
+    return FilledFrames(arr), total
 
 
 def read_recording(paths, *, layout: str = "auto",
@@ -979,6 +1108,8 @@ def read_recording(paths, *, layout: str = "auto",
 
     if isinstance(paths, RecordingSource):
         src = paths
+        if src.error:
+            raise StackReadError(src.error)
         file_paths = tuple(Path(p) for p in src.paths)
         if name is None:
             name = src.name
@@ -1011,86 +1142,103 @@ def read_recording(paths, *, layout: str = "auto",
         raise StackReadError(f"{file_paths[0]}: layout {layout!r} reads one file but "
                              f"{len(file_paths)} were given; expected layout 'pair'")
 
-    infos = []
-    for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
-        infos.append(_inspect(p))
-    per_page = 1.0
-    extra: dict[str, Any] = {}
-    if layout == "pair":
-        chans = {}
-        for info, ch in zip(infos, channel_order):
-            axis, _ = _time_axis_info(info)
-            _warn_z(info, axis)
-            chans[ch] = info.data
-        s0, s1 = (tuple(chans[c].shape) for c in channel_order)
-        if s0 != s1:
-            raise StackReadError(f"{file_paths[0]} and {file_paths[1]}: the pair differs in shape "
-                                 f"({s0} vs {s1} as (T, Y, X)); expected the same frame count "
-                                 "and frame size in both files")
-        default_name = None
-        splits = [_split_pair(p, pair_suffixes) for p in file_paths]
-        if splits[0] and splits[1] and splits[0][0] == splits[1][0]:
-            default_name = splits[0][0]
-        default_name = default_name or os.path.commonprefix([_stem(p) for p in file_paths]) \
-            .rstrip("_-. ") or _stem(file_paths[0])
-    else:
-        info = infos[0]
-        default_name = _stem(info.path)
-        lead = info.axes[:-2]
-        # any channel axis goes the hyperstack way, whose errors explain what is wrong
-        has_c = "C" in lead and info.shape[lead.index("C")] > 1
-        if layout == "auto":
-            layout = "hyperstack" if has_c else "single"
-        if layout == "hyperstack":
-            chans, _ = _read_hyperstack(info, channel_order)
-        elif layout == "single":
-            if "C" in lead and info.shape[lead.index("C")] > 1:
-                raise StackReadError(f"{info.path}: layout 'single' but found axes {info.axes} "
-                                     f"with shape {info.shape} ({info.shape[lead.index('C')]} "
-                                     "channels); expected one channel (T, Y, X); use layout "
-                                     "'hyperstack' for two channels")
-            axis, _ = _time_axis_info(info)
-            _warn_z(info, axis)
-            chans = {"f": info.data}
-        else:  # alternating
-            planes = _all_planes(info, "alternating 340/380 pages")
-            n = len(planes)
-            if n % 2:
-                raise StackReadError(f"{info.path}: alternating layout needs an even number of "
-                                     f"pages (340, 380, 340, ...), found {n} pages (axes "
-                                     f"{info.axes}, shape {info.shape})")
-            if isinstance(planes, np.ndarray):
-                chans = {channel_order[0]: planes[0::2], channel_order[1]: planes[1::2]}
+    # Warnings raised while reading are passed on to the caller unchanged and also kept
+    # in metadata["warnings"]: the pipeline runs later and records them in run.json.
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            infos = []
+            for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
+                infos.append(_inspect(p))
+            per_page = 1.0
+            extra: dict[str, Any] = {}
+            if layout == "pair":
+                chans = {}
+                for info, ch in zip(infos, channel_order):
+                    axis, _ = _time_axis_info(info)
+                    _warn_z(info, axis)
+                    chans[ch] = info.data
+                s0, s1 = (tuple(chans[c].shape) for c in channel_order)
+                if s0 != s1:
+                    raise StackReadError(f"{file_paths[0]} and {file_paths[1]}: the pair differs in shape "
+                                         f"({s0} vs {s1} as (T, Y, X)); expected the same frame count "
+                                         "and frame size in both files")
+                default_name = None
+                splits = [_split_pair(p, pair_suffixes) for p in file_paths]
+                if splits[0] and splits[1] and splits[0][0] == splits[1][0]:
+                    default_name = splits[0][0]
+                default_name = default_name or os.path.commonprefix([_stem(p) for p in file_paths]) \
+                    .rstrip("_-. ") or _stem(file_paths[0])
             else:
-                chans = {channel_order[0]: _subframes(planes, np.arange(0, n, 2)),
-                         channel_order[1]: _subframes(planes, np.arange(1, n, 2))}
-            per_page = 2.0
-            extra["n_pages"] = n
+                info = infos[0]
+                default_name = _stem(info.path)
+                lead = info.axes[:-2]
+                # any channel axis goes the hyperstack way, whose errors explain what is wrong
+                has_c = "C" in lead and info.shape[lead.index("C")] > 1
+                if layout == "auto":
+                    layout = "hyperstack" if has_c else "single"
+                if layout == "hyperstack":
+                    chans, _ = _read_hyperstack(info, channel_order)
+                elif layout == "single":
+                    if "C" in lead and info.shape[lead.index("C")] > 1:
+                        raise StackReadError(f"{info.path}: layout 'single' but found axes {info.axes} "
+                                             f"with shape {info.shape} ({info.shape[lead.index('C')]} "
+                                             "channels); expected one channel (T, Y, X); use layout "
+                                             "'hyperstack' for two channels")
+                    axis, _ = _time_axis_info(info)
+                    _warn_z(info, axis)
+                    chans = {"f": info.data}
+                else:  # alternating
+                    planes = _all_planes(info, "alternating 340/380 pages")
+                    n = len(planes)
+                    if n % 2:
+                        raise StackReadError(f"{info.path}: alternating layout needs an even number of "
+                                             f"pages (340, 380, 340, ...), found {n} pages (axes "
+                                             f"{info.axes}, shape {info.shape})")
+                    if isinstance(planes, np.ndarray):
+                        chans = {channel_order[0]: planes[0::2], channel_order[1]: planes[1::2]}
+                    else:
+                        chans = {channel_order[0]: _subframes(planes, np.arange(0, n, 2)),
+                                 channel_order[1]: _subframes(planes, np.arange(1, n, 2))}
+                    per_page = 2.0
+                    extra["n_pages"] = n
 
-    interval, source, meta_interval = _resolve_interval(infos, per_page, frame_interval_s)
-    meta_px = next((i.pixel_size_um for i in infos if i.pixel_size_um is not None), None)
-    px = pixel_size_um if pixel_size_um is not None else meta_px
-    for ch, arr in chans.items():
-        _check_finite(ch, arr, infos[0].path if layout != "pair"
-                      else infos[channel_order.index(ch)].path)
+            interval, source, meta_interval = _resolve_interval(infos, per_page, frame_interval_s)
+            meta_px = next((i.pixel_size_um for i in infos if i.pixel_size_um is not None), None)
+            px = pixel_size_um if pixel_size_um is not None else meta_px
+            nonfinite = {}
+            for ch in list(chans):
+                chans[ch], n_bad = _check_finite(ch, chans[ch], infos[0].path if layout != "pair"
+                                                 else infos[channel_order.index(ch)].path)
+                if n_bad:
+                    nonfinite[ch] = n_bad
+            if nonfinite:
+                extra["nonfinite_pixels_filled"] = nonfinite
 
-    metadata = {
-        "axes": infos[0].axes,
-        "shape_in_file": [list(i.shape) for i in infos] if len(infos) > 1 else list(infos[0].shape),
-        "dtype": infos[0].dtype.name,
-        "byteorder": "little" if infos[0].dtype.newbyteorder("<") == infos[0].dtype else "big",
-        "file_size_bytes": {i.path.name: i.file_size for i in infos},
-        "tiff_kind": infos[0].kind,
-        "memmap": all(i.memmapped for i in infos),
-        "frame_interval_metadata_s": meta_interval,
-        "pixel_size_metadata_um": meta_px,
-        "pixel_size_source": "override" if pixel_size_um is not None else
-                             ("metadata" if meta_px is not None else "none"),
-        **extra,
-    }
-    return Recording(channels=chans, frame_interval_s=float(interval),
-                     frame_interval_source=source, pixel_size_um=px, source=file_paths,
-                     layout=layout, name=name or default_name, metadata=metadata)
+            metadata = {
+                "axes": infos[0].axes,
+                "shape_in_file": [list(i.shape) for i in infos] if len(infos) > 1 else list(infos[0].shape),
+                "dtype": infos[0].dtype.name,
+                "byteorder": "little" if infos[0].dtype.newbyteorder("<") == infos[0].dtype else "big",
+                "file_size_bytes": {i.path.name: i.file_size for i in infos},
+                "tiff_kind": infos[0].kind,
+                "memmap": all(i.memmapped for i in infos),
+                "frame_interval_metadata_s": meta_interval,
+                "pixel_size_metadata_um": meta_px,
+                "pixel_size_source": "override" if pixel_size_um is not None else
+                                     ("metadata" if meta_px is not None else "none"),
+                **extra,
+                # every warning raised while reading, so the pipeline can put them in run.json
+                "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+            }
+            rec = Recording(channels=chans, frame_interval_s=float(interval),
+                            frame_interval_source=source, pixel_size_um=px, source=file_paths,
+                            layout=layout, name=name or default_name, metadata=metadata)
+    finally:
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return rec
 
 
 # --------------------------------------------------------------------------------------
