@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels", "taper_frame",
-           "whiten_product"]
+           "whiten_product", "add_frames"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -215,3 +215,13 @@ def whiten_product(spec, refk):  # pragma: no cover - compiled
             sp[2 * c] = (re * kr - im * ki) * g[c]
             sp[2 * c + 1] = (re * ki + im * kr) * g[c]
 
+
+
+@nb.njit(cache=True, nogil=True)
+def add_frames(frames, acc, r_start, r_stop):  # pragma: no cover - compiled
+    """``acc[r] += frames[:, r].sum(axis=0)`` for rows ``r_start:r_stop``; acc (Y, X) float64."""
+    n, _, nx = frames.shape
+    for r in range(r_start, r_stop):
+        for t in range(n):
+            for c in range(nx):
+                acc[r, c] += frames[t, r, c]

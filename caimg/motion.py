@@ -418,7 +418,7 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     n = min(int(reference_frames), n_frames)
     acc = np.zeros(yx)
     for t0, t1 in _chunks(n, chunk_frames):
-        acc += _read(stack, t0, t1, yx).sum(axis=0, dtype=np.float64)
+        _add_frames(_read(stack, t0, t1, yx), acc, kernels)
     ref = (acc / n).astype(np.float32)
     buf = np.empty((min(chunk_frames, n), *yx), np.float32)
     shifts = np.zeros((min(chunk_frames, n), 2))
@@ -429,11 +429,17 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
             chunk = _read(stack, t0, t1, yx)
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
-            b = buf[: t1 - t0]
-            _apply(chunk, sh, b, kernels)
-            acc += b.sum(axis=0, dtype=np.float64)
+            _add_frames(_apply(chunk, sh, buf[: t1 - t0], kernels), acc, kernels)
         ref = (acc / n).astype(np.float32)
     return ref
+
+
+def _add_frames(frames, acc, kernels):
+    """``acc += frames.sum(axis=0)``, acc (Y, X) float64."""
+    if kernels is not None:
+        _run_blocks(acc.shape[0], lambda a, b: kernels.add_frames(frames, acc, a, b), min_block=8)
+    else:
+        acc += frames.sum(axis=0, dtype=np.float64)
 
 
 def _anchor(shifts, offset, upsample_factor):
