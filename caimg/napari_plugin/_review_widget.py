@@ -176,6 +176,8 @@ class ReviewWidget(QWidget):
         self._detach()
         meta = layer.metadata["caimg"]
         self.layer = layer
+        # outlines keep the cells of the projection visible under the ROIs
+        layer.contour = 2
         self.session = session or ReviewSession(meta["result"],
                                                 recording=meta.get("recording_object"))
         layer.mouse_drag_callbacks.append(self._on_click)
