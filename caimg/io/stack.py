@@ -937,7 +937,8 @@ def _resolve_interval(infos: list[_FileInfo], per_page_factor: float, frame_inte
                           stacklevel=stacklevel)
         return frame_interval_s, "override", meta_val
     if meta_val is None:
-        raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata; pass "
+        raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata (no ImageJ "
+                             "finterval or OME TimeIncrement); expected one: pass "
                              "--frame-interval SECONDS or set input.frame_interval_s in the recipe")
     return meta_val, meta_src, meta_val
 
@@ -1147,7 +1148,9 @@ def read_recording(paths, *, layout: str = "auto",
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            # only caimg's kind of warnings are recorded whatever the filters say; others
+            # (e.g. ResourceWarning from unrelated garbage collection) follow the filters
+            warnings.simplefilter("always", UserWarning)
             infos = []
             for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(_inspect(p))
@@ -1230,7 +1233,8 @@ def read_recording(paths, *, layout: str = "auto",
                                      ("metadata" if meta_px is not None else "none"),
                 **extra,
                 # every warning raised while reading, so the pipeline can put them in run.json
-                "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+                "warnings": [f"{w.category.__name__}: {w.message}" for w in caught
+                             if issubclass(w.category, UserWarning)],
             }
             rec = Recording(channels=chans, frame_interval_s=float(interval),
                             frame_interval_source=source, pixel_size_um=px, source=file_paths,
