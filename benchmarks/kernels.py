@@ -129,13 +129,14 @@ def main(argv=None):
         col = np.searchsorted(ids, labels[r_, c_]).astype(np.int64)
         r_ = r_.astype(np.int64)
         c_ = c_.astype(np.int64)
+        runs = traces._pixel_runs(r_, c_, col, Y)
         out = np.empty((64, ids.size))
         noshift = np.zeros((0, 2))
         chunk = stack[:64]
         def kernel_only():
             for _ in range(10):
                 motion._run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, r_, c_, col,
-                                                               out[a:b]))
+                                                               *runs, out[a:b]))
         t, _ = best(kernel_only, repeat)
         rows.append((f"roi_sums kernel only (in-memory chunk, no shift), {n_rois} ROIs "
                      f"({r_.size} px)", 640 / t, ""))

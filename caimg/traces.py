@@ -145,6 +145,20 @@ def background_mask(labels, dilation_px=4) -> np.ndarray:
     return mask
 
 
+def _pixel_runs(rows, cols, col_of, nx):
+    """Raster-ordered pixel list -> runs of consecutive columns in one row and one ROI:
+    (flat index of the first pixel, run length, ROI column), each (N,) int64."""
+    if rows.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    new = np.ones(rows.size, bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1] + 1) | (col_of[1:] != col_of[:-1])
+    starts = np.flatnonzero(new)
+    lengths = np.diff(np.append(starts, rows.size))
+    return ((rows[starts] * nx + cols[starts]).astype(np.int64), lengths.astype(np.int64),
+            col_of[starts].astype(np.int64))
+
+
 def _shift_parts(shifts, t):
     if shifts.shape[0] == 0:
         return 0, 0, 0.0, 0.0
@@ -266,6 +280,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     n_pixels = np.bincount(col_of, minlength=n_rois).astype(np.int64)
     rows = rows.astype(np.int64)
     cols = cols.astype(np.int64)
+    run_start, run_len, run_col = _pixel_runs(rows, cols, col_of, nx)
 
     bg_rows = bg_cols = None
     if background is not None:
@@ -282,6 +297,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
         bg_cols = bg_cols[::step].astype(np.int64)
 
     kernels = _kernels_or_none()
+    q = float(background_percentile)
     means = np.empty((n_frames, n_rois))
     bg_trace = None if background is None else np.full(n_frames, np.nan)
     nbuf = min(chunk_frames, max(n_frames, 1))
@@ -298,16 +314,24 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
             out = sums[:n]
             if kernels is not None:
                 _run_blocks(n, lambda a, b: kernels.roi_sums(
-                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, rows, cols, col_of, out[a:b]))
+                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, rows, cols, col_of,
+                    run_start, run_len, run_col, out[a:b]))
             else:
                 _roi_sums_numpy(chunk, sh, rows, cols, col_of, out)
             np.multiply(out, inv_n, out=means[t0:t1])
         if bg_rows is not None and bg_rows.size:
             vals = bg_vals[:n]
-            if kernels is not None:
-                _run_blocks(n, lambda a, b: kernels.gather_pixels(
-                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows, bg_cols, vals[a:b]))
-            else:
-                _gather_numpy(chunk, sh, bg_rows, bg_cols, vals)
-            bg_trace[t0:t1] = np.percentile(vals, float(background_percentile), axis=1)
+            bg_out = bg_trace[t0:t1]
+
+            def background_block(a, b, chunk=chunk, sh=sh, vals=vals, bg_out=bg_out):
+                if kernels is not None:
+                    kernels.gather_pixels(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows,
+                                          bg_cols, vals[a:b])
+                else:
+                    _gather_numpy(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows, bg_cols,
+                                  vals[a:b])
+                # np.partition releases the GIL: the percentiles run in parallel too
+                bg_out[a:b] = np.percentile(vals[a:b], q, axis=1)
+
+            _run_blocks(n, background_block)
     return Traces(roi_ids=roi_ids, means=means, background=bg_trace, n_pixels=n_pixels)

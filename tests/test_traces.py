@@ -234,6 +234,29 @@ def test_concurrent_calls_from_threads_agree():
         np.testing.assert_array_equal(out, ref)
 
 
+@pytest.mark.parametrize("near_edge", [False, True])
+def test_large_rois_run_path_equals_fallback_and_movie(monkeypatch, near_edge):
+    # wide ROIs -> the kernel sums runs of pixels; near the edge it must clip instead
+    rng = np.random.default_rng(8)
+    stack = rng.integers(0, 4000, (12, 60, 70)).astype(np.uint16)
+    labels = np.zeros((60, 70), np.int32)
+    labels[20:30, 15:45] = 1
+    labels[35:40, 10:60] = 2
+    labels[22:26, 47:53] = 3
+    if near_edge:
+        labels[0:3, 0:30] = 4
+    shifts = rng.uniform(-2.5, 2.5, (12, 2))
+    shifts[:4] = np.round(shifts[:4])
+    monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
+    a = extract_traces(stack, labels, shifts=shifts, chunk_frames=5).means
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    b = extract_traces(stack, labels, shifts=shifts, chunk_frames=5).means
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+    movie = apply_shifts(stack, shifts).astype(np.float64)
+    for j, rid in enumerate(np.unique(labels)[1:]):
+        np.testing.assert_allclose(a[:, j], movie[:, labels == rid].mean(axis=1), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- degenerate
 
 def test_no_rois_gives_empty_columns(backend):
