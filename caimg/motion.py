@@ -113,14 +113,25 @@ def _check_chunk_frames(chunk_frames):
     return int(chunk_frames)
 
 
+def _native(a, name="stack"):
+    """C-contiguous, native byte order, a dtype the kernels compile for (no copy when it
+    already is one; values never rescaled)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        raise CaimgError(f"'{name}' has dtype {a.dtype}; expected real integer or float pixels")
+    if a.dtype == np.float16 or a.dtype.itemsize > 8:  # float16 / long double: not in numba
+        a = a.astype(np.float32 if a.dtype == np.float16 else np.float64)
+    elif not a.dtype.isnative:  # big-endian TIFF pages
+        a = a.astype(a.dtype.newbyteorder("="))
+    return np.ascontiguousarray(a)
+
+
 def _read(stack, t0, t1, yx):
-    """Frames ``t0:t1`` as a C-contiguous numpy array (no copy when already one)."""
-    a = np.ascontiguousarray(np.asarray(stack[t0:t1]))
+    """Frames ``t0:t1`` as a C-contiguous native numpy array (no copy when already one)."""
+    a = _native(stack[t0:t1])
     if a.shape != (t1 - t0, *yx):
         raise CaimgError(f"stack[{t0}:{t1}] returned shape {a.shape}; expected "
                          f"{(t1 - t0, *yx)} (a lazy stack must return numpy frames)")
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        raise CaimgError(f"stack has dtype {a.dtype}; expected real integer or float pixels")
     return a
 
 
@@ -663,7 +674,7 @@ def apply_shifts(frames, shifts, *, out=None) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 3:
         raise CaimgError(f"'frames' has shape {frames.shape}; expected (n, Y, X)")
-    frames = np.ascontiguousarray(frames)
+    frames = _native(frames, "frames")
     n = frames.shape[0]
     s = _check_shifts(shifts, n)
     if out is None:

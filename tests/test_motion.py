@@ -189,12 +189,24 @@ def test_flat_frames_give_zero_shift():
     assert np.isfinite(reg.summary.corr).all()
 
 
+def test_register_big_endian_stack_same_as_native():
+    rng = np.random.default_rng(18)
+    stack, _ = _drifting_stack(rng, size=48, n_frames=6)
+    stack = stack.clip(0, 60000).astype(np.uint16)
+    a = register(stack, reference_frames=6)
+    b = register(stack.astype(">u2"), reference_frames=6)
+    np.testing.assert_array_equal(a.shifts, b.shifts)
+    np.testing.assert_array_equal(a.summary.mean, b.summary.mean)
+
+
 def test_register_empty_and_bad_inputs():
     reg = register(np.zeros((0, 8, 8), np.uint16))
     assert reg.shifts.shape == (0, 2)
     assert np.isnan(reg.summary.mean).all() and reg.summary.n_frames == 0
     with pytest.raises(CaimgError, match="stack"):
         register(np.zeros((8, 8)))
+    with pytest.raises(CaimgError, match="dtype"):
+        register(np.zeros((2, 8, 8), complex))
     with pytest.raises(ValueError, match="chunk_frames"):
         register(np.zeros((2, 8, 8)), chunk_frames=0)
     with pytest.raises(CaimgError, match="max_shift_px"):

@@ -71,6 +71,15 @@ def test_exact_means_hand_made(backend, dtype):
     assert tr.background is None
 
 
+@pytest.mark.parametrize("dtype", [">u2", np.float16, np.uint8, np.int16])
+def test_unusual_dtypes_give_the_same_means(dtype):
+    stack, labels = _hand_made()
+    stack = (stack // 20).astype(np.uint16)  # fits every dtype exactly
+    ref = extract_traces(stack, labels, shifts=np.full((11, 2), 0.5)).means
+    got = extract_traces(stack.astype(dtype), labels, shifts=np.full((11, 2), 0.5)).means
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
 def test_chunk_boundaries_do_not_matter(backend):
     stack, labels = _hand_made()
     a = extract_traces(stack, labels, chunk_frames=64, background=labels == 0)
