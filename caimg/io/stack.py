@@ -57,6 +57,10 @@ _LAYOUTS = ("auto", "hyperstack", "alternating", "pair", "single")
 _TIME_AXES = ("T", "I", "Q", "Z")
 # one frame larger than this is taken for a damaged header, not an image
 _MAX_FRAME_BYTES = 1 << 31
+# compressed stacks that would decode to more than this many times their file size (and
+# more than _MAX_DECODED_BYTES) are taken for damaged headers: zlib/LZW stay below ~1000x
+_MAX_COMPRESSION_RATIO = 4096
+_MAX_DECODED_BYTES = 1 << 26
 # relative tolerance above which a metadata and an explicit frame interval "differ"
 _INTERVAL_RTOL = 1e-3
 
@@ -843,6 +847,11 @@ def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype) -
     key = pages[0].keyframe  # TiffFrame -> its TiffPage; TiffPage -> itself
     raw = (key.compression == 1 and not key.is_tiled and key.fillorder == 1
            and key.samplesperpixel == 1 and key.bitspersample == dtype.itemsize * 8)
+    claimed = n_planes * int(np.prod(frame_shape, dtype=np.int64)) * dtype.itemsize
+    if not raw and claimed > max(_MAX_DECODED_BYTES, _MAX_COMPRESSION_RATIO * size):
+        raise StackReadError(f"{path}: the header claims {claimed} bytes of pixels ({n_planes} "
+                             f"frames of {frame_shape} {dtype.name}) in a file of {size} bytes; "
+                             "the file looks damaged, expected a TIFF stack")
     return TiffFrames(path, index, frame_shape, dtype, offsets=offsets, bytecounts=counts,
                       compressed=not raw)
 
