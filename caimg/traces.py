@@ -172,20 +172,28 @@ def _roi_sums_numpy(frames, shifts, rows, cols, col_of, out):
     n, ny, nx = frames.shape
     nr = out.shape[1]
     flat = frames.reshape(n, ny * nx)
+    base = rows * nx + cols
+    rmin, rmax, cmin, cmax = rows.min(), rows.max(), cols.min(), cols.max()
     for t in range(n):
         ir, ic, wr, wc = _shift_parts(shifts, t)
-        r0 = np.clip(rows + ir, 0, ny - 1) * nx
-        c0 = np.clip(cols + ic, 0, nx - 1)
         f = flat[t]
-        if wr == 0.0 and wc == 0.0:
-            v = f[r0 + c0].astype(np.float64)
+        if (rmin + ir >= 0 and rmax + ir + 1 <= ny - 1
+                and cmin + ic >= 0 and cmax + ic + 1 <= nx - 1):
+            i00 = base + (ir * nx + ic)  # inside the frame: no clipping needed
+            i01, i10, i11 = i00 + 1, i00 + nx, i00 + nx + 1
         else:
+            r0 = np.clip(rows + ir, 0, ny - 1) * nx
             r1 = np.clip(rows + ir + 1, 0, ny - 1) * nx
+            c0 = np.clip(cols + ic, 0, nx - 1)
             c1 = np.clip(cols + ic + 1, 0, nx - 1)
-            v = (1.0 - wr) * (1.0 - wc) * f[r0 + c0].astype(np.float64)
-            v += (1.0 - wr) * wc * f[r0 + c1]
-            v += wr * (1.0 - wc) * f[r1 + c0]
-            v += wr * wc * f[r1 + c1]
+            i00, i01, i10, i11 = r0 + c0, r0 + c1, r1 + c0, r1 + c1
+        if wr == 0.0 and wc == 0.0:
+            v = f.take(i00).astype(np.float64)
+        else:
+            v = (1.0 - wr) * (1.0 - wc) * f.take(i00).astype(np.float64)
+            v += (1.0 - wr) * wc * f.take(i01)
+            v += wr * (1.0 - wc) * f.take(i10)
+            v += wr * wc * f.take(i11)
         out[t] = np.bincount(col_of, weights=v, minlength=nr)
     return out
 
