@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from caimg import motion
@@ -363,3 +365,37 @@ def test_subpixel_helper_exact_for_gaussian_peak():
     for mu in (-0.4, -0.1, 0.0, 0.3):
         y = np.exp(-(x - mu) ** 2 / (2 * 1.5 ** 2))
         assert motion._subpixel(*y) == pytest.approx(mu, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ny=st.integers(1, 10), nx=st.integers(1, 10), n=st.integers(1, 4),
+       seed=st.integers(0, 2 ** 16), scale=st.sampled_from([0.0, 0.5, 3.0, 25.0]))
+def test_property_apply_shifts_numba_equals_numpy_and_scipy(ny, nx, n, seed, scale):
+    rng = np.random.default_rng(seed)
+    frames = rng.random((n, ny, nx)).astype(np.float32)
+    shifts = rng.uniform(-1, 1, (n, 2)) * scale
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CAIMG_NO_NUMBA", raising=False)
+        a = apply_shifts(frames, shifts)
+        mp.setenv("CAIMG_NO_NUMBA", "1")
+        b = apply_shifts(frames, shifts)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    for t in range(n):
+        ref = ndimage.shift(frames[t].astype(np.float64), shifts[t], order=1, mode="nearest")
+        np.testing.assert_allclose(a[t], ref, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ny=st.integers(1, 9), nx=st.integers(1, 9), n=st.integers(1, 6),
+       seed=st.integers(0, 2 ** 16))
+def test_property_summary_numba_equals_numpy(ny, nx, n, seed):
+    rng = np.random.default_rng(seed)
+    stack = rng.integers(0, 50, (n, ny, nx)).astype(np.int16)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CAIMG_NO_NUMBA", raising=False)
+        a = summary_images(stack, chunk_frames=2)
+        mp.setenv("CAIMG_NO_NUMBA", "1")
+        b = summary_images(stack, chunk_frames=4)
+    for x, y in zip((a.mean, a.std, a.max, a.corr), (b.mean, b.std, b.max, b.corr)):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    np.testing.assert_allclose(a.std, stack.std(axis=0), atol=1e-4)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from caimg import traces as traces_mod
@@ -298,3 +300,30 @@ def test_bad_inputs_name_the_parameter():
         extract_traces(stack, labels, background_percentile=120)
     with pytest.raises(ValueError, match="dilation_px"):
         background_mask(labels, dilation_px=-1)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=40, deadline=None)
+@given(ny=st.integers(1, 12), nx=st.integers(1, 12), n=st.integers(1, 5),
+       n_labels=st.integers(0, 4), seed=st.integers(0, 2 ** 16),
+       shift_scale=st.sampled_from([0.0, 1.0, 4.0, 30.0]))
+def test_property_numba_equals_numpy_and_movie(ny, nx, n, n_labels, seed, shift_scale):
+    rng = np.random.default_rng(seed)
+    stack = rng.integers(0, 1000, (n, ny, nx)).astype(np.uint16)
+    labels = rng.integers(0, n_labels + 1, (ny, nx))
+    shifts = rng.uniform(-1, 1, (n, 2)) * shift_scale
+    shifts[::2] = np.round(shifts[::2])
+    mask = labels == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CAIMG_NO_NUMBA", raising=False)
+        a = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=2)
+        mp.setenv("CAIMG_NO_NUMBA", "1")
+        b = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=3)
+    np.testing.assert_allclose(a.means, b.means, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(a.background, b.background)
+    movie = apply_shifts(stack, shifts).astype(np.float64)
+    for j, rid in enumerate(a.roi_ids):
+        np.testing.assert_allclose(a.means[:, j], movie[:, labels == rid].mean(axis=1),
+                                   rtol=1e-5, atol=1e-3)
