@@ -132,7 +132,8 @@ def test_batch_completes_with_failures_listed(bad_batch):
 
 
 @pytest.mark.parametrize("name, error_type, needles", [
-    ("truncated", "StackReadError", ["truncated.tif", "expected a", "truncated"]),
+    ("truncated", "StackReadError", ["truncated.tif", "truncated or damaged",
+                                     "expected a complete TIFF"]),
     ("nottiff", "StackReadError", ["nottiff.tif", "not a readable TIFF", "expected a TIFF"]),
     ("empty", "StackReadError", ["empty.tif", "0 bytes", "expected a TIFF stack"]),
     ("single_image", "StackReadError", ["single_image.tif", "single 2-D image",
@@ -193,6 +194,18 @@ def test_direct_reads_raise_caimg_errors(bad_folder):
     assert frame[5, 7] == np.median(raw[12][np.isfinite(raw[12])])
     assert np.isnan(raw[12, 5, 7])  # the file itself is untouched
     assert rec.metadata["nonfinite_pixels_filled"] == {"f": 2}
+
+
+def test_truncation_found_with_logging_disabled(bad_folder):
+    """tifffile only logs a broken ImageJ series; the metadata's plane count is checked too."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    try:
+        with pytest.raises(StackReadError, match="metadata describes 60 planes but only 1"):
+            read_recording(bad_folder / "truncated.tif")
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def test_direct_run_raises_for_unusable_content(bad_folder):

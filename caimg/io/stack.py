@@ -748,6 +748,23 @@ def _metadata_interval_and_size(tif: tifffile.TiffFile, path: Path):
     return interval, source, px
 
 
+def _planes_in_metadata(tif: tifffile.TiffFile) -> int | None:
+    """Number of planes the ImageJ or OME metadata announces, when it says."""
+    try:
+        if tif.is_imagej and tif.imagej_metadata:
+            n = int(tif.imagej_metadata.get("images", 0) or 0)
+            return n if n > 0 else None
+        if tif.is_ome:
+            pix = _ome_pixels(tif)
+            n = 1
+            for k in ("SizeT", "SizeC", "SizeZ"):
+                n *= int(pix.get(k, 1))
+            return n if n > 0 else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return None
+
+
 def _inspect(path: Path) -> _FileInfo:
     """Open one TIFF read-only and describe its first series; never reads pixel data."""
     size = _file_size(path)
@@ -793,6 +810,15 @@ def _inspect(path: Path) -> _FileInfo:
             if log.errors:
                 raise StackReadError(f"{path}: truncated or damaged TIFF structure (tifffile: "
                                      f"{log.errors[0]}); expected a complete TIFF")
+            # the same without relying on tifffile's log (logging may be disabled): the
+            # ImageJ / OME metadata says how many planes the file should hold
+            expected = _planes_in_metadata(tif)
+            if expected is not None and expected > n_planes:
+                raise StackReadError(
+                    f"{path}: truncated or damaged: the {'ImageJ' if tif.is_imagej else 'OME'} "
+                    f"metadata describes "
+                    f"{expected} planes but only {n_planes} could be read (axes {axes}, shape "
+                    f"{shape}); expected a complete TIFF")
             if 1 < n_ifds < n_planes:
                 raise StackReadError(
                     f"{path}: truncated or damaged: {n_ifds} pages could be read but the "
