@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
 from .errors import CaimgError
 
@@ -193,6 +192,9 @@ class _ShiftEstimator:
     """Phase correlation of frames against one precomputed, whitened, smoothed reference FFT."""
 
     def __init__(self, reference, *, upsample_factor, max_shift_px, crop_px):
+        import scipy.fft  # lazy: keeps `import caimg.motion` light
+
+        self.fft = scipy.fft
         ny, nx = reference.shape
         self.rs, self.cs = _crop_slices(ny, nx, crop_px)
         ref = np.asarray(reference, np.float64)[self.rs, self.cs]
@@ -223,19 +225,19 @@ class _ShiftEstimator:
         if kernels is not None:
             a = np.empty(self.hw, np.float32)
             kernels.taper_frame(view, self.taper, a)
-            f = scipy.fft.rfft2(a, workers=1, overwrite_x=True)
+            f = self.fft.rfft2(a, workers=1, overwrite_x=True)
             kernels.whiten_product(f.view(np.float32), self.refk_f32)
         else:
             a = np.asarray(view, dtype=np.float32)
             a = a - a.mean(dtype=np.float64).astype(np.float32)
             a *= self.taper
-            f = scipy.fft.rfft2(a, workers=1, overwrite_x=True)
+            f = self.fft.rfft2(a, workers=1, overwrite_x=True)
             mag = np.abs(f)
             mag **= _WHITEN_POWER
             np.divide(1.0, mag, out=mag, where=mag > 0)
             f *= self.refk
             f *= mag
-        cc = scipy.fft.irfft2(f, s=self.hw, workers=1, overwrite_x=True)
+        cc = self.fft.irfft2(f, s=self.hw, workers=1, overwrite_x=True)
         win = cc[np.ix_(self.ri, self.ci)]
         inner = win[1:-1, 1:-1]
         i, j = np.unravel_index(int(np.argmax(inner)), inner.shape)

@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from .errors import CaimgError, RoiError
 
@@ -127,6 +126,8 @@ def background_mask(labels, dilation_px=4) -> np.ndarray:
     roi = lab != 0
     if not roi.any():
         return np.ones(lab.shape, bool)
+    from scipy import ndimage  # lazy: keeps `import caimg.traces` light
+
     dist = ndimage.distance_transform_edt(~roi)
     used = int(dilation_px)
     mask = dist > used
