@@ -328,7 +328,7 @@ def find_recordings(paths, *, layout: str = "auto",
         used.add(name)
         out.append(RecordingSource(name=name, paths=tuple(rec_paths), layout=lay))
     for p, msg in problems or ():
-        name = base = "__".join(x for x in p.parts[-2:] if x not in ("", "/", ".")) or "input"
+        name = base = (_stem(p) if _is_tiff_name(p) else p.name) or "input"
         k = 2
         while name in used:
             name = f"{base}_{k}"
