@@ -210,6 +210,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_info(args) -> int:
+    from datetime import datetime, timezone
+
     from .errors import ResultError
 
     folder = Path(args.folder)
@@ -225,9 +227,13 @@ def _cmd_info(args) -> int:
     print(f"recording  {prov.get('recording')}  ({prov.get('layout')}, channels "
           f"{', '.join(prov.get('channels', []))}, shape {prov.get('shape')}, {prov.get('dtype')})")
     for inp in prov.get("inputs", []):
-        print(f"input      {inp.get('path')}  {inp.get('size', '?')} bytes  "
+        mtime = inp.get("mtime")
+        when = (datetime.fromtimestamp(mtime, timezone.utc).isoformat(timespec="seconds")
+                if isinstance(mtime, (int, float)) else "?")
+        print(f"input      {inp.get('path')}  {inp.get('size', '?')} bytes  modified {when}  "
               f"sha256 {str(inp.get('sha256', '?'))[:16]}...")
-    print(f"pipeline   {cfg.get('name')} ({cfg.get('indicator')})   caimg {prov.get('caimg_version')}")
+    print(f"pipeline   {cfg.get('name')} ({cfg.get('indicator')})   caimg {prov.get('caimg_version')}"
+          f"   result format {prov.get('format_version')}")
     print(f"frames     every {prov.get('frame_interval_s')} s (from {prov.get('frame_interval_source')})"
           f"   pixel {prov.get('pixel_size_um')} um   stimulus {prov.get('stimulus_time_s')} s")
     m = prov.get("motion", {})

@@ -267,7 +267,7 @@ def _closest(key, valid):
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _check_value(value, tp, key, meta):
+def _check_value(value, tp, key, meta, where=None):
     """Coerce ``value`` to the annotated type ``tp`` or raise ConfigError naming ``key``."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -279,7 +279,7 @@ def _check_value(value, tp, key, meta):
             if a is type(None):
                 continue
             try:
-                return _check_value(value, a, key, meta)
+                return _check_value(value, a, key, meta, where)
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[-1] if len(errors) == 1 else
@@ -329,7 +329,7 @@ def _check_value(value, tp, key, meta):
             return value
         if not isinstance(value, Mapping):
             raise ConfigError(f"'{key}' = {value!r}: expected a table of {tp.__name__} settings")
-        return config_from_dict(value, cls=tp, prefix=f"{key}.")
+        return config_from_dict(value, cls=tp, prefix=f"{key}.", where=where)
     return value
 
 
@@ -374,7 +374,7 @@ def config_from_dict(data: Mapping[str, Any], cls=PipelineConfig, *, prefix: str
             loc = f" in {where}" if where else ""
             raise ConfigError(f"unknown key '{prefix}{key}'{loc}{_closest(key, fields)} "
                               f"(valid keys: {', '.join(fields)})")
-        kwargs[key] = _check_value(value, hints[key], prefix + key, fields[key].metadata)
+        kwargs[key] = _check_value(value, hints[key], prefix + key, fields[key].metadata, where)
     try:
         cfg = cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above

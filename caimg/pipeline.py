@@ -266,7 +266,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
     rec = recording
     stage = _Stages()
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", UserWarning)
         _check_channels(rec, cfg)
         if rec.frame_interval_s is None:
             raise StackReadError(f"{rec.name}: no frame interval; pass --frame-interval SECONDS "
