@@ -22,6 +22,7 @@ import numpy as np
 from .errors import CaimgError
 
 __all__ = [
+    "kinetics_options",
     "KINETICS_COLUMNS",
     "Response",
     "ExpFit",
@@ -940,3 +941,27 @@ def responder_fraction(kinetics) -> float:
         return _NAN
     per_roi = kinetics.groupby("roi")["responder"].any()
     return float(per_roi.mean())
+
+
+def kinetics_options(config) -> dict[str, Any]:
+    """The keyword options of :func:`measure_kinetics` / :func:`measure_trace` from a
+    recipe's ``[kinetics]`` section: one mapping shared by the pipeline and the review
+    model, so a re-measured ROI gets exactly the numbers a run gives.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+
+    Returns
+    -------
+    dict
+    """
+    kc = config.kinetics
+    return dict(stimulus_time_s=kc.stimulus_time_s, baseline_window_s=kc.baseline_window_s,
+                responder_k=kc.responder_k, events=kc.events,
+                event_threshold_k=kc.event_threshold_k,
+                min_event_duration_s=kc.min_event_duration_s,
+                min_event_separation_s=kc.min_event_separation_s,
+                decay_fit_start=kc.decay_fit_start,
+                decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
+                smooth_frames=kc.smooth_frames)

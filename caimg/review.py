@@ -33,6 +33,7 @@ import pandas as pd
 
 from ._version import __version__
 from .errors import ResultError, RoiError
+from .kinetics import kinetics_options
 from .recording import Recording
 from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 
@@ -47,20 +48,6 @@ REVIEW_TABLE_COLUMNS = ("roi", "accepted", "source", "area_px", "responder", "am
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def kinetics_options(config) -> dict[str, Any]:
-    """The keyword options of :func:`caimg.kinetics.measure_kinetics` / ``measure_trace``
-    taken from a recipe's ``[kinetics]`` section, exactly as the pipeline passes them."""
-    kc = config.kinetics
-    return dict(stimulus_time_s=kc.stimulus_time_s, baseline_window_s=kc.baseline_window_s,
-                responder_k=kc.responder_k, events=kc.events,
-                event_threshold_k=kc.event_threshold_k,
-                min_event_duration_s=kc.min_event_duration_s,
-                min_event_separation_s=kc.min_event_separation_s,
-                decay_fit_start=kc.decay_fit_start,
-                decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
-                smooth_frames=kc.smooth_frames)
 
 
 def response_marks(response, time_s: np.ndarray | None = None) -> dict[str, Any]:
