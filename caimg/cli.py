@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rois", metavar="FILE", dest="rois_file",
                    help="use these ROIs instead of segmentation: ImageJ RoiSet.zip/.roi or a "
                         "label TIFF (the same ROIs for every recording)")
+    r.add_argument("--background-roi", metavar="FILE", dest="background_roi",
+                   help="take the background from this region (ImageJ .roi/RoiSet.zip or a "
+                        "mask TIFF) instead of the pixels away from every cell")
     r.add_argument("--treatment", action="append", metavar="NAME=S", dest="treatment",
                    help="a named treatment time in seconds, e.g. --treatment ATP=30 (repeatable); "
                         "each gets peak, AUC, max slope, latency and a responder call in "
@@ -157,6 +160,9 @@ def _cmd_run(args) -> int:
     from .batch import run_batch
 
     overrides = _parse_set(args.settings)
+    if args.background_roi:
+        overrides["background.method"] = "roi"
+        overrides["background.roi_file"] = args.background_roi
     if args.treatment:
         from .errors import ConfigError
 

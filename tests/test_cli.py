@@ -112,3 +112,20 @@ def test_subprocess_entry_point(data_dir, tmp_path):
     help_proc = subprocess.run([sys.executable, "-m", "caimg.cli", "--help"], capture_output=True,
                                text=True, timeout=60)
     assert help_proc.returncode == 0 and "run" in help_proc.stdout
+
+
+def test_background_roi_flag_uses_the_drawn_region(data_dir, tmp_path):
+    import numpy as np
+    import tifffile
+
+    d, stim = data_dir
+    shape = tifffile.imread(d / "fluo.tif", key=0).shape
+    mask = np.zeros(shape, np.uint8)
+    mask[:6, :6] = 1  # a corner with no cells
+    tifffile.imwrite(tmp_path / "bg.tif", mask)
+    out = tmp_path / "out"
+    assert main(["run", str(d / "fluo.tif"), "--out", str(out), "--stimulus-time", str(stim),
+                 "--background-roi", str(tmp_path / "bg.tif")]) == 0
+    prov = json.loads((out / "fluo" / "run.json").read_text())
+    assert prov["background"]["method"] == "roi" and prov["background"]["n_pixels"] == 36
+    np.testing.assert_array_equal(tifffile.imread(out / "fluo" / "background.tif") > 0, mask > 0)
