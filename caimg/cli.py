@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rois", metavar="FILE", dest="rois_file",
                    help="use these ROIs instead of segmentation: ImageJ RoiSet.zip/.roi or a "
                         "label TIFF (the same ROIs for every recording)")
+    r.add_argument("--calibration", metavar="FILE", dest="calibration_profile",
+                   help="calibrate to [Ca2+] (ca_nM) with this profile TOML (rmin, rmax, kd_nM, "
+                        "beta; e.g. written by `caimg calibrate`)")
     r.add_argument("--background-roi", metavar="FILE", dest="background_roi",
                    help="take the background from this region (ImageJ .roi/RoiSet.zip or a "
                         "mask TIFF) instead of the pixels away from every cell")
@@ -101,6 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Open napari with the caimg plugin on a stack or a result "
                                    "folder (needs `pip install caimg[napari]`).")
     v.add_argument("path", metavar="PATH", nargs="?", help="stack file or result folder")
+
+    c = sub.add_parser("calibrate", help="Rmin, Rmax and beta from an in-situ calibration "
+                                         "recording (Fura-2)",
+                       description="Run the Fura-2 pipeline on a calibration recording and "
+                                   "compute Rmin (Ca2+-free segment, e.g. EGTA), Rmax (saturating "
+                                   "segment, e.g. ionomycin + high Ca2+) and beta = "
+                                   "F380(free)/F380(bound), as the median over accepted ROIs. "
+                                   "Writes a calibration profile TOML for "
+                                   "--calibration / signal.calibration.profile.")
+    c.add_argument("path", metavar="PATH", help="the calibration recording (any Fura-2 layout)")
+    c.add_argument("--free", nargs=2, type=float, required=True, metavar=("START", "END"),
+                   help="time window in seconds of the Ca2+-free segment (gives Rmin)")
+    c.add_argument("--saturated", nargs=2, type=float, required=True, metavar=("START", "END"),
+                   help="time window in seconds of the saturating segment (gives Rmax)")
+    c.add_argument("--kd", type=float, default=224.0, metavar="NM",
+                   help="dissociation constant of the dye in nM (default 224, Fura-2)")
+    c.add_argument("--out", "-o", default="calibration.toml", metavar="FILE",
+                   help="where to write the profile (default calibration.toml)")
+    c.add_argument("--pipeline", "-p", default="fura2", metavar="NAME|FILE",
+                   help="recipe used to find ROIs and background (default fura2)")
+    c.add_argument("--frame-interval", type=float, metavar="S", dest="frame_interval_s",
+                   help="seconds between 340/380 pairs, when the file does not say")
+    c.add_argument("--layout", choices=["auto", "hyperstack", "alternating", "pair"],
+                   help="channel layout, as for caimg run")
 
     s = sub.add_parser("pipelines", help="list the shipped recipes, or print one",
                        description="List the recipes shipped with caimg, or print one "
@@ -175,7 +202,8 @@ def _cmd_run(args) -> int:
                 raise ConfigError(f"--treatment {item!r}: expected NAME=SECONDS, e.g. "
                                   "--treatment ATP=30") from None
         overrides["treatments"] = treatments
-    for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file"):
+    for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file",
+                "calibration_profile"):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
@@ -277,6 +305,48 @@ def _cmd_view(args) -> int:
     return 0
 
 
+def _cmd_calibrate(args) -> int:
+    import warnings
+
+    import numpy as np
+
+    from .errors import ConfigError
+    from .pipeline import run
+    from .signals import insitu_calibration
+
+    overrides = {k: v for k, v in (("frame_interval_s", args.frame_interval_s),
+                                   ("layout", args.layout)) if v is not None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run(args.path, args.pipeline, **overrides)
+    if res.indicator != "fura2":
+        raise ConfigError(f"{args.path}: calibration needs a Fura-2 recording (340/380), the "
+                          f"'{res.config.name}' recipe is {res.indicator}")
+    accepted = res.rois.loc[res.rois["accepted"].astype(bool), "roi"].to_numpy()
+    time_s, roi_ids, f340 = res.trace_matrix("f340")
+    _, _, f380 = res.trace_matrix("f380")
+    keep = np.isin(roi_ids, accepted)
+    if not keep.any():
+        raise ConfigError(f"{args.path}: no accepted ROI to calibrate on")
+    prof = insitu_calibration(f340[:, keep], f380[:, keep], time_s,
+                              rmin_window_s=tuple(args.free),
+                              rmax_window_s=tuple(args.saturated), kd_nM=args.kd)
+    lines = [f"# caimg calibrate {args.path}: median over {int(keep.sum())} accepted ROIs",
+             f"# Ca2+-free window {args.free[0]}-{args.free[1]} s, saturating window "
+             f"{args.saturated[0]}-{args.saturated[1]} s",
+             "enabled = true"]
+    lines += [f"{k} = {prof[k]:.6g}" for k in ("rmin", "rmax", "beta", "kd_nM")]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    per = prof["per_roi"]
+    print(f"Rmin {prof['rmin']:.4g}  Rmax {prof['rmax']:.4g}  beta {prof['beta']:.4g}  "
+          f"(Keff {prof['keff_nM']:.4g} nM; ROI spread: Rmin IQR "
+          f"{np.nanpercentile(per['rmin'], 25):.3g}-{np.nanpercentile(per['rmin'], 75):.3g}, "
+          f"Rmax IQR {np.nanpercentile(per['rmax'], 25):.3g}-"
+          f"{np.nanpercentile(per['rmax'], 75):.3g})")
+    print(f"profile written to {args.out}; use it with: caimg run ... --calibration {args.out}")
+    return 0
+
+
 def _cmd_pipelines(args) -> int:
     from .config import available_pipelines, config_to_dict, load_pipeline
 
@@ -308,7 +378,8 @@ def main(argv=None) -> int:
     _setup_logging(args.verbose, args.quiet)
     from .errors import CaimgError
 
-    commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines}
+    commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines,
+                "calibrate": _cmd_calibrate}
     try:
         return commands[args.command](args)
     except CaimgError as exc:

@@ -36,6 +36,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "replace_config",
+    "read_calibration_profile",
     "SHORTCUTS",
 ]
 
@@ -121,6 +122,9 @@ class CalibrationConfig:
     keff_nM: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
     fmin: float | None = None
     fmax: float | None = None
+    # a calibration profile: a TOML file with any of the keys above (e.g. written by
+    # `caimg calibrate`); keys set in the recipe itself win over the profile's
+    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ SHORTCUTS = {
     "rois_file": "segment.rois_file",
     "segment_method": "segment.method",
     "treatments": "kinetics.treatments",
+    "calibration_profile": "signal.calibration.profile",
 }
 
 _PIPELINE_DIRS = (Path(__file__).resolve().parent / "pipelines",
@@ -256,6 +261,12 @@ def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"recipe {path} is not valid TOML: {exc}") from exc
         data.setdefault("name", path.stem)
+        cal = data.get("signal", {}).get("calibration", {}) if isinstance(
+            data.get("signal"), Mapping) else {}
+        if isinstance(cal, Mapping) and cal.get("profile"):
+            data["signal"]["calibration"] = {**read_calibration_profile(cal["profile"],
+                                                                        base=path.parent),
+                                             **cal}
         cfg = config_from_dict(data, where=str(path))
     if overrides:
         cfg = replace_config(cfg, overrides)
@@ -408,10 +419,37 @@ def _flatten(overrides: Mapping[str, Any], prefix="") -> dict[str, Any]:
     return flat
 
 
+def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> dict:
+    """Read a calibration profile TOML (keys of ``[signal.calibration]``), strictly.
+
+    A relative path is looked up from the working folder, then next to the recipe (``base``).
+    """
+    p = Path(path)
+    if not p.is_absolute() and not p.is_file() and base is not None and (base / p).is_file():
+        p = base / p
+    if not p.is_file():
+        raise ConfigError(f"calibration profile {path} does not exist; expected a TOML file "
+                          "with rmin, rmax, kd_nM, beta (or keff_nM), e.g. from `caimg calibrate`")
+    try:
+        with open(p, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"calibration profile {p} is not valid TOML: {exc}") from exc
+    data = data.get("calibration", data)
+    data.pop("profile", None)
+    config_from_dict(data, cls=CalibrationConfig, prefix="signal.calibration.", where=str(p))
+    return dict(data)
+
+
 def replace_config(cfg: PipelineConfig, overrides: Mapping[str, Any]) -> PipelineConfig:
     """Return a new config with dotted-key overrides applied (``None`` values skipped)."""
     data = config_to_dict(cfg)
-    for dotted, value in _flatten(overrides).items():
+    flat = _flatten(overrides)
+    profile = flat.get("signal.calibration.profile")
+    if profile:
+        flat = {**{f"signal.calibration.{k}": v
+                   for k, v in read_calibration_profile(profile).items()}, **flat}
+    for dotted, value in flat.items():
         if value is None:
             continue
         parts = dotted.split(".")
