@@ -578,15 +578,61 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
         reference = _apply(reference[None], -offset[None], np.empty((1, ny, nx), np.float32),
                            kernels)[0]
     shifts = np.zeros((n_frames, 2))
-    acc = _SummaryAccumulator(ny, nx, centre=reference)
-    buf = np.empty((min(chunk_frames, n_frames), ny, nx), np.float32)
-    for t0, t1 in _chunks(n_frames, chunk_frames):
-        chunk = _read(stack, t0, t1, yx)
-        est.estimate_chunk(chunk, shifts[t0:t1])
-        _anchor(shifts[t0:t1], offset, upsample_factor)
-        b = _apply(chunk, shifts[t0:t1], buf[: t1 - t0], kernels)
-        acc.add(b, kernels)
-    return Registration(shifts=shifts, reference=reference, summary=acc.finish())
+    summary = _shift_summary_pass(stack, n_frames, yx, shifts, reference, chunk_frames, kernels,
+                                  est=est, offset=offset, upsample_factor=upsample_factor)
+    return Registration(shifts=shifts, reference=reference, summary=summary)
+
+
+def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kernels, *, est=None,
+                        offset=None, upsample_factor=1):
+    """One streaming pass: (optionally) estimate every frame's shift into ``shifts``, then
+    accumulate the summary images of the shifted frames.
+
+    The frames are split into one contiguous range per worker thread; each thread reads,
+    estimates, shifts and sums its own range into its own accumulators (no barrier per
+    chunk, no shared (chunk, Y, X) float buffer), and the partial sums are added in range
+    order at the end, so the result does not depend on thread timing.
+    """
+    ny, nx = yx
+    pool = _pool()
+    k = 1 if pool is None else max(1, min(pool._max_workers, n_frames // 16))
+    edges = np.linspace(0, n_frames, k + 1).round().astype(int)
+    accs = [_SummaryAccumulator(ny, nx, centre=centre) for _ in range(k)]
+
+    def work(i):
+        acc = accs[i]
+        buf = None
+        a, b = int(edges[i]), int(edges[i + 1])
+        for t0 in range(a, b, chunk_frames):
+            t1 = min(b, t0 + chunk_frames)
+            chunk = _read(stack, t0, t1, yx)
+            sh = shifts[t0:t1]
+            if est is not None:
+                for t in range(t1 - t0):
+                    sh[t] = est.estimate(chunk[t])
+                _anchor(sh, offset, upsample_factor)
+            if kernels is not None:
+                kernels.shift_accumulate(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,
+                                         acc.cross)
+                acc.n += t1 - t0
+            else:
+                if buf is None:
+                    buf = np.empty((min(chunk_frames, b - a), ny, nx), np.float32)
+                acc.add(_shift_frames_numpy(chunk, sh, buf[: t1 - t0]), None)
+
+    if k == 1:
+        work(0)
+    else:
+        for f in [pool.submit(work, i) for i in range(k)]:
+            f.result()
+    acc = accs[0]
+    for other in accs[1:]:
+        acc.s += other.s
+        acc.ss += other.ss
+        np.maximum(acc.mx, other.mx, out=acc.mx)
+        acc.cross += other.cross
+        acc.n += other.n
+    return acc.finish()
 
 
 def estimate_shifts(stack, reference=None, *, enabled=True, upsample_factor=10,
@@ -726,12 +772,11 @@ def summary_images(stack, shifts=None, *, chunk_frames=64) -> SummaryImages:
     yx = (ny, nx)
     s = None if shifts is None else _check_shifts(shifts, n_frames)
     kernels = _kernels_or_none()
+    if s is not None and n_frames:
+        first = _apply(_read(stack, 0, 1, yx), s[:1], np.empty((1, ny, nx), np.float32),
+                       kernels)[0]  # centre of the sums: the first shifted frame, as below
+        return _shift_summary_pass(stack, n_frames, yx, s.copy(), first, chunk_frames, kernels)
     acc = _SummaryAccumulator(ny, nx)
-    buf = None if s is None else np.empty((min(chunk_frames, max(n_frames, 1)), ny, nx),
-                                          np.float32)
     for t0, t1 in _chunks(n_frames, chunk_frames):
-        chunk = _read(stack, t0, t1, yx)
-        if s is not None:
-            chunk = _apply(chunk, s[t0:t1], buf[: t1 - t0], kernels)
-        acc.add(chunk, kernels)
+        acc.add(_read(stack, t0, t1, yx), kernels)
     return acc.finish()
