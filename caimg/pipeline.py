@@ -221,6 +221,46 @@ def _saturated_fraction(max_image, labels, roi_ids, dtype):
     return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
 
 
+def _fingerprints(paths) -> list[dict]:
+    from .io.result import file_fingerprint
+
+    inputs = []
+    for p in paths:
+        try:
+            inputs.append(file_fingerprint(p))
+        except OSError:
+            inputs.append({"path": str(p)})
+    return inputs
+
+
+def _fingerprint_in_background(paths, preload_plotting=False):
+    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
+
+    With ``preload_plotting`` the thread first imports what ``overview.png`` needs
+    (matplotlib, about 1 s), so that import also overlaps the single-threaded steps.
+    """
+    from concurrent.futures import Future
+    import threading
+
+    fut: Future = Future()
+
+    def work():
+        if preload_plotting:
+            try:
+                import matplotlib.backends.backend_agg  # noqa: F401
+                import matplotlib.figure  # noqa: F401
+                import skimage.segmentation  # noqa: F401
+            except Exception:  # noqa: BLE001 - only a head start; save_result imports again
+                pass
+        try:
+            fut.set_result(_fingerprints(paths))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
+            fut.set_exception(exc)
+
+    threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
+    return fut
+
+
 def _tidy_traces(roi_ids, time_s, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     T, R = len(time_s), len(roi_ids)
     data = {"roi": np.tile(np.asarray(roi_ids, dtype=np.int64), T),
@@ -286,6 +326,9 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                            upsample_factor=mc.upsample_factor, max_shift_px=mc.max_shift_px,
                            reference_frames=mc.reference_frames,
                            reference_iterations=mc.reference_iterations, crop_px=mc.crop_px)
+        # the SHA-256 of the input (1 GiB: ~0.6 s) runs beside the single-threaded steps
+        # that follow; hashlib releases the GIL
+        fingerprints = _fingerprint_in_background(rec.source, cfg.output.overview_png)
         with stage("segment"):
             labels, source = _labels_for(rec, cfg, reg.summary, labels)
             if roi_source:
@@ -404,14 +447,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         msg = f"{w.category.__name__}: {w.message}"
         if msg not in warn_msgs:
             warn_msgs.append(msg)
-    inputs = []
-    for p in rec.source:
-        try:
-            from .io.result import file_fingerprint
-
-            inputs.append(file_fingerprint(p))
-        except OSError:
-            inputs.append({"path": str(p)})
+    inputs = fingerprints.result()
     shifts = reg.shifts
     prov = {
         "caimg_version": __version__,

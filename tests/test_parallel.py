@@ -1,0 +1,116 @@
+"""The speed-ups do not change results: fast kernels vs the numpy fallback, the fast CSV
+writer vs pandas, and serial vs ``jobs=2`` vs a dask.distributed cluster (identical result
+folders)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from caimg.batch import run_batch
+from caimg.io.result import write_table
+from caimg.io.stack import write_recording
+from caimg.motion import register, summary_images
+from caimg.pipeline import process_recording
+from caimg.synthetic import make_recording
+
+
+def _small(indicator, seed, n_frames=60):
+    return make_recording(indicator, preset="moderate", n_frames=n_frames, rng=seed,
+                          drift_px=2.0)
+
+
+@pytest.fixture(scope="module")
+def batch_inputs(tmp_path_factory):
+    """Three small recordings (two Fluo-4, one Fura-2 hyperstack) in one folder."""
+    d = tmp_path_factory.mktemp("inputs")
+    write_recording(_small("fluo4", 1).recording, d / "a_fluo4.tif", layout="single")
+    write_recording(_small("fluo4", 2).recording, d / "b_fluo4.tif", layout="single")
+    write_recording(_small("fura2", 3).recording, d / "c_fura2.tif", layout="hyperstack")
+    return d
+
+
+def _folder_bytes(out: Path) -> dict[str, bytes]:
+    """Every file of every result folder, except run.json (timings, dates, absolute
+    paths) and overview.png (a picture of the same tables)."""
+    files = {}
+    for p in sorted(out.rglob("*")):
+        if p.is_file() and p.name not in ("run.json", "overview.png"):
+            files[str(p.relative_to(out))] = p.read_bytes()
+    return files
+
+
+def test_kernels_and_numpy_fallback_give_the_same_result(monkeypatch):
+    syn = _small("fluo4", 5, n_frames=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fast = process_recording(syn.recording, "fluo4")
+        monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+        slow = process_recording(syn.recording, "fluo4")
+    np.testing.assert_array_equal(fast.shifts, slow.shifts)
+    np.testing.assert_array_equal(fast.labels, slow.labels)
+    assert list(fast.traces.columns) == list(slow.traces.columns)
+    for col in ("f", "f0", "dff"):
+        np.testing.assert_allclose(fast.traces[col], slow.traces[col], rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(fast.projection, slow.projection, rtol=1e-6)
+
+
+def test_register_summary_threads_and_fallback_agree(monkeypatch):
+    rng = np.random.default_rng(0)
+    syn = _small("fluo4", 6, n_frames=70)
+    stack = np.asarray(syn.recording.channels["f"])
+    reg = register(stack, reference_frames=20, reference_iterations=1, chunk_frames=16)
+    err = np.abs(reg.shifts - (syn.shifts - syn.shifts[0]))
+    assert np.median(err) < 0.25  # ground truth recovered by the threaded pass
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    slow = register(stack, reference_frames=20, reference_iterations=1, chunk_frames=16)
+    np.testing.assert_array_equal(reg.shifts, slow.shifts)
+    for name in ("mean", "std", "max", "corr"):
+        np.testing.assert_allclose(getattr(reg.summary, name), getattr(slow.summary, name),
+                                   rtol=1e-5, atol=1e-4, err_msg=name)
+    # summary_images with shifts (the same threaded pass) on shifts of any size
+    shifts = rng.uniform(-40, 40, (stack.shape[0], 2))
+    shifts[::4] = np.round(shifts[::4])
+    monkeypatch.delenv("CAIMG_NO_NUMBA")
+    a = summary_images(stack, shifts, chunk_frames=8)
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    b = summary_images(stack, shifts, chunk_frames=64)
+    for name in ("mean", "std", "max", "corr"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-4,
+                                   err_msg=name)
+
+
+def test_fast_csv_writer_matches_pandas(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = np.concatenate([rng.normal(0, 1, n - 40), 10.0 ** rng.uniform(-300, 300, 30),
+                        [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-5, 123456789.0, 1234567890.0,
+                         0.5, 5e-324]])
+    df = pd.DataFrame({"roi": rng.integers(-5, 10**12, n), "frame": np.arange(n),
+                       "time_s": np.arange(n) * 0.1, "value": x})
+    write_table(df, tmp_path / "fast.csv")
+    df.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.9g", lineterminator="\n")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    back = pd.read_csv(tmp_path / "fast.csv")
+    np.testing.assert_allclose(back["value"], x, rtol=1e-8)
+
+
+def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_path):
+    serial = run_batch([batch_inputs], tmp_path / "serial", jobs=1)
+    assert serial.ok and len(serial.outcomes) == 3
+    par = run_batch([batch_inputs], tmp_path / "jobs2", jobs=2)
+    assert par.ok
+    ref = _folder_bytes(tmp_path / "serial")
+    assert any(k.endswith("traces.csv") for k in ref) and len(ref) >= 3 * 5
+    assert _folder_bytes(tmp_path / "jobs2") == ref
+
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask_run = run_batch([batch_inputs], tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert dask_run.ok
+    assert _folder_bytes(tmp_path / "dask") == ref
