@@ -145,14 +145,18 @@ def _write_table_fast(df: pd.DataFrame, path: Path) -> bool:
         else:
             return False
     n = len(df)
-    ia = np.ascontiguousarray(np.array(ints, np.int64).reshape(len(ints), n))
-    fa = np.ascontiguousarray(np.array(floats, np.float64).reshape(len(floats), n))
     pow10 = _pow10()
-    out = np.empty(n * len(kinds) * 28, np.uint8)
-    end = kernels.format_csv(ia, fa, np.array(kinds, np.int64), pow10, out)
+    kinds = np.array(kinds, np.int64)
+    block = 1 << 16  # rows per block: one small reused text buffer, whatever the length
+    out = np.empty(min(n, block) * len(kinds) * 28, np.uint8)
     with open(path, "wb") as fh:
         fh.write((",".join(df.columns) + "\n").encode())
-        fh.write(memoryview(out)[:end])
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            ia = np.array([c[a:b] for c in ints], np.int64).reshape(len(ints), b - a)
+            fa = np.array([c[a:b] for c in floats], np.float64).reshape(len(floats), b - a)
+            end = kernels.format_csv(ia, fa, kinds, pow10, out)
+            fh.write(memoryview(out)[:end])
     return True
 
 
