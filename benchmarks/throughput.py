@@ -73,7 +73,7 @@ def _base(indicator, n_base, size, seed):
     from caimg.synthetic import make_recording
 
     syn = make_recording(indicator, preset="moderate", shape=(size, size), n_frames=n_base,
-                         n_cells=256 if size >= 512 else 64, rng=seed, drift_px=3.0,
+                         n_cells=256 if size >= 512 else 25, rng=seed, drift_px=3.0,
                          frame_interval_s=0.1)
     return syn
 
@@ -250,7 +250,8 @@ def main(argv=None):
         return _child(args.child)
 
     T = 1000 if args.quick else args.frames
-    T_fura = 500 if args.quick else args.frames
+    # Fura-2 "of the same size": T frames in all, T / 2 pairs (the spine figure: 500 pairs)
+    T_fura = 500 if args.quick else args.frames // 2
     rows = []          # (label, seconds, frames, floor seconds, note)
     work = Path(tempfile.mkdtemp(prefix="caimg-throughput-"))
     try:
@@ -280,7 +281,7 @@ def main(argv=None):
                 raise RuntimeError(f"caimg run returned {r['rc']} on {path}")
             for k, v in r["timings"].items():
                 rows.append((f"  {label}: {k}", v, n_frames, floor, ""))
-            rows.append((f"  {label}: imports", r["import_s"], None, floor, ""))
+            rows.append((f"  {label}: import caimg.cli", r["import_s"], None, floor, ""))
             rows.append((f"{label}: END TO END", r["total_s"], n_frames, floor,
                          f"peak anon RSS {r['peak_anon'] / 2**20:.0f} MB (VmHWM "
                          f"{r['hwm'] / 2**20:.0f} MB), {r['n_rois']} ROIs"))
@@ -301,13 +302,13 @@ def main(argv=None):
             r4 = _spawn("run", fl4, "warm", work / "out", "fluo4")
             mem.append((f"fluo4 T={4 * T}", r4["peak_anon"], fl4.stat().st_size))
             rows.append((f"fluo4 {4 * T}x512x512 warm: END TO END", r4["total_s"], 4 * T,
-                         None, ""))
+                         None, f"peak anon RSS {r4['peak_anon'] / 2**20:.0f} MB"))
             fu4 = make_stack("fura2", 4 * T_fura)
             _warm(fu4)
             r4 = _spawn("run", fu4, "warm", work / "out", "fura2")
             mem.append((f"fura2 T={4 * T_fura} pairs", r4["peak_anon"], fu4.stat().st_size))
             rows.append((f"fura2 {4 * T_fura} pairs warm: END TO END", r4["total_s"],
-                         8 * T_fura, None, ""))
+                         8 * T_fura, None, f"peak anon RSS {r4['peak_anon'] / 2**20:.0f} MB"))
         if not args.quick:
             for size, n in ((512, 2000), (128, 20000)):
                 p = make_stack("fluo4", n, size=size, pages="separate", n_base=60)

@@ -86,7 +86,7 @@ def test_register_summary_threads_and_fallback_agree(monkeypatch):
 
 def test_fast_csv_writer_matches_pandas(tmp_path):
     rng = np.random.default_rng(3)
-    n = 20_000
+    n = 70_000  # more than one 65536-row block of the fast writer
     x = np.concatenate([rng.normal(0, 1, n - 40), 10.0 ** rng.uniform(-300, 300, 30),
                         [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-5, 123456789.0, 1234567890.0,
                          0.5, 5e-324]])
