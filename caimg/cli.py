@@ -161,8 +161,12 @@ def _signal_name(folder) -> str:
         return "?"
 
 
-def _progress_printer(quiet):
+def _progress_printer(quiet, stream=None):
+    """Progress of a batch: a live bar on a terminal, one log line per recording otherwise
+    (files, CI, cluster logs)."""
+    stream = stream or sys.stderr
     start = time.perf_counter()
+    live = stream.isatty()
     counts = {"ok": 0, "skipped": 0, "failed": 0}
 
     def progress(outcome, done, total):
@@ -171,12 +175,24 @@ def _progress_printer(quiet):
             return
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (total - done)
-        line = (f"[{done}/{total}] {outcome.status:7s} {outcome.name}"
-                f"  (done {counts['ok'] + counts['skipped']}, failed {counts['failed']}, "
-                f"remaining {total - done}, ETA {eta:.0f} s)")
+        state = (f"done {counts['ok'] + counts['skipped']}, failed {counts['failed']}, "
+                 f"remaining {total - done}, ETA {eta:.0f} s")
+        if live:
+            width = 24
+            filled = round(width * done / total)
+            if outcome.status == "failed":
+                stream.write(f"\r\033[K  FAILED {outcome.name}: {outcome.error_type}: "
+                             f"{outcome.message}\n")
+            stream.write(f"\r\033[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  "
+                         f"{state}  ({outcome.name})")
+            if done == total:
+                stream.write("\n")
+            stream.flush()
+            return
+        line = f"[{done}/{total}] {outcome.status:7s} {outcome.name}  ({state})"
         if outcome.status == "failed":
             line += f"\n    {outcome.error_type}: {outcome.message}"
-        print(line, file=sys.stderr, flush=True)
+        print(line, file=stream, flush=True)
 
     return progress
 

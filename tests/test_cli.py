@@ -129,3 +129,39 @@ def test_background_roi_flag_uses_the_drawn_region(data_dir, tmp_path):
     prov = json.loads((out / "fluo" / "run.json").read_text())
     assert prov["background"]["method"] == "roi" and prov["background"]["n_pixels"] == 36
     np.testing.assert_array_equal(tifffile.imread(out / "fluo" / "background.tif") > 0, mask > 0)
+
+
+class _Stream:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_is_a_live_bar_on_a_terminal_and_lines_otherwise():
+    from caimg.batch import RecordingOutcome
+    from caimg.cli import _progress_printer
+
+    outcomes = [RecordingOutcome("a", ("a.tif",), "ok"),
+                RecordingOutcome("b", ("b.tif",), "failed", error_type="StackReadError",
+                                 message="b.tif: truncated"),
+                RecordingOutcome("c", ("c.tif",), "skipped")]
+    for tty in (True, False):
+        stream = _Stream(tty)
+        progress = _progress_printer(False, stream)
+        for i, o in enumerate(outcomes, 1):
+            progress(o, i, 3)
+        assert "FAILED b" in stream.text or "failed  b" in stream.text
+        assert "b.tif: truncated" in stream.text
+        assert "remaining 0" in stream.text
+        if tty:
+            assert "\r" in stream.text and "[########################] 3/3" in stream.text
+        else:
+            assert "\r" not in stream.text and stream.text.count("\n") == 4
