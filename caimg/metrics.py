@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["match_labels", "MatchResult"]
+__all__ = ["match_labels", "MatchResult", "score_against_truth", "TruthScore"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,51 @@ def match_labels(true_labels: np.ndarray, pred_labels: np.ndarray, *,
     ious = iou[rows, cols]
     return MatchResult(precision, recall, f1, float(ious.mean()) if k else float("nan"),
                        np.stack([t_ids[rows], p_ids[cols]], axis=1), ious, nt, npred)
+
+
+@dataclass(frozen=True)
+class TruthScore:
+    """How a pipeline result compares with a synthetic recording's ground truth.
+
+    ``pearson_r``: per matched responding cell, correlation of the extracted signal with
+    the true noiseless signal; ``amplitude_error`` / ``decay_tau_error``: relative errors
+    of cells that are responders in both; ``responder_correct``: per matched cell with a
+    kinetics row, whether the responder call is right.
+    """
+
+    match: MatchResult
+    pearson_r: np.ndarray
+    amplitude_error: np.ndarray
+    decay_tau_error: np.ndarray
+    rise_time_error: np.ndarray
+    responder_correct: np.ndarray
+
+
+def score_against_truth(synthetic, result) -> TruthScore:
+    """Match ROIs to true cells (IoU >= 0.5) and compare signals and kinetics.
+
+    Parameters
+    ----------
+    synthetic : caimg.synthetic.SyntheticRecording
+    result : caimg.result.Result
+    """
+    m = match_labels(synthetic.labels, result.labels, iou_threshold=0.5)
+    _, roi_ids, values = result.trace_matrix()
+    col = {int(r): j for j, r in enumerate(roi_ids)}
+    kin = result.kinetics.set_index("roi")
+    truth = synthetic.kinetics.set_index("roi")
+    rs, amp, tau, rise, ok = [], [], [], [], []
+    for t_id, p_id in m.pairs:
+        t = truth.loc[t_id]
+        if t["responder"] and int(p_id) in col:  # a flat true trace has no correlation
+            rs.append(np.corrcoef(synthetic.signal[:, t_id - 1], values[:, col[int(p_id)]])[0, 1])
+        if p_id not in kin.index:
+            continue
+        k = kin.loc[p_id]
+        ok.append(bool(k["responder"]) == bool(t["responder"]))
+        if t["responder"] and k["responder"]:
+            amp.append(abs(k["amplitude"] - t["amplitude"]) / t["amplitude"])
+            tau.append(abs(k["decay_tau_s"] - t["decay_tau_s"]) / t["decay_tau_s"])
+            rise.append(abs(k["rise_time_s"] - t["rise_time_s"]) / t["rise_time_s"])
+    return TruthScore(m, np.array(rs), np.array(amp), np.array(tau), np.array(rise),
+                      np.array(ok, bool))

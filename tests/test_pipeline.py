@@ -4,34 +4,11 @@ import numpy as np
 import pytest
 
 import caimg
-from caimg.metrics import match_labels
+from caimg.metrics import score_against_truth
 from caimg.result import KINETICS_COLUMNS, trace_columns
 from caimg.synthetic import make_recording
 
 SEEDS = [0, 1, 2]
-
-
-def _score(syn, res):
-    """Match ROIs to true cells and compare signals and kinetics of matched pairs."""
-    m = match_labels(syn.labels, res.labels, iou_threshold=0.5)
-    time_s, roi_ids, values = res.trace_matrix()
-    col = {int(r): j for j, r in enumerate(roi_ids)}
-    rs, amp_err, tau_err, resp_ok = [], [], [], []
-    kin = res.kinetics.set_index("roi")
-    truth = syn.kinetics.set_index("roi")
-    for t_id, p_id in m.pairs:
-        true_sig = syn.signal[:, t_id - 1]
-        est = values[:, col[int(p_id)]]
-        if truth.loc[t_id, "responder"]:  # a flat true trace has no correlation to speak of
-            rs.append(np.corrcoef(true_sig, est)[0, 1])
-        if p_id not in kin.index:
-            continue
-        k, t = kin.loc[p_id], truth.loc[t_id]
-        resp_ok.append(bool(k["responder"]) == bool(t["responder"]))
-        if t["responder"] and k["responder"]:
-            amp_err.append(abs(k["amplitude"] - t["amplitude"]) / t["amplitude"])
-            tau_err.append(abs(k["decay_tau_s"] - t["decay_tau_s"]) / t["decay_tau_s"])
-    return m, np.array(rs), np.array(amp_err), np.array(tau_err), np.array(resp_ok)
 
 
 @pytest.mark.parametrize("indicator", ["fura2", "fluo4"])
@@ -40,9 +17,10 @@ def test_end_to_end_recovers_truth(indicator):
     for seed in SEEDS:
         syn = make_recording(indicator, preset="moderate", rng=seed)
         res = caimg.run(syn.recording, pipeline=indicator, stimulus_time_s=syn.stimulus_time_s)
-        m, r, a, t, ok = _score(syn, res)
-        f1s.append(m.f1)
-        rs.extend(r), amps.extend(a), taus.extend(t), resp.extend(ok)
+        s = score_against_truth(syn, res)
+        f1s.append(s.match.f1)
+        rs.extend(s.pearson_r), amps.extend(s.amplitude_error)
+        taus.extend(s.decay_tau_error), resp.extend(s.responder_correct)
         assert list(res.kinetics.columns) == list(KINETICS_COLUMNS)
         assert list(res.traces.columns) == list(trace_columns(indicator))
     assert min(f1s) >= 0.9, f1s
