@@ -513,3 +513,182 @@ def shift_accumulate(frames, shifts, centre, s, ss, mx, cross):  # pragma: no co
                 for c in range(1, nx):
                     cross[3, r, c] += x[c] * xd[c - 1]
         prev, cur = cur, prev
+
+
+@nb.njit(cache=True, nogil=True)
+def _shifted_row32(f, r, ir, ic, w, out):  # pragma: no cover - compiled
+    """Row ``r`` of frame ``f`` shifted as in :func:`shift_frames`, with the bilinear weights
+    ``w = (a00, a01, a10, a11)``, into ``out`` (X,) float32. With float64 weights the values
+    are exactly shift_frames' (same products, same order); with float32 weights they agree
+    to float32 precision. Whole-pixel shifts copy values exactly."""
+    ny = f.shape[0]
+    nx = f.shape[1]
+    r0 = min(max(r + ir, 0), ny - 1)
+    r1 = min(max(r + ir + 1, 0), ny - 1)
+    lo = min(max(-ic, 0), nx)
+    hi = max(min(nx - 1 - ic, nx), lo)
+    fa = f[r0]
+    fb = f[r1]
+    a00 = w[0]
+    a01 = w[1]
+    a10 = w[2]
+    a11 = w[3]
+    # interior through slices indexed by non-negative range variables: numba then drops its
+    # negative-index wraparound selects and the loop vectorises (10x faster than fa[c + ic])
+    n = hi - lo
+    ga = fa[lo + ic:hi + ic + 1]
+    gb = fb[lo + ic:hi + ic + 1]
+    o = out[lo:hi]
+    if a01 == 0.0 and a10 == 0.0 and a11 == 0.0:
+        for j in range(n):
+            o[j] = np.float32(ga[j])
+    else:
+        for j in range(n):
+            o[j] = (a00 * np.float32(ga[j]) + a01 * np.float32(ga[j + 1])
+                    + a10 * np.float32(gb[j]) + a11 * np.float32(gb[j + 1]))
+    for c in range(lo):
+        _edge_pixel32(fa, fb, c, ic, a00, a01, a10, a11, out)
+    for c in range(hi, nx):
+        _edge_pixel32(fa, fb, c, ic, a00, a01, a10, a11, out)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _edge_pixel32(fa, fb, c, ic, a00, a01, a10, a11, out):  # pragma: no cover - compiled
+    nx = fa.shape[0]
+    c0 = min(max(c + ic, 0), nx - 1)
+    c1 = min(max(c + ic + 1, 0), nx - 1)
+    if a01 == 0.0 and a10 == 0.0 and a11 == 0.0:
+        out[c] = np.float32(fa[c0])
+    else:
+        out[c] = (a00 * np.float32(fa[c0]) + a01 * np.float32(fa[c1])
+                  + a10 * np.float32(fb[c0]) + a11 * np.float32(fb[c1]))
+
+
+@nb.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "nsz"})
+def shift_accumulate32(frames, shifts, centre, s, ss, mx, cross):  # pragma: no cover
+    """:func:`shift_accumulate` in float32 arithmetic: the same sums to float32 precision,
+    about 3x faster (16-lane vectors, row accumulators in L1).
+
+    Frames are taken in blocks of at most 32; for each row, the block's contributions are
+    summed in float32 row accumulators (at most 32 terms of centred values, so the relative
+    rounding error stays near float32 epsilon) and then added to the float64 accumulators
+    ``s, ss, cross`` (and ``mx``, exact). Arguments as in :func:`shift_accumulate`. Serial.
+    """
+    n, ny, nx = frames.shape
+    blk = 32
+    cen = np.empty((2, nx), np.float32)
+    ra = np.zeros((7, nx), np.float32)
+    xa = np.empty(nx, np.float32)
+    xd = np.empty(nx, np.float32)
+    for b0 in range(0, n, blk):
+        m = min(n, b0 + blk) - b0
+        ir = np.empty(m, np.int64)
+        icol = np.empty(m, np.int64)
+        w = np.empty((m, 4), np.float32)
+        for t in range(m):
+            sr = -shifts[b0 + t, 0]
+            sc = -shifts[b0 + t, 1]
+            fr = math.floor(sr)
+            fc = math.floor(sc)
+            wr = sr - fr
+            wc = sc - fc
+            ir[t] = int(fr)
+            icol[t] = int(fc)
+            w[t, 0] = (1.0 - wr) * (1.0 - wc)
+            w[t, 1] = (1.0 - wr) * wc
+            w[t, 2] = wr * (1.0 - wc)
+            w[t, 3] = wr * wc
+        prev = np.empty((m, nx), np.float32)
+        cur = np.empty((m, nx), np.float32)
+        for t in range(m):
+            _shifted_row32(frames[b0 + t], 0, ir[t], icol[t], w[t], prev[t])
+        for r in range(ny):
+            last = r + 1 >= ny
+            for c in range(nx):
+                cen[0, c] = np.float32(centre[r, c])
+            if not last:
+                for c in range(nx):
+                    cen[1, c] = np.float32(centre[r + 1, c])
+            for k in range(7):
+                for c in range(nx):
+                    ra[k, c] = 0.0
+            rs = ra[0]
+            rss = ra[1]
+            r0 = ra[2]
+            r1 = ra[3]
+            r2 = ra[4]
+            r3 = ra[5]
+            rmx = ra[6]
+            for c in range(nx):
+                rmx[c] = -np.inf
+            c0 = cen[0]
+            c1 = cen[1]
+            # shifted-by-one views: plain range indices everywhere (no wraparound checks)
+            xa1 = xa[1:]
+            xd1 = xd[1:]
+            r3s = r3[1:]
+            for t in range(m):
+                pv = prev[t]
+                for c in range(nx):
+                    v = pv[c]
+                    x = v - c0[c]
+                    xa[c] = x
+                    rs[c] += x
+                    rss[c] += x * x
+                    rmx[c] = max(rmx[c], v)
+                for c in range(nx - 1):
+                    r0[c] += xa[c] * xa1[c]
+                if not last:
+                    cv = cur[t]
+                    _shifted_row32(frames[b0 + t], r + 1, ir[t], icol[t], w[t], cv)
+                    for c in range(nx):
+                        xd[c] = cv[c] - c1[c]
+                    for c in range(nx):
+                        r1[c] += xa[c] * xd[c]
+                    for c in range(nx - 1):
+                        r2[c] += xa[c] * xd1[c]
+                    for c in range(nx - 1):
+                        r3s[c] += xa1[c] * xd[c]
+            for c in range(nx):
+                s[r, c] += rs[c]
+                ss[r, c] += rss[c]
+                mx[r, c] = max(mx[r, c], rmx[c])
+                cross[0, r, c] += r0[c]
+            if not last:
+                for c in range(nx):
+                    cross[1, r, c] += r1[c]
+                    cross[2, r, c] += r2[c]
+                    cross[3, r, c] += r3[c]
+            prev, cur = cur, prev
+
+
+@nb.njit(cache=True, nogil=True)
+def shift_add(frames, shifts, acc, r_start, r_stop):  # pragma: no cover - compiled
+    """``acc[r] += shift_frames(frames, shifts)[:, r].sum(axis=0)`` for rows
+    ``r_start:r_stop``, without storing the shifted frames: the same float32 values as
+    :func:`shift_frames`, added in frame order. frames (n, Y, X); shifts (n, 2) float64;
+    acc (Y, X) float64."""
+    n, ny, nx = frames.shape
+    ir = np.empty(n, np.int64)
+    icol = np.empty(n, np.int64)
+    w = np.empty((n, 4))
+    for t in range(n):
+        sr = -shifts[t, 0]
+        sc = -shifts[t, 1]
+        fr = math.floor(sr)
+        fc = math.floor(sc)
+        wr = sr - fr
+        wc = sc - fc
+        ir[t] = int(fr)
+        icol[t] = int(fc)
+        w[t, 0] = (1.0 - wr) * (1.0 - wc)
+        w[t, 1] = (1.0 - wr) * wc
+        w[t, 2] = wr * (1.0 - wc)
+        w[t, 3] = wr * wc
+    row = np.empty(nx, np.float32)
+    for r in range(r_start, r_stop):
+        a = acc[r]
+        for t in range(n):
+            _shifted_row32(frames[t], r, ir[t], icol[t], w[t], row)
+            for c in range(nx):
+                a[c] += row[c]

@@ -237,8 +237,12 @@ class _ShiftEstimator:
             np.divide(1.0, mag, out=mag, where=mag > 0)
             f *= self.refk
             f *= mag
-        cc = self.fft.irfft2(f, s=self.hw, workers=1, overwrite_x=True)
-        win = cc[np.ix_(self.ri, self.ci)]
+        # the inverse transform only for the rows of the search window: the complex inverse
+        # along rows (axis 0), then the real inverse of just those rows (the same operations
+        # irfft2 does, so the same numbers, ~45 % less inverse work)
+        g = self.fft.ifft(f, axis=0, workers=1, overwrite_x=True)
+        rows = self.fft.irfft(g[self.ri], n=self.hw[1], axis=1, workers=1, overwrite_x=True)
+        win = rows[:, self.ci]
         inner = win[1:-1, 1:-1]
         i, j = np.unravel_index(int(np.argmax(inner)), inner.shape)
         i += 1
@@ -433,7 +437,8 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     for t0, t1 in _chunks(n, chunk_frames):
         _add_frames(_read(stack, t0, t1, yx), acc, kernels)
     ref = (acc / n).astype(np.float32)
-    buf = np.empty((min(chunk_frames, n), *yx), np.float32)
+    ny = yx[0]
+    buf = None if kernels is not None else np.empty((min(chunk_frames, n), *yx), np.float32)
     shifts = np.zeros((min(chunk_frames, n), 2))
     for _ in range(int(reference_iterations)):
         est = _ShiftEstimator(ref, **est_kwargs)
@@ -442,7 +447,11 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
             chunk = _read(stack, t0, t1, yx)
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
-            _add_frames(_apply(chunk, sh, buf[: t1 - t0], kernels), acc, kernels)
+            if kernels is not None:  # shift and add fused: no shifted-frame buffer
+                _run_blocks(ny, lambda a, b: kernels.shift_add(chunk, sh, acc, a, b),
+                            min_block=8)
+            else:
+                _add_frames(_apply(chunk, sh, buf[: t1 - t0], None), acc, None)
         ref = (acc / n).astype(np.float32)
     return ref
 
@@ -612,8 +621,8 @@ def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kerne
                     sh[t] = est.estimate(chunk[t])
                 _anchor(sh, offset, upsample_factor)
             if kernels is not None:
-                kernels.shift_accumulate(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,
-                                         acc.cross)
+                kernels.shift_accumulate32(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,
+                                           acc.cross)
                 acc.n += t1 - t0
             else:
                 if buf is None:
