@@ -125,9 +125,33 @@ def _native(a, name="stack"):
     return np.ascontiguousarray(a)
 
 
-def _read(stack, t0, t1, yx):
-    """Frames ``t0:t1`` as a C-contiguous native numpy array (no copy when already one)."""
-    a = _native(stack[t0:t1])
+class _ReadBuffer:
+    """A reusable destination for :func:`_read` from stacks that can read into a buffer
+    (``read_into(t0, t1, out)``, e.g. :class:`caimg.io.stack.TiffFrames`): one allocation
+    per loop instead of one per chunk. One buffer per thread; the frames it returned are
+    overwritten by the next read."""
+
+    def __init__(self):
+        self.buf = None
+
+    def get(self, stack, n, yx):
+        dtype = np.dtype(stack.dtype)
+        if self.buf is None or self.buf.shape[0] < n or self.buf.dtype != dtype:
+            self.buf = np.empty((n, *yx), dtype)
+        return self.buf[:n]
+
+
+def _read(stack, t0, t1, yx, buffer=None):
+    """Frames ``t0:t1`` as a C-contiguous native numpy array (no copy when already one).
+
+    With a :class:`_ReadBuffer` and a stack that has ``read_into``, the frames are read
+    into the reused buffer (valid until the next read with the same buffer)."""
+    if buffer is not None and hasattr(stack, "read_into") \
+            and np.dtype(getattr(stack, "dtype", object)).isnative:
+        a = stack.read_into(t0, t1, buffer.get(stack, t1 - t0, yx))
+    else:
+        a = stack[t0:t1]
+    a = _native(a)
     if a.shape != (t1 - t0, *yx):
         raise CaimgError(f"stack[{t0}:{t1}] returned shape {a.shape}; expected "
                          f"{(t1 - t0, *yx)} (a lazy stack must return numpy frames)")
@@ -434,8 +458,9 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     """Mean of the first frames, then ``reference_iterations`` rounds of register-and-average."""
     n = min(int(reference_frames), n_frames)
     acc = np.zeros(yx)
+    rbuf = _ReadBuffer()
     for t0, t1 in _chunks(n, chunk_frames):
-        _add_frames(_read(stack, t0, t1, yx), acc, kernels)
+        _add_frames(_read(stack, t0, t1, yx, rbuf), acc, kernels)
     ref = (acc / n).astype(np.float32)
     ny = yx[0]
     buf = None if kernels is not None else np.empty((min(chunk_frames, n), *yx), np.float32)
@@ -444,7 +469,7 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
         est = _ShiftEstimator(ref, **est_kwargs)
         acc[...] = 0.0
         for t0, t1 in _chunks(n, chunk_frames):
-            chunk = _read(stack, t0, t1, yx)
+            chunk = _read(stack, t0, t1, yx, rbuf)
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
             if kernels is not None:  # shift and add fused: no shifted-frame buffer
@@ -611,10 +636,11 @@ def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kerne
     def work(i):
         acc = accs[i]
         buf = None
+        rbuf = _ReadBuffer()
         a, b = int(edges[i]), int(edges[i + 1])
         for t0 in range(a, b, chunk_frames):
             t1 = min(b, t0 + chunk_frames)
-            chunk = _read(stack, t0, t1, yx)
+            chunk = _read(stack, t0, t1, yx, rbuf)
             sh = shifts[t0:t1]
             if est is not None:
                 for t in range(t1 - t0):
@@ -697,8 +723,9 @@ chunk_frames
     est = _ShiftEstimator(reference, **est_kwargs)
     offset = est.estimate(_read(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
     shifts = np.zeros((n_frames, 2))
+    rbuf = _ReadBuffer()
     for t0, t1 in _chunks(n_frames, chunk_frames):
-        est.estimate_chunk(_read(stack, t0, t1, yx), shifts[t0:t1])
+        est.estimate_chunk(_read(stack, t0, t1, yx, rbuf), shifts[t0:t1])
         _anchor(shifts[t0:t1], offset, upsample_factor)
     return shifts
 
@@ -786,6 +813,7 @@ def summary_images(stack, shifts=None, *, chunk_frames=64) -> SummaryImages:
                        kernels)[0]  # centre of the sums: the first shifted frame, as below
         return _shift_summary_pass(stack, n_frames, yx, s.copy(), first, chunk_frames, kernels)
     acc = _SummaryAccumulator(ny, nx)
+    rbuf = _ReadBuffer()
     for t0, t1 in _chunks(n_frames, chunk_frames):
-        acc.add(_read(stack, t0, t1, yx), kernels)
+        acc.add(_read(stack, t0, t1, yx, rbuf), kernels)
     return acc.finish()

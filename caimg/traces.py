@@ -269,8 +269,8 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     >>> tr.roi_ids.tolist(), tr.means.tolist(), tr.n_pixels.tolist()
     ([1, 2], [[0.5, 15.0], [16.5, 31.0]], [2, 1])
     """
-    from .motion import (_check_chunk_frames, _check_shifts, _chunks, _read, _run_blocks,
-                         _stack_shape)
+    from .motion import (_ReadBuffer, _check_chunk_frames, _check_shifts, _chunks, _read,
+                         _run_blocks, _stack_shape)
 
     n_frames, ny, nx = _stack_shape(stack)
     chunk_frames = _check_chunk_frames(chunk_frames)
@@ -313,10 +313,11 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     sums = np.empty((nbuf, n_rois))
     bg_vals = None if bg_rows is None else np.empty((nbuf, bg_rows.size), np.float32)
     inv_n = 1.0 / np.maximum(n_pixels, 1)
+    rbuf = _ReadBuffer()
     for t0, t1 in _chunks(n_frames, chunk_frames):
         if n_rois == 0 and (bg_rows is None or bg_rows.size == 0):
             break
-        chunk = _read(stack, t0, t1, (ny, nx))
+        chunk = _read(stack, t0, t1, (ny, nx), rbuf)
         sh = s[t0:t1] if s.shape[0] else s
         n = t1 - t0
         if n_rois:

@@ -237,6 +237,55 @@ def test_big_endian_file_read_lazily_in_native_order(tmp_path, imagej):
     _err(p, frame_interval_s=0.5)
 
 
+@pytest.mark.parametrize("kind", ["raw", "zlib", "big-endian"])
+def test_read_into_reuses_the_buffer(tmp_path, kind):
+    v = _stack(6, t=12)
+    p = tmp_path / "r.tif"
+    if kind == "raw":
+        write_recording({"f": v}, p, layout="single", frame_interval_s=0.1, pages="separate")
+    else:
+        tifffile.imwrite(p, v, imagej=True, byteorder=">" if kind == "big-endian" else "<",
+                         compression="zlib" if kind == "zlib" else None,
+                         metadata={"axes": "TYX", "finterval": 0.1})
+    arr = read_recording(p).channels["f"]
+    assert isinstance(arr, TiffFrames)
+    buf = np.full((4, ROWS, COLS), 7, np.uint16)
+    for a in range(0, 12, 4):
+        got = arr.read_into(a, a + 4, buf)
+        assert got is buf or np.shares_memory(got, buf)
+        assert got.dtype.isnative
+        np.testing.assert_array_equal(got, v[a:a + 4])
+    assert arr.read_into(5, 5, buf[:0]).shape == (0, ROWS, COLS)
+    with pytest.raises(StackReadError, match="buffer"):
+        arr.read_into(0, 4, np.empty((3, ROWS, COLS), np.uint16))
+    with pytest.raises(StackReadError, match="buffer"):
+        arr.read_into(0, 4, np.empty((4, ROWS, COLS), np.float32))
+    with pytest.raises(IndexError):
+        arr.read_into(10, 14, buf)
+
+
+def test_register_and_extract_same_on_lazy_and_in_memory_stack(tmp_path):
+    from caimg.motion import register
+    from caimg.traces import extract_traces
+
+    rng = np.random.default_rng(3)
+    v = (rng.random((70, 24, 20)) * 1000).astype(np.uint16)
+    (p,) = write_recording({"f": v}, tmp_path / "s.tif", layout="single",
+                           frame_interval_s=0.1, pages="separate")
+    lazy = read_recording(p).channels["f"]
+    assert isinstance(lazy, TiffFrames)
+    labels = np.zeros((24, 20), np.int32)
+    labels[4:9, 3:8] = 1
+    labels[12:20, 10:16] = 2
+    kw = dict(reference_frames=10, chunk_frames=16)
+    ra, rb = register(v, **kw), register(lazy, **kw)
+    np.testing.assert_array_equal(ra.shifts, rb.shifts)
+    np.testing.assert_array_equal(ra.summary.mean, rb.summary.mean)
+    ta = extract_traces(v, labels, shifts=ra.shifts, chunk_frames=16)
+    tb = extract_traces(lazy, labels, shifts=rb.shifts, chunk_frames=16)
+    np.testing.assert_array_equal(ta.means, tb.means)
+
+
 def test_z_slices_read_as_time_with_warning(tmp_path):
     v = _stack(10)
     p = tmp_path / "slices.tif"

@@ -474,15 +474,49 @@ class TiffFrames:
             pass
 
     # -- reading ----------------------------------------------------------------------
-    def _read(self, frames: np.ndarray) -> np.ndarray:
-        out = np.empty((len(frames), *self._frame_shape), dtype=self._file_dtype)
+    def read_into(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Read frames ``start:stop`` into ``out`` and return it.
+
+        Reusing one buffer across chunks avoids a fresh allocation per read (on VMs whose
+        first touch of new memory is slow, that allocation costs more than the read).
+
+        Parameters
+        ----------
+        start, stop : int
+            Frame range, ``0 <= start <= stop <= T``.
+        out : ndarray, (stop - start, Y, X)
+            C-contiguous, of :attr:`dtype` (native byte order); overwritten.
+
+        Returns
+        -------
+        ndarray
+            ``out``.
+        """
+        n = len(self)
+        start, stop = int(start), int(stop)
+        if not 0 <= start <= stop <= n:
+            raise IndexError(f"frames {start}:{stop} out of range for {n} frames in {self.path}")
+        want = (stop - start, *self._frame_shape)
+        if (not isinstance(out, np.ndarray) or out.shape != want or out.dtype != self.dtype
+                or not out.flags.c_contiguous or not out.flags.writeable):
+            raise StackReadError(
+                f"{self.path}: read_into needs a writeable C-contiguous {self.dtype} buffer of "
+                f"shape {want}, got {getattr(out, 'dtype', type(out))} "
+                f"{getattr(out, 'shape', '')}")
+        return self._read(np.arange(start, stop), out)
+
+    def _read(self, frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.empty((len(frames), *self._frame_shape), dtype=self._file_dtype)
+        else:
+            out = out.view(self._file_dtype)  # same bytes, the file's byte order
         if len(frames):
             if self._compressed:
                 self._read_decoded(frames, out)
             else:
                 self._read_raw(frames, out)
         if not out.dtype.isnative:
-            out = out.byteswap().view(out.dtype.newbyteorder("="))
+            out = out.byteswap(inplace=True).view(out.dtype.newbyteorder("="))
         return out
 
     def _fd(self) -> int:
