@@ -692,3 +692,24 @@ def shift_add(frames, shifts, acc, r_start, r_stop):  # pragma: no cover - compi
             _shifted_row32(frames[t], r, ir[t], icol[t], w[t], row)
             for c in range(nx):
                 a[c] += row[c]
+
+
+@nb.njit(cache=True, nogil=True)
+def frame_stats(frames, sat_value, lo, hi, n_sat):  # pragma: no cover - compiled
+    """Per frame of an integer stack: minimum, maximum and the number of pixels equal to
+    ``sat_value``, in one pass. frames (n, Y, X) integer, C-contiguous; lo, hi, n_sat (n,)
+    int64, overwritten."""
+    n = frames.shape[0]
+    for t in range(n):
+        f = frames[t].ravel()
+        a = f[0]
+        b = f[0]
+        k = 0
+        for i in range(f.shape[0]):
+            v = f[i]
+            a = min(a, v)
+            b = max(b, v)
+            k += v == sat_value
+        lo[t] = a
+        hi[t] = b
+        n_sat[t] = k

@@ -114,3 +114,23 @@ def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_p
         dask_run = run_batch([batch_inputs], tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert dask_run.ok
     assert _folder_bytes(tmp_path / "dask") == ref
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.uint32])
+def test_channel_stats_kernel_matches_numpy(monkeypatch, dtype):
+    from caimg.validate import channel_stats
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(4)
+    v = rng.integers(max(info.min, -500), min(info.max, 3000), (37, 9, 11)).astype(dtype)
+    v[5, 2, 3] = info.max
+    v[5, 4, :] = info.max
+    v[36, 0, 0] = info.max
+    v[20, 1, 1] = info.min
+    fast = channel_stats(v, chunk_frames=8)
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    slow = channel_stats(v, chunk_frames=8)
+    assert fast["min"] == slow["min"] == float(info.min)
+    assert fast["max"] == slow["max"] == float(info.max)
+    np.testing.assert_array_equal(fast["saturated_per_frame"], slow["saturated_per_frame"])
+    assert fast["saturated_per_frame"][[5, 36]].tolist() == [12, 1]
