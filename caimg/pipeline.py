@@ -261,16 +261,28 @@ def _fingerprint_in_background(paths, preload_plotting=False):
     return fut
 
 
-def _tidy_traces(roi_ids, time_s, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    # built directly in (roi, frame) order: no sort, no intermediate copies of the columns
+def _tidy_traces(roi_ids, time_s, columns: dict[str, np.ndarray],
+                 names: Sequence[str]) -> pd.DataFrame:
+    """The tidy traces table with columns ``names`` (in that order), built directly in
+    (roi, frame) order: each column is written once into its final array (no sort, no
+    transposed or float64 temporaries of the (T, R) signals)."""
     T, R = len(time_s), len(roi_ids)
     ids = np.asarray(roi_ids, dtype=np.int64)
     order = np.argsort(ids, kind="stable")  # roi_ids come sorted; keep the contract anyway
-    data = {"roi": np.repeat(ids[order], T),
-            "frame": np.tile(np.arange(T, dtype=np.int64), R),
-            "time_s": np.tile(np.asarray(time_s, dtype=float), R)}
-    for name, arr in columns.items():
-        data[name] = np.asarray(arr, dtype=float).reshape(T, R)[:, order].T.ravel()
+    sorted_ids = bool(np.all(order == np.arange(R)))
+    data = {}
+    for name in names:
+        if name == "roi":
+            data[name] = np.repeat(ids[order], T)
+        elif name == "frame":
+            data[name] = np.tile(np.arange(T, dtype=np.int64), R)
+        elif name == "time_s":
+            data[name] = np.tile(np.asarray(time_s, dtype=float), R)
+        else:
+            wide = np.asarray(columns[name]).reshape(T, R)
+            out = np.empty(T * R)
+            out.reshape(R, T)[...] = wide.T if sorted_ids else wide.T[order]
+            data[name] = out
     return pd.DataFrame(data, copy=False)
 
 
@@ -442,8 +454,9 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                                                 responder_k=kc.responder_k)
 
         with stage("tables"):
-            traces = _tidy_traces(roi_ids, time_s, columns)
-            traces = traces.loc[:, list(trace_columns(cfg.indicator, "ca_nM" in columns))]
+            traces = _tidy_traces(roi_ids, time_s, columns,
+                                  list(trace_columns(cfg.indicator, "ca_nM" in columns)))
+            del raw, columns
 
     warn_msgs = []
     for w in caught:
