@@ -151,6 +151,14 @@ def _read(stack, t0, t1, yx, buffer=None):
         a = stack.read_into(t0, t1, buffer.get(stack, t1 - t0, yx))
     else:
         a = stack[t0:t1]
+        if buffer is not None and isinstance(a, np.ndarray) and not a.flags.c_contiguous \
+                and a.dtype.isnative and a.dtype.kind in "uif" and a.dtype.itemsize <= 8:
+            # e.g. one channel of an interleaved hyperstack memmap: copy into the reused
+            # buffer instead of a fresh array per chunk
+            out = buffer.get(a, t1 - t0, yx) if a.shape == (t1 - t0, *yx) else None
+            if out is not None:
+                np.copyto(out, a)
+                a = out
     a = _native(a)
     if a.shape != (t1 - t0, *yx):
         raise CaimgError(f"stack[{t0}:{t1}] returned shape {a.shape}; expected "
