@@ -40,7 +40,7 @@ def overview_figure(result):
     ax_img.set_title(f"{result.name}: {len(accepted)} accepted / {result.n_rois} ROIs")
     ax_img.set_axis_off()
 
-    time_s, roi_ids, values = _wide_signal(result)
+    time_s, roi_ids, values = result.trace_matrix()
     responders = set()
     if len(result.kinetics):
         responders = set(result.kinetics.loc[result.kinetics["responder"].astype(bool), "roi"])
@@ -59,29 +59,6 @@ def overview_figure(result):
     ax_tr.set_ylabel(ylabel)
     ax_tr.set_title(f"{len(responders)} responders (coloured) of {len(accepted)} accepted ROIs")
     return fig
-
-
-def _wide_signal(result):
-    """``result.trace_matrix()`` without its pivot when the tidy table is in the pipeline's
-    (roi, frame) order: the (T, R) matrix is then a reshaped view of the signal column (the
-    pivot of an 8000-frame x 260-ROI table takes ~150 MB of temporaries)."""
-    tr = result.traces
-    n = len(tr)
-    if n and {"roi", "frame", "time_s", result.signal_column} <= set(tr.columns):
-        roi = tr["roi"].to_numpy()
-        frame = tr["frame"].to_numpy()
-        n_t = int(np.searchsorted(roi, roi[0], side="right")) if roi.size else 0
-        if n_t and n % n_t == 0 and frame.dtype.kind in "iu" and roi.dtype.kind in "iu":
-            n_r = n // n_t
-            r2 = roi.reshape(n_r, n_t)
-            ids = r2[:, 0]
-            if (np.array_equal(frame[:n_t], np.arange(n_t))
-                    and (n_r == 1 or np.all(np.diff(ids) > 0))
-                    and all(np.array_equal(frame[k * n_t:(k + 1) * n_t], frame[:n_t])
-                            and (r2[k] == ids[k]).all() for k in range(n_r))):
-                values = tr[result.signal_column].to_numpy(float).reshape(n_r, n_t).T
-                return tr["time_s"].to_numpy(float)[:n_t], ids, values
-    return result.trace_matrix()
 
 
 def save_overview(result, path: str | Path) -> Path:

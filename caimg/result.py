@@ -105,12 +105,30 @@ class Result:
         time_s : ndarray, (T,)
         roi_ids : ndarray, (R,)
         values : ndarray, (T, R)
+
+        Notes
+        -----
+        Tables in the pipeline's (roi, frame) order -- every ROI with frames 0..T-1, ROIs
+        ascending -- are reshaped without a copy of the table; others (e.g. edited or
+        filtered tables) go through a pandas pivot, which needs several times the table's
+        memory at large T.
         """
         column = column or self.signal_column
-        if self.traces.empty:
+        tr = self.traces
+        if tr.empty:
             return np.zeros(0), np.zeros(0, int), np.zeros((0, 0))
-        wide = self.traces.pivot(index="frame", columns="roi", values=column).sort_index()
-        times = self.traces.drop_duplicates("frame").set_index("frame")["time_s"].sort_index()
+        roi = tr["roi"].to_numpy()
+        frame = tr["frame"].to_numpy()
+        n_t = int(np.count_nonzero(roi == roi[0]))
+        if len(roi) % n_t == 0:
+            n_r = len(roi) // n_t
+            r2, f2 = roi.reshape(n_r, n_t), frame.reshape(n_r, n_t)
+            if ((r2 == r2[:, :1]).all() and (f2 == np.arange(n_t)).all()
+                    and (n_r == 1 or (np.diff(r2[:, 0]) > 0).all())):
+                values = tr[column].to_numpy(float).reshape(n_r, n_t).T
+                return tr["time_s"].to_numpy(float)[:n_t], r2[:, 0], values
+        wide = tr.pivot(index="frame", columns="roi", values=column).sort_index()
+        times = tr.drop_duplicates("frame").set_index("frame")["time_s"].sort_index()
         return times.to_numpy(float), wide.columns.to_numpy(), wide.to_numpy(float)
 
     def replace(self, **changes) -> "Result":

@@ -75,3 +75,14 @@ def test_stimulus_after_the_end_is_an_error():
     syn = make_recording("fluo4", preset="easy", rng=7)
     with pytest.raises(caimg.ConfigError, match="after the last frame"):
         caimg.run(syn.recording, pipeline="fluo4", stimulus_time_s=1e6)
+
+
+def test_trace_matrix_reshape_equals_pivot():
+    syn = make_recording("fluo4", preset="easy", rng=8)
+    res = caimg.run(syn.recording, pipeline="fluo4", stimulus_time_s=syn.stimulus_time_s)
+    fast = res.trace_matrix("dff")
+    shuffled = res.replace(traces=res.traces.sample(frac=1.0, random_state=0))
+    slow = shuffled.trace_matrix("dff")  # not in (roi, frame) order: the pivot path
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+    assert fast[2].shape == (syn.recording.n_frames, res.n_rois)
