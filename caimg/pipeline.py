@@ -309,7 +309,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
     -------
     Result
     """
-    from .kinetics import event_summary, measure_kinetics, measure_treatments
+    from .kinetics import event_summary, kinetics_options, measure_kinetics, measure_treatments
     from .motion import register
     from .rois import roi_table
     from .signals import (calibration_flags, compute_f0, dff, fluo_calcium, fura2_ratio,
@@ -432,15 +432,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             kc = cfg.kinetics
             keep = np.isin(roi_ids, accepted)
             kin = measure_kinetics(signal[:, keep], time_s, roi_ids=roi_ids[keep],
-                                   stimulus_time_s=kc.stimulus_time_s,
-                                   baseline_window_s=kc.baseline_window_s,
-                                   responder_k=kc.responder_k, events=kc.events,
-                                   event_threshold_k=kc.event_threshold_k,
-                                   min_event_duration_s=kc.min_event_duration_s,
-                                   min_event_separation_s=kc.min_event_separation_s,
-                                   decay_fit_start=kc.decay_fit_start,
-                                   decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
-                                   smooth_frames=kc.smooth_frames)
+                                   **kinetics_options(cfg))
             kin = kin.loc[:, list(KINETICS_COLUMNS)]
             if kc.events == "all":
                 freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
