@@ -135,8 +135,8 @@ def main(argv=None):
         chunk = stack[:64]
         def kernel_only():
             for _ in range(10):
-                motion._run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, r_, c_, col,
-                                                               *runs, out[a:b]))
+                motion._run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, *runs,
+                                                               out[a:b]))
         t, _ = best(kernel_only, repeat)
         rows.append((f"roi_sums kernel only (in-memory chunk, no shift), {n_rois} ROIs "
                      f"({r_.size} px)", 640 / t, ""))

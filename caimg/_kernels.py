@@ -103,40 +103,37 @@ def accumulate_summary(buf, centre, s, ss, mx, cross, r_start, r_stop):  # pragm
 
 
 @nb.njit(cache=True, nogil=True)
-def roi_sums(frames, shifts, rows, cols, col_of, run_start, run_len, run_col,
-             out):  # pragma: no cover - compiled
+def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no cover - compiled
     """Per-ROI sums of bilinearly shifted pixel values, one row of ``out`` per frame.
 
     frames (n, Y, X) C-contiguous; shifts (n, 2) float64 or a (0, 2) array for no shift;
-    rows, cols, col_of (P,) int64: the ROI pixel list and each pixel's column in ``out``
-    (n, R) float64, which is overwritten. Pixel ``(r, c)`` is read at ``(r - dr, c - dc)``.
+    run_start, run_len, run_col (N,) int64: the ROI pixels as runs of consecutive columns in
+    one row and one ROI (flat index ``r * X + c`` of the first pixel, length, column in
+    ``out``), from ``caimg.traces._pixel_runs``; out (n, R) float64, overwritten. Pixel
+    ``(r, c)`` is read at ``(r - dr, c - dc)``.
 
-    run_start, run_len, run_col (N,) int64: the same pixels as runs of consecutive columns
-    in one row and one ROI (flat index ``r * X + c`` of the first pixel, length, column in
-    ``out``). When the shifted pixel box (plus the bilinear neighbour) lies inside the
-    frame, pixels are read without clipping, and when runs are long enough (8 px on
-    average) each run is summed over contiguous memory with no scatter: for a run of
-    length L starting at flat index i on rows r0 and r1 = r0 + 1,
-    ``sum = (1-wr) ((1-wc) A0 + wc B0) + wr ((1-wc) A1 + wc B1)``, with
-    ``A = sum f[i:i+L]`` and ``B = A - f[i] + f[i+L]`` on each row. Otherwise the pixels
-    are read one by one with clipping (edge replication).
+    A run whose source pixels (plus the bilinear neighbours that carry weight) lie inside
+    the frame is summed over contiguous memory with no clipping and no scatter: for a run of
+    length L starting at flat index i on source rows r0 and r1 = r0 + 1,
+    ``sum = (1-wr) ((1-wc) A0 + wc B0) + wr ((1-wc) A1 + wc B1)`` with ``A = sum f[i:i+L]``
+    and ``B = sum f[i+1:i+L+1]`` on each row (one pass: both share ``f[i+1:i+L]``). The
+    inside test is per run and per frame, so ROIs touching the border cost extra only for
+    their own clipped runs (pixel by pixel, edge replication). A neighbour with zero weight
+    is never read, so whole-pixel shifts need no neighbour inside the frame.
     """
     n, ny, nx = frames.shape
-    npix = rows.shape[0]
     nruns = run_start.shape[0]
     nr = out.shape[1]
     has_shift = shifts.shape[0] > 0
-    # short runs (small ROIs) cost more per run than they save: measured break-even ~8 px
-    use_runs = nruns * 8 <= npix
-    rmin, rmax, cmin, cmax = ny, -1, nx, -1
-    for k in range(npix):
-        rmin = min(rmin, rows[k])
-        rmax = max(rmax, rows[k])
-        cmin = min(cmin, cols[k])
-        cmax = max(cmax, cols[k])
+    run_r = np.empty(nruns, np.int64)
+    run_c = np.empty(nruns, np.int64)
+    for j in range(nruns):
+        run_r[j] = run_start[j] // nx
+        run_c[j] = run_start[j] - run_r[j] * nx
     for t in range(n):
+        o = out[t]
         for j in range(nr):
-            out[t, j] = 0.0
+            o[j] = 0.0
         sr = 0.0
         sc = 0.0
         if has_shift:
@@ -148,64 +145,68 @@ def roi_sums(frames, shifts, rows, cols, col_of, run_start, run_len, run_col,
         wc = sc - fc
         ir = int(fr)
         ic = int(fc)
-        inside = (rmin + ir >= 0 and rmax + ir + 1 <= ny - 1
-                  and cmin + ic >= 0 and cmax + ic + 1 <= nx - 1)
-        integer = wr == 0.0 and wc == 0.0
-        if inside and not use_runs:
-            if integer:
-                for k in range(npix):
-                    out[t, col_of[k]] += frames[t, rows[k] + ir, cols[k] + ic]
-            else:
-                a00 = (1.0 - wr) * (1.0 - wc)
-                a01 = (1.0 - wr) * wc
-                a10 = wr * (1.0 - wc)
-                a11 = wr * wc
-                for k in range(npix):
-                    r0 = rows[k] + ir
-                    c0 = cols[k] + ic
-                    out[t, col_of[k]] += (a00 * frames[t, r0, c0] + a01 * frames[t, r0, c0 + 1]
-                                          + a10 * frames[t, r0 + 1, c0]
-                                          + a11 * frames[t, r0 + 1, c0 + 1])
-        elif inside:
-            f = frames[t].reshape(ny * nx)
-            off = ir * nx + ic
-            if integer:
-                for j in range(nruns):
+        f = frames[t].reshape(ny * nx)
+        off = ir * nx + ic
+        a00 = (1.0 - wr) * (1.0 - wc)
+        a01 = (1.0 - wr) * wc
+        a10 = wr * (1.0 - wc)
+        a11 = wr * wc
+        # a run is read without clipping when its source rows r + ir (+ 1 if wr > 0) and
+        # columns c + ic .. c + L - 1 + ic (+ 1) lie inside the frame
+        r_lo = -ir
+        r_hi = ny - 1 - ir - (1 if wr != 0.0 else 0)
+        c_lo = -ic
+        c_hi = nx - 1 - ic - (1 if wc != 0.0 else 0)
+        if wr == 0.0 and wc == 0.0:
+            for j in range(nruns):
+                r = run_r[j]
+                c = run_c[j]
+                ln = run_len[j]
+                if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
                     i0 = run_start[j] + off
                     acc = 0.0
-                    for i in range(i0, i0 + run_len[j]):
+                    for i in range(i0, i0 + ln):
                         acc += f[i]
-                    out[t, run_col[j]] += acc
-            else:
-                for j in range(nruns):
-                    i0 = run_start[j] + off
-                    i1 = i0 + run_len[j]
-                    a0 = 0.0
-                    a1 = 0.0
-                    for i in range(i0, i1):
-                        a0 += f[i]
-                        a1 += f[i + nx]
-                    b0 = a0 - f[i0] + f[i1]
-                    b1 = a1 - f[i0 + nx] + f[i1 + nx]
-                    out[t, run_col[j]] += ((1.0 - wr) * ((1.0 - wc) * a0 + wc * b0)
-                                           + wr * ((1.0 - wc) * a1 + wc * b1))
-        elif integer:
-            for k in range(npix):
-                r = min(max(rows[k] + ir, 0), ny - 1)
-                c = min(max(cols[k] + ic, 0), nx - 1)
-                out[t, col_of[k]] += frames[t, r, c]
+                    o[run_col[j]] += acc
+                else:
+                    rr = min(max(r + ir, 0), ny - 1)
+                    acc = 0.0
+                    for cc in range(c, c + ln):
+                        acc += frames[t, rr, min(max(cc + ic, 0), nx - 1)]
+                    o[run_col[j]] += acc
         else:
-            a00 = (1.0 - wr) * (1.0 - wc)
-            a01 = (1.0 - wr) * wc
-            a10 = wr * (1.0 - wc)
-            a11 = wr * wc
-            for k in range(npix):
-                r0 = min(max(rows[k] + ir, 0), ny - 1)
-                r1 = min(max(rows[k] + ir + 1, 0), ny - 1)
-                c0 = min(max(cols[k] + ic, 0), nx - 1)
-                c1 = min(max(cols[k] + ic + 1, 0), nx - 1)
-                out[t, col_of[k]] += (a00 * frames[t, r0, c0] + a01 * frames[t, r0, c1]
-                                      + a10 * frames[t, r1, c0] + a11 * frames[t, r1, c1])
+            for j in range(nruns):
+                r = run_r[j]
+                c = run_c[j]
+                ln = run_len[j]
+                if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
+                    i0 = run_start[j] + off
+                    i1 = i0 + ln
+                    s0 = 0.0
+                    s1 = 0.0
+                    for i in range(i0 + 1, i1):
+                        s0 += f[i]
+                        s1 += f[i + nx]
+                    # sums over [i0, i1) and [i0 + 1, i1 + 1) on both rows
+                    x0 = f[i0] + s0
+                    y0 = s0 + f[i1] if wc != 0.0 else 0.0
+                    if wr != 0.0:
+                        x1 = f[i0 + nx] + s1
+                        y1 = s1 + f[i1 + nx] if wc != 0.0 else 0.0
+                    else:
+                        x1 = 0.0
+                        y1 = 0.0
+                    o[run_col[j]] += a00 * x0 + a01 * y0 + a10 * x1 + a11 * y1
+                else:
+                    r0 = min(max(r + ir, 0), ny - 1)
+                    r1 = min(max(r + ir + 1, 0), ny - 1)
+                    acc = 0.0
+                    for cc in range(c, c + ln):
+                        c0 = min(max(cc + ic, 0), nx - 1)
+                        c1 = min(max(cc + ic + 1, 0), nx - 1)
+                        acc += (a00 * frames[t, r0, c0] + a01 * frames[t, r0, c1]
+                                + a10 * frames[t, r1, c0] + a11 * frames[t, r1, c1])
+                    o[run_col[j]] += acc
 
 
 @nb.njit(cache=True, nogil=True)

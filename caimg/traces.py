@@ -324,8 +324,8 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
             out = sums[:n]
             if kernels is not None:
                 _run_blocks(n, lambda a, b: kernels.roi_sums(
-                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, rows, cols, col_of,
-                    run_start, run_len, run_col, out[a:b]))
+                    chunk[a:b], sh[a:b] if sh.shape[0] else sh, run_start, run_len, run_col,
+                    out[a:b]))
             else:
                 _roi_sums_numpy(chunk, sh, rows, cols, col_of, out)
             np.multiply(out, inv_n, out=means[t0:t1])

@@ -268,6 +268,33 @@ def test_large_rois_run_path_equals_fallback_and_movie(monkeypatch, near_edge):
         np.testing.assert_allclose(a[:, j], movie[:, labels == rid].mean(axis=1), rtol=1e-6)
 
 
+def test_border_rois_with_one_whole_pixel_shift_component(monkeypatch):
+    # ROIs on all four borders; shifts with one whole-pixel component: the zero-weight
+    # neighbour row/column must not decide whether a run is read with or without clipping
+    rng = np.random.default_rng(9)
+    stack = rng.integers(0, 4000, (16, 40, 50)).astype(np.uint16)
+    labels = np.zeros((40, 50), np.int32)
+    labels[0:4, 5:45] = 1
+    labels[36:40, 5:45] = 2
+    labels[8:32, 0:6] = 3
+    labels[8:32, 44:50] = 4
+    labels[15:25, 15:35] = 5
+    shifts = np.zeros((16, 2))
+    shifts[:4, 0] = rng.uniform(-1.5, 1.5, 4)          # fractional rows, no column shift
+    shifts[4:8, 1] = rng.uniform(-1.5, 1.5, 4)         # fractional columns only
+    shifts[8:12] = rng.integers(-2, 3, (4, 2))         # whole pixels, both
+    shifts[12:, 0] = rng.integers(-2, 3, 4)
+    shifts[12:, 1] = rng.uniform(-1.5, 1.5, 4)         # whole rows, fractional columns
+    monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
+    a = extract_traces(stack, labels, shifts=shifts, chunk_frames=5).means
+    monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+    b = extract_traces(stack, labels, shifts=shifts, chunk_frames=5).means
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+    movie = apply_shifts(stack, shifts).astype(np.float64)
+    for j, rid in enumerate(np.unique(labels)[1:]):
+        np.testing.assert_allclose(a[:, j], movie[:, labels == rid].mean(axis=1), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- degenerate
 
 def test_no_rois_gives_empty_columns(backend):
