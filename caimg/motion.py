@@ -463,17 +463,26 @@ def _run_blocks(n, fn, min_block=1):
 
 def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterations,
                      est_kwargs, chunk_frames, kernels):
-    """Mean of the first frames, then ``reference_iterations`` rounds of register-and-average."""
+    """Mean of the first frames, then ``reference_iterations`` rounds of register-and-average.
+
+    With a centre crop, the estimator of the next round reads only the crop of the current
+    reference, so every average but the last is summed over the crop's rows only (the same
+    numbers there; the other rows are left at zero and never read)."""
     n = min(int(reference_frames), n_frames)
+    n_iter = int(reference_iterations)
     acc = np.zeros(yx)
     rbuf = _ReadBuffer()
-    for t0, t1 in _chunks(n, chunk_frames):
-        _add_frames(_read(stack, t0, t1, yx, rbuf), acc, kernels)
-    ref = (acc / n).astype(np.float32)
     ny = yx[0]
+    crop_rows = _crop_slices(ny, yx[1], est_kwargs.get("crop_px", 0))[0]
+    r_lo, r_hi = (0, ny) if n_iter == 0 else (crop_rows.start or 0, crop_rows.stop or ny)
+    for t0, t1 in _chunks(n, chunk_frames):
+        _add_frames(_read(stack, t0, t1, yx, rbuf), acc, kernels, r_lo, r_hi)
+    ref = (acc / n).astype(np.float32)
     buf = None if kernels is not None else np.empty((min(chunk_frames, n), *yx), np.float32)
     shifts = np.zeros((min(chunk_frames, n), 2))
-    for _ in range(int(reference_iterations)):
+    for it in range(n_iter):
+        if it == n_iter - 1:
+            r_lo, r_hi = 0, ny
         est = _ShiftEstimator(ref, **est_kwargs)
         acc[...] = 0.0
         for t0, t1 in _chunks(n, chunk_frames):
@@ -481,20 +490,22 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
             if kernels is not None:  # shift and add fused: no shifted-frame buffer
-                _run_blocks(ny, lambda a, b: kernels.shift_add(chunk, sh, acc, a, b),
-                            min_block=8)
+                _run_blocks(r_hi - r_lo, lambda a, b: kernels.shift_add(chunk, sh, acc, r_lo + a,
+                                                                        r_lo + b), min_block=8)
             else:
-                _add_frames(_apply(chunk, sh, buf[: t1 - t0], None), acc, None)
+                _add_frames(_apply(chunk, sh, buf[: t1 - t0], None), acc, None, r_lo, r_hi)
         ref = (acc / n).astype(np.float32)
     return ref
 
 
-def _add_frames(frames, acc, kernels):
-    """``acc += frames.sum(axis=0)``, acc (Y, X) float64."""
+def _add_frames(frames, acc, kernels, r_lo=0, r_hi=None):
+    """``acc[r_lo:r_hi] += frames[:, r_lo:r_hi].sum(axis=0)``, acc (Y, X) float64."""
+    r_hi = acc.shape[0] if r_hi is None else r_hi
     if kernels is not None:
-        _run_blocks(acc.shape[0], lambda a, b: kernels.add_frames(frames, acc, a, b), min_block=8)
+        _run_blocks(r_hi - r_lo, lambda a, b: kernels.add_frames(frames, acc, r_lo + a, r_lo + b),
+                    min_block=8)
     else:
-        acc += frames.sum(axis=0, dtype=np.float64)
+        acc[r_lo:r_hi] += frames[:, r_lo:r_hi].sum(axis=0, dtype=np.float64)
 
 
 def _anchor(shifts, offset, upsample_factor):
