@@ -233,18 +233,24 @@ def gather_pixels(frames, shifts, rows, cols, out):  # pragma: no cover - compil
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def taper_frame(frame, taper, out):  # pragma: no cover - compiled
-    """``out = (frame - mean(frame)) * taper``; frame (h, w) any real dtype (a view is fine),
+def taper_frame(frame, r0, c0, taper, out):  # pragma: no cover - compiled
+    """``out = (crop - mean(crop)) * taper`` for the crop ``frame[r0:r0+h, c0:c0+w]``;
+    frame (Y, X) any real dtype, C-contiguous (the whole frame, so each crop row is a
+    contiguous slice and the loops vectorise: ~6x faster than indexing a strided crop view),
     taper and out (h, w) float32. Serial: called from several threads at once."""
     h, w = out.shape
     acc = 0.0
     for r in range(h):
+        fr = frame[r0 + r, c0:c0 + w]
         for c in range(w):
-            acc += frame[r, c]
+            acc += fr[c]
     m = np.float32(acc / (h * w))
     for r in range(h):
+        fr = frame[r0 + r, c0:c0 + w]
+        tr = taper[r]
+        o = out[r]
         for c in range(w):
-            out[r, c] = (np.float32(frame[r, c]) - m) * taper[r, c]
+            o[c] = (np.float32(fr[c]) - m) * tr[c]
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)

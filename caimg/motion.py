@@ -256,7 +256,8 @@ class _ShiftEstimator:
         kernels = self.kernels
         if kernels is not None:
             a = np.empty(self.hw, np.float32)
-            kernels.taper_frame(view, self.taper, a)
+            kernels.taper_frame(np.ascontiguousarray(frame), self.rs.start, self.cs.start,
+                                self.taper, a)
             f = self.fft.rfft2(a, workers=1, overwrite_x=True)
             kernels.whiten_product(f.view(np.float32), self.refk_f32)
         else:
