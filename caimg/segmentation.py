@@ -232,11 +232,41 @@ def _mad_sd(x):
     return float(np.median(np.abs(x - med)) / 0.6745)
 
 
+def _gaussian_filter(img, sigma, truncate=4.0):
+    """``ndi.gaussian_filter(img, sigma, mode="reflect", truncate=truncate)`` of a 2-D
+    float64 image, the same numbers to float64 rounding (~1e-15 relative).
+
+    Wide kernels (radius ``r = int(truncate * sigma + 0.5)`` >= 32 px, e.g. 265 taps for the
+    background at 3 cell diameters) are applied along each axis as a product of real FFTs
+    of the symmetrically padded image (``np.pad(..., "symmetric")`` is ndimage's
+    ``"reflect"``): O(n log n) per line instead of O(n r), ~10x faster at 512 x 512.
+    Narrow kernels, and kernels wider than the image, go to ndimage directly.
+    """
+    import scipy.fft
+
+    r = int(truncate * float(sigma) + 0.5)
+    if img.ndim != 2 or r < 32 or r >= min(img.shape):
+        return ndi.gaussian_filter(img, sigma, mode="reflect", truncate=truncate)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-0.5 / (float(sigma) * float(sigma)) * x * x)
+    w /= w.sum()
+    out = np.asarray(img, dtype=np.float64)
+    for _ in range(2):  # along rows, then along the rows of the transpose (the columns)
+        n = out.shape[1]
+        nfft = scipy.fft.next_fast_len(n + 2 * r, real=True)
+        spec = scipy.fft.rfft(np.pad(out, ((0, 0), (r, r)), mode="symmetric"), nfft, axis=1)
+        spec *= scipy.fft.rfft(w, nfft)
+        # (p * w)[j] for j = 2r .. 2r + n - 1 is sum_k w[k] p[i + k] (w is symmetric); a
+        # circular convolution of length >= n + 2r does not wrap into those samples
+        out = np.ascontiguousarray(scipy.fft.irfft(spec, nfft, axis=1)[:, 2 * r:2 * r + n].T)
+    return out
+
+
 def _nconv(img, weight, sigma):
     """Normalised convolution: Gaussian mean of ``img`` over pixels where ``weight``."""
     w = weight.astype(np.float64)
-    num = ndi.gaussian_filter(img * w, sigma, mode="reflect")
-    den = ndi.gaussian_filter(w, sigma, mode="reflect")
+    num = _gaussian_filter(img * w, sigma)
+    den = _gaussian_filter(w, sigma)
     fallback = np.median(img[weight]) if weight.any() else np.median(img)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(den > 1e-3, num / den, fallback)

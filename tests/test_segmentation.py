@@ -126,3 +126,20 @@ def test_activity_finds_cell_invisible_in_projection():
     m = match_labels(truth, segment(s))
     assert m.f1 == 1.0 and m.mean_iou >= 0.8, m
     assert match_labels(truth, segment(s, use_activity=False)).n_pred == 2
+
+
+@pytest.mark.parametrize("shape,sigma", [((300, 200), 20.0), ((200, 333), 33.0),
+                                         ((120, 90), 8.0), ((100, 512), 33.0), ((64, 64), 3.0)])
+def test_wide_gaussian_by_fft_equals_ndimage(shape, sigma):
+    # the background estimate's wide Gaussian goes through FFTs: same numbers as ndimage
+    # ("reflect" edges) to float64 rounding, for FFT-path and fallback sizes alike
+    from scipy import ndimage as ndi
+
+    from caimg.segmentation import _gaussian_filter
+
+    img = np.random.default_rng(3).random(shape) * 1000.0
+    img[:, :10] += 500.0  # an edge step, so the boundary handling matters
+    want = ndi.gaussian_filter(img, sigma, mode="reflect")
+    got = _gaussian_filter(img, sigma)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
