@@ -426,103 +426,6 @@ def format_csv(ints, floats, kinds, pow10, out):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _shifted_row(f, r, ir, ic, wr, wc, c0, c1, out):  # pragma: no cover - compiled
-    """Row ``r`` of frame ``f`` shifted as in :func:`shift_frames`, float32-rounded, into
-    ``out`` (X,) float64 (the values shift_frames would store)."""
-    ny = f.shape[0]
-    nx = f.shape[1]
-    r0 = min(max(r + ir, 0), ny - 1)
-    r1 = min(max(r + ir + 1, 0), ny - 1)
-    # columns whose source c + ic and c + ic + 1 are both inside: contiguous reads that
-    # vectorise; the clipped edge columns go through the index arrays
-    lo = min(max(-ic, 0), nx)
-    hi = max(min(nx - 1 - ic, nx), lo)
-    fa = f[r0]
-    fb = f[r1]
-    if wr == 0.0 and wc == 0.0:
-        for c in range(lo):
-            out[c] = np.float32(fa[c0[c]])
-        for c in range(lo, hi):
-            out[c] = np.float32(fa[c + ic])
-        for c in range(hi, nx):
-            out[c] = np.float32(fa[c0[c]])
-    else:
-        a00 = (1.0 - wr) * (1.0 - wc)
-        a01 = (1.0 - wr) * wc
-        a10 = wr * (1.0 - wc)
-        a11 = wr * wc
-        for c in range(lo):
-            out[c] = np.float32(a00 * fa[c0[c]] + a01 * fa[c1[c]]
-                                + a10 * fb[c0[c]] + a11 * fb[c1[c]])
-        for c in range(lo, hi):
-            out[c] = np.float32(a00 * fa[c + ic] + a01 * fa[c + ic + 1]
-                                + a10 * fb[c + ic] + a11 * fb[c + ic + 1])
-        for c in range(hi, nx):
-            out[c] = np.float32(a00 * fa[c0[c]] + a01 * fa[c1[c]]
-                                + a10 * fb[c0[c]] + a11 * fb[c1[c]])
-
-
-@nb.njit(cache=True, nogil=True)
-def shift_accumulate(frames, shifts, centre, s, ss, mx, cross):  # pragma: no cover - compiled
-    """:func:`shift_frames` then :func:`accumulate_summary` over all rows, fused: the shifted
-    frames are never stored (two shifted rows per frame live in a small buffer), and the
-    sums are the same numbers, added in the same order, as the two kernels in sequence.
-
-    frames (n, Y, X) any real dtype; shifts (n, 2) float64; accumulators as in
-    :func:`accumulate_summary`. Serial; callers give each thread its own accumulators.
-    """
-    n, ny, nx = frames.shape
-    ir = np.empty(n, np.int64)
-    icol = np.empty(n, np.int64)
-    wr = np.empty(n)
-    wc = np.empty(n)
-    c0 = np.empty((n, nx), np.int64)
-    c1 = np.empty((n, nx), np.int64)
-    for t in range(n):
-        sr = -shifts[t, 0]
-        sc = -shifts[t, 1]
-        fr = math.floor(sr)
-        fc = math.floor(sc)
-        wr[t] = sr - fr
-        wc[t] = sc - fc
-        ir[t] = int(fr)
-        ic = int(fc)
-        icol[t] = ic
-        for c in range(nx):
-            c0[t, c] = min(max(c + ic, 0), nx - 1)
-            c1[t, c] = min(max(c + ic + 1, 0), nx - 1)
-    prev = np.empty((n, nx))
-    cur = np.empty((n, nx))
-    for t in range(n):
-        _shifted_row(frames[t], 0, ir[t], icol[t], wr[t], wc[t], c0[t], c1[t], prev[t])
-    x = np.empty(nx)
-    xd = np.empty(nx)
-    for r in range(ny):
-        for t in range(n):
-            pv = prev[t]
-            for c in range(nx):
-                x[c] = pv[c] - centre[r, c]
-                mx[r, c] = max(mx[r, c], pv[c])
-            for c in range(nx):
-                s[r, c] += x[c]
-                ss[r, c] += x[c] * x[c]
-            for c in range(nx - 1):
-                cross[0, r, c] += x[c] * x[c + 1]
-            if r + 1 < ny:
-                cv = cur[t]
-                _shifted_row(frames[t], r + 1, ir[t], icol[t], wr[t], wc[t], c0[t], c1[t], cv)
-                for c in range(nx):
-                    xd[c] = cv[c] - centre[r + 1, c]
-                for c in range(nx):
-                    cross[1, r, c] += x[c] * xd[c]
-                for c in range(nx - 1):
-                    cross[2, r, c] += x[c] * xd[c + 1]
-                for c in range(1, nx):
-                    cross[3, r, c] += x[c] * xd[c - 1]
-        prev, cur = cur, prev
-
-
-@nb.njit(cache=True, nogil=True)
 def _shifted_row32(f, r, ir, ic, w, out):  # pragma: no cover - compiled
     """Row ``r`` of frame ``f`` shifted as in :func:`shift_frames`, with the bilinear weights
     ``w = (a00, a01, a10, a11)``, into ``out`` (X,) float32. With float64 weights the values
@@ -573,13 +476,19 @@ def _edge_pixel32(fa, fb, c, ic, a00, a01, a10, a11, out):  # pragma: no cover -
 
 @nb.njit(cache=True, nogil=True, fastmath={"contract", "arcp", "nsz"})
 def shift_accumulate32(frames, shifts, centre, s, ss, mx, cross):  # pragma: no cover
-    """:func:`shift_accumulate` in float32 arithmetic: the same sums to float32 precision,
-    about 3x faster (16-lane vectors, row accumulators in L1).
+    """:func:`shift_frames` then :func:`accumulate_summary` over all rows, fused and in
+    float32 arithmetic: the shifted frames are never stored, and the sums equal the two
+    kernels' in sequence to float32 precision, about 3x faster than float64 (16-lane
+    vectors, row accumulators in L1).
+
+    frames (n, Y, X) any real dtype; shifts (n, 2) float64; accumulators as in
+    :func:`accumulate_summary`.
 
     Frames are taken in blocks of at most 32; for each row, the block's contributions are
     summed in float32 row accumulators (at most 32 terms of centred values, so the relative
     rounding error stays near float32 epsilon) and then added to the float64 accumulators
-    ``s, ss, cross`` (and ``mx``, exact). Arguments as in :func:`shift_accumulate`. Serial.
+    ``s, ss, cross`` (and ``mx``, exact). Serial; callers give each thread its own
+    accumulators.
     """
     n, ny, nx = frames.shape
     blk = 32
