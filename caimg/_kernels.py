@@ -426,6 +426,26 @@ def format_csv(ints, floats, kinds, pow10, out):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
+def _split_shifts(shifts, start, ir, icol, w):  # pragma: no cover - compiled
+    """Frames ``start .. start + len(ir)``: the source offset of each shift (the frame is read
+    at ``(r - dr, c - dc)``) as whole rows/columns ``ir``, ``icol`` and the four bilinear
+    weights ``w[t] = (a00, a01, a10, a11)`` of the fractional part (float32 or float64 ``w``)."""
+    for t in range(ir.shape[0]):
+        sr = -shifts[start + t, 0]
+        sc = -shifts[start + t, 1]
+        fr = math.floor(sr)
+        fc = math.floor(sc)
+        wr = sr - fr
+        wc = sc - fc
+        ir[t] = int(fr)
+        icol[t] = int(fc)
+        w[t, 0] = (1.0 - wr) * (1.0 - wc)
+        w[t, 1] = (1.0 - wr) * wc
+        w[t, 2] = wr * (1.0 - wc)
+        w[t, 3] = wr * wc
+
+
+@nb.njit(cache=True, nogil=True)
 def _shifted_row32(f, r, ir, ic, w, out):  # pragma: no cover - compiled
     """Row ``r`` of frame ``f`` shifted as in :func:`shift_frames`, with the bilinear weights
     ``w = (a00, a01, a10, a11)``, into ``out`` (X,) float32. With float64 weights the values
@@ -501,19 +521,7 @@ def shift_accumulate32(frames, shifts, centre, s, ss, mx, cross):  # pragma: no 
         ir = np.empty(m, np.int64)
         icol = np.empty(m, np.int64)
         w = np.empty((m, 4), np.float32)
-        for t in range(m):
-            sr = -shifts[b0 + t, 0]
-            sc = -shifts[b0 + t, 1]
-            fr = math.floor(sr)
-            fc = math.floor(sc)
-            wr = sr - fr
-            wc = sc - fc
-            ir[t] = int(fr)
-            icol[t] = int(fc)
-            w[t, 0] = (1.0 - wr) * (1.0 - wc)
-            w[t, 1] = (1.0 - wr) * wc
-            w[t, 2] = wr * (1.0 - wc)
-            w[t, 3] = wr * wc
+        _split_shifts(shifts, b0, ir, icol, w)
         prev = np.empty((m, nx), np.float32)
         cur = np.empty((m, nx), np.float32)
         for t in range(m):
@@ -588,19 +596,7 @@ def shift_add(frames, shifts, acc, r_start, r_stop):  # pragma: no cover - compi
     ir = np.empty(n, np.int64)
     icol = np.empty(n, np.int64)
     w = np.empty((n, 4))
-    for t in range(n):
-        sr = -shifts[t, 0]
-        sc = -shifts[t, 1]
-        fr = math.floor(sr)
-        fc = math.floor(sc)
-        wr = sr - fr
-        wc = sc - fc
-        ir[t] = int(fr)
-        icol[t] = int(fc)
-        w[t, 0] = (1.0 - wr) * (1.0 - wc)
-        w[t, 1] = (1.0 - wr) * wc
-        w[t, 2] = wr * (1.0 - wc)
-        w[t, 3] = wr * wc
+    _split_shifts(shifts, 0, ir, icol, w)
     row = np.empty(nx, np.float32)
     for r in range(r_start, r_stop):
         a = acc[r]
