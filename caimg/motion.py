@@ -212,6 +212,7 @@ def _subpixel(lo, mid, hi):
     Fitted on the logarithm when all three are positive (exact for a Gaussian peak, which
     the Gaussian-smoothed phase correlation is close to), else on the values.
     """
+    lo, mid, hi = float(lo), float(mid), float(hi)  # float64, as the compiled twin
     if lo > 0 and mid > 0 and hi > 0:
         lo, mid, hi = math.log(lo), math.log(mid), math.log(hi)
     den = lo - 2.0 * mid + hi
@@ -249,32 +250,62 @@ class _ShiftEstimator:
         self.mc = max(0, min(int(math.ceil(max_shift_px)), w // 2 - 2))
         self.ri = np.arange(-self.mr - 1, self.mr + 2) % h
         self.ci = np.arange(-self.mc - 1, self.mc + 2) % w
+        # frames per FFT batch in estimate_many: about 1 MiB of float32 input (4 frames of a
+        # 256^2 crop, 1 of 512^2); bigger batches fall out of the cache and get slower
+        self.batch = max(1, (1 << 20) // (h * w * 4))
 
     def estimate(self, frame):
         """Shift (d_row, d_col) that aligns one (Y, X) frame to the reference."""
+        out = np.zeros((1, 2))
+        self.estimate_many(np.asarray(frame)[None], out)
+        return out[0]
+
+    def estimate_many(self, frames, out):
+        """Fill ``out`` (n, 2) with the shifts of ``frames`` (n, Y, X), in this thread.
+
+        With the compiled kernels, frames go through in small batches (one FFT call, one
+        whitening call and one peak search per batch), which takes the per-frame Python
+        overhead out of the loop; the numbers are those of frame-by-frame transforms
+        (pocketfft transforms each frame of a batch alike)."""
+        if self.kernels is None:
+            for t in range(frames.shape[0]):
+                out[t] = self._estimate_numpy(frames[t])
+            return out
+        frames = np.ascontiguousarray(frames)
+        k = self.kernels
+        fft = self.fft
+        h, w = self.hw
+        batch = self.batch
+        buf = np.empty((min(batch, frames.shape[0]), h, w), np.float32)
+        for a in range(0, frames.shape[0], batch):
+            b = min(frames.shape[0], a + batch)
+            x = buf[: b - a]
+            k.taper_frames(frames[a:b], self.rs.start, self.cs.start, self.taper, x)
+            f = fft.rfft2(x, workers=1)
+            k.whiten_product(f.view(np.float32), self.refk_f32)
+            # the inverse transform only for the rows of the search window: the complex
+            # inverse along rows, then the real inverse of just those rows (the operations
+            # irfft2 does, so the same numbers, ~45 % less inverse work)
+            g = fft.ifft(f, axis=1, workers=1, overwrite_x=True)
+            rows = fft.irfft(g[:, self.ri], n=w, axis=2, workers=1, overwrite_x=True)
+            k.correlation_peaks(rows, self.ci, float(self.upsample_factor), self.max_shift_px,
+                                out[a:b])
+        return out
+
+    def _estimate_numpy(self, frame):
         view = frame[self.rs, self.cs]
-        kernels = self.kernels
-        if kernels is not None:
-            a = np.empty(self.hw, np.float32)
-            kernels.taper_frame(np.ascontiguousarray(frame), self.rs.start, self.cs.start,
-                                self.taper, a)
-            f = self.fft.rfft2(a, workers=1, overwrite_x=True)
-            kernels.whiten_product(f.view(np.float32), self.refk_f32)
-        else:
-            a = np.asarray(view, dtype=np.float32)
-            a = a - a.mean(dtype=np.float64).astype(np.float32)
-            a *= self.taper
-            f = self.fft.rfft2(a, workers=1, overwrite_x=True)
-            mag = np.abs(f)
-            mag **= _WHITEN_POWER
-            np.divide(1.0, mag, out=mag, where=mag > 0)
-            f *= self.refk
-            f *= mag
-        # the inverse transform only for the rows of the search window: the complex inverse
-        # along rows (axis 0), then the real inverse of just those rows (the same operations
-        # irfft2 does, so the same numbers, ~45 % less inverse work)
-        g = self.fft.ifft(f, axis=0, workers=1, overwrite_x=True)
-        rows = self.fft.irfft(g[self.ri], n=self.hw[1], axis=1, workers=1, overwrite_x=True)
+        fft = self.fft
+        a = np.asarray(view, dtype=np.float32)
+        a = a - a.mean(dtype=np.float64).astype(np.float32)
+        a *= self.taper
+        f = fft.rfft2(a, workers=1, overwrite_x=True)
+        mag = np.abs(f)
+        mag **= _WHITEN_POWER
+        np.divide(1.0, mag, out=mag, where=mag > 0)
+        f *= self.refk
+        f *= mag
+        g = fft.ifft(f, axis=0, workers=1, overwrite_x=True)
+        rows = fft.irfft(g[self.ri], n=self.hw[1], axis=1, workers=1, overwrite_x=True)
         win = rows[:, self.ci]
         inner = win[1:-1, 1:-1]
         i, j = np.unravel_index(int(np.argmax(inner)), inner.shape)
@@ -293,11 +324,7 @@ class _ShiftEstimator:
 
     def estimate_chunk(self, chunk, out):
         """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), split over threads."""
-        def work(a, b):
-            for t in range(a, b):
-                out[t] = self.estimate(chunk[t])
-
-        _run_blocks(chunk.shape[0], work)
+        _run_blocks(chunk.shape[0], lambda a, b: self.estimate_many(chunk[a:b], out[a:b]))
 
 
 def _shift_frames_numpy(frames, shifts, out):
@@ -663,8 +690,7 @@ def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kerne
             chunk = _read(stack, t0, t1, yx, rbuf)
             sh = shifts[t0:t1]
             if est is not None:
-                for t in range(t1 - t0):
-                    sh[t] = est.estimate(chunk[t])
+                est.estimate_many(chunk, sh)
                 _anchor(sh, offset, upsample_factor)
             if kernels is not None:
                 kernels.shift_accumulate32(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,

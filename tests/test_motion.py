@@ -399,3 +399,41 @@ def test_property_summary_numba_equals_numpy(ny, nx, n, seed):
     for x, y in zip((a.mean, a.std, a.max, a.corr), (b.mean, b.std, b.max, b.corr)):
         np.testing.assert_allclose(x, y, atol=1e-5)
     np.testing.assert_allclose(a.std, stack.std(axis=0), atol=1e-4)
+
+
+def test_whiten_kernel_matches_exact_formula():
+    # the compiled whitening replaces 1 / sqrt(|z|) by a Newton-refined bit-level guess:
+    # it must agree with the exact value to float32 precision over the whole float32 range,
+    # and give 0 for zero and non-finite coefficients
+    k = pytest.importorskip("caimg._kernels")
+    rng = np.random.default_rng(5)
+    mag = 10.0 ** rng.uniform(-12, 18, (3, 7, 9))
+    spec = (mag * np.exp(1j * rng.uniform(0, 2 * np.pi, mag.shape))).astype(np.complex64)
+    spec[0, 0, 0] = 0
+    spec[1, 2, 3] = np.inf
+    refk = (rng.normal(size=(7, 9)) + 1j * rng.normal(size=(7, 9))).astype(np.complex64)
+    got = spec.copy()
+    k.whiten_product(got.view(np.float32), refk.view(np.float32))
+    z = spec.astype(np.complex128)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = z * refk / np.sqrt(np.abs(z))
+    finite = np.isfinite(want)
+    finite[0, 0, 0] = False
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6)
+    assert got[0, 0, 0] == 0
+    assert not np.isfinite(got[1, 2, 3])  # inf * 0: no evidence, flagged as NaN
+
+
+def test_batched_crop_estimate_equals_frame_by_frame():
+    # with a crop, estimate_many transforms several frames per FFT call; the shifts must be
+    # the same as estimating each frame on its own (and as the numpy twin)
+    rng = np.random.default_rng(21)
+    stack, _ = _drifting_stack(rng, size=96, n_frames=12)
+    ref = stack[:4].mean(axis=0)
+    est = motion._ShiftEstimator(ref, upsample_factor=100, max_shift_px=10.0, crop_px=48)
+    assert est.kernels is None or est.batch > 1
+    batched = est.estimate_many(stack, np.zeros((12, 2)))
+    single = np.array([est.estimate(f) for f in stack])
+    np.testing.assert_array_equal(batched, single)
+    numpy_twin = np.array([est._estimate_numpy(f) for f in stack])
+    np.testing.assert_allclose(batched, numpy_twin, atol=0.011)
