@@ -240,3 +240,67 @@ def test_walk_leaves_no_trace_when_it_declines(tmp_path, monkeypatch):
         assert stack._walk_pages(tif, path, path.stat().st_size) is None
         assert len(tif.pages._loaded) == 1 and not tif.pages._indexed
         assert len(tif.pages) == N
+
+
+# --------------------------------------------------------------------------------------
+# reading: frames that are one run of bytes (_read_runs) vs the per-strip loop
+# --------------------------------------------------------------------------------------
+
+def _read_all(data, monkeypatch, runs: bool):
+    if not runs:
+        monkeypatch.setattr(TiffFrames, "_frame_starts", lambda self, nbytes: None)
+    try:
+        data.close()
+        whole = np.asarray(data)
+        picked = data[[5, 2, 2, 11, 0]]
+        strided = data[1:12:3]
+        return whole, picked, strided
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(rowsperstrip=4), dict(byteorder=">", rowsperstrip=7)])
+def test_run_reads_equal_strip_reads(tmp_path, monkeypatch, kw):
+    frames = _frames(seed=3)
+    path = _write_pages(tmp_path / "r.tif", frames, **kw)
+    data = stack._inspect(path).data
+    assert data._frame_starts(20 * 24 * 2) is not None  # the run path is taken
+    fast = _read_all(data, monkeypatch, runs=True)
+    slow = _read_all(data, monkeypatch, runs=False)
+    for a, b, want in zip(fast, slow, (frames, frames[[5, 2, 2, 11, 0]], frames[1:12:3])):
+        assert np.array_equal(a, want) and np.array_equal(b, want)
+
+
+def test_file_cut_after_opening_fails_the_same_way(tmp_path, monkeypatch):
+    path = _write_pages(tmp_path / "c.tif", _frames(), rowsperstrip=5)
+    data = stack._inspect(path).data
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) - 300])
+    msgs = []
+    for runs in (True, False):
+        with pytest.raises(StackReadError, match="cut short") as exc:
+            _read_all(data, monkeypatch, runs)
+        msgs.append(str(exc.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_strips_out_of_order_use_the_strip_loop(tmp_path):
+    """Each frame's second half stored before its first half: not one run."""
+    rng = np.random.default_rng(4)
+    frames = rng.integers(0, 60000, (4, 6, 8)).astype(np.uint16)
+    half = frames[0].nbytes // 2
+    blob, offs = bytearray(b"\0" * 16), []
+    for f in frames:
+        b = f.tobytes()
+        second = len(blob)
+        blob += b[half:] + b"\0" * 10
+        first = len(blob)
+        blob += b[:half]
+        offs.append([first, second])
+    path = tmp_path / "raw.bin"
+    path.write_bytes(bytes(blob))
+    data = TiffFrames(path, np.arange(4), (6, 8), np.dtype("<u2"), offsets=offs,
+                      bytecounts=np.full((4, 2), half))
+    assert data._frame_starts(frames[0].nbytes) is None
+    assert np.array_equal(np.asarray(data), frames)
+    assert np.array_equal(data[[3, 1]], frames[[3, 1]])
