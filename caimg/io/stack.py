@@ -18,6 +18,10 @@ Channel arrays are never copied into memory: uncompressed contiguous files are
 memory-mapped read-only (:class:`numpy.memmap`, views per channel); anything else
 (compressed pages, one IFD per frame, non-native byte order) is served by
 :class:`TiffFrames`, a small lazy array that reads only the frames asked for.
+Files with one IFD per frame (what most acquisition software writes) are opened without
+a tifffile object per page: the IFD chain is walked with one positioned read per IFD and
+the pages are checked against the first one in bulk (``_walk_pages``); anything unusual
+is left to tifffile as it is.
 Input files are opened read-only and never written to.
 """
 
