@@ -34,36 +34,19 @@ def shift_frames(frames, shifts, out):  # pragma: no cover - compiled
     """Bilinear shift of each frame, edges replicated.
 
     frames (n, Y, X) any real dtype; shifts (n, 2) float64; out (n, Y, X) float32.
+    Row by row through :func:`_shifted_row32` with float64 weights (contiguous slices, so
+    the interior vectorises: 4-5x faster than gathering through per-column index arrays).
     """
-    n, ny, nx = frames.shape
+    n = frames.shape[0]
+    ny = frames.shape[1]
+    ir = np.empty(n, np.int64)
+    icol = np.empty(n, np.int64)
+    w = np.empty((n, 4), np.float64)
+    _split_shifts(shifts, 0, ir, icol, w)
     for t in range(n):
-        sr = -shifts[t, 0]
-        sc = -shifts[t, 1]
-        fr = math.floor(sr)
-        fc = math.floor(sc)
-        wr = sr - fr
-        wc = sc - fc
-        ir = int(fr)
-        ic = int(fc)
-        c0 = np.empty(nx, np.int64)
-        c1 = np.empty(nx, np.int64)
-        for c in range(nx):
-            c0[c] = min(max(c + ic, 0), nx - 1)
-            c1[c] = min(max(c + ic + 1, 0), nx - 1)
+        f = frames[t]
         for r in range(ny):
-            r0 = min(max(r + ir, 0), ny - 1)
-            r1 = min(max(r + ir + 1, 0), ny - 1)
-            if wr == 0.0 and wc == 0.0:
-                for c in range(nx):
-                    out[t, r, c] = frames[t, r0, c0[c]]
-            else:
-                a00 = (1.0 - wr) * (1.0 - wc)
-                a01 = (1.0 - wr) * wc
-                a10 = wr * (1.0 - wc)
-                a11 = wr * wc
-                for c in range(nx):
-                    out[t, r, c] = (a00 * frames[t, r0, c0[c]] + a01 * frames[t, r0, c1[c]]
-                                    + a10 * frames[t, r1, c0[c]] + a11 * frames[t, r1, c1[c]])
+            _shifted_row32(f, r, ir[t], icol[t], w[t], out[t, r])
 
 
 @nb.njit(cache=True, nogil=True)
