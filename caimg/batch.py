@@ -179,12 +179,16 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
         if not force and _is_up_to_date(folder, source.paths, key):
             return RecordingOutcome(source.name, paths, "skipped", folder=str(folder),
                                     seconds=time.perf_counter() - t0)
+        t_read = time.perf_counter()
         rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
                                      pipeline, ov)
+        t_read = round(time.perf_counter() - t_read, 4)
         rec = _renamed(rec, source.name)
         result = process_recording(rec, cfg)
         prov = dict(result.provenance)
         prov["request_key"] = key
+        # opening the file(s): metadata and layout only, the pixels are read by the stages
+        prov["timings_s"] = {"open": t_read, **prov.get("timings_s", {})}
         result = result.replace(provenance=prov)
         saved = save_result(result, out)
         return RecordingOutcome(source.name, paths, "ok", folder=str(saved),

@@ -328,7 +328,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
                                  "or set input.frame_interval_s in the recipe")
         time_s = rec.time_s()
         _check_timing(rec, cfg, time_s)
-        check_recording(rec, indicator=cfg.indicator)
+        with stage("check"):
+            check_recording(rec, indicator=cfg.indicator)
 
         mc = cfg.motion
         motion_channel = mc.channel if mc.channel != "auto" else (
