@@ -48,6 +48,28 @@ def test_save_and_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*partial"))
 
 
+@pytest.mark.parametrize("fails", ["overview", "table"])
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch, fails):
+    # overview.png renders in a thread beside the table writes: an error on either side
+    # reaches the caller and no folder (complete or partial) is left behind
+    import caimg.io.result as result_io
+    import caimg.plotting
+
+    syn = make_recording("fluo4", preset="easy", rng=6)
+    res = caimg.run(syn.recording, pipeline="fluo4", stimulus_time_s=syn.stimulus_time_s)
+
+    def boom(*args, **kwargs):
+        raise OSError(f"disk full while writing the {fails}")
+
+    if fails == "overview":
+        monkeypatch.setattr(caimg.plotting, "save_overview", boom)
+    else:
+        monkeypatch.setattr(result_io, "write_table", boom)
+    with pytest.raises(OSError, match=f"the {fails}"):
+        result_io.save_result(res, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_given_labels_are_kept():
     syn = make_recording("fluo4", preset="easy", rng=4)
     labels = syn.labels * 10  # ids 10, 20, ...

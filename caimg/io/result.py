@@ -224,6 +224,11 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = out_dir / f".{result.name}.{stamp}{PARTIAL_SUFFIX}"
     tmp.mkdir()
+    # overview.png (matplotlib, ~0.5 s for a big recording) renders in its own thread while
+    # the tables, ROI files and images are written here; joined before run.json
+    plot = None
+    if overview if overview is not None else result.config.output.overview_png:
+        plot = _Background(save_overview, result, tmp / "overview.png")
     try:
         _write_labels_tif(result.labels, tmp / "rois.tif")
         if result.config.output.roiset_zip:
@@ -246,8 +251,8 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
             if result.background_mask is not None:
                 tifffile.imwrite(tmp / "background.tif",
                                  result.background_mask.astype(np.uint8), imagej=True)
-        if overview if overview is not None else result.config.output.overview_png:
-            save_overview(result, tmp / "overview.png")
+        if plot is not None:
+            plot.result()
         prov = dict(result.provenance)
         prov["format_version"] = FORMAT_VERSION
         prov["config"] = config_to_dict(result.config)
@@ -267,9 +272,37 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         else:
             os.rename(tmp, final)
     except BaseException:
+        if plot is not None:
+            plot.join()  # never delete the folder under a thread still writing into it
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+class _Background:
+    """``fn(*args)`` in a daemon thread; :meth:`result` joins it and re-raises its error."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self._error = None
+
+        def run():
+            try:
+                fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="caimg-overview", daemon=True)
+        self._thread.start()
+
+    def join(self):
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _check_replaceable(final: Path) -> None:
