@@ -12,9 +12,8 @@ __all__ = ["overview_figure", "save_overview"]
 def overview_figure(result):
     """Matplotlib figure: projection with ROI outlines (accepted green, rejected red) and
     the signal traces of accepted ROIs (responders coloured, others grey)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # a bare Figure (no pyplot) renders through Agg on savefig by itself: no backend is
+    # selected, so a notebook's or napari's own matplotlib backend and figures stay as they are
     from matplotlib.figure import Figure
     from skimage.segmentation import find_boundaries
 

@@ -108,3 +108,22 @@ def test_trace_matrix_reshape_equals_pivot():
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
     assert fast[2].shape == (syn.recording.n_frames, res.n_rois)
+
+
+def test_saving_leaves_the_users_matplotlib_alone(tmp_path):
+    # overview.png is drawn on a bare Figure: a notebook's pyplot backend and its open
+    # figures are untouched by caimg.run(..., out=...)
+    plt = pytest.importorskip("matplotlib.pyplot")
+    old = plt.get_backend()
+    plt.switch_backend("svg")
+    try:
+        fig = plt.figure()
+        syn = make_recording("fluo4", preset="easy", rng=7)
+        caimg.run(syn.recording, pipeline="fluo4", stimulus_time_s=syn.stimulus_time_s,
+                  out=tmp_path)
+        assert (tmp_path / syn.recording.name / "overview.png").is_file()
+        assert plt.get_backend() == "svg"
+        assert plt.fignum_exists(fig.number)
+    finally:
+        plt.close("all")
+        plt.switch_backend(old)
