@@ -7,8 +7,10 @@ process (so imports, numba cache loading and peak RSS are those of a real ``caim
   64 MiB blocks into one reused buffer) and one reduction over it (``max`` over a memory map,
   chunk by chunk); warm (file in page cache) and cold (``fsync`` + ``posix_fadvise(DONTNEED)``,
   /proc/sys/vm/drop_caches is not writable here);
-* ``caimg run`` (read -> register -> segment -> background -> extract -> signal -> kinetics ->
-  tables -> write the result folder) on the Fluo-4 stack warm and cold, warm again with the
+* ``caimg run`` (open -> check -> register -> segment + background -> extract -> signal ->
+  rois -> kinetics -> tables -> write the result folder; each stage timed, and "rest" is
+  what is outside them: writing the folder and overview.png, library imports) on the
+  Fluo-4 stack warm and cold, warm again with the
   shift estimated on a central 256 x 256 crop (``--set motion.crop_px=256``), and on the
   Fura-2 hyperstack (T pairs = 2T frames of 512 x 512);
 * peak RSS at T and 4T frames, without the memory-mapped pages of the input (peak of
