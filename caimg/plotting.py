@@ -46,7 +46,7 @@ def overview_figure(result):
     if len(result.kinetics):
         responders = set(result.kinetics.loc[result.kinetics["responder"].astype(bool), "roi"])
     # two line collections (others grey underneath, responders in the colour cycle on top):
-    # one artist each instead of one Line2D per ROI, ~5x faster to build and draw
+    # one artist each instead of one Line2D per ROI (260 ROIs x 2000 frames: 0.44 -> 0.36 s)
     from matplotlib import rcParams
     from matplotlib.collections import LineCollection
 
