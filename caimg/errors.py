@@ -7,7 +7,8 @@ what was expected, and how to fix it.
 
 from __future__ import annotations
 
-__all__ = ["CaimgError", "StackReadError", "ConfigError", "RoiError", "ResultError"]
+__all__ = ["CaimgError", "StackReadError", "ConfigError", "RoiError", "ResultError",
+           "MetadataWarning", "DataQualityWarning"]
 
 
 class CaimgError(ValueError):
@@ -28,3 +29,11 @@ class RoiError(CaimgError):
 
 class ResultError(CaimgError):
     """A result folder is missing, incomplete or of an unknown format."""
+
+
+class MetadataWarning(UserWarning):
+    """File metadata disagrees with an explicit setting, or was read with an assumption."""
+
+
+class DataQualityWarning(UserWarning):
+    """The recording is usable but doubtful (saturation, filled NaN pixels, ...)."""

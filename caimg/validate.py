@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .errors import StackReadError
+from .errors import DataQualityWarning, MetadataWarning
 from .recording import Recording
 
 __all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
@@ -19,10 +20,6 @@ __all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
 #: a frame counts as saturated when at least this fraction of its pixels (and at least
 #: one pixel) sits at the maximum of the integer dtype
 SATURATED_FRAME_FRACTION = 1e-4
-
-
-class DataQualityWarning(UserWarning):
-    """The recording is usable but doubtful (saturation, filled NaN pixels, ...)."""
 
 
 def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
@@ -100,7 +97,6 @@ def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
 def _reemit_read_warnings(recording: Recording) -> None:
     """Warnings raised while the file was read happened before the pipeline started
     recording; raise them again so that they reach run.json."""
-    from .io.stack import MetadataWarning
 
     categories = {"MetadataWarning": MetadataWarning, "DataQualityWarning": DataQualityWarning}
     for text in (recording.metadata or {}).get("warnings", ()) or ():

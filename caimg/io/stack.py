@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import tifffile
 
-from ..errors import CaimgError, ConfigError, StackReadError
+from ..errors import CaimgError, ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
 
 __all__ = [
@@ -75,10 +75,6 @@ _TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3
 _LENGTH_UNITS_UM = {"micron": 1.0, "microns": 1.0, "um": 1.0, "µm": 1.0, "\u03bcm": 1.0,
                     "\\u00b5m": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6,
                     "å": 1e-4, "angstrom": 1e-4, "pm": 1e-6}
-
-
-class MetadataWarning(UserWarning):
-    """File metadata disagrees with an explicit setting, or was read with an assumption."""
 
 
 @dataclass(frozen=True)
