@@ -364,7 +364,7 @@ def test_example_stacks_match_their_truth():
     from pathlib import Path
 
     stack = pytest.importorskip("caimg.io.stack")
-    here = Path(__file__).resolve().parent.parent / "example_stacks"
+    here = Path(__file__).resolve().parents[2] / "example_stacks"
     if not (here / "truth" / "examples.json").exists():
         pytest.skip("example_stacks not generated (python example_stacks/make_examples.py)")
     info = json.loads((here / "truth" / "examples.json").read_text())
