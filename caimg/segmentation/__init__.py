@@ -48,7 +48,7 @@ _DEFAULT = "gradient"
 
 
 def register_method(name: str):
-    """Decorator registering a segmentation method under ``name``.
+    """Register a segmentation method under ``name`` (a decorator).
 
     A method is called as ``fn(structural, activity, *, cell_diameter_px, min_area_px,
     max_area_px, **params)`` with ``structural`` a (Y, X) float64 image and ``activity``

@@ -1,7 +1,7 @@
-"""Helpers shared by the segmentation methods: background flattening, robust noise,
-normalised convolution, blob detection and the per-cell outline cut.
+"""Helpers shared by the segmentation methods.
 
-Everything here is pure: arrays in, arrays out.
+Background flattening, robust noise, normalised convolution, blob detection and the
+per-cell outline cut. Everything here is pure: arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -16,6 +16,18 @@ __all__ = ["mad_sd", "wide_gaussian_filter", "nconv", "flatten", "log_response",
 
 
 def mad_sd(x):
+    """Robust standard deviation: median absolute deviation / 0.6745.
+
+    Parameters
+    ----------
+    x : array_like
+        Values, any shape.
+
+    Returns
+    -------
+    float
+        The SD of Gaussian data, insensitive to a minority of outliers; 0.0 when empty.
+    """
     x = np.asarray(x, dtype=np.float64).ravel()
     if x.size == 0:
         return 0.0
@@ -24,14 +36,29 @@ def mad_sd(x):
 
 
 def wide_gaussian_filter(img, sigma, truncate=4.0):
-    """``ndi.gaussian_filter(img, sigma, mode="reflect", truncate=truncate)`` of a 2-D
-    float64 image, the same numbers to float64 rounding (~1e-15 relative).
+    """Gaussian filter of a 2-D image, fast for wide kernels.
 
+    ``ndi.gaussian_filter(img, sigma, mode="reflect", truncate=truncate)`` of a 2-D
+    float64 image, the same numbers to float64 rounding (~1e-15 relative).
     Wide kernels (radius ``r = int(truncate * sigma + 0.5)`` >= 32 px, e.g. 265 taps for the
     background at 3 cell diameters) are applied along each axis as a product of real FFTs
     of the symmetrically padded image (``np.pad(..., "symmetric")`` is ndimage's
     ``"reflect"``): O(n log n) per line instead of O(n r), ~10x faster at 512 x 512.
     Narrow kernels, and kernels wider than the image, go to ndimage directly.
+
+    Parameters
+    ----------
+    img : ndarray, shape (Y, X)
+        The image.
+    sigma : float
+        Gaussian sigma, pixels.
+    truncate : float
+        Kernel radius in sigmas.
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X)
+        The filtered image.
     """
     import scipy.fft
 
@@ -54,7 +81,22 @@ def wide_gaussian_filter(img, sigma, truncate=4.0):
 
 
 def nconv(img, weight, sigma):
-    """Normalised convolution: Gaussian mean of ``img`` over pixels where ``weight``."""
+    """Normalised convolution: Gaussian mean of ``img`` over pixels where ``weight``.
+
+    Parameters
+    ----------
+    img : ndarray of float64, shape (Y, X)
+        The image.
+    weight : ndarray of bool, shape (Y, X)
+        Pixels that count.
+    sigma : float
+        Gaussian sigma, pixels.
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X)
+        The local mean of the counted pixels; where too few are near, their median.
+    """
     w = weight.astype(np.float64)
     num = wide_gaussian_filter(img * w, sigma)
     den = wide_gaussian_filter(w, sigma)
@@ -67,10 +109,33 @@ def nconv(img, weight, sigma):
 def flatten(img, diameter, scale=3.0, k=1.0, iterations=3):
     """Subtract a smooth background estimated from non-cell pixels.
 
-    Returns (flat, background, noise_sd, bg_mask). The background is a normalised Gaussian
-    average (sigma = ``scale`` * diameter) of the pixels currently judged background;
-    pixels more than ``k`` noise SDs above it, and their neighbourhood, are excluded and
-    the estimate repeated.
+    The background is a normalised Gaussian average (sigma = ``scale`` * diameter) of the
+    pixels currently judged background; pixels more than ``k`` noise SDs above it, and
+    their neighbourhood, are excluded and the estimate repeated ``iterations`` times.
+
+    Parameters
+    ----------
+    img : ndarray of float64, shape (Y, X)
+        Structural image, camera counts.
+    diameter : float
+        Cell diameter, pixels.
+    scale : float
+        Background sigma, in cell diameters.
+    k : float
+        Foreground threshold, in noise SDs.
+    iterations : int
+        Estimate-and-exclude rounds.
+
+    Returns
+    -------
+    flat : ndarray of float64, shape (Y, X)
+        ``img`` minus the background.
+    background : ndarray of float64, shape (Y, X)
+        The background estimate.
+    noise_sd : float
+        Noise SD of the flattened background (at least the pixel noise, > 0).
+    bg_mask : ndarray of bool, shape (Y, X)
+        Pixels judged background.
     """
     sigma = max(scale * diameter, 2.0)
     bgmask = np.ones(img.shape, dtype=bool)
@@ -95,19 +160,65 @@ def flatten(img, diameter, scale=3.0, k=1.0, iterations=3):
 
 
 def log_response(img, diameter):
-    """Scale-normalised negative Laplacian of Gaussian at the cell scale (bright blobs > 0)."""
+    """Scale-normalised negative Laplacian of Gaussian at the cell scale.
+
+    Parameters
+    ----------
+    img : ndarray of float64, shape (Y, X)
+        The image.
+    diameter : float
+        Blob diameter, pixels (sigma = diameter / (2 sqrt 2), at least 0.8).
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X)
+        The response; bright blobs of that size are positive maxima.
+    """
     sigma = max(diameter / (2.0 * math.sqrt(2.0)), 0.8)
     return -(sigma ** 2) * ndi.gaussian_laplace(img, sigma)
 
 
 def local_scale(flat, diameter, noise):
-    """Local contrast scale: Gaussian-weighted RMS of the positive flat image, floored."""
+    """Local contrast scale: Gaussian-weighted RMS of the positive flat image, floored.
+
+    Parameters
+    ----------
+    flat : ndarray of float64, shape (Y, X)
+        Background-flattened image.
+    diameter : float
+        Cell diameter, pixels (the RMS window's sigma is 1.5 diameters).
+    noise : float
+        Noise SD; the scale is at least 3 of them.
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X)
+        The scale; ``flat / scale`` puts dim cells beside bright ones on one footing.
+    """
     pos = np.clip(flat, 0, None)
     rms = np.sqrt(ndi.gaussian_filter(pos ** 2, 1.5 * diameter))
     return np.maximum(rms, 3.0 * noise)
 
 
 def find_peaks(response, min_distance, threshold, mask=None):
+    """Local maxima of ``response`` above ``threshold``, at least ``min_distance`` apart.
+
+    Parameters
+    ----------
+    response : ndarray of float64, shape (Y, X)
+        The image to search.
+    min_distance : float
+        Minimum peak spacing, pixels (at least 1).
+    threshold : float
+        Absolute threshold; not finite gives no peaks.
+    mask : ndarray of bool, shape (Y, X), optional
+        Search only here.
+
+    Returns
+    -------
+    ndarray of int, shape (K, 2)
+        (row, column) of each peak.
+    """
     from skimage.feature import peak_local_max
 
     if not np.isfinite(threshold):
@@ -120,7 +231,35 @@ def find_peaks(response, min_distance, threshold, mask=None):
 
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
                     min_peak_snr, exclude=None):
-    """Cut each watershed region at ``edge_fraction`` of its height above its surroundings."""
+    """Cut each watershed region at ``edge_fraction`` of its height above its surroundings.
+
+    Parameters
+    ----------
+    smooth : ndarray of float64, shape (Y, X)
+        Smoothed, flattened image.
+    regions : ndarray of int32, shape (Y, X)
+        Watershed regions 1..N, 0 = none.
+    seeds_lab : ndarray of int, shape (Y, X)
+        Seed pixels of each region (label values); when a cut splits a region, the part
+        holding its seed is kept (else the largest).
+    diameter : float
+        Cell diameter, pixels.
+    edge_fraction : float
+        Where the outline is cut, as a fraction of the height (0.5 = half maximum).
+    ring_px : float
+        Width of the ring of surroundings whose median is the floor, pixels.
+    noise : float
+        Noise SD of ``smooth``.
+    min_peak_snr : float
+        Regions lower than this many noise SDs above their floor are dropped.
+    exclude : ndarray of bool, shape (Y, X), optional
+        Pixels that are no one's surroundings (cells already found).
+
+    Returns
+    -------
+    ndarray of int32, shape (Y, X)
+        The cut regions (same ids; dropped ones absent), hole-free.
+    """
     out = np.zeros(regions.shape, dtype=np.int32)
     n = int(regions.max(initial=0))
     if n == 0:

@@ -1,5 +1,8 @@
-"""The ``"gradient"`` segmentation method (the default): a watershed of the gradient of
-log intensity, seeded by flat cell interiors (see the package docstring)."""
+"""The ``"gradient"`` segmentation method, the default.
+
+A watershed of the gradient of log intensity, seeded by flat cell interiors (see the
+package docstring).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
 
     Parameters
     ----------
+    structural : ndarray of float64, shape (Y, X)
+        Structural image (camera counts, finite).
+    activity : dict or None
+        ``"std"`` and ``"corr"`` (Y, X) activity images, or None.
+    cell_diameter_px : float
+        Typical cell diameter, pixels.
+    min_area_px, max_area_px : int
+        Area limits (applied later by ``segment``; here for methods that use them).
     threshold_snr : float
         Interior pixels must be this many noise SDs above the flattened background.
     background_scale : float
@@ -57,6 +68,11 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     min_solidity : float
         ROIs covering less than this fraction of their convex hull are not cell-shaped
         (neuropil, dendrite tangles) and are dropped (0 = keep all).
+
+    Returns
+    -------
+    ndarray of int, shape (Y, X)
+        Labels, 0 = background (``segment`` makes them consecutive and hole-free).
     """
     from skimage.segmentation import watershed
 
@@ -179,8 +195,10 @@ def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fr
 
 
 def _drop_thin(labels, min_radius):
-    """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px
-    (slivers in the gaps between touching cells, rims)."""
+    """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px.
+
+    Those are slivers in the gaps between touching cells, and rims.
+    """
     if labels.max(initial=0) == 0 or min_radius <= 0:
         return labels
     # distance to the nearest pixel of another label or background

@@ -1,5 +1,8 @@
-"""The ``"threshold"`` segmentation method: a global threshold of the flattened image,
-touching cells split by a watershed of the distance transform."""
+"""The ``"threshold"`` segmentation method.
+
+A global threshold of the flattened image, touching cells split by a watershed of the
+distance transform.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +20,25 @@ def segment_threshold(structural, activity, *, cell_diameter_px, min_area_px, ma
 
     Parameters
     ----------
+    structural : ndarray of float64, shape (Y, X)
+        Structural image (camera counts, finite).
+    activity : dict or None
+        ``"std"`` and ``"corr"`` (Y, X) activity images, or None.
+    cell_diameter_px : float
+        Typical cell diameter, pixels.
+    min_area_px, max_area_px : int
+        Area limits (applied later by ``segment``; here for methods that use them).
     background_scale : float
         Sigma of the background estimate, in cell diameters.
     threshold_snr : float
         Foreground is the smoothed flattened image above this many noise SDs.
     split : bool
         Split touching cells by a watershed of the distance transform.
+
+    Returns
+    -------
+    ndarray of int, shape (Y, X)
+        Labels, 0 = background (``segment`` makes them consecutive and hole-free).
     """
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed

@@ -1,5 +1,8 @@
-"""The ``"watershed"`` segmentation method: LoG seeds, seeded watershed, half-height
-outlines, an optional second pass and a split at necks."""
+"""The ``"watershed"`` segmentation method.
+
+LoG seeds, seeded watershed, half-height outlines, an optional second pass and a split at
+necks.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +21,21 @@ def segment_watershed(structural, activity, *, cell_diameter_px, min_area_px, ma
                       min_distance_fraction=0.5, local_contrast=True, use_activity=True,
                       activity_threshold=4.0, compactness=0.0, passes=1, neck_ratio=0.7,
                       seed_scale=0.7, merge_dip=0.15, merge_step=1.3, merge_solidity=0.9):
-    """LoG seeds on a flattened, contrast-normalised image + seeded watershed + half-height
+    """Seeded watershed from LoG peaks, with half-height outlines.
+
+    LoG seeds on a flattened, contrast-normalised image + seeded watershed + half-height
     outlines, a second pass for cells hidden next to brighter ones, and a split at necks.
 
     Parameters
     ----------
+    structural : ndarray of float64, shape (Y, X)
+        Structural image (camera counts, finite).
+    activity : dict or None
+        ``"std"`` and ``"corr"`` (Y, X) activity images, or None.
+    cell_diameter_px : float
+        Typical cell diameter, pixels.
+    min_area_px, max_area_px : int
+        Area limits (applied later by ``segment``; here for methods that use them).
     threshold_snr : float
         A seed needs a LoG response above this many noise SDs of the LoG image, and its
         cell a height above its surroundings of at least this many noise SDs of the
@@ -49,6 +62,18 @@ def segment_watershed(structural, activity, *, cell_diameter_px, min_area_px, ma
     neck_ratio : float
         A ROI is split where its outline narrows to a neck: at a saddle of the distance
         transform lower than ``neck_ratio`` x the smaller of the two maxima (0 = never).
+    seed_scale : float
+        Scale of the LoG seed detector, in cell diameters.
+    merge_dip, merge_step, merge_solidity : float
+        Adjacent regions are merged (over-seeding, only with ``seed_scale < 1``) when
+        their border dips less than ``merge_dip`` below the dimmer peak, their peaks
+        differ by less than the factor ``merge_step`` and their union has at least
+        ``merge_solidity``.
+
+    Returns
+    -------
+    ndarray of int, shape (Y, X)
+        Labels, 0 = background (``segment`` makes them consecutive and hole-free).
     """
     d = cell_diameter_px
     flat, bg, noise, bgmask = flatten(structural, d, scale=background_scale)

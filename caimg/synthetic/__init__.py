@@ -16,13 +16,13 @@ other cells keep at least ``min_gap_px`` background pixels from every other cell
 label image is made from the same masks. Inside a mask the fluorescence follows a static
 profile ``p`` normalised so that, after the edge blur, its mean over the mask is 1 (for
 an isolated cell the mask mean of the background-free image is the cell's F): a dome
-``1 - cell_dome * rho**2`` (thicker centre), a dimmer nucleus in a fraction ``nucleus_fraction`` of cells
-(``nucleus_contrast``) and a fine multiplicative texture (``texture``). Dye loading per
-cell is log-uniform over ``brightness_range`` (the dimmest cell exactly 1x, the brightest
-exactly ``brightness_range`` x, in resting fluorescence of the segmentation channel, f380
-or f). The dimmest cell's resting per-pixel, per-frame signal-to-noise ratio
-``F / sqrt(F + B + (read_noise / gain)**2)`` (photoelectrons, B = background at the field
-centre) equals ``dimmest_snr``.
+``1 - cell_dome * rho**2`` (thicker centre), a dimmer nucleus in a fraction
+``nucleus_fraction`` of cells (``nucleus_contrast``) and a fine multiplicative texture
+(``texture``). Dye loading per cell is log-uniform over ``brightness_range`` (the dimmest
+cell exactly 1x, the brightest exactly ``brightness_range`` x, in resting fluorescence of
+the segmentation channel, f380 or f). The dimmest cell's resting per-pixel, per-frame
+signal-to-noise ratio ``F / sqrt(F + B + (read_noise / gain)**2)`` (photoelectrons, B =
+background at the field centre) equals ``dimmest_snr``.
 
 **Response (signal domain, exact).** ``S(t) = S0`` before the onset; a rise over
 ``rise_duration_s`` (linear ramp, or a raised cosine with ``rise_shape = "cosine"``) to
@@ -275,7 +275,7 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
 
 
 def _generator(rng):
-    """(Generator, seed or None) from ``make_recording``'s ``rng`` argument."""
+    """Return (Generator, seed or None) for ``make_recording``'s ``rng`` argument."""
     if isinstance(rng, np.random.Generator):
         return rng, None
     if rng is None:
@@ -289,7 +289,7 @@ def _generator(rng):
 
 
 def _stimulus_time(stimulus_time_s, n_frames, time_s, dt):
-    """The stimulus time in s: the given one, checked, or the frame nearest 1/4."""
+    """Return the stimulus time in s: the given one, checked, or the frame nearest 1/4."""
     if stimulus_time_s is None:
         return float(round(n_frames / 4) * dt)
     stim = float(stimulus_time_s)
@@ -320,7 +320,7 @@ def _resting_fluorescence(k, gen, n):
 
 
 def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg380):
-    """The indicator's channels (uint16 (T, Y, X) each), the dye loading (N,) and layout."""
+    """Render the indicator's channels; return them, the dye loading (N,) and the layout."""
     channels = {}
     if indicator == "fura2":
         ca0 = kin["ca_rest_nM"].to_numpy()

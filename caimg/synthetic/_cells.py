@@ -1,5 +1,8 @@
-"""Cell geometry of the synthetic generator: shapes, placement (isolated cells and
-touching clusters), the static fluorescence profile, and which cells touch."""
+"""Cell geometry of the synthetic generator.
+
+Shapes, placement (isolated cells and touching clusters), the static fluorescence
+profile, and which cells touch.
+"""
 
 from __future__ import annotations
 
@@ -91,7 +94,11 @@ def _cluster_sizes(k, rng):
 
 
 class _Canvas:
-    """The label and normalised-radius images cells are placed on, and the cells so far."""
+    """The label and normalised-radius images cells are placed on, and the cells so far.
+
+    ``place_isolated`` and ``attach`` draw from ``rng`` in a fixed order; ``commit`` writes
+    a cell only when it keeps its neighbours whole.
+    """
 
     def __init__(self, k, rng):
         self.k = k
@@ -261,7 +268,29 @@ def place_cells(k, rng):
 
 
 def cell_profile(labels, rho_img, cells, k, rng):
-    """Static per-pixel fluorescence weights, mean 1 over every mask."""
+    """Draw the static per-pixel fluorescence weights: dome, nucleus, texture.
+
+    Parameters
+    ----------
+    labels : ndarray of int32, shape (Y, X)
+        Cell masks 1..N.
+    rho_img : ndarray of float64, shape (Y, X)
+        Normalised radius of each cell pixel (:func:`place_cells`).
+    cells : list of dict
+        The cells, as :func:`place_cells` returns them.
+    k : dict
+        Resolved knobs (:func:`resolve_knobs`).
+    rng : numpy.random.Generator
+        The recording's generator (the order of its draws is part of the contract).
+
+    Returns
+    -------
+    profile : ndarray of float64, shape (Y, X)
+        Weights, 0 outside cells, scaled so that after the edge blur the mean over each
+        mask is 1.
+    has_nucleus : ndarray of bool, shape (N,)
+        Which cells have a dimmer nucleus.
+    """
     ny, nx = labels.shape
     n = len(cells)
     prof = np.zeros((ny, nx))

@@ -1,5 +1,8 @@
-"""Knobs of the synthetic generator: the presets, their indicator defaults, and the
-checks every knob passes before anything is drawn."""
+"""Knobs of the synthetic generator.
+
+The presets, their indicator defaults, and the checks every knob passes before anything
+is drawn.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import numpy as np
 from ..errors import ConfigError
 from ._physics import rise_time_factor
 
-__all__ = ["PRESETS", "STRUCTURAL_KNOBS", "preset_knobs", "resolve_knobs"]
+__all__ = ["PRESETS", "preset_knobs", "resolve_knobs"]
 
 _COMMON = {
     "pixel_size_um": 1.0,
@@ -88,7 +91,7 @@ _INDICATOR_DEFAULTS = {
     "fluo4": {"amplitude_min": 0.5, "amplitude_max": 3.0, "kd_nM": 345.0},
 }
 
-STRUCTURAL_KNOBS = ("shape", "n_frames", "n_cells", "frame_interval_s")
+_STRUCTURAL = ("shape", "n_frames", "n_cells", "frame_interval_s")
 
 #: Preset name -> knob defaults (read-only). Indicator-dependent knobs are ``None`` here
 #: and filled in by :func:`preset_knobs`.
@@ -105,13 +108,21 @@ def preset_knobs(preset="moderate", indicator="fluo4"):
     Parameters
     ----------
     preset : {"easy", "moderate", "hard"}
+        The preset (see :data:`PRESETS`).
     indicator : {"fura2", "fluo4"}
+        Fills in the indicator-dependent knobs (amplitudes, Kd).
 
     Returns
     -------
     dict
         Knob name -> value, including ``shape``, ``n_frames``, ``n_cells`` and
         ``frame_interval_s``.
+
+    Examples
+    --------
+    >>> knobs = preset_knobs("hard", "fura2")
+    >>> knobs["n_cells"], knobs["kd_nM"]
+    (90, 224.0)
     """
     if preset not in PRESETS:
         raise ConfigError(f"preset = {preset!r}: expected one of {sorted(PRESETS)}")
@@ -175,11 +186,35 @@ def _check_knobs(k):
 
 
 def resolve_knobs(indicator, preset, shape, n_frames, n_cells, frame_interval_s, overrides):
+    """Every knob of one recording: the preset's, then the overrides, checked.
+
+    Parameters
+    ----------
+    indicator : {"fura2", "fluo4"}
+        Fills in the indicator-dependent knobs (amplitudes, Kd).
+    preset : {"easy", "moderate", "hard"}
+        Knob defaults.
+    shape, n_frames, n_cells, frame_interval_s : optional
+        ``make_recording``'s keyword arguments; None keeps the preset's value.
+    overrides : dict
+        Other knobs by name.
+
+    Returns
+    -------
+    dict
+        Knob name -> value, with ``shape`` a tuple of two ints, ``n_frames`` and
+        ``n_cells`` ints and ``frame_interval_s`` a float.
+
+    Raises
+    ------
+    ConfigError
+        Unknown knob (with the closest valid name), or a value out of range.
+    """
     knobs = preset_knobs(preset, indicator)
-    unknown = [n for n in overrides if n not in knobs or n in STRUCTURAL_KNOBS]
+    unknown = [n for n in overrides if n not in knobs or n in _STRUCTURAL]
     if unknown:
         import difflib
-        valid = sorted(n for n in knobs if n not in STRUCTURAL_KNOBS)
+        valid = sorted(n for n in knobs if n not in _STRUCTURAL)
         hints = []
         for n in unknown:
             close = difflib.get_close_matches(n, valid, n=1)

@@ -1,5 +1,6 @@
-"""Photophysics and response model of the synthetic generator: the Fura-2 and Fluo-4
-equations, the response curve, and the per-cell response truth.
+"""Photophysics and response model of the synthetic generator.
+
+The Fura-2 and Fluo-4 equations, the response curve, and the per-cell response truth.
 
 These equations are written out here, not imported from :mod:`caimg.signals`: the ground
 truth must not be computed by the code it is used to test.
@@ -140,7 +141,7 @@ def rise_time_factor(rise_shape="linear"):
 
 def response_curve(time_s, *, baseline, amplitude, onset_s, rise_duration_s, decay_tau_s,
                    rise_shape="linear"):
-    """The model response, evaluated at any times.
+    """Evaluate the model response at any times.
 
     Parameters
     ----------
@@ -195,7 +196,33 @@ def response_curve(time_s, *, baseline, amplitude, onset_s, rise_duration_s, dec
 
 
 def draw_responses(k, rng, n, time_s, stim, indicator):
-    """Per-cell response parameters and the signal (T, N)."""
+    """Draw the per-cell responses: the true signal, [Ca2+] and kinetics.
+
+    Parameters
+    ----------
+    k : dict
+        Resolved knobs (:func:`resolve_knobs`).
+    rng : numpy.random.Generator
+        The recording's generator (the order of its draws is part of the contract).
+    n : int
+        Number of cells N.
+    time_s : ndarray of float64, shape (T,)
+        Frame times, s.
+    stim : float
+        Stimulus time, s.
+    indicator : {"fura2", "fluo4"}
+        Sets the signal (ratio or dF/F0) and its conversion to [Ca2+].
+
+    Returns
+    -------
+    signal : ndarray of float64, shape (T, N)
+        True noiseless signal.
+    calcium : ndarray of float64, shape (T, N)
+        True [Ca2+], nM.
+    kinetics : pandas.DataFrame
+        One row per cell: the truth columns plus ``peak_time_s``, ``rise_duration_s``,
+        ``fwhm_s`` and ``ca_rest_nM``.
+    """
     dt = k["frame_interval_s"]
     n_frames = len(time_s)
     n_resp = int(round(k["responder_fraction"] * n))

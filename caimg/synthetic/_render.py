@@ -1,5 +1,8 @@
-"""Image formation of the synthetic generator: drift, static background, and the
-rendering of cells through blur, halo, drift and camera noise to uint16 frames."""
+"""Image formation of the synthetic generator.
+
+Drift, static background, and the rendering of cells through blur, halo, drift and
+camera noise to uint16 frames.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,23 @@ __all__ = ["draw_drift", "background_image", "render_channels"]
 
 
 def draw_drift(k, rng, n_frames):
+    """Draw the rigid drift: a smoothed random walk plus a slow sinusoid.
+
+    Parameters
+    ----------
+    k : dict
+        Resolved knobs (:func:`resolve_knobs`).
+    rng : numpy.random.Generator
+        The recording's generator (the order of its draws is part of the contract).
+    n_frames : int
+        Number of frames T.
+
+    Returns
+    -------
+    ndarray of float64, shape (T, 2)
+        (row, column) displacement of the content per frame, px: zero at frame 0, at most
+        ``drift_px`` away from it.
+    """
     d = np.zeros((n_frames, 2))
     if k["drift_px"] <= 0:
         return d
@@ -30,6 +50,22 @@ def draw_drift(k, rng, n_frames):
 
 
 def background_image(k, rng, shape):
+    """Draw the static background: a linear gradient in a random direction, vignetted.
+
+    Parameters
+    ----------
+    k : dict
+        Resolved knobs (:func:`resolve_knobs`).
+    rng : numpy.random.Generator
+        The recording's generator (the order of its draws is part of the contract).
+    shape : (int, int)
+        (Y, X).
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X)
+        Background, photoelectrons (``background`` at the field centre).
+    """
     ny, nx = shape
     rr, cc = np.mgrid[0:ny, 0:nx].astype(float)
     rr = rr / max(ny - 1, 1) - 0.5
@@ -46,6 +82,31 @@ def render_channels(cell_fs, bgs, labels, prof, drift, k, rng, chunk=32):
 
     All channels share the cells, the blur, the halo and the drift; they are rendered
     together frame chunk by frame chunk so the Fourier shift is computed once.
+
+    Parameters
+    ----------
+    cell_fs : list of ndarray of float64, shape (T, N)
+        Per channel, each cell's fluorescence (photoelectrons, mean over its mask).
+    bgs : list of ndarray of float64, shape (Y, X)
+        Per channel, the static background (photoelectrons).
+    labels : ndarray of int32, shape (Y, X)
+        Cell masks 1..N.
+    prof : ndarray of float64, shape (Y, X)
+        Static per-pixel weights (:func:`~caimg.synthetic._cells.cell_profile`).
+    drift : ndarray of float64, shape (T, 2)
+        Content displacement per frame, px.
+    k : dict
+        Resolved knobs (:func:`resolve_knobs`).
+    rng : numpy.random.Generator
+        The recording's generator (the order of its draws is part of the contract).
+    chunk : int
+        Frames rendered at once.
+
+    Returns
+    -------
+    list of ndarray of uint16, shape (T, Y, X)
+        Per channel, the camera frames (ADU), with shot and read noise drawn from ``rng``
+        frame chunk by chunk, channel by channel.
     """
     n_frames = cell_fs[0].shape[0]
     ny, nx = labels.shape
