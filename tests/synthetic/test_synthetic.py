@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -9,9 +10,17 @@ import pytest
 from scipy import ndimage as ndi
 
 from caimg.errors import CaimgError, ConfigError
-from caimg.synthetic import (KINETICS_COLUMNS, PRESETS, fura2_calcium_to_ratio,
-                             fura2_fluorescence, fura2_ratio_to_calcium, make_recording,
-                             preset_knobs, response_curve, touching_cells)
+from caimg.synthetic import (
+    PRESETS,
+    TRUTH_COLUMNS,
+    fura2_calcium_to_ratio,
+    fura2_fluorescence,
+    fura2_ratio_to_calcium,
+    make_recording,
+    preset_knobs,
+    response_curve,
+    touching_cells,
+)
 
 # camera and background switched off: the image is the cells' photoelectrons, rounded
 NOISELESS = dict(shot_noise=False, read_noise=0.0, offset=0.0, gain=1.0, background=0.0,
@@ -67,6 +76,29 @@ def test_generator_and_none_rng():
     np.testing.assert_array_equal(s2.recording.channels["f"], again.recording.channels["f"])
 
 
+# SHA-256 of the labels (int32) and every channel (uint16, little-endian) of three
+# 24-frame recordings, as made by the generator when caimg.synthetic became a package.
+# A regression guard of the generator's determinism: a refactor must not change the
+# order of the draws from the rng or any number rendered. When the generator is changed
+# on purpose (or numpy changes its Generator streams), regenerate these and the example
+# stacks (example_stacks/make_examples.py) in the same commit, and say why.
+GENERATOR_DIGESTS = {
+    ("fura2", "easy", 7): "d8354a902609f54638996f2e332fa027490e2689a19ac402c2923c3abbc271b2",
+    ("fluo4", "moderate", 8): "03606e0591b68f6a91caf20a96799eb221ff35ef553647e94f6d7afd32ec8ae1",
+    ("fluo4", "hard", 9): "77f65e429ae75ec7c483810fb438a62b99cde05a951f817564c76272f03c149c",
+}
+
+
+@pytest.mark.parametrize("indicator, preset, seed", list(GENERATOR_DIGESTS))
+def test_generator_output_is_unchanged(indicator, preset, seed):
+    s = make_recording(indicator, preset=preset, rng=seed, n_frames=24)
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(s.labels, dtype="<i4").tobytes())
+    for ch in s.recording.channel_names:
+        h.update(np.ascontiguousarray(s.recording.channels[ch], dtype="<u2").tobytes())
+    assert h.hexdigest() == GENERATOR_DIGESTS[(indicator, preset, seed)]
+
+
 # --------------------------------------------------------------------- contract
 
 
@@ -94,7 +126,7 @@ def test_contract(indicator, channels, layout):
     assert np.all(s.calcium_nM > 0)
     assert s.shifts.shape == (t, 2) and s.shifts.dtype == np.float64
     np.testing.assert_array_equal(s.shifts[0], 0.0)
-    assert list(s.kinetics.columns[:len(KINETICS_COLUMNS)]) == list(KINETICS_COLUMNS)
+    assert list(s.kinetics.columns[:len(TRUTH_COLUMNS)]) == list(TRUTH_COLUMNS)
     assert len(s.kinetics) == n
     np.testing.assert_array_equal(s.kinetics["roi"], np.arange(1, n + 1))
     assert s.kinetics["responder"].dtype == bool
@@ -364,7 +396,7 @@ def test_example_stacks_match_their_truth():
     from pathlib import Path
 
     stack = pytest.importorskip("caimg.io.stack")
-    here = Path(__file__).resolve().parent.parent / "example_stacks"
+    here = Path(__file__).resolve().parents[2] / "example_stacks"
     if not (here / "truth" / "examples.json").exists():
         pytest.skip("example_stacks not generated (python example_stacks/make_examples.py)")
     info = json.loads((here / "truth" / "examples.json").read_text())
@@ -394,5 +426,5 @@ def test_example_stacks_match_their_truth():
 def test_no_cells_is_a_valid_empty_truth():
     s = make_recording("fura2", n_cells=0, rng=0, n_frames=10)
     assert s.labels.max() == 0 and s.signal.shape == (10, 0)
-    assert list(s.kinetics.columns[:len(KINETICS_COLUMNS)]) == list(KINETICS_COLUMNS)
+    assert list(s.kinetics.columns[:len(TRUTH_COLUMNS)]) == list(TRUTH_COLUMNS)
     assert len(s.kinetics) == 0
