@@ -15,7 +15,7 @@ from caimg.errors import CaimgError, StackReadError
 from caimg.io.stack import (MetadataWarning, RecordingSource, TiffFrames, find_recordings,
                             open_stack, read_recording, write_recording)
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DYNCLUST = DATA / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"
 OPTINIST = DATA / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff"
 
