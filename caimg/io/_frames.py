@@ -245,7 +245,7 @@ class TiffFrames:
         for k, t in enumerate(frames):
             buf = memoryview(flat[k])
             pos = 0
-            for off, cnt in zip(self._offsets[t], self._bytecounts[t]):
+            for off, cnt in zip(self._offsets[t], self._bytecounts[t], strict=False):
                 cnt = min(int(cnt), frame_nbytes - pos)
                 if cnt <= 0:
                     break
@@ -328,7 +328,8 @@ class TiffFrames:
         try:
             for k, t in enumerate(frames):
                 frame = out[k]
-                for i, (off, cnt) in enumerate(zip(self._offsets[t], self._bytecounts[t])):
+                segs = zip(self._offsets[t], self._bytecounts[t], strict=False)
+                for i, (off, cnt) in enumerate(segs):
                     off, cnt = int(off), int(cnt)
                     if cnt == 0:
                         data = None

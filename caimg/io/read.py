@@ -14,7 +14,8 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def read_alternating(infos: list[FileInfo], *, channel_order, pair_suffixes) -> 
 def read_pair(infos: list[FileInfo], *, channel_order, pair_suffixes) -> LayoutRead:
     """Two ``(T, Y, X)`` files ``<stem>_340.tif`` and ``<stem>_380.tif``."""
     chans = {}
-    for info, ch in zip(infos, channel_order):
+    for info, ch in zip(infos, channel_order, strict=True):
         _warn_z(info, _time_axis(info))
         chans[ch] = info.data
     file_paths = [info.path for info in infos]
@@ -229,9 +230,10 @@ def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_inter
                           stacklevel=stacklevel)
         return frame_interval_s, "override", meta_val
     if meta_val is None:
-        raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata (no ImageJ "
-                             "finterval or OME TimeIncrement); expected one: pass "
-                             "--frame-interval SECONDS or set input.frame_interval_s in the recipe")
+        raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata (no "
+                             "ImageJ finterval or OME TimeIncrement); expected one: pass "
+                             "--frame-interval SECONDS or set input.frame_interval_s in the "
+                             "recipe")
     return meta_val, meta_src, meta_val
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -24,7 +25,8 @@ def _frames(arr, chunk: int = 64) -> Iterator[np.ndarray]:
 
 def _interleave(a, b, chunk: int = 64) -> Iterator[np.ndarray]:
     for t0 in range(0, a.shape[0], chunk):
-        for fa, fb in zip(np.asarray(a[t0:t0 + chunk]), np.asarray(b[t0:t0 + chunk])):
+        for fa, fb in zip(np.asarray(a[t0:t0 + chunk]), np.asarray(b[t0:t0 + chunk]),
+                          strict=True):
             yield fa
             yield fb
 
@@ -203,7 +205,7 @@ def write_recording(channels, path, *, layout: str = "hyperstack",
     # pair
     stem = path.name[: -len(path.suffix)] if is_tiff_name(path) else path.name
     out = []
-    for arr, suffix in zip(arrs, pair_suffixes):
+    for arr, suffix in zip(arrs, pair_suffixes, strict=True):
         p = path.with_name(f"{stem}{suffix}{'.ome' if use_ome else ''}.tif")
         out.append(_write_one(p, _frames(arr), (t, rows, cols), dtype, "TYX",
                               frame_interval_s=frame_interval_s, ome=use_ome,

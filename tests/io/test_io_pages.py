@@ -292,7 +292,8 @@ def test_run_reads_equal_strip_reads(tmp_path, monkeypatch, kw):
     assert data._frame_starts(20 * 24 * 2) is not None  # the run path is taken
     fast = _read_all(data, monkeypatch, runs=True)
     slow = _read_all(data, monkeypatch, runs=False)
-    for a, b, want in zip(fast, slow, (frames, frames[[5, 2, 2, 11, 0]], frames[1:12:3])):
+    wants = (frames, frames[[5, 2, 2, 11, 0]], frames[1:12:3])
+    for a, b, want in zip(fast, slow, wants, strict=True):
         assert np.array_equal(a, want) and np.array_equal(b, want)
 
 
