@@ -21,6 +21,9 @@ from caimg.errors import StackReadError
 from caimg.io import TiffFrames, _ifdwalk, _tiff, read_recording, write_recording
 
 N = 12  # pages per test file (the walk needs >= 8)
+# whether the installed tifffile is one the walk runs on (elsewhere it is switched off and
+# every file takes tifffile's own path: the comparisons below still hold)
+WALKS = _ifdwalk.walk_supported()
 
 
 def _frames(n=N, shape=(20, 24), dtype=np.uint16, seed=0):
@@ -124,7 +127,7 @@ def test_walk_matches_tifffile(tmp_path, monkeypatch, case):
     frames = _frames(dtype=dtype)
     path = _write_pages(tmp_path / "s.tif", frames, description=desc, **kw)
     fast, slow, taken, info = _both(path, monkeypatch)
-    assert taken, "the fast walk should handle this file"
+    assert taken == WALKS, "the fast walk should handle this file"
     assert fast[0] == "ok", fast
     assert fast == slow
     assert isinstance(info.data, TiffFrames)
@@ -143,7 +146,7 @@ def test_walk_matches_tifffile_on_written_recordings(tmp_path, monkeypatch, layo
                             pixel_size_um=0.4, pages="separate")
     for path in paths:
         fast, slow, taken, info = _both(path, monkeypatch)
-        assert taken and fast[0] == "ok" and fast == slow
+        assert taken == WALKS and fast[0] == "ok" and fast == slow
         assert info.pixel_size_um == pytest.approx(0.4)
         _check_frames(info, path)
     rec = read_recording(paths if layout == "pair" else paths[0], layout=layout)
@@ -188,7 +191,7 @@ def test_untested_tifffile_versions_fall_back_to_tifffile(tmp_path, monkeypatch,
     not tested on it must step aside, and tifffile's own reading gives the same file."""
     path = _write_pages(tmp_path / "p.tif", _frames(), description=_imagej_desc(N))
     fast, slow, taken, _ = _both(path, monkeypatch)
-    assert taken and fast[0] == "ok"  # the installed version walks this file
+    assert taken == WALKS and fast[0] == "ok"
     monkeypatch.setattr(tifffile, "__version__", version)
     assert not _ifdwalk.walk_supported()
     gated, _, taken, info = _both(path, monkeypatch)
@@ -197,12 +200,13 @@ def test_untested_tifffile_versions_fall_back_to_tifffile(tmp_path, monkeypatch,
     _check_frames(info, path)
     with tifffile.TiffFile(path) as tif:
         assert _ifdwalk.walk_pages(tif, path, path.stat().st_size) is None
-        assert len(tif.pages._loaded) == 1 and not tif.pages._indexed
+        if WALKS:  # the private page-list fields the walk would write are untouched
+            assert len(tif.pages._loaded) == 1 and not tif.pages._indexed
 
 
 def test_walk_supported_versions():
-    assert _ifdwalk.walk_supported(tifffile.__version__)  # the suite runs the walk
     assert _ifdwalk.walk_supported("2026.2.24")
+    assert _ifdwalk.walk_supported("2026.3.3")  # the version these tests were written on
     assert not _ifdwalk.walk_supported("2026.2.20")  # before TiffPages was refactored
     assert not _ifdwalk.walk_supported("2027.1.1")  # not tested yet
     assert not _ifdwalk.walk_supported("")
@@ -249,13 +253,14 @@ def test_damaged_files_fail_the_same_way(tmp_path, monkeypatch, damage, imagej):
     assert fast == slow
     # a chain that ends early is still a valid chain: walked, and the ImageJ page count
     # catches it afterwards exactly as before; anything else is left to tifffile
-    assert taken == (damage == "lost last IFD")
+    assert taken == (WALKS and damage == "lost last IFD")
     if damage in ("cut in last pixels", "cut in last IFD", "cut mid-file",
                   "next IFD past the end") or (imagej and damage == "lost last IFD"):
         assert fast[0] == "error", fast
         assert "truncated" in fast[1] or "damaged" in fast[1]
 
 
+@pytest.mark.skipif(not WALKS, reason=f"tifffile {tifffile.__version__}: the walk is off")
 def test_walk_leaves_no_trace_when_it_declines(tmp_path, monkeypatch):
     """A declined walk must not have touched tifffile's page list."""
     frames = list(_frames())
