@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .errors import StackReadError
-from .errors import DataQualityWarning, MetadataWarning
+from .errors import DataQualityWarning
 from .recording import Recording
 
 __all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
@@ -96,15 +96,18 @@ def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
 
 def _reemit_read_warnings(recording: Recording) -> None:
     """Warnings raised while the file was read happened before the pipeline started
-    recording; raise them again so that they reach run.json."""
+    recording; raise them again, with their class, so that they reach run.json.
 
-    categories = {"MetadataWarning": MetadataWarning, "DataQualityWarning": DataQualityWarning}
-    for text in (recording.metadata or {}).get("warnings", ()) or ():
-        name, sep, message = str(text).partition(": ")
-        category = categories.get(name) if sep else None
-        if category is None:
-            category, message = UserWarning, str(text)
-        warnings.warn(message, category, stacklevel=3)
+    ``recording.metadata["warnings"]`` holds :class:`caimg.io.read.ReadWarning` records
+    (anything with ``category`` and ``message``); a plain string, from a Recording made
+    elsewhere, is raised again as a :class:`UserWarning`.
+    """
+    for record in (recording.metadata or {}).get("warnings", ()) or ():
+        category = getattr(record, "category", None)
+        if isinstance(category, type) and issubclass(category, Warning):
+            warnings.warn(str(record.message), category, stacklevel=3)
+        else:
+            warnings.warn(str(record), UserWarning, stacklevel=3)
 
 
 def check_recording(recording: Recording, *, indicator: str) -> None:

@@ -1,6 +1,6 @@
-"""One-page-per-frame TIFFs: the fast IFD-chain walk (``_walk_pages``) against tifffile.
+"""One-page-per-frame TIFFs: the fast IFD-chain walk (``caimg.io._ifdwalk``) against tifffile.
 
-Every file is read twice through ``caimg.io.stack._inspect``: with the walk, and with it
+Every file is read twice through ``caimg.io._tiff.inspect``: with the walk, and with it
 switched off (tifffile's own page objects, the path all files took before). Both must
 describe the file identically (axes, shape, dtype, kind, interval, pixel size, and the
 frame table: page indices, strip/tile offsets and byte counts, compressed flag) and
@@ -18,10 +18,12 @@ import pytest
 import tifffile
 
 from caimg.errors import StackReadError
-from caimg.io import stack
-from caimg.io.stack import TiffFrames, read_recording, write_recording
+from caimg.io import TiffFrames, _ifdwalk, _tiff, read_recording, write_recording
 
 N = 12  # pages per test file (the walk needs >= 8)
+# whether the installed tifffile is one the walk runs on (elsewhere it is switched off and
+# every file takes tifffile's own path: the comparisons below still hold)
+WALKS = _ifdwalk.walk_supported()
 
 
 def _frames(n=N, shape=(20, 24), dtype=np.uint16, seed=0):
@@ -60,7 +62,7 @@ def _summary(info):
 
 def _outcome(path):
     try:
-        info = stack._inspect(path)
+        info = _tiff.inspect(path)
     except StackReadError as exc:
         return ("error", str(exc)), None
     return ("ok", _summary(info)), info
@@ -69,18 +71,18 @@ def _outcome(path):
 def _both(path, monkeypatch):
     """(outcome with the walk, outcome without it, walk taken?, info with the walk)."""
     taken = []
-    real = stack._walk_pages
+    real = _tiff.walk_pages
 
     def spy(*args):
         res = real(*args)
         taken.append(res is not None)
         return res
 
-    monkeypatch.setattr(stack, "_walk_pages", spy)
+    monkeypatch.setattr(_tiff, "walk_pages", spy)
     fast, info = _outcome(path)
-    monkeypatch.setattr(stack, "_walk_pages", lambda *args: None)
+    monkeypatch.setattr(_tiff, "walk_pages", lambda *args: None)
     slow, _ = _outcome(path)
-    monkeypatch.setattr(stack, "_walk_pages", real)
+    monkeypatch.setattr(_tiff, "walk_pages", real)
     return fast, slow, any(taken), info
 
 
@@ -125,7 +127,7 @@ def test_walk_matches_tifffile(tmp_path, monkeypatch, case):
     frames = _frames(dtype=dtype)
     path = _write_pages(tmp_path / "s.tif", frames, description=desc, **kw)
     fast, slow, taken, info = _both(path, monkeypatch)
-    assert taken, "the fast walk should handle this file"
+    assert taken == WALKS, "the fast walk should handle this file"
     assert fast[0] == "ok", fast
     assert fast == slow
     assert isinstance(info.data, TiffFrames)
@@ -144,7 +146,7 @@ def test_walk_matches_tifffile_on_written_recordings(tmp_path, monkeypatch, layo
                             pixel_size_um=0.4, pages="separate")
     for path in paths:
         fast, slow, taken, info = _both(path, monkeypatch)
-        assert taken and fast[0] == "ok" and fast == slow
+        assert taken == WALKS and fast[0] == "ok" and fast == slow
         assert info.pixel_size_um == pytest.approx(0.4)
         _check_frames(info, path)
     rec = read_recording(paths if layout == "pair" else paths[0], layout=layout)
@@ -181,6 +183,33 @@ def test_few_pages_and_other_formats_are_left_to_tifffile(tmp_path, monkeypatch)
         fast, slow, taken, _ = _both(path, monkeypatch)
         assert not taken, path.name
         assert fast == slow
+
+
+@pytest.mark.parametrize("version", ["2026.2.20", "2024.1.30", "2027.1.1", "unknown"])
+def test_untested_tifffile_versions_fall_back_to_tifffile(tmp_path, monkeypatch, version):
+    """The walk writes tifffile's private page-list state: with a tifffile version it is
+    not tested on it must step aside, and tifffile's own reading gives the same file."""
+    path = _write_pages(tmp_path / "p.tif", _frames(), description=_imagej_desc(N))
+    fast, slow, taken, _ = _both(path, monkeypatch)
+    assert taken == WALKS and fast[0] == "ok"
+    monkeypatch.setattr(tifffile, "__version__", version)
+    assert not _ifdwalk.walk_supported()
+    gated, _, taken, info = _both(path, monkeypatch)
+    assert not taken
+    assert gated == slow == fast
+    _check_frames(info, path)
+    with tifffile.TiffFile(path) as tif:
+        assert _ifdwalk.walk_pages(tif, path, path.stat().st_size) is None
+        if WALKS:  # the private page-list fields the walk would write are untouched
+            assert len(tif.pages._loaded) == 1 and not tif.pages._indexed
+
+
+def test_walk_supported_versions():
+    assert _ifdwalk.walk_supported("2026.2.24")
+    assert _ifdwalk.walk_supported("2026.3.3")  # the version these tests were written on
+    assert not _ifdwalk.walk_supported("2026.2.20")  # before TiffPages was refactored
+    assert not _ifdwalk.walk_supported("2027.1.1")  # not tested yet
+    assert not _ifdwalk.walk_supported("")
 
 
 def _ifd_offsets(path):
@@ -224,20 +253,21 @@ def test_damaged_files_fail_the_same_way(tmp_path, monkeypatch, damage, imagej):
     assert fast == slow
     # a chain that ends early is still a valid chain: walked, and the ImageJ page count
     # catches it afterwards exactly as before; anything else is left to tifffile
-    assert taken == (damage == "lost last IFD")
+    assert taken == (WALKS and damage == "lost last IFD")
     if damage in ("cut in last pixels", "cut in last IFD", "cut mid-file",
                   "next IFD past the end") or (imagej and damage == "lost last IFD"):
         assert fast[0] == "error", fast
         assert "truncated" in fast[1] or "damaged" in fast[1]
 
 
+@pytest.mark.skipif(not WALKS, reason=f"tifffile {tifffile.__version__}: the walk is off")
 def test_walk_leaves_no_trace_when_it_declines(tmp_path, monkeypatch):
     """A declined walk must not have touched tifffile's page list."""
     frames = list(_frames())
     frames[7] = np.zeros((21, 24), np.uint16)
     path = _write_pages(tmp_path / "odd.tif", frames)
     with tifffile.TiffFile(path) as tif:
-        assert stack._walk_pages(tif, path, path.stat().st_size) is None
+        assert _ifdwalk.walk_pages(tif, path, path.stat().st_size) is None
         assert len(tif.pages._loaded) == 1 and not tif.pages._indexed
         assert len(tif.pages) == N
 
@@ -263,17 +293,18 @@ def _read_all(data, monkeypatch, runs: bool):
 def test_run_reads_equal_strip_reads(tmp_path, monkeypatch, kw):
     frames = _frames(seed=3)
     path = _write_pages(tmp_path / "r.tif", frames, **kw)
-    data = stack._inspect(path).data
+    data = _tiff.inspect(path).data
     assert data._frame_starts(20 * 24 * 2) is not None  # the run path is taken
     fast = _read_all(data, monkeypatch, runs=True)
     slow = _read_all(data, monkeypatch, runs=False)
-    for a, b, want in zip(fast, slow, (frames, frames[[5, 2, 2, 11, 0]], frames[1:12:3])):
+    wants = (frames, frames[[5, 2, 2, 11, 0]], frames[1:12:3])
+    for a, b, want in zip(fast, slow, wants, strict=True):
         assert np.array_equal(a, want) and np.array_equal(b, want)
 
 
 def test_file_cut_after_opening_fails_the_same_way(tmp_path, monkeypatch):
     path = _write_pages(tmp_path / "c.tif", _frames(), rowsperstrip=5)
-    data = stack._inspect(path).data
+    data = _tiff.inspect(path).data
     raw = path.read_bytes()
     path.write_bytes(raw[:len(raw) - 300])
     msgs = []

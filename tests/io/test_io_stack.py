@@ -15,7 +15,7 @@ from caimg.errors import CaimgError, StackReadError
 from caimg.io.stack import (MetadataWarning, RecordingSource, TiffFrames, find_recordings,
                             open_stack, read_recording, write_recording)
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DYNCLUST = DATA / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"
 OPTINIST = DATA / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff"
 
@@ -295,6 +295,32 @@ def test_z_slices_read_as_time_with_warning(tmp_path):
     assert rec_w[0].filename == __file__  # stacklevel points at the caller
     _assert_same(rec, {"f": v})
     assert rec.metadata["axes"] == "ZYX" and rec.metadata["byteorder"] == "little"
+
+
+def test_read_warnings_keep_their_class(tmp_path):
+    """metadata["warnings"] keeps each warning's class, and check_recording raises it again
+    with that class and text (what run.json lists as "Class: text")."""
+    from caimg.io.read import ReadWarning
+    from caimg.validate import check_recording
+
+    p = tmp_path / "slices.tif"
+    tifffile.imwrite(p, _stack(10), imagej=True, metadata={"axes": "ZYX"})
+    with pytest.warns(MetadataWarning, match="Z slices") as first:
+        rec = read_recording(p, frame_interval_s=1.0)
+    (record,) = rec.metadata["warnings"]
+    assert isinstance(record, ReadWarning) and record.category is MetadataWarning
+    assert record.message == str(first[0].message)
+    assert str(record) == f"MetadataWarning: {first[0].message}"
+    with pytest.warns(MetadataWarning) as again:
+        check_recording(rec, indicator="fluo4")
+    assert [(w.category, str(w.message)) for w in again] == [(MetadataWarning, record.message)]
+
+
+def test_every_layout_has_a_reader():
+    from caimg.io._paths import LAYOUT_NAMES
+    from caimg.io.read import LAYOUTS
+
+    assert set(LAYOUTS) == set(LAYOUT_NAMES) - {"auto"}
 
 
 def test_write_recording_object_roundtrip(tmp_path):
