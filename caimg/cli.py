@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frame-interval", type=float, metavar="S", dest="frame_interval_s",
                    help="seconds between frames (between 340/380 pairs); overrides the file "
                         "metadata, with a warning when they disagree")
+    r.add_argument("--timestamps", metavar="FILE.csv", dest="timestamps_file",
+                   help="per-frame times: a CSV with a time_s column, one row per frame")
     r.add_argument("--stimulus-time", type=float, metavar="S", dest="stimulus_time_s",
                    help="stimulus time in seconds from the first frame: baseline before it, "
                         "time to peak counted from it")
@@ -219,7 +221,7 @@ def _cmd_run(args) -> int:
                                   "--treatment ATP=30") from None
         overrides["treatments"] = treatments
     for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file",
-                "calibration_profile"):
+                "calibration_profile", "timestamps_file"):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value

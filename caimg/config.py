@@ -61,6 +61,14 @@ class InputConfig:
     channel_order: tuple[str, str] = ("f340", "f380")
     frame_interval_s: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
     pixel_size_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    # per-frame times: a CSV with a time_s column, one row per frame (--timestamps)
+    timestamps_file: str | None = None
+    # image sequences (one TIFF per frame): regex on the file stem, group "frame" = number
+    sequence_pattern: str = r"^(?P<name>.*?)(?P<frame>\d+)$"
+    # file channel (name, wavelength "340nm" or index) per caimg channel, e.g. {f = "GFP"}
+    channels: Mapping[str, int | str] = field(default_factory=dict)
+    # Z plane of a Z-stack time series: an index, or "max" / "mean" projection
+    z_plane: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +209,7 @@ SHORTCUTS = {
     "segment_method": "segment.method",
     "treatments": "kinetics.treatments",
     "calibration_profile": "signal.calibration.profile",
+    "timestamps_file": "input.timestamps_file",
 }
 
 _PIPELINE_DIRS = (Path(__file__).resolve().parent / "pipelines",
@@ -412,7 +421,8 @@ def _flatten(overrides: Mapping[str, Any], prefix="") -> dict[str, Any]:
     flat = {}
     for k, v in overrides.items():
         k = SHORTCUTS.get(k, k) if not prefix else k
-        if isinstance(v, Mapping) and not k.endswith(("params", "constant", "treatments")):
+        if isinstance(v, Mapping) and not k.endswith(("params", "constant", "treatments",
+                                                              "channels")):
             flat.update(_flatten(v, prefix=f"{prefix}{k}."))
         else:
             flat[prefix + k] = v

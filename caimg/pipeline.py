@@ -76,14 +76,11 @@ def resolve_pipeline(pipeline: str | Path | PipelineConfig, recording: Recording
 def read_for_pipeline(paths, pipeline: str | Path | PipelineConfig = "auto",
                       overrides: Mapping[str, Any] | None = None) -> tuple[Recording, PipelineConfig]:
     """Read a recording with the recipe's input settings and resolve the recipe for it."""
-    from .io.stack import read_recording
+    from .io.read import read_options, read_recording
 
     base = "fura2" if pipeline == "auto" else pipeline
     inp = load_pipeline(base, overrides).input
-    layout = inp.layout
-    rec = read_recording(paths, layout=layout, channel_order=inp.channel_order,
-                         pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
-                         pixel_size_um=inp.pixel_size_um)
+    rec = read_recording(paths, **read_options(inp))
     cfg = resolve_pipeline(pipeline, rec, overrides)
     return rec, cfg
 
@@ -470,6 +467,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         "dtype": str(rec.dtype),
         "frame_interval_s": rec.frame_interval_s,
         "frame_interval_source": rec.frame_interval_source,
+        "time_source": rec.time_source,
         "pixel_size_um": rec.pixel_size_um,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
         "motion": {"enabled": cfg.motion.enabled, "channel": motion_channel,

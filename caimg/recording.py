@@ -39,6 +39,10 @@ class Recording:
         Short name, used for the result folder.
     metadata : dict
         Anything else worth keeping (axes string, ImageJ/OME fields, warnings).
+    timestamps_s : array of float, shape (T,), optional
+        Per-frame times in seconds as the file (or a timestamps table) records them, for
+        irregular sampling (dropped frames); :meth:`time_s` returns them unchanged and
+        ``frame_interval_s`` is then their median step. ``None``: uniform frames.
     """
 
     channels: Mapping[str, Any]
@@ -49,6 +53,7 @@ class Recording:
     layout: str = "single"
     name: str = "recording"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    timestamps_s: np.ndarray | None = field(default=None, compare=False)
 
     def __post_init__(self):
         shapes = {k: tuple(v.shape) for k, v in self.channels.items()}
@@ -58,6 +63,9 @@ class Recording:
             raise ValueError(f"all channels must share one (T, Y, X) shape, got {shapes}")
         if any(len(s) != 3 for s in shapes.values()):
             raise ValueError(f"channels must be (T, Y, X), got {shapes}")
+        if self.timestamps_s is not None and np.shape(self.timestamps_s) != (self.n_frames,):
+            raise ValueError(f"timestamps_s has shape {np.shape(self.timestamps_s)}; expected "
+                             f"one time per frame ({self.n_frames},)")
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -76,8 +84,18 @@ class Recording:
     def dtype(self) -> np.dtype:
         return np.dtype(next(iter(self.channels.values())).dtype)
 
+    @property
+    def time_source(self) -> str:
+        """Where :meth:`time_s` comes from, e.g. ``"per-frame (ome DeltaT)"`` or
+        ``"uniform (imagej finterval)"``."""
+        kind = "uniform" if self.timestamps_s is None else "per-frame"
+        return f"{kind} ({self.frame_interval_source})"
+
     def time_s(self) -> np.ndarray:
-        """Time of each frame in seconds from the first frame, shape (T,)."""
+        """Time of each frame in seconds, shape (T,): the per-frame times when the recording
+        has them, else ``frame * frame_interval_s`` from 0."""
+        if self.timestamps_s is not None:
+            return np.array(self.timestamps_s, dtype=float)
         if self.frame_interval_s is None:
             raise ValueError(f"{self.name}: the frame interval is unknown")
         return np.arange(self.n_frames, dtype=float) * float(self.frame_interval_s)

@@ -24,6 +24,7 @@ import tifffile
 from ..errors import MetadataWarning, StackReadError
 from ._frames import TiffFrames
 from ._ifdwalk import PageWalk, walk_pages
+from ._times import ome_plane_times
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
@@ -57,6 +58,7 @@ class FileInfo:
     kind: str                       # imagej / ome / generic / ...
     data: Any                       # (P, Y, X) array-like over all planes in file order
     memmapped: bool
+    times_s: np.ndarray | None = None  # per time point, from OME Plane DeltaT
 
 
 def file_size(path: Path) -> int:
@@ -312,6 +314,8 @@ def inspect(path: Path) -> FileInfo:
                 walk = None
             series, axes, shape, dtype = _first_series(tif, path)
             interval, source, px = _metadata_interval_and_size(tif, path)
+            times = ome_plane_times(tif.ome_metadata, path) if tif.is_ome and "T" in axes \
+                else None
             n_planes = int(np.prod(shape[:-2], dtype=np.int64))
             kind = series.kind
             _check_complete(tif, log, path, axes, shape, n_planes)
@@ -323,7 +327,7 @@ def inspect(path: Path) -> FileInfo:
         raise tiff_error(path, exc, size) from exc
     return FileInfo(path=path, axes=axes, shape=shape, dtype=dtype,
                     frame_interval_s=interval, interval_source=source, pixel_size_um=px,
-                    file_size=size, kind=kind, data=data, memmapped=memmapped)
+                    file_size=size, kind=kind, data=data, memmapped=memmapped, times_s=times)
 
 
 def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,

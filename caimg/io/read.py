@@ -25,9 +25,10 @@ from ._frames import FilledFrames
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
                      split_pair, tiff_stem)
 from ._tiff import FileInfo, inspect
+from ._times import check_times, median_interval, read_timestamps_file
 from .find import RecordingSource
 
-__all__ = ["read_recording", "LAYOUTS", "LayoutRead", "ReadWarning",
+__all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarning",
            "MAX_NONFINITE_FRACTION", "MAX_NONFINITE_FRAME_FRACTION"]
 
 # axes tifffile uses for a stack of planes; all of them are read as time
@@ -210,6 +211,34 @@ LAYOUTS: dict[str, Callable[..., LayoutRead]] = {
 # what every layout shares
 # --------------------------------------------------------------------------------------
 
+def _frame_times(infos: list[FileInfo], layout: str, n_frames: int, timestamps,
+                 frame_interval_s, stacklevel: int = 4):
+    """``(per-frame times s, source)`` or ``(None, None)`` for uniform frames: a given table
+    or array wins, then the file's own per-frame times (OME ``DeltaT``) unless an interval
+    was given."""
+    if timestamps is not None:
+        if isinstance(timestamps, (str, os.PathLike)):
+            times = read_timestamps_file(timestamps, n_frames)
+            source = f"timestamps file {Path(timestamps).name}"
+        else:
+            times = check_times(timestamps, "timestamps", n_frames=n_frames)
+            source = "timestamps"
+        if frame_interval_s is not None:
+            warnings.warn(f"{infos[0].path}: both per-frame timestamps ({source}) and a frame "
+                          f"interval ({frame_interval_s:g} s) were given; the timestamps are "
+                          "used", MetadataWarning, stacklevel=stacklevel)
+        return times, source
+    own = infos[0].times_s
+    if (frame_interval_s is None and own is not None and len(own) == n_frames
+            and layout in ("single", "hyperstack", "pair")):
+        try:
+            return check_times(own, f"{infos[0].path}: OME Plane DeltaT"), "ome DeltaT"
+        except StackReadError as exc:  # odd metadata is ignored, as elsewhere
+            warnings.warn(f"{exc}; the per-plane times are ignored", MetadataWarning,
+                          stacklevel=stacklevel)
+    return None, None
+
+
 def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_interval_s,
                       stacklevel: int = 3):
     """``(frame interval s, source, metadata interval s or None)``."""
@@ -231,9 +260,9 @@ def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_inter
         return frame_interval_s, "override", meta_val
     if meta_val is None:
         raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata (no "
-                             "ImageJ finterval or OME TimeIncrement); expected one: pass "
+                             "ImageJ finterval, OME TimeIncrement or DeltaT); expected one: pass "
                              "--frame-interval SECONDS or set input.frame_interval_s in the "
-                             "recipe")
+                             "recipe (or --timestamps FILE.csv for per-frame times)")
     return meta_val, meta_src, meta_val
 
 
@@ -338,13 +367,21 @@ def _auto_layout(info: FileInfo) -> str:
 
 
 def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_order,
-               frame_interval_s, pixel_size_um, name, caught: list) -> Recording:
+               frame_interval_s, pixel_size_um, name, caught: list,
+               timestamps=None) -> Recording:
     """The Recording of what a layout reader found, with what every layout shares: the
-    frame interval, the pixel size, the NaN/inf check and the file metadata, with the
-    warnings ``caught`` so far."""
-    # stacklevel 4: the warning, this function, read_recording, its caller
-    interval, source, meta_interval = _resolve_interval(infos, found.per_page,
-                                                        frame_interval_s, stacklevel=4)
+    frame interval (or per-frame times), the pixel size, the NaN/inf check and the file
+    metadata, with the warnings ``caught`` so far."""
+    n_frames = int(next(iter(found.channels.values())).shape[0])
+    times, times_source = _frame_times(infos, layout, n_frames, timestamps, frame_interval_s)
+    if times is not None:
+        interval, source = median_interval(times), times_source
+        meta_interval = next((i.frame_interval_s * found.per_page for i in infos
+                              if i.frame_interval_s is not None), None)
+    else:
+        # stacklevel 4: the warning, this function, read_recording, its caller
+        interval, source, meta_interval = _resolve_interval(infos, found.per_page,
+                                                            frame_interval_s, stacklevel=4)
     meta_px = next((i.pixel_size_um for i in infos if i.pixel_size_um is not None), None)
     px = pixel_size_um if pixel_size_um is not None else meta_px
     chans, extra = found.channels, dict(found.extra)
@@ -374,17 +411,18 @@ def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_or
         "warnings": [ReadWarning(w.category, str(w.message)) for w in caught
                      if issubclass(w.category, UserWarning)],
     }
-    return Recording(channels=chans, frame_interval_s=float(interval),
+    return Recording(channels=chans,
+                     frame_interval_s=None if interval is None else float(interval),
                      frame_interval_source=source, pixel_size_um=px,
                      source=tuple(i.path for i in infos), layout=layout,
-                     name=name or found.default_name, metadata=metadata)
+                     name=name or found.default_name, metadata=metadata, timestamps_s=times)
 
 
 def read_recording(paths, *, layout: str = "auto",
                    channel_order: tuple[str, str] = ("f340", "f380"),
                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
                    frame_interval_s: float | None = None, pixel_size_um: float | None = None,
-                   name: str | None = None) -> Recording:
+                   name: str | None = None, timestamps=None) -> Recording:
     """Read one recording (one TIFF, or a 340/380 pair of TIFFs) without loading its pixels.
 
     Parameters
@@ -408,6 +446,12 @@ def read_recording(paths, *, layout: str = "auto",
         Pixel edge length in µm; wins over the file metadata.
     name : str, optional
         Recording name; default the file stem (pair: the common stem).
+    timestamps : str, Path or array of float, optional
+        Per-frame times in seconds for what no file says: a CSV file with a ``time_s``
+        column (one row per frame) or an array. They win over the file metadata and are
+        kept unchanged in ``Recording.timestamps_s``. Without them, per-frame OME
+        ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
+        uniform interval.
 
     Returns
     -------
@@ -415,7 +459,8 @@ def read_recording(paths, *, layout: str = "auto",
         ``channels`` are ``(T, Y, X)`` arrays in the file's dtype: read-only
         :class:`numpy.memmap` views for uncompressed contiguous files, else
         :class:`TiffFrames`. ``frame_interval_source`` is ``"imagej finterval"``,
-        ``"ome TimeIncrement"`` or ``"override"``. ``metadata["warnings"]`` lists
+        ``"ome TimeIncrement"``, ``"ome DeltaT"``, ``"timestamps file NAME"`` or
+        ``"override"``. ``metadata["warnings"]`` lists
         each warning raised while reading as a :class:`ReadWarning`.
 
     Raises
@@ -461,8 +506,28 @@ def read_recording(paths, *, layout: str = "auto",
             found = LAYOUTS[layout](infos, channel_order=channel_order,
                                     pair_suffixes=pair_suffixes)
             rec = _recording(infos, found, layout, channel_order, frame_interval_s,
-                             pixel_size_um, name, caught)
+                             pixel_size_um, name, caught, timestamps)
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return rec
+
+
+def read_options(inp) -> dict[str, Any]:
+    """The keyword options of :func:`read_recording` from a recipe's ``[input]`` section.
+
+    Parameters
+    ----------
+    inp : caimg.config.InputConfig
+        The recipe's input settings.
+
+    Returns
+    -------
+    dict
+        ``layout``, ``channel_order``, ``pair_suffixes``, ``frame_interval_s``,
+        ``pixel_size_um`` and ``timestamps``.
+    """
+    return dict(layout=inp.layout, channel_order=inp.channel_order,
+                pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
+                pixel_size_um=inp.pixel_size_um,
+                timestamps=getattr(inp, "timestamps_file", None))
