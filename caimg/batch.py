@@ -180,8 +180,7 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
             return RecordingOutcome(source.name, paths, "skipped", folder=str(folder),
                                     seconds=time.perf_counter() - t0)
         t_read = time.perf_counter()
-        rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
-                                     pipeline, ov)
+        rec, cfg = read_for_pipeline(source, pipeline, ov)
         t_read = round(time.perf_counter() - t_read, 4)
         rec = _renamed(rec, source.name)
         result = process_recording(rec, cfg)
@@ -339,7 +338,7 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     if out_problem is not None:
         raise ConfigError(out_problem)
     sources = find_recordings(path_list, layout=inp.layout, pair_suffixes=inp.pair_suffixes,
-                              on_error="report")
+                              on_error="report", sequence_pattern=inp.sequence_pattern)
     if sources and all(s.error for s in sources) and not any(Path(p).exists() for p in path_list):
         # nothing at all to work on: a usage error, reported in failures.csv as well
         _write_failures_only(out, [{"recording": s.name, "path": ";".join(map(str, s.paths)),

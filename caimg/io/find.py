@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import ConfigError, StackReadError
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_tiff_name, split_pair,
                      tiff_stem)
+from .sequence import compile_sequence_pattern, group_sequences
 
 __all__ = ["RecordingSource", "find_recordings"]
 
@@ -25,7 +26,8 @@ class RecordingSource:
         One file, or two for a pair (340 first, 380 second). A pair with a missing
         partner has one path and ``layout="pair"``; reading it raises a clear error.
     layout : str
-        ``"auto"`` (decided when reading) or ``"pair"``.
+        ``"auto"`` (decided when reading), ``"pair"`` or ``"sequence"`` (one file per
+        frame, in frame order).
     error : str, optional
         Why this source cannot be read (a path that does not exist, a folder that cannot
         be listed), when :func:`find_recordings` was asked to report rather than raise;
@@ -167,7 +169,8 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
 
 def find_recordings(paths, *, layout: str = "auto",
                     pair_suffixes: tuple[str, str] = ("_340", "_380"),
-                    on_error: str = "raise") -> list[RecordingSource]:
+                    on_error: str = "raise",
+                    sequence_pattern: str | None = None) -> list[RecordingSource]:
     """Find the recordings under files and folders.
 
     Parameters
@@ -189,6 +192,12 @@ def find_recordings(paths, *, layout: str = "auto",
         What to do with a path that does not exist or a folder that cannot be listed:
         raise :class:`StackReadError`, or return it as a source whose ``error`` says why
         (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
+    sequence_pattern : str, optional
+        Regular expression on file stems with a group ``frame`` (and optionally ``name``);
+        default :data:`~caimg.io.sequence.DEFAULT_SEQUENCE_PATTERN`. With layout
+        ``"auto"``, two or more
+        single-frame TIFFs of one folder that match with the same name are one recording
+        of layout ``"sequence"`` (an image sequence), named after that name.
 
     Returns
     -------
@@ -223,5 +232,8 @@ def find_recordings(paths, *, layout: str = "auto",
     # (path, message) of paths that could not be searched
     problems: list[tuple[Path, str]] | None = [] if on_error == "report" else None
     files = _collect_files(paths, pair_suffixes, pairing, problems)
+    rx = compile_sequence_pattern(sequence_pattern)
     resolved = _group_pairs(files, pair_suffixes, layout, pairing)
+    if layout == "auto":
+        resolved = group_sequences(resolved, rx)
     return _named_sources(resolved, problems)

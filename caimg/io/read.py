@@ -9,6 +9,7 @@ pixel size, the NaN/inf check and the warnings raised while reading.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -26,6 +27,7 @@ from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_posi
                      split_pair, tiff_stem)
 from ._tiff import FileInfo, inspect
 from ._times import check_times, median_interval, read_timestamps_file
+from .sequence import read_sequence_frames
 from .find import RecordingSource
 
 __all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarning",
@@ -361,6 +363,31 @@ def _file_paths(paths, layout: str, pair_suffixes, name):
     return file_paths, layout, name
 
 
+def _sequence_paths(paths) -> tuple[Path, ...] | None:
+    """The files of an image sequence: a source of layout ``"sequence"``, or more than two
+    paths given; None for anything else."""
+    if isinstance(paths, RecordingSource):
+        if paths.layout == "sequence" and not paths.error:
+            return tuple(Path(p) for p in paths.paths)
+        return None
+    if isinstance(paths, (str, os.PathLike)):
+        return None
+    listed = as_path_list(paths)
+    return tuple(listed) if len(listed) > 2 else None
+
+
+def _read_sequence(first: FileInfo, file_paths) -> LayoutRead:
+    """An image sequence: one single-frame TIFF per frame, channel ``"f"``."""
+    if len(first.axes) != 2:
+        raise StackReadError(f"{first.path}: the first file of an image sequence of "
+                             f"{len(file_paths)} files holds axes {first.axes} with shape "
+                             f"{first.shape}; expected one 2-D frame (Y, X) per file")
+    frames = read_sequence_frames(file_paths, first.shape, first.dtype)
+    stem = tiff_stem(first.path).rstrip("0123456789").strip("_-. ") or first.path.parent.name
+    return LayoutRead({"f": frames}, stem,
+                      extra={"axes": "TYX", "sequence_files": len(file_paths)})
+
+
 def _auto_layout(info: FileInfo) -> str:
     # any channel axis goes the hyperstack way, whose errors explain what is wrong
     return "hyperstack" if _channels(info) > 1 else "single"
@@ -489,7 +516,12 @@ def read_recording(paths, *, layout: str = "auto",
     """
     channel_order, pair_suffixes, frame_interval_s, pixel_size_um = _check_options(
         layout, channel_order, pair_suffixes, frame_interval_s, pixel_size_um)
-    file_paths, layout, name = _file_paths(paths, layout, pair_suffixes, name)
+    sequence = _sequence_paths(paths)
+    if sequence is not None:
+        file_paths, layout = sequence, "sequence"
+        name = name or getattr(paths, "name", None)
+    else:
+        file_paths, layout, name = _file_paths(paths, layout, pair_suffixes, name)
     # Warnings raised while reading are passed on to the caller unchanged and also kept
     # in metadata["warnings"]: the pipeline runs later and records them in run.json.
     caught: list = []
@@ -499,14 +531,20 @@ def read_recording(paths, *, layout: str = "auto",
             # (e.g. ResourceWarning from unrelated garbage collection) follow the filters
             warnings.simplefilter("always", UserWarning)
             infos = []
-            for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
+            for p in file_paths[:1] if layout == "sequence" else file_paths:
+                # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(inspect(p))
             if layout == "auto":
                 layout = _auto_layout(infos[0])
-            found = LAYOUTS[layout](infos, channel_order=channel_order,
-                                    pair_suffixes=pair_suffixes)
+            if layout == "sequence":
+                found = _read_sequence(infos[0], file_paths)
+            else:
+                found = LAYOUTS[layout](infos, channel_order=channel_order,
+                                        pair_suffixes=pair_suffixes)
             rec = _recording(infos, found, layout, channel_order, frame_interval_s,
                              pixel_size_um, name, caught, timestamps)
+            if layout == "sequence":
+                rec = dataclasses.replace(rec, source=tuple(file_paths))
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
