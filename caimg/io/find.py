@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, StackReadError
-from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_tiff_name, split_pair,
-                     tiff_stem)
+from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_stack_name,
+                     is_tiff_name, split_pair, tiff_stem)
 from .sequence import compile_sequence_pattern, group_sequences
+from .vendor import expand_positions
 
 __all__ = ["RecordingSource", "find_recordings"]
 
@@ -33,12 +34,17 @@ class RecordingSource:
         be listed), when :func:`find_recordings` was asked to report rather than raise;
         :func:`~caimg.io.read.read_recording` raises :class:`StackReadError` with this
         message.
+    position : int, optional
+        For a vendor file with several positions or images (ND2 ``P``, CZI scenes, LIF
+        images, Micro-Manager positions): which one, as an index into
+        :func:`caimg.io.vendor.describe_file`.
     """
 
     name: str
     paths: tuple[Path, ...]
     layout: str = "auto"
     error: str | None = None
+    position: int | None = None
 
 
 def _skip_dir(path: Path) -> bool:
@@ -64,7 +70,7 @@ def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> lis
         # prune in place so os.walk does not descend into skipped folders
         dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
         for f in sorted(filenames):
-            if not f.startswith(".") and is_tiff_name(Path(f)):
+            if not f.startswith(".") and is_stack_name(Path(f)):
                 found.append(here / f)
     return found
 
@@ -108,7 +114,7 @@ def _group_pairs(files, pair_suffixes, layout: str, pairing: bool) -> list[tuple
         if key in seen:
             continue
         seen.add(key)
-        split = split_pair(f, pair_suffixes) if pairing else None
+        split = split_pair(f, pair_suffixes) if pairing and is_tiff_name(f) else None
         if split is None:
             items.append((root, tiff_stem(f), (f,), None,
                           "pair" if layout == "pair" else "auto"))
@@ -149,7 +155,7 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
         counts[r[2]] = counts.get(r[2], 0) + 1
     out: list[RecordingSource] = []
     used: set[str] = set()
-    for root, first, stem, rec_paths, lay in resolved:
+    for root, first, stem, rec_paths, lay, *position in resolved:
         name = stem
         if counts[stem] > 1:
             try:
@@ -159,7 +165,7 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
                 parts = [first.parent.name, stem]
             name = "__".join(p for p in parts if p not in ("", "."))
         out.append(RecordingSource(name=_next_free(name, used), paths=tuple(rec_paths),
-                                   layout=lay))
+                                   layout=lay, position=position[0] if position else None))
     for p, msg in problems or ():
         name = (tiff_stem(p) if is_tiff_name(p) else p.name) or "input"
         out.append(RecordingSource(name=_next_free(name, used), paths=(p,), layout="auto",
@@ -178,7 +184,11 @@ def find_recordings(paths, *, layout: str = "auto",
     paths : str, Path or list of them
         Files (taken as given, whatever their extension; a pair file given alone brings
         its partner from the same folder) or folders. Folders are walked
-        recursively in sorted order; ``*.tif``/``*.tiff`` files of any case are taken.
+        recursively in sorted order; ``.tif``/``.tiff``/``.stk`` files and the vendor
+        formats ``.nd2``/``.czi``/``.lif`` of any case are taken. A vendor file with several
+        positions (or a LIF with several images) gives one recording per position, named
+        ``<file stem>_<position>``; the files of one Micro-Manager dataset give one
+        recording per position, named ``<dataset prefix>_<position label>``.
         Hidden files and folders, folders ending in ``.partial`` and caimg result folders
         (any folder holding a ``run.json``) are skipped.
     layout : str
@@ -236,4 +246,5 @@ def find_recordings(paths, *, layout: str = "auto",
     resolved = _group_pairs(files, pair_suffixes, layout, pairing)
     if layout == "auto":
         resolved = group_sequences(resolved, rx)
+    resolved = expand_positions(resolved)
     return _named_sources(resolved, problems)

@@ -28,6 +28,7 @@ from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_posi
 from ._tiff import FileInfo, inspect
 from ._times import check_times, median_interval, read_timestamps_file
 from .sequence import read_sequence_frames
+from .vendor import describe_file, is_vendor_file, recording_from_image
 from .find import RecordingSource
 
 __all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarning",
@@ -363,6 +364,33 @@ def _file_paths(paths, layout: str, pair_suffixes, name):
     return file_paths, layout, name
 
 
+def _vendor_target(paths) -> tuple[Path, int | None, str | None] | None:
+    """``(file, position, source name)`` when ``paths`` is one vendor file (or a source of
+    one), else None."""
+    if isinstance(paths, RecordingSource):
+        if paths.error or len(paths.paths) != 1 or paths.layout != "auto":
+            return None
+        path, position, name = Path(paths.paths[0]), paths.position, paths.name
+    elif isinstance(paths, (str, os.PathLike)):
+        path, position, name = Path(paths), None, None
+    else:
+        return None
+    return (path, position, name) if path.is_file() and is_vendor_file(path) else None
+
+
+def _read_vendor(path: Path, position: int | None, source_name: str | None, *, name,
+                 **options) -> Recording:
+    """One position of a vendor file (:mod:`caimg.io.vendor`) as a Recording."""
+    infos = describe_file(path)
+    if position is None and len(infos) > 1:
+        names = ", ".join(str(i.position) for i in infos)
+        raise StackReadError(f"{path}: holds {len(infos)} positions or images ({names}); "
+                             "expected one: caimg run PATH and find_recordings give one "
+                             "recording per position")
+    info = infos[position or 0]
+    return recording_from_image(info, name=name or source_name, **options)
+
+
 def _sequence_paths(paths) -> tuple[Path, ...] | None:
     """The files of an image sequence: a source of layout ``"sequence"``, or more than two
     paths given; None for anything else."""
@@ -449,7 +477,8 @@ def read_recording(paths, *, layout: str = "auto",
                    channel_order: tuple[str, str] = ("f340", "f380"),
                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
                    frame_interval_s: float | None = None, pixel_size_um: float | None = None,
-                   name: str | None = None, timestamps=None) -> Recording:
+                   name: str | None = None, timestamps=None, channels=None,
+                   z_plane=None) -> Recording:
     """Read one recording (one TIFF, or a 340/380 pair of TIFFs) without loading its pixels.
 
     Parameters
@@ -479,6 +508,13 @@ def read_recording(paths, *, layout: str = "auto",
         kept unchanged in ``Recording.timestamps_s``. Without them, per-frame OME
         ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
         uniform interval.
+    channels : mapping of str to int or str, optional
+        ``input.channels``: which file channel is ``f`` (or ``f340``/``f380``), by name,
+        index or excitation wavelength (``"340nm"``); see
+        :func:`caimg.io.channels.choose_channels`. Vendor files only.
+    z_plane : int, "max" or "mean", optional
+        The Z plane (or projection) of a Z-stack time series in a vendor file; such a
+        file is refused without it (Z is never read as time).
 
     Returns
     -------
@@ -516,6 +552,11 @@ def read_recording(paths, *, layout: str = "auto",
     """
     channel_order, pair_suffixes, frame_interval_s, pixel_size_um = _check_options(
         layout, channel_order, pair_suffixes, frame_interval_s, pixel_size_um)
+    vendor = _vendor_target(paths)
+    if vendor is not None:
+        return _read_vendor(*vendor, channels=channels, z_plane=z_plane,
+                            channel_order=channel_order, frame_interval_s=frame_interval_s,
+                            pixel_size_um=pixel_size_um, timestamps=timestamps, name=name)
     sequence = _sequence_paths(paths)
     if sequence is not None:
         file_paths, layout = sequence, "sequence"
@@ -563,9 +604,9 @@ def read_options(inp) -> dict[str, Any]:
     -------
     dict
         ``layout``, ``channel_order``, ``pair_suffixes``, ``frame_interval_s``,
-        ``pixel_size_um`` and ``timestamps``.
+        ``pixel_size_um``, ``timestamps``, ``channels`` and ``z_plane``.
     """
     return dict(layout=inp.layout, channel_order=inp.channel_order,
                 pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
-                pixel_size_um=inp.pixel_size_um,
-                timestamps=getattr(inp, "timestamps_file", None))
+                pixel_size_um=inp.pixel_size_um, timestamps=inp.timestamps_file,
+                channels=dict(inp.channels) or None, z_plane=inp.z_plane)
