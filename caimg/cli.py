@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._cli_inspect import add_parser as add_inspect_parser
+
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("caimg")
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--layout", choices=["auto", "hyperstack", "alternating", "pair"],
                    help="channel layout, as for caimg run")
 
+    add_inspect_parser(sub)
     s = sub.add_parser("pipelines", help="list the shipped recipes, or print one",
                        description="List the recipes shipped with caimg, or print one "
                                    "(fully resolved) to start your own from.")
@@ -399,7 +402,7 @@ def main(argv=None) -> int:
     commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines,
                 "calibrate": _cmd_calibrate}
     try:
-        return commands[args.command](args)
+        return (commands.get(args.command) or args.func)(args)
     except CaimgError as exc:
         print(f"caimg: error: {exc}", file=sys.stderr)
         return 2
