@@ -23,7 +23,9 @@ import tifffile
 
 from ..errors import MetadataWarning, StackReadError
 from ._frames import TiffFrames
+from .channels import ChannelInfo
 from ._ifdwalk import PageWalk, walk_pages
+from ._tiffchannels import RGB_NAMES, ome_channels, rgb_frames
 from ._times import ome_plane_times
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
@@ -59,6 +61,7 @@ class FileInfo:
     data: Any                       # (P, Y, X) array-like over all planes in file order
     memmapped: bool
     times_s: np.ndarray | None = None  # per time point, from OME Plane DeltaT
+    channels: list | None = None    # ChannelInfo per C index, when the file names them
 
 
 def file_size(path: Path) -> int:
@@ -200,11 +203,12 @@ def _first_series(tif: tifffile.TiffFile, path: Path):
         raise StackReadError(f"{path}: TIFF without images; expected a stack")
     series = tif.series[0]
     axes, shape = series.axes, tuple(series.shape)
-    if "S" in axes:
+    rgb = axes.endswith("YXS") and "C" not in axes and shape[-1] in (3, 4)
+    if "S" in axes and not rgb:
         raise StackReadError(f"{path}: found axes {axes} with shape {shape}: colour "
                              "(RGB) samples; expected grayscale frames (T, Y, X) or "
                              "(T, C, Y, X)")
-    if not axes.endswith("YX"):
+    if not axes.endswith("YX") and not rgb:
         raise StackReadError(f"{path}: found axes {axes} with shape {shape}; expected "
                              "the last two axes to be image rows and columns (Y, X)")
     dtype = np.dtype(series.dtype).newbyteorder(tif.byteorder)
@@ -316,18 +320,27 @@ def inspect(path: Path) -> FileInfo:
             interval, source, px = _metadata_interval_and_size(tif, path)
             times = ome_plane_times(tif.ome_metadata, path) if tif.is_ome and "T" in axes \
                 else None
-            n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+            channels = ome_channels(tif.ome_metadata) if tif.is_ome else None
             kind = series.kind
-            _check_complete(tif, log, path, axes, shape, n_planes)
-            data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
-                                          walk)
+            if axes.endswith("S"):  # RGB: the samples become a channel axis before Y, X
+                n_s, n_pages = shape[-1], int(np.prod(shape[:-3], dtype=np.int64))
+                _check_complete(tif, log, path, axes, shape, n_pages)
+                data = rgb_frames(path, n_pages, shape[-3:-1], n_s, dtype)
+                axes, shape = axes[:-3] + "CYX", (*shape[:-3], n_s, *shape[-3:-1])
+                channels, memmapped = [ChannelInfo(i, RGB_NAMES[i]) for i in range(n_s)], False
+            else:
+                n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+                _check_complete(tif, log, path, axes, shape, n_planes)
+                data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
+                                              walk)
     except StackReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds on damaged files
         raise tiff_error(path, exc, size) from exc
     return FileInfo(path=path, axes=axes, shape=shape, dtype=dtype,
                     frame_interval_s=interval, interval_source=source, pixel_size_um=px,
-                    file_size=size, kind=kind, data=data, memmapped=memmapped, times_s=times)
+                    file_size=size, kind=kind, data=data, memmapped=memmapped, times_s=times,
+                    channels=channels)
 
 
 def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,

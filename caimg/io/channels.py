@@ -165,7 +165,9 @@ def choose_channels(channels: Sequence[ChannelInfo], mapping: Mapping[str, int |
     unnamed = all(c.name is None and c.excitation_nm is None for c in channels)
     if unnamed_pair_is_fura2 and unnamed and len(channels) == 2:
         return {channel_order[0]: 0, channel_order[1]: 1}
-    first = f'"{channels[0].name}"' if channels[0].name else "0"
+    # a suggestion: green for RGB cameras (where green carries the signal), else the first
+    hint = next((c for c in channels if c.name == "green"), channels[0])
+    first = f'"{hint.name}"' if hint.name else str(hint.index)
     raise StackReadError(
         f"{where}: found {len(channels)} channels ({describe_channels(channels)}) and none "
         "says which to use; expected one channel for a single-wavelength indicator, or "

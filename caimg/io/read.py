@@ -22,11 +22,12 @@ import numpy as np
 
 from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
-from ._frames import FilledFrames
+from ._frames import FilledFrames, PlaneFrames
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
                      split_pair, tiff_stem)
 from ._tiff import FileInfo, inspect
 from ._times import check_times, median_interval, read_timestamps_file
+from .channels import ChannelInfo, choose_channels
 from .sequence import read_sequence_frames
 from .vendor import describe_file, is_vendor_file, recording_from_image
 from .find import RecordingSource
@@ -199,6 +200,104 @@ def read_single(infos: list[FileInfo], *, channel_order, pair_suffixes) -> Layou
                              "'hyperstack' for two channels")
     _warn_z(info, _time_axis(info))
     return LayoutRead({"f": info.data}, tiff_stem(info.path))
+
+
+def _needs_choice(info: FileInfo, channels, z_plane) -> bool:
+    """Whether a one-file TIFF needs channels or a Z plane chosen rather than the layout
+    readers' fixed rules: channels asked for by name, named (OME) or RGB channels, a
+    channel count other than two, or a Z-stack time series."""
+    lead = info.axes[:-2]
+    others = lead.replace("C", "")
+    return (bool(channels) or info.channels is not None or _channels(info) > 2
+            or ("Z" in others and len(others) > 1) or (z_plane is not None and "Z" in lead))
+
+
+def _z_index(info: FileInfo, z_plane, others: str):
+    """The Z plane (index, "max" or "mean") of a TIFF Z-stack time series."""
+    n_z = info.shape[info.axes.index("Z")]
+    found = f"axes {info.axes} with shape {info.shape}"
+    if z_plane is None:
+        raise StackReadError(
+            f"{info.path}: a Z-stack time series ({found}: {n_z} Z planes per time point); "
+            f"Z is never read as time. Choose the plane with input.z_plane = INDEX (0 to "
+            f"{n_z - 1}) or a projection 'max' / 'mean', e.g. --set input.z_plane=0")
+    if isinstance(z_plane, str):
+        if z_plane not in ("max", "mean"):
+            raise ConfigError(f"input.z_plane = {z_plane!r}: expected a plane index, 'max' or "
+                              "'mean'")
+        return z_plane
+    if isinstance(z_plane, bool) or not isinstance(z_plane, int) or not 0 <= z_plane < n_z:
+        raise StackReadError(f"{info.path}: input.z_plane = {z_plane!r} but the file has {n_z} "
+                             f"Z planes ({found}); expected 0 to {n_z - 1}, 'max' or 'mean'")
+    return z_plane
+
+
+def read_selected(info: FileInfo, *, channels=None, z_plane=None,
+                  channel_order=("f340", "f380")) -> LayoutRead:
+    """One TIFF whose channels (by name, wavelength or index) and Z plane are chosen.
+
+    Parameters
+    ----------
+    info : FileInfo
+        The file, from :func:`~caimg.io._tiff.inspect`.
+    channels : mapping, optional
+        ``input.channels`` (see :func:`caimg.io.channels.choose_channels`).
+    z_plane : int, "max" or "mean", optional
+        The plane of a Z-stack time series (required for one).
+    channel_order : (str, str)
+        Names of the two channels of an unnamed two-channel file.
+
+    Returns
+    -------
+    LayoutRead
+        ``{"f": ...}`` or ``{"f340": ..., "f380": ...}``, each ``(T, Y, X)``.
+    """
+    lead, lead_shape = info.axes[:-2], info.shape[:-2]
+    others = lead.replace("C", "")
+    found = f"axes {info.axes} with shape {info.shape}"
+    z = _z_index(info, z_plane, others) if "Z" in others and len(others) > 1 else None
+    time_axes = others.replace("Z", "") if z is not None else others
+    if len(time_axes) != 1 or time_axes not in _TIME_AXES:
+        raise StackReadError(f"{info.path}: found {found}; expected one time axis with "
+                             "channels (T, C, Y, X) and at most a Z axis (input.z_plane)")
+    if time_axes == "Z":
+        _warn_z(info, "Z")
+    n_c = _channels(info)
+    where = f"{info.path}" + (" (RGB colour samples)" if info.channels and
+                              info.channels[0].name == "red" else "")
+    chosen = choose_channels(info.channels or [ChannelInfo(i) for i in range(n_c)], channels,
+                             where=where, channel_order=channel_order,
+                             unnamed_pair_is_fura2=True)
+    index = np.arange(int(np.prod(lead_shape))).reshape(lead_shape)
+    chans = {}
+    for name, c in chosen.items():
+        sel = tuple(c if a == "C" else (z if a == "Z" and isinstance(z, int) else slice(None))
+                    for a in lead)
+        planes = index[sel]
+        kept = [a for a, x in zip(lead, sel, strict=True) if isinstance(x, slice)]
+        if kept[0] != time_axes:  # e.g. Z before T: time first
+            planes = planes.T
+        chans[name] = _planes(info, planes, z)
+    return LayoutRead(chans, tiff_stem(info.path), extra={"channels_used": chosen,
+                                                          "z_plane": z})
+
+
+def _planes(info: FileInfo, planes: np.ndarray, z):
+    """A ``(T, Y, X)`` array over the given planes: ``planes`` is (T,) or, for a
+    projection, (T, Z)."""
+    data = info.data
+    if planes.ndim == 1:
+        if isinstance(data, np.ndarray):
+            step = np.diff(planes)
+            if len(planes) > 1 and (step == step[0]).all() and step[0] > 0:
+                return data[planes[0]:planes[-1] + 1:int(step[0])]  # a view, not a copy
+            return data[planes] if len(planes) == 1 else np.asarray(data)[planes]
+        return data.take(planes)
+    reduce = np.max if z == "max" else np.mean
+    dtype = info.dtype.newbyteorder("=") if z == "max" else np.float32
+    return PlaneFrames(lambda t: reduce(np.asarray(data[planes[t]]), axis=0).astype(dtype),
+                       planes.shape[0], info.shape[-2:], dtype,
+                       label=f"{info.path} ({z} over Z)")
 
 
 #: one reader per layout: ``reader(infos, *, channel_order, pair_suffixes) -> LayoutRead``
@@ -575,11 +674,17 @@ def read_recording(paths, *, layout: str = "auto",
             for p in file_paths[:1] if layout == "sequence" else file_paths:
                 # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(inspect(p))
-            if layout == "auto":
+            found = None
+            if layout in ("auto", "hyperstack", "single") and len(infos) == 1 \
+                    and _needs_choice(infos[0], channels, z_plane):
+                found = read_selected(infos[0], channels=channels, z_plane=z_plane,
+                                      channel_order=channel_order)
+                layout = "single" if len(found.channels) == 1 else "hyperstack"
+            elif layout == "auto":
                 layout = _auto_layout(infos[0])
-            if layout == "sequence":
+            if found is None and layout == "sequence":
                 found = _read_sequence(infos[0], file_paths)
-            else:
+            elif found is None:
                 found = LAYOUTS[layout](infos, channel_order=channel_order,
                                         pair_suffixes=pair_suffixes)
             rec = _recording(infos, found, layout, channel_order, frame_interval_s,
