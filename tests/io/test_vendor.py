@@ -177,3 +177,18 @@ def test_missing_extra_names_the_package(vendor_data, monkeypatch):
     msg = str(exc.value)
     assert "cluster.nd2: reading Nikon ND2 files needs the package 'nd2'" in msg
     assert "pip install 'caimg[formats]'" in msg
+
+
+def test_napari_reader_opens_vendor_files_lazily(vendor_data, mm_dataset):
+    pytest.importorskip("nd2")
+    pytest.importorskip("dask")
+    from caimg.napari_plugin._reader import napari_get_reader
+
+    path = vendor_data / ND2
+    layers = napari_get_reader(str(path))(str(path))
+    assert [lay[1]["name"] for lay in layers] == ["cluster 5-FAM/pH 9.0 F",
+                                                  "cluster FM 4-64/2% CHAPS F"]
+    assert all(type(lay[0]).__name__ == "Array" for lay in layers)  # dask: read on demand
+    assert layers[0][0].shape == (3, 31, 38)
+    mm = sorted(mm_dataset.glob("*.ome.tif"))[0]
+    assert len(napari_get_reader(str(mm))(str(mm))) == 8  # 4 positions x 2 channels

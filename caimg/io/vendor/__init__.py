@@ -11,6 +11,7 @@ times, and refuses what it cannot take for time.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from .base import EXTRA, ImageInfo, close_handles
 
 __all__ = ["READERS", "VENDOR_SUFFIXES", "ImageInfo", "describe_file", "is_vendor_file",
            "expand_positions",
-           "recording_from_image", "z_plane_check", "close_handles", "EXTRA"]
+           "recording_from_image", "viewable_recordings", "z_plane_check", "close_handles",
+           "EXTRA"]
 
 #: one reader per file suffix: ``describe(path) -> list[ImageInfo]``
 READERS: dict[str, Callable[[Path], list[ImageInfo]]] = {
@@ -271,3 +273,33 @@ def recording_from_image(info: ImageInfo, *, channels: Mapping | None = None, z_
                      else info.pixel_size_um,
                      source=(info.path,), layout=info.format, name=name or default,
                      metadata=metadata, timestamps_s=times)
+
+
+def viewable_recordings(path) -> list[Recording]:
+    """Every channel of every position of a vendor file as a one-channel Recording, for
+    viewing (the napari reader): nothing is chosen or refused beyond what cannot be shown.
+
+    Parameters
+    ----------
+    path : str or Path
+        A vendor file (:func:`is_vendor_file`).
+
+    Returns
+    -------
+    list of Recording
+        Named ``<file stem>[_<position>] <channel name>``; a Z-stack shows plane 0; images
+        without a time axis or refused by the reader (wavelength sweeps, XZ scans) are
+        left out. Frames are read lazily; without timing the interval is 1 s.
+    """
+    out = []
+    for info in describe_file(path):
+        if info.refusal or info.n_times < 2:
+            continue
+        for ch in info.channels:
+            opts = dict(channels={"f": ch.index}, z_plane=0 if info.n_z > 1 else None)
+            try:
+                rec = recording_from_image(info, **opts)
+            except StackReadError:  # no timing: viewing needs none
+                rec = recording_from_image(info, frame_interval_s=1.0, **opts)
+            out.append(dataclasses.replace(rec, name=f"{rec.name} {ch.name or ch.index}"))
+    return out
