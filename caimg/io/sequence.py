@@ -167,5 +167,5 @@ def read_sequence_frames(paths, first_shape, dtype) -> PlaneFrames:
                                  f"{dtype.name} like the first file, {paths[0].name}")
         return frame
 
-    return PlaneFrames(read, len(paths), first_shape, dtype,
-                       label=f"image sequence {paths[0].parent / paths[0].name} (+{len(paths) - 1})")
+    label = f"image sequence {paths[0]} (+{len(paths) - 1})"
+    return PlaneFrames(read, len(paths), first_shape, dtype, label=label)
