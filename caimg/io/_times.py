@@ -8,6 +8,7 @@ used unchanged, and the frame interval reported is their median step.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 from ..errors import MetadataWarning, StackReadError
 
 __all__ = ["ome_plane_times", "read_timestamps_file", "check_times", "median_interval",
-           "TIME_UNITS_S"]
+           "frame_times", "TIME_UNITS_S"]
 
 TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
                 "us": 1e-6, "µs": 1e-6, "\u03bcs": 1e-6, "ns": 1e-9, "min": 60.0,
@@ -162,3 +163,52 @@ def read_timestamps_file(path, n_frames: int) -> np.ndarray:
         raise StackReadError(f"{path}: column time_s holds non-numeric values; expected "
                              "seconds, one row per frame") from None
     return check_times(values, f"{path} (timestamps file)", n_frames=n_frames)
+
+
+def frame_times(path: Path, own, *, layout: str, n_frames: int, timestamps,
+                frame_interval_s, stacklevel: int = 4):
+    """Per-frame times of a TIFF recording: ``(times s, source)``, or ``(None, None)`` for
+    uniform frames.
+
+    Parameters
+    ----------
+    path : Path
+        The (first) file, for messages.
+    own : array of float or None
+        The file's own per-time-point times (OME ``DeltaT``).
+    layout : str
+        The layout read; the file's times are used for ``single``, ``hyperstack`` and
+        ``pair`` (in ``alternating`` files they are per page).
+    n_frames : int
+        Frames of one channel.
+    timestamps : str, Path, array or None
+        A given table (CSV with ``time_s``) or array; wins over everything.
+    frame_interval_s : float or None
+        A given interval: the file's per-frame times are then not used.
+    stacklevel : int
+        For the warnings.
+
+    Returns
+    -------
+    (array or None, str or None)
+    """
+    if timestamps is not None:
+        if isinstance(timestamps, (str, os.PathLike)):
+            times = read_timestamps_file(timestamps, n_frames)
+            source = f"timestamps file {Path(timestamps).name}"
+        else:
+            times = check_times(timestamps, "timestamps", n_frames=n_frames)
+            source = "timestamps"
+        if frame_interval_s is not None:
+            warnings.warn(f"{path}: both per-frame timestamps ({source}) and a frame "
+                          f"interval ({frame_interval_s:g} s) were given; the timestamps are "
+                          "used", MetadataWarning, stacklevel=stacklevel)
+        return times, source
+    if (frame_interval_s is None and own is not None and len(own) == n_frames
+            and layout in ("single", "hyperstack", "pair")):
+        try:
+            return check_times(own, f"{path}: OME Plane DeltaT"), "ome DeltaT"
+        except StackReadError as exc:  # odd metadata is ignored, as elsewhere
+            warnings.warn(f"{exc}; the per-plane times are ignored", MetadataWarning,
+                          stacklevel=stacklevel)
+    return None, None

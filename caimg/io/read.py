@@ -22,12 +22,12 @@ import numpy as np
 
 from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
-from ._frames import FilledFrames, PlaneFrames
+from ._frames import FilledFrames
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
                      split_pair, tiff_stem)
 from ._tiff import FileInfo, inspect
-from ._times import check_times, median_interval, read_timestamps_file
-from .channels import ChannelInfo, choose_channels
+from ._times import frame_times, median_interval
+from .select import needs_choice, select_planes
 from .sequence import read_sequence_frames
 from .vendor import describe_file, is_vendor_file, recording_from_image
 from .find import RecordingSource
@@ -202,104 +202,6 @@ def read_single(infos: list[FileInfo], *, channel_order, pair_suffixes) -> Layou
     return LayoutRead({"f": info.data}, tiff_stem(info.path))
 
 
-def _needs_choice(info: FileInfo, channels, z_plane) -> bool:
-    """Whether a one-file TIFF needs channels or a Z plane chosen rather than the layout
-    readers' fixed rules: channels asked for by name, named (OME) or RGB channels, a
-    channel count other than two, or a Z-stack time series."""
-    lead = info.axes[:-2]
-    others = lead.replace("C", "")
-    return (bool(channels) or info.channels is not None or _channels(info) > 2
-            or ("Z" in others and len(others) > 1) or (z_plane is not None and "Z" in lead))
-
-
-def _z_index(info: FileInfo, z_plane, others: str):
-    """The Z plane (index, "max" or "mean") of a TIFF Z-stack time series."""
-    n_z = info.shape[info.axes.index("Z")]
-    found = f"axes {info.axes} with shape {info.shape}"
-    if z_plane is None:
-        raise StackReadError(
-            f"{info.path}: a Z-stack time series ({found}: {n_z} Z planes per time point); "
-            f"Z is never read as time. Choose the plane with input.z_plane = INDEX (0 to "
-            f"{n_z - 1}) or a projection 'max' / 'mean', e.g. --set input.z_plane=0")
-    if isinstance(z_plane, str):
-        if z_plane not in ("max", "mean"):
-            raise ConfigError(f"input.z_plane = {z_plane!r}: expected a plane index, 'max' or "
-                              "'mean'")
-        return z_plane
-    if isinstance(z_plane, bool) or not isinstance(z_plane, int) or not 0 <= z_plane < n_z:
-        raise StackReadError(f"{info.path}: input.z_plane = {z_plane!r} but the file has {n_z} "
-                             f"Z planes ({found}); expected 0 to {n_z - 1}, 'max' or 'mean'")
-    return z_plane
-
-
-def read_selected(info: FileInfo, *, channels=None, z_plane=None,
-                  channel_order=("f340", "f380")) -> LayoutRead:
-    """One TIFF whose channels (by name, wavelength or index) and Z plane are chosen.
-
-    Parameters
-    ----------
-    info : FileInfo
-        The file, from :func:`~caimg.io._tiff.inspect`.
-    channels : mapping, optional
-        ``input.channels`` (see :func:`caimg.io.channels.choose_channels`).
-    z_plane : int, "max" or "mean", optional
-        The plane of a Z-stack time series (required for one).
-    channel_order : (str, str)
-        Names of the two channels of an unnamed two-channel file.
-
-    Returns
-    -------
-    LayoutRead
-        ``{"f": ...}`` or ``{"f340": ..., "f380": ...}``, each ``(T, Y, X)``.
-    """
-    lead, lead_shape = info.axes[:-2], info.shape[:-2]
-    others = lead.replace("C", "")
-    found = f"axes {info.axes} with shape {info.shape}"
-    z = _z_index(info, z_plane, others) if "Z" in others and len(others) > 1 else None
-    time_axes = others.replace("Z", "") if z is not None else others
-    if len(time_axes) != 1 or time_axes not in _TIME_AXES:
-        raise StackReadError(f"{info.path}: found {found}; expected one time axis with "
-                             "channels (T, C, Y, X) and at most a Z axis (input.z_plane)")
-    if time_axes == "Z":
-        _warn_z(info, "Z")
-    n_c = _channels(info)
-    where = f"{info.path}" + (" (RGB colour samples)" if info.channels and
-                              info.channels[0].name == "red" else "")
-    chosen = choose_channels(info.channels or [ChannelInfo(i) for i in range(n_c)], channels,
-                             where=where, channel_order=channel_order,
-                             unnamed_pair_is_fura2=True)
-    index = np.arange(int(np.prod(lead_shape))).reshape(lead_shape)
-    chans = {}
-    for name, c in chosen.items():
-        sel = tuple(c if a == "C" else (z if a == "Z" and isinstance(z, int) else slice(None))
-                    for a in lead)
-        planes = index[sel]
-        kept = [a for a, x in zip(lead, sel, strict=True) if isinstance(x, slice)]
-        if kept[0] != time_axes:  # e.g. Z before T: time first
-            planes = planes.T
-        chans[name] = _planes(info, planes, z)
-    return LayoutRead(chans, tiff_stem(info.path), extra={"channels_used": chosen,
-                                                          "z_plane": z})
-
-
-def _planes(info: FileInfo, planes: np.ndarray, z):
-    """A ``(T, Y, X)`` array over the given planes: ``planes`` is (T,) or, for a
-    projection, (T, Z)."""
-    data = info.data
-    if planes.ndim == 1:
-        if isinstance(data, np.ndarray):
-            step = np.diff(planes)
-            if len(planes) > 1 and (step == step[0]).all() and step[0] > 0:
-                return data[planes[0]:planes[-1] + 1:int(step[0])]  # a view, not a copy
-            return data[planes] if len(planes) == 1 else np.asarray(data)[planes]
-        return data.take(planes)
-    reduce = np.max if z == "max" else np.mean
-    dtype = info.dtype.newbyteorder("=") if z == "max" else np.float32
-    return PlaneFrames(lambda t: reduce(np.asarray(data[planes[t]]), axis=0).astype(dtype),
-                       planes.shape[0], info.shape[-2:], dtype,
-                       label=f"{info.path} ({z} over Z)")
-
-
 #: one reader per layout: ``reader(infos, *, channel_order, pair_suffixes) -> LayoutRead``
 LAYOUTS: dict[str, Callable[..., LayoutRead]] = {
     "hyperstack": read_hyperstack,
@@ -312,34 +214,6 @@ LAYOUTS: dict[str, Callable[..., LayoutRead]] = {
 # --------------------------------------------------------------------------------------
 # what every layout shares
 # --------------------------------------------------------------------------------------
-
-def _frame_times(infos: list[FileInfo], layout: str, n_frames: int, timestamps,
-                 frame_interval_s, stacklevel: int = 4):
-    """``(per-frame times s, source)`` or ``(None, None)`` for uniform frames: a given table
-    or array wins, then the file's own per-frame times (OME ``DeltaT``) unless an interval
-    was given."""
-    if timestamps is not None:
-        if isinstance(timestamps, (str, os.PathLike)):
-            times = read_timestamps_file(timestamps, n_frames)
-            source = f"timestamps file {Path(timestamps).name}"
-        else:
-            times = check_times(timestamps, "timestamps", n_frames=n_frames)
-            source = "timestamps"
-        if frame_interval_s is not None:
-            warnings.warn(f"{infos[0].path}: both per-frame timestamps ({source}) and a frame "
-                          f"interval ({frame_interval_s:g} s) were given; the timestamps are "
-                          "used", MetadataWarning, stacklevel=stacklevel)
-        return times, source
-    own = infos[0].times_s
-    if (frame_interval_s is None and own is not None and len(own) == n_frames
-            and layout in ("single", "hyperstack", "pair")):
-        try:
-            return check_times(own, f"{infos[0].path}: OME Plane DeltaT"), "ome DeltaT"
-        except StackReadError as exc:  # odd metadata is ignored, as elsewhere
-            warnings.warn(f"{exc}; the per-plane times are ignored", MetadataWarning,
-                          stacklevel=stacklevel)
-    return None, None
-
 
 def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_interval_s,
                       stacklevel: int = 3):
@@ -527,7 +401,9 @@ def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_or
     frame interval (or per-frame times), the pixel size, the NaN/inf check and the file
     metadata, with the warnings ``caught`` so far."""
     n_frames = int(next(iter(found.channels.values())).shape[0])
-    times, times_source = _frame_times(infos, layout, n_frames, timestamps, frame_interval_s)
+    times, times_source = frame_times(infos[0].path, infos[0].times_s, layout=layout,
+                                      n_frames=n_frames, timestamps=timestamps,
+                                      frame_interval_s=frame_interval_s)
     if times is not None:
         interval, source = median_interval(times), times_source
         meta_interval = next((i.frame_interval_s * found.per_page for i in infos
@@ -676,10 +552,11 @@ def read_recording(paths, *, layout: str = "auto",
                 infos.append(inspect(p))
             found = None
             if layout in ("auto", "hyperstack", "single") and len(infos) == 1 \
-                    and _needs_choice(infos[0], channels, z_plane):
-                found = read_selected(infos[0], channels=channels, z_plane=z_plane,
-                                      channel_order=channel_order)
-                layout = "single" if len(found.channels) == 1 else "hyperstack"
+                    and needs_choice(infos[0], channels, z_plane):
+                chans, extra = select_planes(infos[0], channels=channels, z_plane=z_plane,
+                                             channel_order=channel_order)
+                found = LayoutRead(chans, tiff_stem(infos[0].path), extra=extra)
+                layout = "single" if len(chans) == 1 else "hyperstack"
             elif layout == "auto":
                 layout = _auto_layout(infos[0])
             if found is None and layout == "sequence":
