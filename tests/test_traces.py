@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from caimg import traces as traces_mod
+from caimg._backend import kernels_or_none
 from caimg.errors import CaimgError, RoiError
 from caimg.motion import apply_shifts
 from caimg.traces import Traces, background_mask, extract_traces
@@ -222,10 +223,10 @@ def test_numba_equals_numpy_fallback(monkeypatch):
     shifts[::3] = np.round(shifts[::3])
     mask = background_mask(labels)
     monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
-    assert traces_mod._kernels_or_none() is not None
+    assert kernels_or_none() is not None
     a = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=7)
     monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
-    assert traces_mod._kernels_or_none() is None
+    assert kernels_or_none() is None
     b = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=7)
     np.testing.assert_allclose(a.means, b.means, rtol=1e-7)
     np.testing.assert_array_equal(a.background, b.background)
@@ -316,7 +317,7 @@ def test_bad_inputs_name_the_parameter():
     with pytest.raises(RoiError, match="labels"):
         extract_traces(stack, labels[:-1])
     with pytest.raises(RoiError, match="integer"):
-        extract_traces(stack, labels.astype(float))
+        extract_traces(stack, labels.astype(float) + 0.5)
     with pytest.raises(RoiError, match="negative"):
         extract_traces(stack, -labels)
     with pytest.raises(CaimgError, match="shifts"):
