@@ -11,6 +11,7 @@ environment variable ``CAIMG_NO_NUMBA`` is set to anything but ``""``, ``0``, ``
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 
 __all__ = ["NO_NUMBA_ENV", "kernels_or_none", "numba_disabled"]
@@ -22,10 +23,9 @@ NO_NUMBA_ENV = "CAIMG_NO_NUMBA"
 @functools.cache
 def _load_kernels():
     try:
-        from . import _kernels
+        return importlib.import_module("._kernels", __package__)
     except ImportError:  # numba missing or broken: the numpy twins take over
         return None
-    return _kernels
 
 
 def numba_disabled() -> bool:

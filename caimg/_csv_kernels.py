@@ -121,7 +121,7 @@ def _put_g9(out, p, x, pow10, tmp):  # pragma: no cover - compiled
             out[p] = 48
             out[p + 1] = 46
             p += 2
-            for i in range(-e - 1):
+            for _ in range(-e - 1):
                 out[p] = 48
                 p += 1
             for i in range(nd):

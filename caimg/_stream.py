@@ -376,5 +376,6 @@ def run_blocks(n: int, fn, *, min_block: int = 1) -> None:
         if n > 0:
             fn(0, n)
         return
-    blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)
+              if b > a]
     run_each(len(blocks), lambda i: fn(*blocks[i]))

@@ -251,8 +251,8 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
             if kernels is not None:  # shift and add fused: no shifted-frame buffer
-                run_blocks(r_hi - r_lo, lambda a, b: kernels.shift_add(chunk, sh, acc, r_lo + a,
-                                                                       r_lo + b), min_block=8)
+                run_blocks(r_hi - r_lo, lambda a, b, chunk=chunk, sh=sh, r_lo=r_lo:
+                           kernels.shift_add(chunk, sh, acc, r_lo + a, r_lo + b), min_block=8)
             else:
                 _add_frames(shift_frames(chunk, sh, buf[: t1 - t0], None), acc, None, r_lo, r_hi)
         ref = (acc / n).astype(np.float32)

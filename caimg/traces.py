@@ -292,7 +292,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
         if n_rois:
             out = sums[:n]
             if kernels is not None:
-                run_blocks(n, lambda a, b: kernels.roi_sums(
+                run_blocks(n, lambda a, b, chunk=chunk, sh=sh, out=out: kernels.roi_sums(
                     chunk[a:b], sh[a:b] if sh.shape[0] else sh, run_start, run_len, run_col,
                     out[a:b]))
             else:

@@ -13,8 +13,7 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks
-from .errors import StackReadError
-from .errors import DataQualityWarning, MetadataWarning
+from .errors import DataQualityWarning, MetadataWarning, StackReadError
 from .recording import Recording
 
 __all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
@@ -86,7 +85,7 @@ def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
     rbuf = ReadBuffer()
     for t0, t1 in chunks(n, int(chunk_frames)):
         block = read_frames(frames, t0, t1, (ny, nx), rbuf)
-        run_blocks(t1 - t0, lambda a, b: kernels.frame_stats(
+        run_blocks(t1 - t0, lambda a, b, block=block, t0=t0: kernels.frame_stats(
             block[a:b], sat_value, lo[t0 + a:t0 + b], hi[t0 + a:t0 + b], sat[t0 + a:t0 + b]))
     return {"min": float(lo.min()), "max": float(hi.max()), "saturated_per_frame": sat,
             "saturation_value": sat_value}

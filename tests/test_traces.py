@@ -180,7 +180,7 @@ def test_integer_shifts_give_exactly_the_unshifted_traces(backend):
     rng = np.random.default_rng(3)
     stack, labels = _cells_recording(rng, n_frames=12)
     moves = rng.integers(-3, 4, (12, 2))
-    moved = np.stack([np.roll(f, m, axis=(0, 1)) for f, m in zip(stack, moves)])
+    moved = np.stack([np.roll(f, m, axis=(0, 1)) for f, m in zip(stack, moves, strict=True)])
     ref = extract_traces(stack, labels)
     got = extract_traces(moved, labels, shifts=-moves.astype(float))
     np.testing.assert_allclose(got.means, ref.means, rtol=1e-12)
@@ -190,7 +190,8 @@ def test_subpixel_shifts_recover_traces(backend):
     rng = np.random.default_rng(4)
     stack, labels = _cells_recording(rng, n_frames=30)
     moves = rng.uniform(-3, 3, (30, 2))
-    moved = np.stack([ndimage.shift(f, m, order=3, mode="nearest") for f, m in zip(stack, moves)])
+    moved = np.stack([ndimage.shift(f, m, order=3, mode="nearest")
+                      for f, m in zip(stack, moves, strict=True)])
     ref = extract_traces(stack, labels).means
     got = extract_traces(moved, labels, shifts=-moves).means
     nocorr = extract_traces(moved, labels).means

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from caimg._validation import (check_labels, check_positive, check_shifts, check_time_s,
-                               check_whole)
+from caimg._validation import check_labels, check_positive, check_shifts, check_time_s, check_whole
 from caimg.errors import CaimgError, RoiError
 from caimg.kinetics import measure_kinetics
 from caimg.motion import register
