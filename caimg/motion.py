@@ -334,7 +334,8 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     from a parabola through the log of the peak and its two neighbours along each axis
     (exact for a Gaussian peak). A frame whose correlation peak is not positive (a flat
     frame) gets a zero shift. Shifts are applied bilinearly with edge replication. Frames
-    are split between two threads (one FFT worker each).
+    are split over the worker threads (one FFT worker each; their number is
+    :func:`caimg._stream.worker_count`).
 
     The reference is the mean of the first ``reference_frames`` frames, then
     ``reference_iterations`` times the mean of those frames after aligning them to the
