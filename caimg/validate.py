@@ -13,7 +13,8 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks
-from .errors import DataQualityWarning, MetadataWarning, StackReadError
+from .errors import StackReadError
+from .errors import DataQualityWarning, MetadataWarning
 from .recording import Recording
 
 __all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
