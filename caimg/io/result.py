@@ -128,9 +128,9 @@ _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _write_table_fast(df: pd.DataFrame, path: Path) -> bool:
     """Write ``df`` with the numba CSV kernel; False (nothing written) when it does not apply."""
-    from ..traces import _kernels_or_none
+    from .._backend import kernels_or_none
 
-    kernels = _kernels_or_none()
+    kernels = kernels_or_none()
     if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c) for c in df.columns):
         return False
     ints, floats, kinds = [], [], []
