@@ -332,6 +332,7 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     nwbkw.setdefault("keywords", ["calcium imaging", indicator, "caimg"])
     if treatments and "pharmacology" not in nwbkw:
         nwbkw["pharmacology"] = "; ".join(f"{k} at {v:g} s" for k, v in treatments.items())
+    raw, missing = _raw_series(pynwb, prov, res, nwb_dir, times, len(time_s))
     nwb = pynwb.NWBFile(
         identifier=str(uuid.uuid4()),
         session_id=res.name.replace("/", "_"),
@@ -341,7 +342,9 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
         source_script_file_name="caimg/export/nwb.py",
         stimulus_notes=(f"stimulus at {stim:g} s from the first frame" if stim is not None
                         else "no stimulus time given"),
-        notes="caimg provenance (run.json of the result folder):\n"
+        notes=(f"raw input(s) not found when this file was written, so not linked: "
+               f"{'; '.join(missing)}\n" if missing else "")
+              + "caimg provenance (run.json of the result folder):\n"
               + json.dumps({**prov, "config": _config_dict(res)}, default=str, indent=1),
         **nwbkw)
     subj = {**_SUBJECT_DEFAULTS, "subject_id": res.name.replace("/", "_"), **md["subject"]}
@@ -364,12 +367,8 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
                         f"frame interval {frame_interval_s} s "
                         f"({prov.get('frame_interval_source', 'source not recorded')})",
             **grid)
-    raw, missing = _raw_series(pynwb, prov, res, nwb_dir, times, len(time_s))
     for s in raw:
         nwb.add_acquisition(s)
-    if missing:
-        nwb.notes = (f"raw input(s) not found when this file was written, so not linked: "
-                     f"{'; '.join(missing)}\n" + nwb.notes)
 
     ophys = nwb.create_processing_module(
         name="ophys", description=f"caimg {res.config.name!r} recipe: registration, ROIs, "
