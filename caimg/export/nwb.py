@@ -183,15 +183,14 @@ def read_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
             v = getattr(nwb, key, None)
             if v is None or (isinstance(v, str) and not v):
                 continue
-            out["nwbfile"][key] = list(v) if isinstance(v, (tuple, list, np.ndarray)) else v
+            if not isinstance(v, (str, _dt.datetime)):
+                v = [x.decode() if isinstance(x, bytes) else str(x) for x in v[:]]
+            out["nwbfile"][key] = v
         if nwb.subject is not None:
             for key in _SUBJECT_KEYS:
                 v = getattr(nwb.subject, key, None)
                 if v is not None:
                     out["subject"][key] = v
-    kw = out["nwbfile"].get("keywords")
-    if kw is not None:
-        out["nwbfile"]["keywords"] = [str(k) for k in kw]
     return out
 
 
