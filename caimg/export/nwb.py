@@ -125,13 +125,17 @@ def _session_start(prov: Mapping, folder: Path | None) -> tuple[_dt.datetime, st
     to the acquisition caimg knows), else run.json ``created``, else the folder's mtime."""
     mtimes = [i.get("mtime") for i in prov.get("inputs", []) if isinstance(i, dict)]
     times = [t for t in map(_parse_time, mtimes) if t is not None]
-    if times:
+    now = _dt.datetime.now(_dt.timezone.utc)
+    if times and min(times) <= now:  # a file time in the future is a wrong clock: not used
         return min(times), "the modification time of the input file"
     t = _parse_time(prov.get("created"))
-    if t is not None:
+    if t is not None and t <= now:
         return t, "the time caimg processed the recording (run.json created)"
-    st = (folder / "run.json").stat().st_mtime if folder is not None else 0.0
-    return _parse_time(st), "the modification time of run.json"
+    if folder is not None and (folder / "run.json").is_file():
+        t = _parse_time((folder / "run.json").stat().st_mtime)
+        if t <= now:
+            return t, "the modification time of run.json"
+    return now, "the time of this export (no earlier time was recorded)"
 
 
 def _series_times(time_s: np.ndarray, frame_interval_s) -> dict[str, Any]:
@@ -354,7 +358,8 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     channel = OpticalChannel(name="OpticalChannel", description=f"{indicator} emission",
                              emission_lambda=emission)
     ps_um = prov.get("pixel_size_um")
-    grid = {"grid_spacing": [float(ps_um)] * 2, "grid_spacing_unit": "micrometers"} if ps_um else {}
+    grid = ({"grid_spacing": [float(ps_um)] * 2, "grid_spacing_unit": "micrometers"}
+            if ps_um else {})
     planes = {}
     for chan, ex in excitation.items():
         nm = f"ImagingPlane{int(ex)}" if len(excitation) > 1 else "ImagingPlane"

@@ -62,19 +62,27 @@ def safe_sheet_names(names: Sequence[str], *, taken: Iterable[str] = ()) -> list
     return out
 
 
-def _combined(folders: Sequence[Path], name: str) -> pd.DataFrame | None:
-    """The per-recording CSV ``name`` of every folder, with a leading ``recording`` column
-    (as ``caimg run`` writes its batch tables); None when no folder has the file."""
+def _combined(results, name: str) -> pd.DataFrame | None:
+    """The per-recording table ``name`` (``kinetics``, ``rois``, ``treatments``) of every
+    result, with a leading ``recording`` column, as ``caimg run`` writes its batch tables:
+    the folder's CSV as it is, or the in-memory table of a result without a folder. None
+    when no result has the table."""
     parts = []
-    for f in folders:
-        path = f / name
-        if not path.is_file():
-            continue
-        try:
-            df = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            continue
-        df.insert(0, "recording", f.name)
+    for res in results:
+        path = Path(res.folder) / f"{name}.csv" if res.folder is not None else None
+        if path is not None:
+            if not path.is_file():
+                continue
+            try:
+                df = pd.read_csv(path)
+            except pd.errors.EmptyDataError:
+                continue
+        else:
+            df = getattr(res, name)
+            if df is None:
+                continue
+            df = df.copy()
+        df.insert(0, "recording", res.name)
         parts.append(df)
     if not parts:
         return None
@@ -179,7 +187,6 @@ def export_xlsx(results, path: str | Path, *, signals: Sequence[str] | None = No
     if dup:
         raise ExportError(f"{path}: several results are named {', '.join(dup)}; one workbook "
                           "needs unique recording names (export them into separate workbooks)")
-    res_folders = [Path(r.folder) for r in loaded if r.folder is not None]
     batch = batch_dirs[0] if len(batch_dirs) == 1 and len(items) == 1 else None
 
     sheets: list[tuple[str, pd.DataFrame, str, str, str]] = []  # (want, df, what, rec, src)
@@ -193,12 +200,12 @@ def export_xlsx(results, path: str | Path, *, signals: Sequence[str] | None = No
     for name, what in (("kinetics", "kinetics, one row per ROI and response"),
                        ("rois", "ROI table, one row per ROI"),
                        ("treatments", "responses per ROI and treatment")):
-        df = _combined(res_folders, f"{name}.csv")
+        df = _combined(loaded, name)
         if df is None and name != "treatments":
             df = pd.DataFrame(columns=["recording"])
         if df is not None:
             sheets.append((name, df, what + " (recording column added)", "",
-                           f"<result>/{name}.csv"))
+                           f"<recording>/{name}.csv"))
     if batch is not None and (batch / "failures.csv").is_file():
         try:
             fail = pd.read_csv(batch / "failures.csv")

@@ -56,6 +56,12 @@ def test_fluo4_signals_and_results_objects(batches, tmp_path):
     summ = book["recordings"].set_index("recording").loc["fluo"]
     assert summ["n_rois"] == res.n_rois and summ["signal"] == "dff"
     assert summ["n_accepted"] == int(res.rois["accepted"].sum())
+    # a Result without a folder: its in-memory tables
+    book = _book(export_xlsx(res.replace(folder=None), tmp_path / "mem.xlsx"))
+    want = res.kinetics.copy()
+    want.insert(0, "recording", "fluo")
+    pd.testing.assert_frame_equal(book["kinetics"], want, check_dtype=False)
+    assert pd.isna(book["index"].set_index("sheet").loc["fluo", "source"])  # no file
 
 
 def test_long_and_odd_recording_names_get_safe_unique_sheets(batches, tmp_path):
