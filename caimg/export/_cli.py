@@ -64,7 +64,7 @@ def _xlsx_target(results: list[str], out: str | None) -> Path:
     if out is not None:
         return Path(out)
     if len(results) == 1:
-        p = Path(results[0])
+        p = Path(results[0]).resolve()
         if (p / "run.json").is_file():
             return p.parent / f"{p.name}.xlsx"
         return p / BATCH_XLSX

@@ -61,7 +61,7 @@ def result_folders_in(paths: Iterable[str | Path]) -> list[Path]:
 
     out: list[Path] = []
     for p in paths:
-        p = Path(p)
+        p = Path(p).resolve()  # "." or "out/.." get their real names
         if not p.is_dir():
             raise ExportError(f"{p}: no such folder; expected a caimg result folder (holding "
                               "run.json) or a batch output folder of `caimg run`")
@@ -73,9 +73,7 @@ def result_folders_in(paths: Iterable[str | Path]) -> list[Path]:
                 raise ExportError(f"{p}: neither a caimg result folder (no run.json) nor a "
                                   "batch output folder (no subfolder with run.json); pass the "
                                   "--out folder of `caimg run` or one of its result folders")
-        for f in found:
-            if f.resolve() not in {o.resolve() for o in out}:
-                out.append(f)
+        out.extend(f for f in found if f not in out)
     return out
 
 

@@ -287,6 +287,7 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     ``timestamps`` shared by every series.
     """
     pynwb = require("pynwb", what="the NWB export")
+    from hdmf.backends.hdf5 import H5DataIO
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
     from pynwb.ophys import (DfOverF, Fluorescence, ImageSegmentation, OpticalChannel,
@@ -296,7 +297,8 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     from ..io.result import load_result
     from ..result import Result
 
-    res = result_folder if isinstance(result_folder, Result) else load_result(result_folder)
+    res = (result_folder if isinstance(result_folder, Result)
+           else load_result(Path(result_folder).resolve()))  # "." has a name too
     folder = Path(res.folder) if res.folder is not None else None
     if path is None:
         if folder is None:
@@ -404,6 +406,10 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
         for i, roi in enumerate(rois["roi"].astype(int).to_numpy()):
             ps.add_roi(id=int(roi), image_mask=(labels == roi).T,
                        **{str(c): values[c][i] for c in extra})
+        # masks are mostly zeros: gzip, one chunk per ROI (324 ROIs of 512 x 512 pixels:
+        # 88 MB uncompressed, 0.3 MB compressed), so reading one mask reads one chunk
+        ps["image_mask"].set_data_io(H5DataIO, {"compression": "gzip",
+                                                "chunks": (1, *labels.T.shape)})
         position = {int(r): i for i, r in enumerate(rois["roi"].astype(int))}
         missing_rois = [int(r) for r in roi_ids_tr if int(r) not in position]
         if missing_rois:
@@ -422,7 +428,7 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
             tkw = times if first is None or "timestamps" not in times else {"timestamps": first}
             rrs = RoiResponseSeries(
                 name=col, description=desc, unit=unit,
-                data=np.asarray(values_tr, float),
+                data=H5DataIO(np.asarray(values_tr, float), compression="gzip"),
                 rois=ps.create_roi_table_region(description=f"the ROIs of {col}",
                                                 region=region),
                 **tkw)
