@@ -85,12 +85,6 @@ def _existing_metadata(path: Path) -> dict[str, dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 - an unreadable old file is simply replaced
         log.warning("%s: could not read its metadata (%s); it is replaced", path, exc)
         return {}
-    # the session start and description of the old file were defaults unless the user set
-    # them; caimg's own defaults are recomputed, so only user-looking values are kept
-    md["nwbfile"].pop("session_start_time", None)
-    desc = md["nwbfile"].get("session_description", "")
-    if "analysed by caimg" in str(desc):
-        md["nwbfile"].pop("session_description")
     return md
 
 

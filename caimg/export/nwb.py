@@ -176,13 +176,25 @@ def _dynamic_table(name: str, description: str, df: pd.DataFrame):
                         columns=cols)
 
 
+#: the line of ``notes`` that records the metadata a user gave (JSON after the marker)
+_MD_MARK = "caimg export metadata (given by the user; kept when caimg rewrites this file): "
+
+
 def read_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
-    """The user metadata of an NWB file written by :func:`export_nwb`, to carry over when
-    the file is rewritten: ``{"nwbfile": {...}, "subject": {...}}`` (set fields only)."""
+    """The user metadata of an NWB file, to carry over when the file is rewritten:
+    ``{"nwbfile": {...}, "subject": {...}}``.
+
+    For a file written by :func:`export_nwb` these are exactly the fields the user gave
+    (recorded in its ``notes``), not caimg's defaults; for another NWB file, every set
+    field among the keys :func:`export_nwb` accepts.
+    """
     pynwb = require("pynwb", what="reading NWB metadata")
     out: dict[str, dict[str, Any]] = {"nwbfile": {}, "subject": {}}
     with pynwb.NWBHDF5IO(str(path), "r") as io:
         nwb = io.read()
+        for line in str(nwb.notes or "").splitlines():
+            if line.startswith(_MD_MARK):
+                return _check_metadata(json.loads(line[len(_MD_MARK):]))
         for key in _NWBFILE_KEYS:
             v = getattr(nwb, key, None)
             if v is None or (isinstance(v, str) and not v):
@@ -349,6 +361,7 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
                         else "no stimulus time given"),
         notes=(f"raw input(s) not found when this file was written, so not linked: "
                f"{'; '.join(missing)}\n" if missing else "")
+              + _MD_MARK + json.dumps(md, default=str) + "\n"
               + "caimg provenance (run.json of the result folder):\n"
               + json.dumps({**prov, "config": _config_dict(res)}, default=str, indent=1),
         **nwbkw)

@@ -11,7 +11,7 @@ import pytest
 
 import caimg
 from caimg.export import ExportError, export_nwb
-from caimg.export.nwb import SERIES
+from caimg.export.nwb import SERIES, read_nwb_metadata
 
 pynwb = pytest.importorskip("pynwb")
 nwbinspector = pytest.importorskip("nwbinspector")
@@ -120,7 +120,7 @@ def test_nwb_round_trip_and_inspector(fresh, batch, rec):
         assert treat["start_time"].tolist() == [12.0, 24.0]
         assert treat["stop_time"].tolist()[0] == 24.0
         assert "ATP" in nwb.pharmacology
-        prov = json.loads(nwb.notes.split(":\n", 1)[1])
+        prov = json.loads(nwb.notes.split("result folder):\n", 1)[1])
         assert prov["recording"] == rec and prov["config"]["indicator"] == batch
 
 
@@ -160,6 +160,8 @@ def test_metadata_missing_input_and_errors(fresh, tmp_path, monkeypatch):
         assert nwb.subject.sex == "U"
         assert nwb.session_start_time.isoformat() == "2026-05-04T10:30:00+02:00"
         assert len(nwb.acquisition) == 0 and "gone.tif" in nwb.notes
+    # what a rewrite carries over: exactly what the user gave, not caimg's defaults
+    assert read_nwb_metadata(path) == md
     with pytest.raises(ExportError, match="unknown key.*'speces'"):
         export_nwb(out / "fluo", tmp_path / "x.nwb", metadata={"subject": {"speces": "x"}})
     with pytest.raises(ExportError, match="ISO 8601"):
