@@ -95,3 +95,18 @@ def test_recipe_outputs_in_caimg_run(batches, tmp_path):
     nwb.unlink()
     assert main(["run", str(data), "--out", str(out), "--pipeline", str(recipe)]) == 0
     assert nwb.is_file()  # a missing export of a skipped recording is written again
+
+
+def test_export_as_a_subprocess(fresh):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    out = fresh("fluo4")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(caimg.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "caimg.cli", "export", "nwb", str(out / "fluo"),
+                           "--inspect"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out / 'fluo.nwb'}" in done.stdout
+    assert (out / "fluo.nwb").is_file()
