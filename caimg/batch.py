@@ -391,6 +391,8 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         tables.append((treat, "treatments.csv"))
     for df, name in tables:
         _replace_table(df, out / name)
+    from .export import write_outputs
+    write_outputs(out, outcomes)  # recipe [output] nwb/xlsx; refreshes existing exports
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=kin, rois=rois,
                         failures=failures, recordings=recordings)
 

@@ -174,6 +174,9 @@ class KineticsConfig:
 class OutputConfig:
     overview_png: bool = True
     roiset_zip: bool = True
+    nwb: bool = False  # <out>/<recording>.nwb beside each result (caimg[export]; docs/export.md)
+    xlsx: bool = False  # <out>/caimg_batch.xlsx after the batch tables (caimg[export])
+    nwb_metadata: str | None = None  # TOML with [nwbfile] and [subject] tables for the NWB
 
 
 @dataclass(frozen=True)

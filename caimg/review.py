@@ -505,6 +505,8 @@ class ReviewSession:
         res = res.replace(provenance=prov)
         out = save_result(res, target.parent)
         update_batch_tables(out)
+        from .export import refresh_exports
+        refresh_exports(out)  # rewrite (or mark .stale) this result's NWB / batch workbook
         self._result = res.replace(folder=out)
         self._pending = []
         return out
