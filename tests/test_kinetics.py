@@ -245,7 +245,7 @@ def test_bad_time_and_unknown_option():
         measure_kinetics(np.ones((10, 1)), np.arange(9.0))
     with pytest.raises(CaimgError, match="time_s"):
         measure_kinetics(np.ones((3, 1)), np.array([0.0, 2.0, 1.0]))
-    with pytest.raises(CaimgError, match="responder_k"):
+    with pytest.raises(TypeError, match="responder"):  # explicit keywords: a typo is a TypeError
         measure_trace(np.ones(10), np.arange(10.0), responder=3)
     with pytest.raises(ValueError):  # CaimgError is a ValueError
         measure_kinetics(np.ones((2, 2, 2)), np.arange(2.0))
@@ -346,7 +346,8 @@ def test_measure_treatments_by_hand():
 
 
 def test_treatments_from_table_and_summaries():
-    from caimg.kinetics import event_summary, responder_fraction, treatments_from_table
+    from caimg.batch import event_summary, responder_fraction
+    from caimg.kinetics import treatments_from_table
 
     table = pd.DataFrame({"recording": ["r1", "r1", "r2"], "treatment": ["b", "a", "a"],
                           "time_s": [30.0, 10.0, 5.0]})

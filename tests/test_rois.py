@@ -13,8 +13,10 @@ import tifffile
 from skimage.draw import disk, ellipse, polygon
 
 from caimg.errors import CaimgError, RoiError
-from caimg.rois import (ROI_TABLE_COLUMNS, imagej_rois_to_labels, label_outline,
-                        labels_to_imagej_rois, read_rois, roi_table, write_roiset)
+from caimg.io.rois import read_rois, write_roiset
+from caimg.result import ROI_DTYPES
+from caimg.rois import (accept_rois, fill_polygon, imagej_rois_to_labels, label_outline,
+                        labels_to_imagej_rois, measure_rois, roi_table)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -59,8 +61,8 @@ def test_roi_table_values_and_columns():
     sig[20, 1] = 10.0
     sig += np.random.default_rng(1).normal(0, 1, sig.shape)
     t = roi_table(lab, img, pixel_size_um=0.5, signal=sig, saturation_value=300)
-    assert list(t.columns) == list(ROI_TABLE_COLUMNS)
-    assert dict(t.dtypes.astype(str)) == {k: v for k, v in ROI_TABLE_COLUMNS.items()}
+    assert list(t.columns) == list(ROI_DTYPES)
+    assert dict(t.dtypes.astype(str)) == {k: v for k, v in ROI_DTYPES.items()}
     assert t["roi"].tolist() == [4, 9]
     assert t.loc[0, "area_px"] == 50 and t.loc[0, "area_um2"] == pytest.approx(12.5)
     assert (t.loc[0, "centroid_row"], t.loc[0, "centroid_col"]) == (7.0, 9.5)
@@ -132,19 +134,17 @@ def test_roi_table_does_not_modify_inputs():
 
 # ---------------------------------------------------------------------------- outlines
 def test_label_outline_fills_back_exactly():
-    from caimg.rois import _fill_polygon
-
     lab = _blobs(seed=3)
     for v in np.unique(lab)[1:]:
         m = lab == v
         poly = label_outline(m)
         assert poly.shape[1] == 2 and len(poly) >= 4
-        assert (_fill_polygon(poly, m.shape) == m).all()
+        assert (fill_polygon(poly, m.shape) == m).all()
     # diagonal-only neighbours are two 4-connected parts: the larger one is kept
     m = np.zeros((6, 6), bool)
     m[1:3, 1:3] = True
     m[3, 3] = True
-    assert (_fill_polygon(label_outline(m), m.shape) == (np.pad(np.ones((2, 2), bool),
+    assert (fill_polygon(label_outline(m), m.shape) == (np.pad(np.ones((2, 2), bool),
                                                                  ((1, 3), (1, 3))))).all()
     assert label_outline(np.zeros((3, 3), bool)).shape == (0, 2)
 
