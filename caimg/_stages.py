@@ -16,11 +16,12 @@ import platform
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -259,6 +260,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
 
     bc = cfg.background
     ind = get_indicator(cfg.indicator)
+    if ind.check is not None:  # strictly now that the recording's indicator is known
+        ind.check(cfg)
 
     def level(ch):
         if bc.method == "constant":
@@ -430,7 +433,7 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
     return {
         "caimg_version": __version__,
         "versions": versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "recording": rec.name,
         "inputs": inputs,
         "layout": rec.layout,

@@ -14,12 +14,13 @@ import difflib
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from .errors import ConfigError
-from .indicators import get_indicator
+from .indicators import available_indicators, get_indicator
 
 __all__ = [
     "InputConfig",
@@ -234,24 +235,48 @@ def check_recipe(cfg: PipelineConfig) -> None:
     ------
     ConfigError
         Naming the setting, what was found and what is expected.
+
+    Notes
+    -----
+    ``pipeline = "auto"`` builds one recipe per indicator from the same overrides before a
+    recording says which it is. Settings that fit the recipe's indicator, or another
+    registered one, pass here (e.g. Fura-2 calibration constants in the Fluo-4 sibling);
+    each recording's stages check them again, strictly, once its indicator is known.
     """
-    ind = get_indicator(cfg.indicator)
-    if ind.check is not None:
-        ind.check(cfg)
+    get_indicator(cfg.indicator)  # registered
     bc = cfg.background
     if bc.method == "roi" and not bc.roi_file:
         raise ConfigError("background.method = 'roi' needs background.roi_file (an ImageJ "
                           "ROI or mask TIFF marking background)")
+    problem = _indicator_problem(cfg, cfg.indicator)
+    if problem is None:
+        return
+    if any(_indicator_problem(cfg, name) is None for name in available_indicators()
+           if name != cfg.indicator):
+        return
+    raise problem
+
+
+def _indicator_problem(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    """What in ``cfg`` does not fit indicator ``name`` (None when everything fits)."""
+    ind = get_indicator(name)
+    if ind.check is not None:
+        try:
+            ind.check(cfg)
+        except ConfigError as exc:
+            return exc
+    bc = cfg.background
     if bc.method == "constant":
         missing = set(ind.channels) - set(bc.constant)
         if missing:
-            raise ConfigError(f"background.method = 'constant' needs background.constant for "
-                              f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
+            return ConfigError(f"background.method = 'constant' needs background.constant for "
+                               f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
     channel = cfg.motion.channel
     if channel != "auto" and channel not in ind.channels:
-        raise ConfigError(f"motion.channel = '{channel}' is not a channel of the "
-                          f"{cfg.indicator} indicator (channels: {sorted(ind.channels)}); "
-                          "expected one of them or 'auto'")
+        return ConfigError(f"motion.channel = '{channel}' is not a channel of the {name} "
+                           f"indicator (channels: {sorted(ind.channels)}); expected one of "
+                           "them or 'auto'")
+    return None
 
 
 def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
@@ -419,7 +444,8 @@ def _check_value(value, tp, key, meta, where=None):
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"'{key}' = {value!r}: expected a list of {len(args)} values")
-        return tuple(_check_value(v, a, f"{key}[{i}]", {}) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(_check_value(v, a, f"{key}[{i}]", {})
+                     for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if origin in (Mapping, dict) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"'{key}' = {value!r}: expected a table")

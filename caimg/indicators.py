@@ -17,8 +17,9 @@ config is built, once for a batch.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -218,8 +219,14 @@ def fura2_signal(channels: Mapping[str, np.ndarray], time_s, roi_ids,
         Columns ``f340, f380, ratio, r_r0, dr_r0`` (``ca_nM`` when calibrated); the
         signal is ``ratio``.
     """
-    from .signals import (calibration_flags, compute_f0, fura2_ratio, fura2_ratio_flags,
-                          grynkiewicz, ratio_over_r0)
+    from .signals import (
+        calibration_flags,
+        compute_f0,
+        fura2_ratio,
+        fura2_ratio_flags,
+        grynkiewicz,
+        ratio_over_r0,
+    )
 
     sc, cal = config.signal, config.signal.calibration
     f340, f380 = channels["f340"], channels["f380"]

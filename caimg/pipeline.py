@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,8 @@ def resolve_pipeline(pipeline: str | Path | PipelineConfig, recording: Recording
 
 
 def read_for_pipeline(paths, pipeline: str | Path | PipelineConfig = "auto",
-                      overrides: Mapping[str, Any] | None = None) -> tuple[Recording, PipelineConfig]:
+                      overrides: Mapping[str, Any] | None = None
+                      ) -> tuple[Recording, PipelineConfig]:
     """Read a recording with the recipe's input settings and resolve the recipe for it."""
     from .io.stack import read_recording
 
@@ -91,7 +93,8 @@ def run(path, pipeline: str | Path | PipelineConfig = "auto", *, out: str | Path
     else:
         if isinstance(path, (str, Path)) and Path(path).is_dir():
             raise StackReadError(f"{path} is a folder; caimg.run takes one recording. Use "
-                                 "caimg.run_batch(folder, out=...) or `caimg run FOLDER --out DIR`")
+                                 "caimg.run_batch(folder, out=...) or "
+                                 "`caimg run FOLDER --out DIR`")
         rec, cfg = read_for_pipeline(path, pipeline, overrides)
     result = process_recording(rec, cfg)
     if out is not None:

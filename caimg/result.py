@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .config import PipelineConfig
+from .indicators import get_indicator
 
 __all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "ROI_DTYPES", "KINETICS_COLUMNS",
            "KINETICS_DTYPES", "TREATMENT_COLUMNS", "TREATMENT_DTYPES", "trace_columns",
@@ -22,7 +24,8 @@ __all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "ROI_DTYPES", "KINETICS_COL
 TRACE_COLUMNS = ("roi", "frame", "time_s")
 
 #: Signal columns per indicator, in file order; ``ca_nM`` is appended when calibrated.
-_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio", "r_r0", "dr_r0"), "fluo4": ("f", "f0", "dff")}
+_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio", "r_r0", "dr_r0"),
+                   "fluo4": ("f", "f0", "dff")}
 
 #: Column -> dtype of the ROI table (``rois.csv``; also the dtypes of an empty table).
 ROI_DTYPES = {
@@ -126,8 +129,9 @@ class Result:
 
     @property
     def signal_column(self) -> str:
-        """The column kinetics are measured on: ``ratio`` (Fura-2) or ``dff`` (Fluo-4)."""
-        return "ratio" if self.indicator == "fura2" else "dff"
+        """The column kinetics are measured on: ``ratio`` (Fura-2), ``dff`` (Fluo-4), or
+        what the indicator's registration says (:mod:`caimg.indicators`)."""
+        return get_indicator(self.indicator).signal_column
 
     @property
     def n_rois(self) -> int:
@@ -167,5 +171,5 @@ class Result:
         times = tr.drop_duplicates("frame").set_index("frame")["time_s"].sort_index()
         return times.to_numpy(float), wide.columns.to_numpy(), wide.to_numpy(float)
 
-    def replace(self, **changes) -> "Result":
+    def replace(self, **changes) -> Result:
         return replace(self, **changes)

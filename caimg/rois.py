@@ -504,7 +504,8 @@ def _fill_oval(left, top, width, height, shape):
     if r0 >= r1 or c0 >= c1:
         return mask
     yy, xx = np.mgrid[r0:r1, c0:c1]
-    inside = (((xx + 0.5 - cx) / (width / 2.0)) ** 2 + ((yy + 0.5 - cy) / (height / 2.0)) ** 2) <= 1.0
+    inside = (((xx + 0.5 - cx) / (width / 2.0)) ** 2
+              + ((yy + 0.5 - cy) / (height / 2.0)) ** 2) <= 1.0
     mask[r0:r1, c0:c1] = inside
     return mask
 
@@ -600,7 +601,7 @@ def imagej_rois_to_labels(rois, shape, *, where="ROIs") -> np.ndarray:
 
     labels = np.zeros(shape, dtype=np.int32)
     skipped, overlap, clipped = [], 0, []
-    for roi, rid in zip(rois, ids):
+    for roi, rid in zip(rois, ids, strict=True):
         rtype = roi.roitype
         name = roi.name or f"#{rid}"
         if roi.composite or (rtype == T.RECT and roi.multi_coordinates is not None):

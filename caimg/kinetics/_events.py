@@ -163,7 +163,7 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
         return []
     d = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # end exclusive
-    runs = [[s, e] for s, e in zip(starts, ends) if np.nanmax(ys[s:e]) > hi_thr]
+    runs = [[s, e] for s, e in zip(starts, ends, strict=True) if np.nanmax(ys[s:e]) > hi_thr]
     merged = []
     for s, e in runs:
         if merged and t[s] - t[merged[-1][1] - 1] < min_separation_s:

@@ -52,7 +52,7 @@ def treatments_from_table(table, recording: str):
         raise CaimgError(f"treatment table lacks column(s) {sorted(missing)}: expected "
                          "columns recording, treatment, time_s")
     rows = table[table["recording"].astype(str) == str(recording)]
-    return _treatment_list(list(zip(rows["treatment"], rows["time_s"])))
+    return _treatment_list(list(zip(rows["treatment"], rows["time_s"], strict=True)))
 
 
 def measure_treatments(signal, time_s, treatments, *, roi_ids=None,
