@@ -248,34 +248,40 @@ def check_recipe(cfg: PipelineConfig) -> None:
     if bc.method == "roi" and not bc.roi_file:
         raise ConfigError("background.method = 'roi' needs background.roi_file (an ImageJ "
                           "ROI or mask TIFF marking background)")
-    problem = _indicator_problem(cfg, cfg.indicator)
-    if problem is None:
-        return
-    if any(_indicator_problem(cfg, name) is None for name in available_indicators()
-           if name != cfg.indicator):
-        return
-    raise problem
+    others = [name for name in available_indicators() if name != cfg.indicator]
+    for rule in (_indicator_check, _constant_background, _motion_channel):
+        problem = rule(cfg, cfg.indicator)
+        if problem is not None and all(rule(cfg, name) is not None for name in others):
+            raise problem
 
 
-def _indicator_problem(cfg: PipelineConfig, name: str) -> ConfigError | None:
-    """What in ``cfg`` does not fit indicator ``name`` (None when everything fits)."""
+def _indicator_check(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    """The indicator's own rule (e.g. calibration constants), as an error or None."""
     ind = get_indicator(name)
     if ind.check is not None:
         try:
             ind.check(cfg)
         except ConfigError as exc:
             return exc
+    return None
+
+
+def _constant_background(cfg: PipelineConfig, name: str) -> ConfigError | None:
     bc = cfg.background
-    if bc.method == "constant":
-        missing = set(ind.channels) - set(bc.constant)
-        if missing:
-            return ConfigError(f"background.method = 'constant' needs background.constant for "
-                               f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
+    missing = set(get_indicator(name).channels) - set(bc.constant)
+    if bc.method == "constant" and missing:
+        return ConfigError(f"background.method = 'constant' needs background.constant for "
+                           f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
+    return None
+
+
+def _motion_channel(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    channels = get_indicator(name).channels
     channel = cfg.motion.channel
-    if channel != "auto" and channel not in ind.channels:
+    if channel != "auto" and channel not in channels:
         return ConfigError(f"motion.channel = '{channel}' is not a channel of the {name} "
-                           f"indicator (channels: {sorted(ind.channels)}); expected one of "
-                           "them or 'auto'")
+                           f"indicator (channels: {sorted(channels)}); expected one of them "
+                           "or 'auto'")
     return None
 
 
