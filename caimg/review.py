@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .errors import ResultError, RoiError
 from .config import kinetics_options
+from .errors import ResultError, RoiError
 from .recording import Recording
 from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 
