@@ -67,7 +67,12 @@ class RunLog:
                                          + time.perf_counter() - t0, 4)
 
     def warning_lines(self) -> list[str]:
-        """``"Category: message"`` per distinct warning, in order (``run.json``)."""
+        """``"Category: message"`` per distinct warning, in order (``run.json``).
+
+        Returns
+        -------
+        list of str
+        """
         out: list[str] = []
         for w in self.warnings:
             msg = f"{w.category.__name__}: {w.message}"
@@ -77,7 +82,13 @@ class RunLog:
 
 
 def versions() -> dict[str, str]:
-    """Versions of caimg and the libraries that decide its numbers."""
+    """Versions of caimg and the libraries that decide its numbers.
+
+    Returns
+    -------
+    dict of str to str or None
+        None for a library that is not installed.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"caimg": __version__, "python": platform.python_version()}
@@ -116,7 +127,20 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
 
 
 def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray:
-    """Check that the recording fits the recipe; return the frame times (s), shape (T,).
+    """Check that the recording fits the recipe.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    time_s : ndarray, (T,)
+        Frame times in seconds.
 
     Raises
     ------
@@ -143,7 +167,18 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
 
 
 def motion_channel(rec: Recording, cfg: PipelineConfig) -> str:
-    """The channel motion is estimated on (``motion.channel``, or the indicator's)."""
+    """The channel motion is estimated on (``motion.channel``, or the indicator's).
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+
+    Returns
+    -------
+    str
+    """
     mc = cfg.motion
     channel = mc.channel if mc.channel != "auto" else get_indicator(cfg.indicator).motion_channel
     if channel not in rec.channels:
@@ -154,6 +189,14 @@ def motion_channel(rec: Recording, cfg: PipelineConfig) -> str:
 
 def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
     """Rigid motion correction (:func:`caimg.motion.register`) of the motion channel.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    log : RunLog
+        The run's log; this stage adds its timing and info.
 
     Returns
     -------
@@ -180,6 +223,18 @@ def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
 def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
               roi_source: str | None = None) -> tuple[np.ndarray, str]:
     """ROIs: given labels, a ROI file from the recipe, or segmentation of ``summary``.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    summary : caimg.motion.SummaryImages
+        Summary images of the registered motion channel (what segmentation sees).
+    labels : ndarray, (Y, X) int, optional
+        ROIs to use as given.
+    roi_source : str, optional
+        ``source`` value to report instead of the automatic one.
 
     Returns
     -------
@@ -209,7 +264,22 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
-    """The background mask (or None); how background is taken goes to ``log.info``."""
+    """The background mask; how background is taken goes to ``log.info["background"]``.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    labels : ndarray, (Y, X) int
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    ndarray, (Y, X) bool, or None
+        None for the ``constant`` and ``none`` methods.
+    """
     from .traces import background_mask
 
     bc = cfg.background
@@ -238,6 +308,16 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dict:
     """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
 
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    labels : ndarray, (Y, X) int
+    shifts : ndarray, (T, 2) or None
+        Motion-correction shifts applied to each frame.
+    bg_mask : ndarray, (Y, X) bool, or None
+
     Returns
     -------
     dict of str to caimg.traces.Traces
@@ -251,6 +331,16 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
 
 def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> SignalOutput:
     """Background-subtract the channel means, then the indicator's registered signal step.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    raw : mapping of str to caimg.traces.Traces
+        From :func:`extract`.
+    time_s : ndarray, (T,)
+    roi_ids : ndarray, (R,)
+    log : RunLog
+        The run's log; this stage adds its timing and info.
 
     Returns
     -------
@@ -291,7 +381,28 @@ def _saturated_fraction(max_image, labels, roi_ids, dtype):
 def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
                trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
     """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
-    apply per-ROI overrides (``accepted``, ``source``) from a review."""
+    apply per-ROI overrides (``accepted``, ``source``) from a review.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    summary : caimg.motion.SummaryImages
+        Mean (intensities) and max (saturation) projections.
+    labels : ndarray, (Y, X) int
+    roi_ids : ndarray, (R,)
+    source : str
+    trace : ndarray, (T, R)
+        The signal kinetics are measured on (gives ``snr``).
+    bg_mask : ndarray, (Y, X) bool, or None
+    roi_overrides : mapping of int to mapping, optional
+
+    Returns
+    -------
+    DataFrame
+        ``rois.csv``.
+    """
     from .rois import roi_table
 
     rc = cfg.rois
@@ -314,6 +425,18 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
 
 def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame):
     """Kinetics of the accepted ROIs, event counts (``events = "all"``) and treatments.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    trace : ndarray, (T, R)
+        The signal kinetics are measured on.
+    time_s : ndarray, (T,)
+    roi_ids : ndarray, (R,)
+    rois : DataFrame
+        The ROI table; its ``accepted`` column selects the ROIs.
 
     Returns
     -------
@@ -390,6 +513,20 @@ def _fingerprints(paths) -> list[dict]:
 def fingerprint_in_background(paths, preload_plotting=False) -> Future:
     """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
 
+    Parameters
+    ----------
+    paths : sequence of Path
+    preload_plotting : bool
+        With it, the thread first imports what ``overview.png`` needs (matplotlib, about
+        1 s), so that import also overlaps the single-threaded steps.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Of a list of dicts, one per path.
+
+    Notes
+    -----
     With ``preload_plotting`` the thread first imports what ``overview.png`` needs
     (matplotlib, about 1 s), so that import also overlaps the single-threaded steps.
     """
