@@ -1,7 +1,13 @@
 import pytest
 
-from caimg.config import (PipelineConfig, available_pipelines, config_from_dict, config_to_dict,
-                          load_pipeline, replace_config)
+from caimg.config import (
+    PipelineConfig,
+    available_pipelines,
+    config_from_dict,
+    config_to_dict,
+    load_pipeline,
+    replace_config,
+)
 from caimg.errors import ConfigError
 
 

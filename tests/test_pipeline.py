@@ -106,7 +106,7 @@ def test_trace_matrix_reshape_equals_pivot():
     fast = res.trace_matrix("dff")
     shuffled = res.replace(traces=res.traces.sample(frac=1.0, random_state=0))
     slow = shuffled.trace_matrix("dff")  # not in (roi, frame) order: the pivot path
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=False):
         np.testing.assert_array_equal(a, b)
     assert fast[2].shape == (syn.recording.n_frames, res.n_rois)
 

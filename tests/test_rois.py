@@ -82,7 +82,7 @@ def test_roi_table_accept_rules():
     img = np.full(lab.shape, 100.0)
     img[(lab == 1) | (lab == 2) | (lab == 4)] = 200
     t = roi_table(lab, img, source="imported")
-    reasons = dict(zip(t["roi"], t["reject_reason"]))
+    reasons = dict(zip(t["roi"], t["reject_reason"], strict=False))
     assert reasons == {1: "small", 2: "elongated", 3: "no contrast", 4: ""}
     assert t["accepted"].tolist() == [False, False, False, True]
     assert t["touches_border"].tolist() == [False, False, False, True]

@@ -34,9 +34,9 @@ def test_run_log_keeps_classes_and_gives_the_old_strings():
     log = st.RunLog()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warnings.warn("a", UserWarning)
-        warnings.warn("b", caimg.errors.DataQualityWarning)
-        warnings.warn("a", UserWarning)
+        warnings.warn("a", UserWarning, stacklevel=2)
+        warnings.warn("b", caimg.errors.DataQualityWarning, stacklevel=2)
+        warnings.warn("a", UserWarning, stacklevel=2)
     log.warnings.extend(caught)
     assert [w.category for w in log.warnings] == [UserWarning, caimg.errors.DataQualityWarning,
                                                   UserWarning]
@@ -157,3 +157,17 @@ def test_run_log_strings_in_run_json(fluo):
     assert set(res.provenance["timings_s"]) >= {"check", "register", "segment", "extract",
                                                 "signal", "rois", "kinetics", "tables"}
     assert isinstance(res.rois, pd.DataFrame)
+
+
+def test_recording_errors_are_caimg_errors():
+    from caimg.errors import CaimgError
+    from caimg.recording import Recording
+
+    with pytest.raises(CaimgError, match="no channel"):
+        Recording({})
+    with pytest.raises(CaimgError, match="shapes differ"):
+        Recording({"f340": np.zeros((3, 4, 4)), "f380": np.zeros((3, 4, 5))})
+    with pytest.raises(CaimgError, match=r"\(T, Y, X\)"):
+        Recording({"f": np.zeros((4, 4))})
+    with pytest.raises(CaimgError, match="frame interval is unknown"):
+        Recording({"f": np.zeros((3, 4, 4))}).time_s()

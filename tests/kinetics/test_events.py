@@ -49,12 +49,12 @@ def test_multi_event_count_and_index():
     rs = measure_trace(y, t, events="all", min_event_separation_s=2.0)
     assert [r.event for r in rs] == list(range(1, len(onsets) + 1))
     assert all(r.responder for r in rs)
-    onset_err = [r.onset_s - t0 for r, t0 in zip(rs, onsets)]
+    onset_err = [r.onset_s - t0 for r, t0 in zip(rs, onsets, strict=False)]
     assert np.all(np.abs(onset_err) < 1.0)
     # every event's decay is bounded to the event and recovers tau_d
     taus = [r.decay_tau_s for r in rs]
     assert np.median(taus) == pytest.approx(3.0, rel=0.15)
-    assert all(r.decay_fit_end_s <= nxt.onset_s + 1.0 for r, nxt in zip(rs, rs[1:]))
+    assert all(r.decay_fit_end_s <= nxt.onset_s + 1.0 for r, nxt in zip(rs, rs[1:], strict=False))
     ev = detect_events(y, t, min_separation_s=2.0)
     assert ev.shape == (len(onsets), 3)
     # table: one row per event, ROI without events keeps one row with event 0

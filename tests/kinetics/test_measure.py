@@ -1,4 +1,5 @@
-"""caimg.kinetics measure_trace / measure_kinetics: exact kinetics on known curves, the table, degenerate input, options."""
+"""caimg.kinetics measure_trace / measure_kinetics: exact kinetics on known curves, the
+table, degenerate input, options."""
 
 from __future__ import annotations
 
