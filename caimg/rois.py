@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
-from ._checks import check_labels
+from ._validation import check_labels
 from .errors import RoiError
 from .kinetics import difference_mad
 from .result import ROI_DTYPES

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_labels
+from .._validation import check_labels
 from ..errors import RoiError
 from ..rois import imagej_rois_to_labels, labels_to_imagej_rois
 

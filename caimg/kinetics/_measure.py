@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._checks import check_time_s
+from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import KINETICS_COLUMNS, KINETICS_DTYPES
 from ._events import event_runs, noise_sd, robust_level, smooth

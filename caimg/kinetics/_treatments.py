@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_time_s
+from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import TREATMENT_COLUMNS, TREATMENT_DTYPES
 from ._measure import integrate
