@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import CaimgError
 

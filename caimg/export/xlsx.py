@@ -8,8 +8,8 @@ Excel and GraphPad Prism users paste; the long tables are the result-folder CSVs
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pandas as pd
 
@@ -224,7 +224,7 @@ def export_xlsx(results, path: str | Path, *, signals: Sequence[str] | None = No
             want = res.name if len(cols) == 1 else f"{res.name} {col}"
             trace_items.append((want, res, col))
     safe = safe_sheet_names([t[0] for t in trace_items], taken=["index", *fixed])
-    for sheet, (_, res, col) in zip(safe, trace_items):
+    for sheet, (_, res, col) in zip(safe, trace_items, strict=True):
         unit = "" if col != "ca_nM" else " (nM)"
         sheets.append((sheet, wide_traces(res, col), f"traces: {col}{unit} per ROI (columns) "
                        "and frame (rows), time_s in seconds", res.name,

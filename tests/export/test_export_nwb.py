@@ -38,7 +38,7 @@ def check_against_result(path, folder):
         np.testing.assert_array_equal(ids, res.rois["roi"].to_numpy())
         masks = np.asarray(ps["image_mask"].data)
         labels = np.zeros(res.labels.shape, int)
-        for roi, mask in zip(ids, masks):
+        for roi, mask in zip(ids, masks, strict=True):
             assert mask.shape == res.labels.T.shape  # NWB (x, y)
             labels[mask.T] = roi
         np.testing.assert_array_equal(labels, res.labels)

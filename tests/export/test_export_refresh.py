@@ -21,7 +21,8 @@ def _accepted_in_nwb(path):
         nwb = io.read()
         ps = nwb.processing["ophys"]["ImageSegmentation"]["PlaneSegmentation"]
         table = ps.to_dataframe()
-        return (dict(zip(table.index, table["accepted"].astype(bool))), nwb.subject.species,
+        accepted = dict(zip(table.index, table["accepted"].astype(bool), strict=True))
+        return (accepted, nwb.subject.species,
                 set(nwb.processing["ophys"]["kinetics"].to_dataframe()["roi"]))
 
 
