@@ -84,15 +84,15 @@ def run(args) -> int:
                            target, signals=args.signals)
         print(f"caimg: wrote {path}")
         return 0
-    from ._outputs import _existing_metadata, _merge, load_nwb_metadata
+    from ._outputs import existing_nwb_metadata, load_nwb_metadata, merge_metadata
     from .nwb import export_nwb
 
     folders = result_folders_in(args.results)
     user_md = load_nwb_metadata(args.metadata) if args.metadata else None
     status = 0
-    for folder, target in zip(folders, _nwb_targets(folders, args.out)):
-        old = _existing_metadata(target) if target.is_file() else {}
-        path = export_nwb(folder, target, metadata=_merge(old, user_md))
+    for folder, target in zip(folders, _nwb_targets(folders, args.out), strict=True):
+        old = existing_nwb_metadata(target) if target.is_file() else {}
+        path = export_nwb(folder, target, metadata=merge_metadata(old, user_md))
         print(f"caimg: wrote {path}")
         if args.inspect:
             status = max(status, _inspect(path))

@@ -8,13 +8,14 @@ import logging
 import os
 import tomllib
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from ._common import (BATCH_XLSX, ExportError, ExportWarning, EXTRA_HINT, default_nwb_path,
-                      require)
+from ._common import BATCH_XLSX, EXTRA_HINT, ExportError, ExportWarning, default_nwb_path, require
 
-__all__ = ["write_outputs", "refresh_exports", "load_nwb_metadata", "STALE_SUFFIX"]
+__all__ = ["write_outputs", "refresh_exports", "load_nwb_metadata", "merge_metadata",
+           "existing_nwb_metadata", "STALE_SUFFIX"]
 
 log = logging.getLogger("caimg")
 
@@ -48,10 +49,10 @@ def load_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ExportError(f"{path}: cannot read NWB metadata ({exc}); expected a TOML file "
                           "with [nwbfile] and [subject] tables") from exc
-    from .nwb import _check_metadata
+    from .nwb import check_nwb_metadata
 
     try:
-        return _check_metadata(data)
+        return check_nwb_metadata(data)
     except ExportError as exc:
         raise ExportError(f"{path}: {exc}") from None
 
@@ -66,7 +67,19 @@ def _output_options(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _merge(*mds) -> dict[str, dict[str, Any]]:
+def merge_metadata(*mds) -> dict[str, dict[str, Any]]:
+    """Merge NWB metadata mappings, later ones winning key by key.
+
+    Parameters
+    ----------
+    *mds : mapping or None
+        ``{"nwbfile": {...}, "subject": {...}}`` each; None or a missing table adds nothing.
+
+    Returns
+    -------
+    dict
+        ``{"nwbfile": {...}, "subject": {...}}``.
+    """
     out: dict[str, dict[str, Any]] = {"nwbfile": {}, "subject": {}}
     for md in mds:
         for k in out:
@@ -74,8 +87,25 @@ def _merge(*mds) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _existing_metadata(path: Path) -> dict[str, dict[str, Any]]:
-    """Metadata of an NWB file about to be replaced (so a user's subject survives)."""
+def existing_nwb_metadata(path: Path) -> dict[str, dict[str, Any]]:
+    """Metadata of an NWB file about to be replaced (so a user's subject survives).
+
+    Parameters
+    ----------
+    path : Path
+        The existing NWB file.
+
+    Returns
+    -------
+    dict
+        ``{"nwbfile": {...}, "subject": {...}}`` as :func:`~caimg.export.nwb.read_nwb_metadata`
+        reads it, or ``{}`` (with a logged warning) when the file cannot be read.
+
+    Raises
+    ------
+    ExportError
+        pynwb is missing, or the recorded metadata is invalid.
+    """
     from .nwb import read_nwb_metadata
 
     try:
@@ -102,7 +132,7 @@ def _refresh_nwb(folder: Path, path: Path, extra_md=None) -> Path:
     from .nwb import export_nwb
 
     old = path if path.is_file() else path.with_name(path.name + STALE_SUFFIX)
-    md = _merge(_existing_metadata(old) if old.is_file() else {}, extra_md)
+    md = merge_metadata(existing_nwb_metadata(old) if old.is_file() else {}, extra_md)
     written = export_nwb(folder, path, metadata=md)
     stale = path.with_name(path.name + STALE_SUFFIX)
     stale.unlink(missing_ok=True)

@@ -25,15 +25,17 @@ import datetime as _dt
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._common import ExportError, atomic_target, default_nwb_path, require
 
-__all__ = ["export_nwb", "read_nwb_metadata", "INDICATORS", "SERIES"]
+__all__ = ["export_nwb", "read_nwb_metadata", "check_nwb_metadata", "INDICATORS",
+           "SERIES"]
 
 #: indicator -> (name, {channel: excitation nm}, emission nm)
 INDICATORS = {
@@ -114,7 +116,7 @@ def _parse_time(value) -> _dt.datetime | None:
         except ValueError:
             return None
     elif isinstance(value, (int, float)) and np.isfinite(value):
-        t = _dt.datetime.fromtimestamp(float(value), tz=_dt.timezone.utc)
+        t = _dt.datetime.fromtimestamp(float(value), tz=_dt.UTC)
     else:
         return None
     return t if t.tzinfo is not None else t.astimezone()
@@ -125,7 +127,7 @@ def _session_start(prov: Mapping, folder: Path | None) -> tuple[_dt.datetime, st
     to the acquisition caimg knows), else run.json ``created``, else the folder's mtime."""
     mtimes = [i.get("mtime") for i in prov.get("inputs", []) if isinstance(i, dict)]
     times = [t for t in map(_parse_time, mtimes) if t is not None]
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     if times and min(times) <= now:  # a file time in the future is a wrong clock: not used
         return min(times), "the modification time of the input file"
     t = _parse_time(prov.get("created"))
@@ -194,7 +196,7 @@ def read_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
         nwb = io.read()
         for line in str(nwb.notes or "").splitlines():
             if line.startswith(_MD_MARK):
-                return _check_metadata(json.loads(line[len(_MD_MARK):]))
+                return check_nwb_metadata(json.loads(line[len(_MD_MARK):]))
         for key in _NWBFILE_KEYS:
             v = getattr(nwb, key, None)
             if v is None or (isinstance(v, str) and not v):
@@ -210,7 +212,24 @@ def read_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _check_metadata(metadata: Mapping | None) -> dict[str, dict[str, Any]]:
+def check_nwb_metadata(metadata: Mapping | None) -> dict[str, dict[str, Any]]:
+    """Validate NWB metadata: only the sections and keys :func:`export_nwb` accepts.
+
+    Parameters
+    ----------
+    metadata : mapping or None
+        ``{"nwbfile": {...}, "subject": {...}}`` (either table may be missing).
+
+    Returns
+    -------
+    dict
+        ``{"nwbfile": {...}, "subject": {...}}``, both present (empty when not given).
+
+    Raises
+    ------
+    ExportError
+        A section other than ``nwbfile`` / ``subject``, or a key NWB does not accept there.
+    """
     md = {"nwbfile": {}, "subject": {}}
     for section, values in (metadata or {}).items():
         allowed = _NWBFILE_KEYS if section == "nwbfile" else _SUBJECT_KEYS
@@ -241,7 +260,8 @@ def _raw_series(pynwb, prov, res, nwb_dir: Path, times: dict, n_frames: int,
             continue
         if layout == "pair" and len(inputs) == 2:
             stem = p.stem
-            chan = next((c for c, s in zip(("f340", "f380"), suffixes) if stem.endswith(s)),
+            chan = next((c for c, s in zip(("f340", "f380"), suffixes, strict=False)
+                         if stem.endswith(s)),
                         channels[k] if k < len(channels) else f"{k}")
             name, what = f"{name_prefix}_{chan}", f"the {chan} channel"
         else:
@@ -299,13 +319,6 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     ``timestamps`` shared by every series.
     """
     pynwb = require("pynwb", what="the NWB export")
-    from hdmf.backends.hdf5 import H5DataIO
-    from pynwb.epoch import TimeIntervals
-    from pynwb.file import Subject
-    from pynwb.ophys import (DfOverF, Fluorescence, ImageSegmentation, OpticalChannel,
-                             RoiResponseSeries)
-
-    from .._version import __version__
     from ..io.result import load_result
     from ..result import Result
 
@@ -317,17 +330,40 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
             raise ExportError(f"{res.name}: this result has no folder; pass path=")
         path = default_nwb_path(folder)
     path = Path(path)
-    md = _check_metadata(metadata)
+    md = check_nwb_metadata(metadata)
     prov = dict(res.provenance)
-    nwb_dir = path.resolve().parent
 
-    indicator, excitation, emission = INDICATORS[res.indicator]
     time_s, roi_ids_tr, _ = res.trace_matrix()
-    frame_interval_s = prov.get("frame_interval_s")
-    times = _series_times(time_s, frame_interval_s)
-    rate = (1.0 / float(frame_interval_s) if frame_interval_s
-            else times.get("rate", float("nan")))
+    times = _series_times(time_s, prov.get("frame_interval_s"))
+    raw, missing = _raw_series(pynwb, prov, res, path.resolve().parent, times, len(time_s))
+    nwb = _new_nwbfile(pynwb, res, md, prov, missing)
+    planes = _add_imaging_planes(nwb, res, prov, times)
+    for s in raw:
+        nwb.add_acquisition(s)
 
+    ophys = nwb.create_processing_module(
+        name="ophys", description=f"caimg {res.config.name!r} recipe: registration, ROIs, "
+                                  "background subtraction, signals and kinetics")
+    _add_summary_image(ophys, res)
+    if len(res.rois):
+        ps = _add_plane_segmentation(ophys, res, next(iter(planes.values())))
+        _add_response_series(ophys, res, ps, roi_ids_tr, times)
+    _add_tables(ophys, res)
+    _add_intervals(nwb, res, time_s, prov.get("frame_interval_s"))
+
+    with atomic_target(path) as tmp:
+        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+    return path
+
+
+def _nwbfile_fields(res, md: Mapping, prov: Mapping) -> tuple[dict[str, Any], str]:
+    """The user's NWBFile fields completed with caimg's (session start, description,
+    keywords, pharmacology), and where the session start time comes from."""
+    from .._version import __version__
+
+    indicator = INDICATORS[res.indicator][0]
+    folder = Path(res.folder) if res.folder is not None else None
     start, start_source = _session_start(prov, folder)
     nwbkw = dict(md["nwbfile"])
     if "session_start_time" in nwbkw:
@@ -338,7 +374,6 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
         nwbkw["session_start_time"], start_source = t, "the metadata given"
     else:
         nwbkw["session_start_time"] = start
-    stim = res.config.kinetics.stimulus_time_s
     treatments = dict(res.config.kinetics.treatments or {})
     edits = prov.get("edits") or []
     nwbkw.setdefault("session_description",
@@ -349,7 +384,18 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
     nwbkw.setdefault("keywords", ["calcium imaging", indicator, "caimg"])
     if treatments and "pharmacology" not in nwbkw:
         nwbkw["pharmacology"] = "; ".join(f"{k} at {v:g} s" for k, v in treatments.items())
-    raw, missing = _raw_series(pynwb, prov, res, nwb_dir, times, len(time_s))
+    return nwbkw, start_source
+
+
+def _new_nwbfile(pynwb, res, md: Mapping, prov: Mapping, missing: list[str]):
+    """The NWBFile with its ``/general`` fields, provenance notes and Subject."""
+    from pynwb.file import Subject
+
+    from .._version import __version__
+
+    nwbkw, start_source = _nwbfile_fields(res, md, prov)
+    folder = Path(res.folder) if res.folder is not None else None
+    stim = res.config.kinetics.stimulus_time_s
     nwb = pynwb.NWBFile(
         identifier=str(uuid.uuid4()),
         session_id=res.name.replace("/", "_"),
@@ -367,7 +413,17 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
         **nwbkw)
     subj = {**_SUBJECT_DEFAULTS, "subject_id": res.name.replace("/", "_"), **md["subject"]}
     nwb.subject = Subject(**subj)
+    return nwb
 
+
+def _add_imaging_planes(nwb, res, prov: Mapping, times: Mapping) -> dict[str, Any]:
+    """Device, OpticalChannel and one ImagingPlane per excitation wavelength, by channel."""
+    from pynwb.ophys import OpticalChannel
+
+    indicator, excitation, emission = INDICATORS[res.indicator]
+    frame_interval_s = prov.get("frame_interval_s")
+    rate = (1.0 / float(frame_interval_s) if frame_interval_s
+            else times.get("rate", float("nan")))
     device = nwb.create_device(name="Microscope", description="widefield fluorescence "
                                "microscope and camera (model not recorded by caimg)")
     channel = OpticalChannel(name="OpticalChannel", description=f"{indicator} emission",
@@ -386,67 +442,85 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
                         f"frame interval {frame_interval_s} s "
                         f"({prov.get('frame_interval_source', 'source not recorded')})",
             **grid)
-    for s in raw:
-        nwb.add_acquisition(s)
+    return planes
 
-    ophys = nwb.create_processing_module(
-        name="ophys", description=f"caimg {res.config.name!r} recipe: registration, ROIs, "
-                                  "background subtraction, signals and kinetics")
-    if res.projection is not None:
-        from pynwb.base import Images
-        from pynwb.image import GrayscaleImage
 
-        ophys.add(Images(name="SummaryImages", description="images caimg segmented on",
-                         images=[GrayscaleImage(
-                             name="mean_projection", data=np.asarray(res.projection, float).T,
-                             description="mean projection of the registered motion channel "
-                                         "(x, y axes: the transpose of rows, columns)")]))
+def _add_summary_image(ophys, res) -> None:
+    """``SummaryImages/mean_projection`` (x, y axes), when the result has a projection."""
+    if res.projection is None:
+        return
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+
+    ophys.add(Images(name="SummaryImages", description="images caimg segmented on",
+                     images=[GrayscaleImage(
+                         name="mean_projection", data=np.asarray(res.projection, float).T,
+                         description="mean projection of the registered motion channel "
+                                     "(x, y axes: the transpose of rows, columns)")]))
+
+
+def _add_plane_segmentation(ophys, res, plane):
+    """ImageSegmentation/PlaneSegmentation: one row per ROI of rois.csv, with its mask."""
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb.ophys import ImageSegmentation
+
     rois = res.rois
-    if len(rois):
-        seg = ImageSegmentation(name="ImageSegmentation")
-        ophys.add(seg)
-        plane = next(iter(planes.values()))
-        ps = seg.create_plane_segmentation(
-            name="PlaneSegmentation", imaging_plane=plane,
-            description=f"caimg ROIs (rois.tif; {prov.get('rois', {}).get('source', 'auto')}"
-                        "); ids are the caimg ROI numbers; image_mask axes (x, y) = the "
-                        "transpose of rois.tif (rows, columns); shared by every channel")
-        extra = [c for c in rois.columns if c != "roi"]
-        for c in extra:
-            ps.add_column(name=str(c), description=_COLUMN_DESC.get(str(c), str(c)))
-        values = {c: _column_values(rois[c]) for c in extra}
-        labels = np.asarray(res.labels)
-        for i, roi in enumerate(rois["roi"].astype(int).to_numpy()):
-            ps.add_roi(id=int(roi), image_mask=(labels == roi).T,
-                       **{str(c): values[c][i] for c in extra})
-        # masks are mostly zeros: gzip, one chunk per ROI (324 ROIs of 512 x 512 pixels:
-        # 88 MB uncompressed, 0.3 MB compressed), so reading one mask reads one chunk
-        ps["image_mask"].set_data_io(H5DataIO, {"compression": "gzip",
-                                                "chunks": (1, *labels.T.shape)})
-        position = {int(r): i for i, r in enumerate(rois["roi"].astype(int))}
-        missing_rois = [int(r) for r in roi_ids_tr if int(r) not in position]
-        if missing_rois:
-            raise ExportError(f"{folder}: traces.csv has ROI(s) {missing_rois} that rois.csv "
-                              "lacks; expected the same ROIs in both (re-save the result)")
-        region = [position[int(r)] for r in roi_ids_tr]
-        containers: dict[str, Any] = {}
-        first = None
-        for col in [c for c in SERIES if c in res.traces.columns]:
-            kind, unit, desc = SERIES[col]
-            if kind not in containers:
-                cls = DfOverF if kind == "DfOverF" else Fluorescence
-                containers[kind] = cls(name=kind)
-                ophys.add(containers[kind])  # before the series: their table is in ophys
-            _, ids, values_tr = res.trace_matrix(col)
-            tkw = times if first is None or "timestamps" not in times else {"timestamps": first}
-            rrs = RoiResponseSeries(
-                name=col, description=desc, unit=unit,
-                data=H5DataIO(np.asarray(values_tr, float), compression="gzip"),
-                rois=ps.create_roi_table_region(description=f"the ROIs of {col}",
-                                                region=region),
-                **tkw)
-            containers[kind].add_roi_response_series(rrs)
-            first = first or rrs
+    prov = res.provenance
+    seg = ImageSegmentation(name="ImageSegmentation")
+    ophys.add(seg)
+    ps = seg.create_plane_segmentation(
+        name="PlaneSegmentation", imaging_plane=plane,
+        description=f"caimg ROIs (rois.tif; {prov.get('rois', {}).get('source', 'auto')}"
+                    "); ids are the caimg ROI numbers; image_mask axes (x, y) = the "
+                    "transpose of rois.tif (rows, columns); shared by every channel")
+    extra = [c for c in rois.columns if c != "roi"]
+    for c in extra:
+        ps.add_column(name=str(c), description=_COLUMN_DESC.get(str(c), str(c)))
+    values = {c: _column_values(rois[c]) for c in extra}
+    labels = np.asarray(res.labels)
+    for i, roi in enumerate(rois["roi"].astype(int).to_numpy()):
+        ps.add_roi(id=int(roi), image_mask=(labels == roi).T,
+                   **{str(c): values[c][i] for c in extra})
+    # masks are mostly zeros: gzip, one chunk per ROI (324 ROIs of 512 x 512 pixels:
+    # 88 MB uncompressed, 0.3 MB compressed), so reading one mask reads one chunk
+    ps["image_mask"].set_data_io(H5DataIO, {"compression": "gzip",
+                                            "chunks": (1, *labels.T.shape)})
+    return ps
+
+
+def _add_response_series(ophys, res, ps, roi_ids_tr, times: Mapping) -> None:
+    """One RoiResponseSeries per traces.csv column, in Fluorescence / DfOverF / Calcium."""
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb.ophys import DfOverF, Fluorescence, RoiResponseSeries
+
+    position = {int(r): i for i, r in enumerate(res.rois["roi"].astype(int))}
+    missing_rois = [int(r) for r in roi_ids_tr if int(r) not in position]
+    if missing_rois:
+        raise ExportError(f"{res.folder}: traces.csv has ROI(s) {missing_rois} that rois.csv "
+                          "lacks; expected the same ROIs in both (re-save the result)")
+    region = [position[int(r)] for r in roi_ids_tr]
+    containers: dict[str, Any] = {}
+    first = None
+    for col in [c for c in SERIES if c in res.traces.columns]:
+        kind, unit, desc = SERIES[col]
+        if kind not in containers:
+            cls = DfOverF if kind == "DfOverF" else Fluorescence
+            containers[kind] = cls(name=kind)
+            ophys.add(containers[kind])  # before the series: their table is in ophys
+        _, ids, values_tr = res.trace_matrix(col)
+        tkw = times if first is None or "timestamps" not in times else {"timestamps": first}
+        rrs = RoiResponseSeries(
+            name=col, description=desc, unit=unit,
+            data=H5DataIO(np.asarray(values_tr, float), compression="gzip"),
+            rois=ps.create_roi_table_region(description=f"the ROIs of {col}",
+                                            region=region),
+            **tkw)
+        containers[kind].add_roi_response_series(rrs)
+        first = first or rrs
+
+
+def _add_tables(ophys, res) -> None:
+    """The ``kinetics`` and ``treatment_responses`` tables, when not empty."""
     if len(res.kinetics):
         ophys.add(_dynamic_table("kinetics", f"response kinetics per ROI and event "
                                  f"(kinetics.csv), measured on {res.signal_column}; roi = "
@@ -455,6 +529,14 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
         ophys.add(_dynamic_table("treatment_responses", "responses per ROI and treatment "
                                  "(treatments.csv); roi = PlaneSegmentation id",
                                  res.treatments))
+
+
+def _add_intervals(nwb, res, time_s: np.ndarray, frame_interval_s) -> None:
+    """``/intervals/stimulus`` and ``/intervals/treatments`` from the recipe's times."""
+    from pynwb.epoch import TimeIntervals
+
+    stim = res.config.kinetics.stimulus_time_s
+    treatments = dict(res.config.kinetics.treatments or {})
     end = float(time_s[-1]) if len(time_s) else 0.0
     step = float(frame_interval_s) if frame_interval_s else 1.0
     if stim is not None:
@@ -475,11 +557,6 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
             ti.add_interval(start_time=float(t0), stop_time=float(max(stop, t0 + step)),
                             treatment=str(name))
         nwb.add_time_intervals(ti)
-
-    with atomic_target(path) as tmp:
-        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwb)
-    return path
 
 
 def _config_dict(res) -> dict:
