@@ -1,0 +1,433 @@
+"""A batch of result folders + a design -> per-recording and per-condition tables,
+comparisons with the control and concentration-response fits.
+
+Reads result folders only through :func:`caimg.load_result` (the result-folder contract
+of DESIGN.md); never re-analyses images.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CaimgError, ResultError
+from .design import DESIGN_COLUMNS, DesignError, design_from_names, read_design
+from .doseresponse import fit_dose_response
+from .stats import compare_to_control, methods_text
+
+__all__ = ["summarize", "ExperimentSummary", "KINETIC_MEASURES", "TREATMENT_MEASURES",
+           "MAIN_WINDOW"]
+
+#: Measures of the main response (``kinetics.csv``) summarised per condition.
+KINETIC_MEASURES = ("amplitude", "time_to_peak_s", "rise_time_s", "decay_tau_s", "auc")
+#: Measures of a treatment window (``treatments.csv``).
+TREATMENT_MEASURES = ("amplitude", "auc", "max_slope", "latency_s")
+#: Name of the window of the main response in every table (``kinetics.csv``); treatment
+#: windows are named after the treatment.
+MAIN_WINDOW = "response"
+_DESIGN_KEEP = ("condition", "compound", "concentration_M", "replicate")
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """Every table of an experiment summary (see :func:`summarize` for the columns).
+
+    Attributes
+    ----------
+    design, cells, recordings, conditions, comparisons, dose_response, curves, traces :
+        pandas.DataFrame
+    measure : str
+        The primary measure (tests first, concentration-response).
+    control : str or None
+    signal : str
+        Trace column averaged in ``traces`` (``dff`` or ``ratio``).
+    methods : str
+        What was computed and why, for the report.
+    """
+
+    design: pd.DataFrame = field(repr=False)
+    cells: pd.DataFrame = field(repr=False)
+    recordings: pd.DataFrame = field(repr=False)
+    conditions: pd.DataFrame = field(repr=False)
+    comparisons: pd.DataFrame = field(repr=False)
+    dose_response: pd.DataFrame = field(repr=False)
+    curves: pd.DataFrame = field(repr=False)
+    traces: pd.DataFrame = field(repr=False)
+    measure: str = "amplitude"
+    control: str | None = None
+    signal: str = ""
+    methods: str = ""
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Table name -> DataFrame, in the order the report writes them as CSV."""
+        return {k: getattr(self, k) for k in ("design", "recordings", "conditions",
+                                               "comparisons", "dose_response", "curves",
+                                               "traces", "cells")}
+
+
+def _result_folders(results_dir: Path) -> dict[str, Path]:
+    if not results_dir.is_dir():
+        raise ResultError(f"{results_dir}: not a folder; expected the --out folder of "
+                          "`caimg run` (one result folder per recording)")
+    found = {p.name: p for p in sorted(results_dir.iterdir())
+             if p.is_dir() and not p.name.startswith(".") and (p / "run.json").is_file()}
+    if not found:
+        raise ResultError(f"{results_dir}: no result folder (a folder with run.json) inside; "
+                          "expected the --out folder of `caimg run`")
+    return found
+
+
+def _failed(results_dir: Path) -> list[str]:
+    f = results_dir / "failures.csv"
+    try:
+        return [str(n) for n in pd.read_csv(f)["recording"].dropna()] if f.is_file() else []
+    except (pd.errors.EmptyDataError, KeyError):
+        return []
+
+
+def _first_rows(kin: pd.DataFrame) -> pd.DataFrame:
+    """One row per ROI: its first responding event, else its first row (events="all")."""
+    if kin.empty:
+        return kin
+    k = kin.assign(_nr=~kin["responder"].astype(bool))
+    k = k.sort_values(["roi", "_nr", "event"], kind="stable").drop_duplicates("roi")
+    return k.drop(columns="_nr")
+
+
+def _cells_of(res) -> pd.DataFrame:
+    """Long cell table of one result: one row per accepted ROI and window."""
+    accepted = (res.rois.loc[res.rois["accepted"].astype(bool), "roi"]
+                if "accepted" in res.rois else res.rois["roi"])
+    parts = []
+    kin = _first_rows(res.kinetics)
+    kin = kin[kin["roi"].isin(accepted)]
+    parts.append(kin.assign(window=MAIN_WINDOW)[["window", "roi", "responder",
+                                                  *KINETIC_MEASURES]])
+    tr = res.treatments
+    if tr is not None and len(tr):
+        tr = tr[tr["roi"].isin(accepted)]
+        parts.append(tr.rename(columns={"treatment": "window"})[
+            ["window", "roi", "responder", *TREATMENT_MEASURES]])
+    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    cells["responder"] = cells["responder"].astype(bool)
+    return cells
+
+
+def _mean_trace(res) -> tuple[np.ndarray, np.ndarray]:
+    """Time from the stimulus (s) and the mean signal over accepted ROIs."""
+    time_s, roi_ids, values = res.trace_matrix(res.signal_column)
+    if "accepted" in res.rois:
+        keep = np.isin(roi_ids, res.rois.loc[res.rois["accepted"].astype(bool), "roi"])
+        values = values[:, keep]
+    stim = res.provenance.get("stimulus_time_s")
+    offset = float(stim) if isinstance(stim, (int, float)) else 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame with no ROI value
+        mean = np.nanmean(values, axis=1) if values.size else np.full(time_s.shape, np.nan)
+    return time_s - offset, mean
+
+
+def _read_results(folders: dict[str, Path], names) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                            dict, str, bool]:
+    """Cells (long), ROI counts, mean traces, the signal column, whether a stimulus was
+    set everywhere."""
+    from ..io.result import load_result
+
+    cells, counts, traces, signals, stim = [], [], {}, {}, True
+    for name in names:
+        res = load_result(folders[name])
+        c = _cells_of(res)
+        cells.append(c.assign(recording=name))
+        n_acc = (int(res.rois["accepted"].astype(bool).sum()) if "accepted" in res.rois
+                 else len(res.rois))
+        counts.append({"recording": name, "n_cells": len(res.rois), "n_accepted": n_acc})
+        traces[name] = _mean_trace(res)
+        signals.setdefault(res.signal_column, []).append(name)
+        stim &= isinstance(res.provenance.get("stimulus_time_s"), (int, float))
+    if len(signals) > 1:
+        raise CaimgError("the recordings mix indicators: " + "; ".join(
+            f"{s}: {', '.join(v[:5])}" for s, v in signals.items()) +
+            "; expected one signal (dff or ratio) per experiment; summarise them separately")
+    return (pd.concat(cells, ignore_index=True), pd.DataFrame(counts), traces,
+            next(iter(signals)), stim)
+
+
+def _aggregate(values: pd.Series, how: str) -> float:
+    v = values.to_numpy(float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return math.nan
+    return float(np.median(v) if how == "median" else np.mean(v))
+
+
+def _recording_table(cells, counts, design, measures, per_recording, which_cells):
+    """One row per recording and window."""
+    rows = []
+    for (name, window), c in cells.groupby(["recording", "window"], sort=False):
+        use = c[c["responder"]] if which_cells == "responders" else c
+        row = {"recording": name, "window": window, "n_measured": int(len(c)),
+               "n_responders": int(c["responder"].sum())}
+        for m in measures[window]:
+            row[m] = _aggregate(use[m], per_recording)
+        rows.append(row)
+    rec = pd.DataFrame(rows)
+    rec = rec.merge(counts, on="recording", how="left")
+    rec["responder_fraction"] = rec["n_responders"] / rec["n_accepted"].where(
+        rec["n_accepted"] > 0)
+    rec = design[["recording", *_DESIGN_KEEP]].merge(rec, on="recording", how="inner")
+    lead = ["recording", *_DESIGN_KEEP, "window", "n_cells", "n_accepted", "n_measured",
+            "n_responders", "responder_fraction"]
+    return rec[lead + [c for c in rec.columns if c not in lead]]
+
+
+def _mean_sem(v: pd.Series) -> tuple[float, float, int]:
+    x = v.to_numpy(float)
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return math.nan, math.nan, 0
+    sem = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+    return float(x.mean()), sem, int(x.size)
+
+
+def _condition_table(rec, cells, design, measures, order):
+    """Per condition and window: recording-level mean, SEM, n; pooled cell figures."""
+    cells = cells.merge(design[["recording", "condition"]], on="recording")
+    rows = []
+    for (cond, window), r in rec.groupby(["condition", "window"], sort=False):
+        c = cells[(cells["condition"] == cond) & (cells["window"] == window)]
+        first = r.iloc[0]
+        row = {"condition": cond, "compound": first["compound"],
+               "concentration_M": first["concentration_M"], "window": window,
+               "n_recordings": int(len(r)), "n_cells": int(r["n_cells"].sum()),
+               "n_accepted": int(r["n_accepted"].sum()),
+               "n_responders": int(r["n_responders"].sum())}
+        for m in ("responder_fraction", *measures[window]):
+            row[f"{m}_mean"], row[f"{m}_sem"], row[f"{m}_n"] = _mean_sem(r[m])
+        row["pooled_cells_n"] = int(len(c))
+        row["pooled_cells_responder_fraction"] = (row["n_responders"] / row["n_accepted"]
+                                                  if row["n_accepted"] else math.nan)
+        for m in measures[window]:
+            v = c[m].to_numpy(float)
+            v = v[np.isfinite(v)]
+            row[f"pooled_cells_{m}_median"] = float(np.median(v)) if v.size else math.nan
+            row[f"pooled_cells_{m}_mean"] = float(np.mean(v)) if v.size else math.nan
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["_o"] = out["condition"].map({c: i for i, c in enumerate(order)})
+    return out.sort_values(["window", "_o"], kind="stable").drop(columns="_o").reset_index(
+        drop=True)
+
+
+def _comparisons(rec, control, measures, primary, test):
+    parts = []
+    for window, r in rec.groupby("window", sort=False):
+        ms = ["responder_fraction", *measures[window]]
+        ms.sort(key=lambda m: m != primary)
+        for m in ms:
+            if np.isfinite(r.loc[r["condition"] == control, m].to_numpy(float)).sum() < 2:
+                continue
+            t = compare_to_control(r, control, value=m, method=test)
+            parts.append(t.assign(window=window, measure=m))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out[["window", "measure", *[c for c in out.columns if c not in ("window",
+                                                                         "measure")]]]
+
+
+def _dose_response(rec, measure, control, direction, alpha):
+    """Fits and curves per compound and window, on recording-level values."""
+    fits, curves = [], []
+    ctrl = rec[rec["condition"] == control] if control else rec.iloc[:0]
+    for (compound, window), r in rec.groupby(["compound", "window"], sort=False):
+        pos = r.loc[r["concentration_M"] > 0, "concentration_M"]
+        if compound == "" or pos.nunique() < 2 or measure not in r:
+            continue
+        c = ctrl[(ctrl["window"] == window) & (ctrl["compound"] != compound)]
+        pts = pd.concat([r[np.isfinite(r["concentration_M"])],
+                         c.assign(concentration_M=0.0)], ignore_index=True)
+        fit = fit_dose_response(pts["concentration_M"], pts[measure], direction=direction,
+                                alpha=alpha)
+        fits.append({"compound": compound, "window": window, "measure": measure,
+                     "n_recordings": int(len(pts)), **fit.as_dict()})
+        if fit.determined:
+            x = np.geomspace(pos.min() / 3, pos.max() * 3, 200)
+            curves.append(pd.DataFrame({"compound": compound, "window": window,
+                                        "concentration_M": x, measure: fit.predict(x)}))
+    fit_table = pd.DataFrame(fits)
+    curve_table = (pd.concat(curves, ignore_index=True) if curves else
+                   pd.DataFrame(columns=["compound", "window", "concentration_M", measure]))
+    return fit_table, curve_table
+
+
+def _condition_traces(traces, design, order):
+    """Mean +/- SEM over recordings of the per-recording mean trace, per condition, on a
+    common time grid (from the stimulus; linear interpolation)."""
+    rows = []
+    for cond in order:
+        names = design.loc[design["condition"] == cond, "recording"]
+        tr = [traces[n] for n in names if n in traces and traces[n][0].size > 1]
+        if not tr:
+            continue
+        dt = float(np.median([np.median(np.diff(t)) for t, _ in tr]))
+        start, stop = max(t[0] for t, _ in tr), min(t[-1] for t, _ in tr)
+        grid = np.arange(start, stop + dt / 2, dt)
+        ys = np.array([np.interp(grid, t, y) for t, y in tr])
+        n = np.isfinite(ys).sum(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(ys, axis=0)
+            sem = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(n)
+        rows.append(pd.DataFrame({"condition": cond, "time_s": grid, "mean": mean,
+                                  "sem": sem, "n_recordings": n}))
+    return (pd.concat(rows, ignore_index=True) if rows else
+            pd.DataFrame(columns=["condition", "time_s", "mean", "sem", "n_recordings"]))
+
+
+def _resolve_design(design, name_pattern, folders, results_dir):
+    names = list(folders)
+    failed = [n for n in _failed(results_dir) if n not in folders]
+    if isinstance(design, pd.DataFrame):
+        missing = set(DESIGN_COLUMNS[:4]) - set(design.columns)
+        if missing:
+            raise DesignError(f"design table lacks {sorted(missing)}; expected the table of "
+                              "read_design or design_from_names")
+        table = design.copy()
+    elif design is not None:
+        table = read_design(design, names + failed)
+    elif name_pattern:
+        texts = {}
+        for n, f in folders.items():  # match on the input path: folder names count too
+            inputs = json.loads((f / "run.json").read_text()).get("inputs") or [{}]
+            texts[n] = str(inputs[0].get("path") or n)
+        table = design_from_names(texts, name_pattern)
+    else:
+        raise DesignError("no design: expected a design.csv (--design) or a name pattern "
+                          "(--name-pattern)")
+    unknown = sorted(set(table["recording"]) - set(names) - set(failed))
+    if unknown:
+        raise DesignError(f"design names recordings without a result folder in "
+                          f"{results_dir}: {unknown[:10]}; expected result folder names")
+    return table[table["recording"].isin(names)].reset_index(drop=True), \
+        [n for n in failed if n in set(table["recording"])]
+
+
+def _pick_control(design, control):
+    conditions = list(pd.unique(design["condition"]))
+    if control is not None:
+        if control not in conditions:
+            raise DesignError(f"control {control!r} is not a condition of the design; "
+                              f"expected one of {conditions}")
+        return control, ""
+    zero = [c for c in conditions
+            if (design.loc[design["condition"] == c, "concentration_M"] == 0).all()]
+    if len(zero) == 1:
+        return zero[0], " (chosen as the only condition at concentration 0)"
+    return None, ""
+
+
+def _order(design, control):
+    d = design.drop_duplicates("condition")
+    d = d.assign(_c=d["condition"] != control, _x=d["concentration_M"].fillna(-1.0))
+    return list(d.sort_values(["_c", "compound", "_x"], kind="stable")["condition"])
+
+
+def summarize(results_dir, design=None, *, measure: str = "amplitude",
+              control: str | None = None, name_pattern: str | None = None,
+              per_recording: str = "median", cells: str = "accepted",
+              direction: str = "auto", test: str = "auto",
+              alpha: float = 0.05) -> ExperimentSummary:
+    """Summarise a batch of result folders by the experiment design.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        The ``--out`` folder of ``caimg run``: one result folder per recording.
+    design : str, Path or pandas.DataFrame, optional
+        ``design.csv`` (:func:`~caimg.experiment.design.read_design`) or a table from
+        :func:`~caimg.experiment.design.design_from_names`.
+    measure : str
+        Primary measure: tested first and fitted against concentration (one of
+        :data:`KINETIC_MEASURES`, or ``"responder_fraction"``).
+    control : str, optional
+        Control condition. Default: the only condition whose recordings are all at
+        concentration 0, if there is exactly one; else no comparisons.
+    name_pattern : str, optional
+        Regular expression with named groups, matched on each recording's input path,
+        when no ``design`` is given.
+    per_recording : {"median", "mean"}
+        How the cells of one recording become its value.
+    cells : {"accepted", "responders"}
+        Which cells enter that value: every accepted ROI, or only responders (timings
+        such as ``rise_time_s`` exist only for responders either way).
+    direction : {"auto", "stimulation", "inhibition"}
+        Passed to :func:`~caimg.experiment.doseresponse.fit_dose_response`.
+    test : {"auto", "dunnett", "welch-holm"}
+        Comparison with the control (:func:`~caimg.experiment.stats.compare_to_control`):
+        Dunnett's test (equal variances) or Welch t-tests with Holm's correction (unequal
+        variances, e.g. a response whose spread grows with its size).
+    alpha : float
+        1 - confidence level of the EC50 interval.
+
+    Returns
+    -------
+    ExperimentSummary
+        ``recordings``: one row per recording and window with ``n_cells`` (ROIs),
+        ``n_accepted``, ``n_responders``, ``responder_fraction = n_responders /
+        n_accepted`` and each measure aggregated over the recording's cells.
+        ``conditions``: per condition and window, ``{m}_mean``, ``{m}_sem``, ``{m}_n``
+        over recordings and ``pooled_cells_*`` figures over all cells.
+        ``comparisons``: every condition vs the control per window and measure.
+        ``dose_response`` / ``curves``: 4PL fits per compound and window. ``traces``:
+        mean +/- SEM trace per condition, time from the stimulus. ``cells``: the cell
+        rows used.
+
+    Raises
+    ------
+    DesignError
+        A bad design (see :func:`~caimg.experiment.design.read_design`) or control.
+    ResultError
+        No result folder, or an unreadable one.
+    """
+    if per_recording not in ("median", "mean"):
+        raise CaimgError(f"per_recording = {per_recording!r}: expected 'median' or 'mean'")
+    if test not in ("auto", "dunnett", "welch-holm"):
+        raise CaimgError(f"test = {test!r}: expected 'auto', 'dunnett' or 'welch-holm'")
+    if cells not in ("accepted", "responders"):
+        raise CaimgError(f"cells = {cells!r}: expected 'accepted' or 'responders'")
+    results_dir = Path(results_dir)
+    folders = _result_folders(results_dir)
+    table, failed = _resolve_design(design, name_pattern, folders, results_dir)
+    if measure not in (*KINETIC_MEASURES, *TREATMENT_MEASURES, "responder_fraction"):
+        raise CaimgError(f"measure = {measure!r}: expected one of "
+                         f"{sorted({*KINETIC_MEASURES, *TREATMENT_MEASURES})} or "
+                         "'responder_fraction'")
+    control, why = _pick_control(table, control)
+    cell_rows, counts, traces, signal, stim = _read_results(folders, table["recording"])
+    measures = {w: (KINETIC_MEASURES if w == MAIN_WINDOW else TREATMENT_MEASURES)
+                for w in pd.unique(cell_rows["window"])}
+    rec = _recording_table(cell_rows, counts, table, measures, per_recording, cells)
+    order = _order(table, control)
+    conds = _condition_table(rec, cell_rows, table, measures, order)
+    comps = (_comparisons(rec, control, measures, measure, test) if control
+             else pd.DataFrame())
+    fits, curves = _dose_response(rec, measure, control, direction, alpha)
+    done = comps.loc[comps["test"] != "", "test"] if len(comps) else pd.Series([], object)
+    label = done.iloc[0] if len(done) else ("Welch" if test == "welch-holm" else "Dunnett")
+    methods = methods_text(test=label, control=f"{control}{why}",
+                           measure=measure, per_recording=per_recording, cells=cells)
+    if failed:
+        methods += f" Recordings that failed in the batch and are left out: {failed}."
+    if not stim:
+        methods += (" Some recordings had no stimulus time; their traces are aligned to "
+                    "their first frame.")
+    return ExperimentSummary(design=table, cells=cell_rows, recordings=rec, conditions=conds,
+                             comparisons=comps, dose_response=fits, curves=curves,
+                             traces=_condition_traces(traces, table, order), measure=measure,
+                             control=control, signal=signal, methods=methods)
