@@ -21,8 +21,8 @@ _LAZY = {
     "cheng_prusoff": "caimg.experiment.doseresponse",
     "compare_to_control": "caimg.experiment.stats",
     "hedges_g": "caimg.experiment.stats",
-    "summarize": "caimg.experiment.summarize",
-    "ExperimentSummary": "caimg.experiment.summarize",
+    "summarize": "caimg.experiment.summary",
+    "ExperimentSummary": "caimg.experiment.summary",
     "write_report": "caimg.experiment.report",
 }
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .design import format_molar
-from .summarize import MAIN_WINDOW, ExperimentSummary
+from .summary import MAIN_WINDOW, ExperimentSummary
 
 __all__ = ["write_report", "trace_figure", "measures_figure", "responder_figure",
            "dose_response_figure", "methods_figure"]

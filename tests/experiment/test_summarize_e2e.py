@@ -1,0 +1,102 @@
+"""End to end: a synthetic concentration series (response amplitude on a Hill curve of
+known EC50) -> caimg run -> caimg summarize -> EC50 with a CI that holds the truth."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from caimg.cli import main
+from caimg.experiment import summarize
+from caimg.experiment._demo import write_synthetic_experiment
+
+EC50_M = 1e-6
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("experiment")
+    info = write_synthetic_experiment(root, ec50_M=EC50_M, hill_slope=1.0, top=2.0,
+                                      n_per_condition=3, seed=7)
+    results = root / "results"
+    rc = main(["-q", "run", str(info["recordings"]), "--out", str(results),
+               "--stimulus-time", "10", "--treatment", "drug=10",
+               "--set", "output.overview_png=false"])
+    assert rc == 0
+    return {**info, "results": results, "root": root}
+
+
+@pytest.fixture(scope="module")
+def report(batch):
+    out = batch["root"] / "report"
+    rc = main(["summarize", str(batch["results"]), "--design", str(batch["design"]),
+               "--out", str(out), "--control", "vehicle"])
+    assert rc == 0
+    return out
+
+
+@pytest.mark.slow
+def test_ec50_recovered_within_its_interval(report):
+    fits = pd.read_csv(report / "dose_response.csv")
+    fit = fits[(fits["compound"] == "igmesine") & (fits["window"] == "response")].iloc[0]
+    assert bool(fit["determined"]) and fit["label"] == "EC50"
+    assert fit["ci_low_M"] < fit["ec50_M"] < fit["ci_high_M"]
+    assert fit["ci_low_M"] <= EC50_M <= fit["ci_high_M"]
+    assert math.log10(fit["ci_high_M"] / fit["ci_low_M"]) < 1.5  # bounded, and useful
+    assert fit["n_recordings"] == 18 and fit["n_concentrations"] == 6
+
+
+@pytest.mark.slow
+def test_report_files_and_tables(report):
+    for name in ("report.pdf", "traces.png", "measures.png", "responders.png",
+                 "dose_response_igmesine.png", "measures_drug.png", "conditions.csv",
+                 "recordings.csv", "comparisons.csv", "curves.csv", "traces.csv",
+                 "design_used.csv", "methods.txt"):
+        assert (report / name).stat().st_size > 0, name
+    pdf = (report / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pngs = [p for p in report.glob("*.png")]
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == len(pngs) + 1
+    cond = pd.read_csv(report / "conditions.csv")
+    main_window = cond[cond["window"] == "response"]
+    assert len(main_window) == 6 and (main_window["n_recordings"] == 3).all()
+    assert set(cond["window"]) == {"response", "drug"}
+    assert {"pooled_cells_amplitude_median", "amplitude_sem"} <= set(cond.columns)
+    veh = main_window[main_window["condition"] == "vehicle"].iloc[0]
+    top = main_window[main_window["condition"] == "igmesine 100 µM"].iloc[0]
+    assert veh["responder_fraction_mean"] < 0.2 and top["responder_fraction_mean"] > 0.8
+    assert top["amplitude_mean"] > 1.5 > 0.1 > veh["amplitude_mean"]
+    comps = pd.read_csv(report / "comparisons.csv")
+    amp = comps[(comps["window"] == "response") & (comps["measure"] == "amplitude")]
+    assert len(amp) == 5 and amp["test"].str.startswith("Dunnett").all()
+    assert amp.set_index("condition").loc["igmesine 100 µM", "p_value"] < 0.05
+    assert (amp["hedges_g"] > 0).all()
+    methods = (report / "methods.txt").read_text()
+    assert "Dunnett" in methods and "recording" in methods
+
+
+@pytest.mark.slow
+def test_name_pattern_gives_the_same_fit(batch, report):
+    pattern = (r"(?P<compound>[a-z]+)_(?:(?P<concentration>[\d.]+[munp]?M)_)?"
+               r"cs(?P<replicate>\d+)\.tif$")
+    s = summarize(batch["results"], name_pattern=pattern, control="vehicle")
+    from_csv = pd.read_csv(report / "dose_response.csv").iloc[0]
+    fit = s.dose_response.iloc[0]
+    assert fit["log10_ec50"] == pytest.approx(from_csv["log10_ec50"], abs=1e-6)
+    assert set(s.design["replicate"]) == {"1", "2", "3"}
+    # per-recording values are one per recording and window
+    assert not s.recordings.duplicated(["recording", "window"]).any()
+    assert np.isfinite(s.traces["mean"]).all()
+
+
+@pytest.mark.slow
+def test_bad_design_exits_2_with_the_message(batch, tmp_path, capsys):
+    bad = tmp_path / "design.csv"
+    bad.write_text(batch["design"].read_text() + "igmesine_3uM_cs1,x,igmesine,3 uM,\n")
+    rc = main(["summarize", str(batch["results"]), "--design", str(bad),
+               "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert str(bad) in err and "line 8" in err and "igmesine_3uM_cs1" in err
+    assert not (tmp_path / "r").exists()
