@@ -106,7 +106,7 @@ def parse_concentration(text, unit: str = "") -> float:
     if factor is None:
         raise ValueError(f"unit {use!r} of concentration {s!r} is not a molar unit; expected "
                          f"one of {', '.join(u for u in UNITS_M if u != 'μM')}")
-    return value * factor
+    return float(f"{value * factor:.12g}")  # 100 nM -> 1e-07, not 1.0000000000000001e-07
 
 
 def format_molar(c: float) -> str:

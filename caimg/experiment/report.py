@@ -151,8 +151,12 @@ def dose_response_figure(summary: ExperimentSummary, compound: str,
         sem = ctrl.std(ddof=1) / np.sqrt(ctrl.size) if ctrl.size > 1 else 0.0
         ax.axhspan(mean - sem, mean + sem, color="0.85", zorder=0)
         ax.axhline(mean, color="0.45", lw=1, zorder=1, label=f"{summary.control} (mean ± SEM)")
-    ax.scatter(pts["concentration_M"], pts[m], s=20, color="C0", zorder=3,
+    ax.scatter(pts["concentration_M"], pts[m], s=18, color="C0", alpha=0.7, lw=0, zorder=3,
                label="recordings")
+    by = pts.groupby("concentration_M")[m]
+    sem = by.std(ddof=1) / np.sqrt(by.count())
+    ax.errorbar(by.mean().index * 1.12, by.mean(), yerr=sem.fillna(0.0), fmt="s", ms=4,
+                color="k", capsize=2, lw=1, zorder=4, label="mean ± SEM")
     curve = summary.curves[(summary.curves["compound"] == compound) &
                            (summary.curves["window"] == window)]
     if len(curve):
@@ -163,7 +167,9 @@ def dose_response_figure(summary: ExperimentSummary, compound: str,
     text = _fit_text(fit.iloc[0]) if len(fit) else "no fit"
     if len(fit) and fit.iloc[0]["determined"]:
         r = fit.iloc[0]
-        ax.axvspan(r["ci_low_M"], r["ci_high_M"], color="C3", alpha=0.12, lw=0)
+        ax.axvspan(r["ci_low_M"], r["ci_high_M"], color="C3", alpha=0.12, lw=0,
+                   label=f"95 % CI of {r['label']}")
+        ax.axvline(r["ec50_M"], color="C3", lw=0.8, ls=":")
     ax.set_xlabel(f"{compound} concentration (M)")
     ax.set_ylabel(_LABELS.get(m, m))
     ax.set_title("\n".join(textwrap.wrap(text, 70)), fontsize=8)
@@ -184,15 +190,37 @@ def methods_figure(summary: ExperimentSummary, *, title="caimg experiment summar
     for _, r in summary.dose_response.iterrows():
         lines += textwrap.wrap(f"{r['compound']} ({r['window']}, {r['measure']}, "
                                f"n = {r['n_recordings']} recordings): {_fit_text(r)}", 95)
-    lines += ["", "Conditions (window, recordings, accepted cells, responder fraction "
-              "mean ± SEM):"]
-    for _, r in summary.conditions.iterrows():
-        lines.append(f"  {r['condition'][:28]:28s} {str(r['window'])[:10]:10s} "
-                     f"{r['n_recordings']:3d} {r['n_accepted']:5d}   "
-                     f"{r['responder_fraction_mean']:.2f} ± {r['responder_fraction_sem']:.2f}")
-    fig.text(0.06, 0.96, "\n".join(lines), va="top", ha="left", family="monospace",
+    lines += ["", *_condition_lines(summary)]
+    fig.text(0.06, 0.965, title, va="top", ha="left", fontsize=13, weight="bold")
+    fig.text(0.06, 0.94, "\n".join(lines[2:]), va="top", ha="left", family="monospace",
              fontsize=7.5)
     return fig
+
+
+def _condition_lines(summary):
+    """Per condition: n, responder fraction and the primary measure (mean ± SEM), and its
+    comparison with the control."""
+    m = summary.measure
+    comps = summary.comparisons
+    lines = textwrap.wrap(f"Per condition: recordings, accepted cells, responder fraction "
+                          f"and {m} (mean ± SEM over recordings); against the control: "
+                          "adjusted p and Hedges' g.", 95)
+    lines += [f"  {'condition':24s} {'window':10s} {'n':>3s} {'cells':>5s}  "
+              f"{'responders':>11s}  {m[:18]:>18s}  {'p':>8s} {'g':>6s}"]
+    for _, r in summary.conditions.iterrows():
+        p = g = ""
+        if len(comps):
+            hit = comps[(comps["window"] == r["window"]) & (comps["measure"] == m) &
+                        (comps["condition"] == r["condition"])]
+            if len(hit):
+                p, g = f"{hit['p_value'].iloc[0]:.2g}", f"{hit['hedges_g'].iloc[0]:.2g}"
+        val = (f"{r[f'{m}_mean']:.3g} ± {r[f'{m}_sem']:.2g}" if f"{m}_mean" in r
+               else "")
+        lines.append(f"  {r['condition'][:24]:24s} {str(r['window'])[:10]:10s} "
+                     f"{r['n_recordings']:3d} {r['n_accepted']:5d}  "
+                     f"{r['responder_fraction_mean']:.2f} ± {r['responder_fraction_sem']:.2f}"
+                     f"  {val:>18s}  {p:>8s} {g:>6s}")
+    return lines
 
 
 def _figures(summary):

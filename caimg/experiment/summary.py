@@ -290,6 +290,22 @@ def _condition_traces(traces, design, order):
             pd.DataFrame(columns=["condition", "time_s", "mean", "sem", "n_recordings"]))
 
 
+def _variance_note(rec, measure, test, label) -> str:
+    """A warning for the methods text when Dunnett's equal-variance assumption is doubtful
+    (SDs of the primary measure differ more than 3-fold between conditions)."""
+    if not label.startswith("Dunnett") or measure not in rec:
+        return ""
+    main = rec[rec["window"] == MAIN_WINDOW]
+    sd = main.groupby("condition")[measure].std(ddof=1).dropna()
+    sd = sd[sd > 0]
+    if len(sd) < 2 or sd.max() <= 3 * sd.min():
+        return ""
+    return (f" Note: the SD of {measure} differs {sd.max() / sd.min():.0f}-fold between "
+            f"conditions ({sd.idxmin()} to {sd.idxmax()}); Dunnett's test assumes equal "
+            "variances, so small effects next to a variable condition can be missed. "
+            "Consider --test welch-holm (test='welch-holm').")
+
+
 def _resolve_design(design, name_pattern, folders, results_dir):
     names = list(folders)
     failed = [n for n in _failed(results_dir) if n not in folders]
@@ -422,6 +438,7 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
     label = done.iloc[0] if len(done) else ("Welch" if test == "welch-holm" else "Dunnett")
     methods = methods_text(test=label, control=f"{control}{why}",
                            measure=measure, per_recording=per_recording, cells=cells)
+    methods += _variance_note(rec, measure, test, label)
     if failed:
         methods += f" Recordings that failed in the batch and are left out: {failed}."
     if not stim:
