@@ -23,8 +23,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--name-pattern", metavar="REGEX", dest="name_pattern",
                    help="instead of --design: a regular expression with named groups "
                         "(compound, concentration, condition, replicate, ...) matched on each "
-                        "recording's input path, e.g. "
-                        "'(?P<compound>[a-z]+)_(?P<concentration>[0-9.]+[munp]M)_cs(?P<replicate>[0-9]+)'")
+                        "recording's input path, e.g. '(?P<compound>[a-z]+)_"
+                        "(?P<concentration>[0-9.]+[munp]M)_cs(?P<replicate>[0-9]+)'")
     p.add_argument("--out", "-o", required=True, metavar="REPORT",
                    help="folder for the figures, report.pdf and tables")
     p.add_argument("--measure", default="amplitude",
@@ -59,10 +59,10 @@ def run(args) -> int:
     print(f"caimg summarize: {summary.design['recording'].nunique()} recording(s) in "
           f"{summary.design['condition'].nunique()} condition(s), control "
           f"{summary.control!r} -> {args.out}")
-    for _, r in summary.dose_response.iterrows():
-        from .report import _fit_text
+    from .report import _fit_text
 
+    for _, r in summary.dose_response.iterrows():
         print(f"  {r['compound']} ({r['window']}, {r['measure']}): {_fit_text(r)}")
-    print(f"  {len(written)} files: report.pdf, {sum(p.suffix == '.png' for p in written.values())}"
-          f" figures, tables as CSV")
+    n_png = sum(p.suffix == ".png" for p in written.values())
+    print(f"  {len(written)} files: report.pdf, {n_png} figures, tables as CSV")
     return 0

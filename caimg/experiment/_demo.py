@@ -14,8 +14,9 @@ __all__ = ["write_synthetic_experiment"]
 
 def write_synthetic_experiment(folder, *, compound="igmesine", ec50_M=1e-6, hill_slope=1.0,
                                top=2.0, concentrations_M=(1e-8, 1e-7, 1e-6, 1e-5, 1e-4),
-                               n_per_condition=3, coverslip_cv=0.15, seed=0, shape=(64, 64), n_cells=5,
-                               n_frames=60, frame_interval_s=0.5, stimulus_time_s=10.0):
+                               n_per_condition=3, coverslip_cv=0.15, seed=0,
+                               shape=(64, 64), n_cells=5, n_frames=60, frame_interval_s=0.5,
+                               stimulus_time_s=10.0):
     """Write Fluo-4 recordings whose response amplitude follows a Hill curve, and a
     ``design.csv`` for them.
 

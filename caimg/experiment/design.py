@@ -201,7 +201,10 @@ def _normalise(raw: pd.DataFrame, owner: dict[str, int], recordings, on_missing:
     rows = []
     for name, i in sorted(owner.items(), key=lambda kv: (kv[1], kv[0])):
         r = raw.iloc[i]
-        get = lambda c: str(r[c]) if c in raw.columns else ""  # noqa: E731
+
+        def get(c, r=r):
+            return str(r[c]) if c in raw.columns else ""
+
         try:
             conc = parse_concentration(get("concentration"), get("concentration_unit"))
         except ValueError as exc:
@@ -332,6 +335,9 @@ def design_from_names(names, pattern: str, *, on_missing: str = "error") -> pd.D
                           "recording to match; fix the pattern (test it with Python's re).")
     raw = pd.DataFrame(rows, dtype=str) if rows else pd.DataFrame(columns=["recording"])
     _check_columns(raw, f"name pattern {pattern!r}")
-    where = (lambda i: f"recording {raw['recording'].iloc[i]!r} (name pattern {pattern!r})")
+
+    def where(i):
+        return f"recording {raw['recording'].iloc[i]!r} (name pattern {pattern!r})"
+
     return _normalise(raw, owner, list(owner), "ignore", source=f"name pattern {pattern!r}",
                       where=where, first_row=1)

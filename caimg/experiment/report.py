@@ -46,7 +46,7 @@ def _colours(summary: ExperimentSummary, conditions):
         pos = np.where(np.isfinite(logs), (logs - lo) / max(hi - lo, 1e-9), 0.0)
     else:
         pos = np.linspace(0, 1, max(len(others), 2))[:len(others)]
-    out = {c: cmap(0.05 + 0.85 * p) for c, p in zip(others, pos)}
+    out = {c: cmap(0.05 + 0.85 * p) for c, p in zip(others, pos, strict=True)}
     if summary.control:
         out[summary.control] = (0.45, 0.45, 0.45, 1.0)
     return out

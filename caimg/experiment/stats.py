@@ -173,7 +173,8 @@ def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "valu
         testable = []  # no variance within any condition: nothing to test against
     if testable:
         run = _dunnett if use == "dunnett" else _welch_holm
-        res = dict(zip(testable, zip(*run(groups, ctrl, testable, confidence))))
+        res = dict(zip(testable, zip(*run(groups, ctrl, testable, confidence), strict=True),
+                       strict=True))
     label = ("Dunnett many-to-one" if use == "dunnett" else "Welch t-test, Holm-adjusted")
     rows = []
     for n in all_names:

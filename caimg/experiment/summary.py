@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import CaimgError, ResultError
+from ..errors import CaimgError
+from ._results import (
+    KINETIC_MEASURES,
+    MAIN_WINDOW,
+    TREATMENT_MEASURES,
+    condition_traces,
+    failed_recordings,
+    read_results,
+    result_folders,
+)
 from .design import DESIGN_COLUMNS, DesignError, design_from_names, read_design
 from .doseresponse import fit_dose_response
 from .stats import compare_to_control, methods_text
@@ -24,13 +32,6 @@ from .stats import compare_to_control, methods_text
 __all__ = ["summarize", "ExperimentSummary", "KINETIC_MEASURES", "TREATMENT_MEASURES",
            "MAIN_WINDOW"]
 
-#: Measures of the main response (``kinetics.csv``) summarised per condition.
-KINETIC_MEASURES = ("amplitude", "time_to_peak_s", "rise_time_s", "decay_tau_s", "auc")
-#: Measures of a treatment window (``treatments.csv``).
-TREATMENT_MEASURES = ("amplitude", "auc", "max_slope", "latency_s")
-#: Name of the window of the main response in every table (``kinetics.csv``); treatment
-#: windows are named after the treatment.
-MAIN_WINDOW = "response"
 _DESIGN_KEEP = ("condition", "compound", "concentration_M", "replicate")
 
 
@@ -69,93 +70,6 @@ class ExperimentSummary:
         return {k: getattr(self, k) for k in ("design", "recordings", "conditions",
                                                "comparisons", "dose_response", "curves",
                                                "traces", "cells")}
-
-
-def _result_folders(results_dir: Path) -> dict[str, Path]:
-    if not results_dir.is_dir():
-        raise ResultError(f"{results_dir}: not a folder; expected the --out folder of "
-                          "`caimg run` (one result folder per recording)")
-    found = {p.name: p for p in sorted(results_dir.iterdir())
-             if p.is_dir() and not p.name.startswith(".") and (p / "run.json").is_file()}
-    if not found:
-        raise ResultError(f"{results_dir}: no result folder (a folder with run.json) inside; "
-                          "expected the --out folder of `caimg run`")
-    return found
-
-
-def _failed(results_dir: Path) -> list[str]:
-    f = results_dir / "failures.csv"
-    try:
-        return [str(n) for n in pd.read_csv(f)["recording"].dropna()] if f.is_file() else []
-    except (pd.errors.EmptyDataError, KeyError):
-        return []
-
-
-def _first_rows(kin: pd.DataFrame) -> pd.DataFrame:
-    """One row per ROI: its first responding event, else its first row (events="all")."""
-    if kin.empty:
-        return kin
-    k = kin.assign(_nr=~kin["responder"].astype(bool))
-    k = k.sort_values(["roi", "_nr", "event"], kind="stable").drop_duplicates("roi")
-    return k.drop(columns="_nr")
-
-
-def _cells_of(res) -> pd.DataFrame:
-    """Long cell table of one result: one row per accepted ROI and window."""
-    accepted = (res.rois.loc[res.rois["accepted"].astype(bool), "roi"]
-                if "accepted" in res.rois else res.rois["roi"])
-    parts = []
-    kin = _first_rows(res.kinetics)
-    kin = kin[kin["roi"].isin(accepted)]
-    parts.append(kin.assign(window=MAIN_WINDOW)[["window", "roi", "responder",
-                                                  *KINETIC_MEASURES]])
-    tr = res.treatments
-    if tr is not None and len(tr):
-        tr = tr[tr["roi"].isin(accepted)]
-        parts.append(tr.rename(columns={"treatment": "window"})[
-            ["window", "roi", "responder", *TREATMENT_MEASURES]])
-    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    cells["responder"] = cells["responder"].astype(bool)
-    return cells
-
-
-def _mean_trace(res) -> tuple[np.ndarray, np.ndarray]:
-    """Time from the stimulus (s) and the mean signal over accepted ROIs."""
-    time_s, roi_ids, values = res.trace_matrix(res.signal_column)
-    if "accepted" in res.rois:
-        keep = np.isin(roi_ids, res.rois.loc[res.rois["accepted"].astype(bool), "roi"])
-        values = values[:, keep]
-    stim = res.provenance.get("stimulus_time_s")
-    offset = float(stim) if isinstance(stim, (int, float)) else 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a frame with no ROI value
-        mean = np.nanmean(values, axis=1) if values.size else np.full(time_s.shape, np.nan)
-    return time_s - offset, mean
-
-
-def _read_results(folders: dict[str, Path], names) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                            dict, str, bool]:
-    """Cells (long), ROI counts, mean traces, the signal column, whether a stimulus was
-    set everywhere."""
-    from ..io.result import load_result
-
-    cells, counts, traces, signals, stim = [], [], {}, {}, True
-    for name in names:
-        res = load_result(folders[name])
-        c = _cells_of(res)
-        cells.append(c.assign(recording=name))
-        n_acc = (int(res.rois["accepted"].astype(bool).sum()) if "accepted" in res.rois
-                 else len(res.rois))
-        counts.append({"recording": name, "n_cells": len(res.rois), "n_accepted": n_acc})
-        traces[name] = _mean_trace(res)
-        signals.setdefault(res.signal_column, []).append(name)
-        stim &= isinstance(res.provenance.get("stimulus_time_s"), (int, float))
-    if len(signals) > 1:
-        raise CaimgError("the recordings mix indicators: " + "; ".join(
-            f"{s}: {', '.join(v[:5])}" for s, v in signals.items()) +
-            "; expected one signal (dff or ratio) per experiment; summarise them separately")
-    return (pd.concat(cells, ignore_index=True), pd.DataFrame(counts), traces,
-            next(iter(signals)), stim)
 
 
 def _aggregate(values: pd.Series, how: str) -> float:
@@ -266,30 +180,6 @@ def _dose_response(rec, measure, control, direction, alpha):
     return fit_table, curve_table
 
 
-def _condition_traces(traces, design, order):
-    """Mean +/- SEM over recordings of the per-recording mean trace, per condition, on a
-    common time grid (from the stimulus; linear interpolation)."""
-    rows = []
-    for cond in order:
-        names = design.loc[design["condition"] == cond, "recording"]
-        tr = [traces[n] for n in names if n in traces and traces[n][0].size > 1]
-        if not tr:
-            continue
-        dt = float(np.median([np.median(np.diff(t)) for t, _ in tr]))
-        start, stop = max(t[0] for t, _ in tr), min(t[-1] for t, _ in tr)
-        grid = np.arange(start, stop + dt / 2, dt)
-        ys = np.array([np.interp(grid, t, y) for t, y in tr])
-        n = np.isfinite(ys).sum(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(ys, axis=0)
-            sem = np.nanstd(ys, axis=0, ddof=1) / np.sqrt(n)
-        rows.append(pd.DataFrame({"condition": cond, "time_s": grid, "mean": mean,
-                                  "sem": sem, "n_recordings": n}))
-    return (pd.concat(rows, ignore_index=True) if rows else
-            pd.DataFrame(columns=["condition", "time_s", "mean", "sem", "n_recordings"]))
-
-
 def _variance_note(rec, measure, test, label) -> str:
     """A warning for the methods text when Dunnett's equal-variance assumption is doubtful
     (SDs of the primary measure differ more than 3-fold between conditions)."""
@@ -308,7 +198,7 @@ def _variance_note(rec, measure, test, label) -> str:
 
 def _resolve_design(design, name_pattern, folders, results_dir):
     names = list(folders)
-    failed = [n for n in _failed(results_dir) if n not in folders]
+    failed = [n for n in failed_recordings(results_dir) if n not in folders]
     if isinstance(design, pd.DataFrame):
         missing = set(DESIGN_COLUMNS[:4]) - set(design.columns)
         if missing:
@@ -418,14 +308,14 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
     if cells not in ("accepted", "responders"):
         raise CaimgError(f"cells = {cells!r}: expected 'accepted' or 'responders'")
     results_dir = Path(results_dir)
-    folders = _result_folders(results_dir)
+    folders = result_folders(results_dir)
     table, failed = _resolve_design(design, name_pattern, folders, results_dir)
     if measure not in (*KINETIC_MEASURES, *TREATMENT_MEASURES, "responder_fraction"):
         raise CaimgError(f"measure = {measure!r}: expected one of "
                          f"{sorted({*KINETIC_MEASURES, *TREATMENT_MEASURES})} or "
                          "'responder_fraction'")
     control, why = _pick_control(table, control)
-    cell_rows, counts, traces, signal, stim = _read_results(folders, table["recording"])
+    cell_rows, counts, traces, signal, stim = read_results(folders, table["recording"])
     measures = {w: (KINETIC_MEASURES if w == MAIN_WINDOW else TREATMENT_MEASURES)
                 for w in pd.unique(cell_rows["window"])}
     rec = _recording_table(cell_rows, counts, table, measures, per_recording, cells)
@@ -446,5 +336,5 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
                     "their first frame.")
     return ExperimentSummary(design=table, cells=cell_rows, recordings=rec, conditions=conds,
                              comparisons=comps, dose_response=fits, curves=curves,
-                             traces=_condition_traces(traces, table, order), measure=measure,
+                             traces=condition_traces(traces, table, order), measure=measure,
                              control=control, signal=signal, methods=methods)

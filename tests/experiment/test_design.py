@@ -6,8 +6,13 @@ import math
 import pytest
 
 from caimg.errors import CaimgError
-from caimg.experiment.design import (DesignError, design_from_names, format_molar,
-                                     parse_concentration, read_design)
+from caimg.experiment.design import (
+    DesignError,
+    design_from_names,
+    format_molar,
+    parse_concentration,
+    read_design,
+)
 
 RECORDINGS = ["veh_cs1", "veh_cs2", "igm_10nM_cs1", "igm_10nM_cs2", "igm_1uM_cs1"]
 GOOD = """recording,condition,compound,concentration,coverslip,plate,operator
