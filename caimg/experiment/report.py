@@ -98,8 +98,10 @@ def measures_figure(summary: ExperimentSummary, window: str = MAIN_WINDOW):
     rec = summary.recordings[summary.recordings["window"] == window]
     cond_table = summary.conditions[summary.conditions["window"] == window]
     conds = _conditions(summary, window)
+    # the table holds the columns of every window; a window's own measures have values
     measures = [c[:-5] for c in cond_table.columns
-                if c.endswith("_mean") and not c.startswith(("pooled_", "responder_"))]
+                if c.endswith("_mean") and not c.startswith(("pooled_", "responder_"))
+                and cond_table[c].notna().any()]
     colours = _colours(summary, conds)
     ncol = min(3, len(measures))
     nrow = -(-len(measures) // ncol)

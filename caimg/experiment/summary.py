@@ -81,15 +81,23 @@ def _aggregate(values: pd.Series, how: str) -> float:
 
 
 def _recording_table(cells, counts, design, measures, per_recording, which_cells):
-    """One row per recording and window."""
+    """One row per recording and window; a recording with no cell rows in a window (no
+    accepted ROI, or not given that treatment) gets NaN values."""
+    groups = dict(list(cells.groupby(["recording", "window"], sort=False)))
     rows = []
-    for (name, window), c in cells.groupby(["recording", "window"], sort=False):
-        use = c[c["responder"]] if which_cells == "responders" else c
-        row = {"recording": name, "window": window, "n_measured": int(len(c)),
-               "n_responders": int(c["responder"].sum())}
-        for m in measures[window]:
-            row[m] = _aggregate(use[m], per_recording)
-        rows.append(row)
+    for name in counts["recording"]:
+        for window, ms in measures.items():
+            c = groups.get((name, window))
+            if c is None:
+                rows.append({"recording": name, "window": window, "n_measured": 0,
+                             "n_responders": math.nan, **{m: math.nan for m in ms}})
+                continue
+            use = c[c["responder"]] if which_cells == "responders" else c
+            row = {"recording": name, "window": window, "n_measured": int(len(c)),
+                   "n_responders": int(c["responder"].sum())}
+            for m in ms:
+                row[m] = _aggregate(use[m], per_recording)
+            rows.append(row)
     rec = pd.DataFrame(rows)
     rec = rec.merge(counts, on="recording", how="left")
     rec["responder_fraction"] = rec["n_responders"] / rec["n_accepted"].where(
@@ -134,7 +142,9 @@ def _condition_table(rec, cells, design, measures, order):
         rows.append(row)
     out = pd.DataFrame(rows)
     out["_o"] = out["condition"].map({c: i for i, c in enumerate(order)})
-    return out.sort_values(["window", "_o"], kind="stable").drop(columns="_o").reset_index(
+    windows = [MAIN_WINDOW, *[w for w in measures if w != MAIN_WINDOW]]
+    out["_w"] = out["window"].map({w: i for i, w in enumerate(windows)})
+    return out.sort_values(["_w", "_o"], kind="stable").drop(columns=["_o", "_w"]).reset_index(
         drop=True)
 
 
@@ -316,8 +326,9 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
                          "'responder_fraction'")
     control, why = _pick_control(table, control)
     cell_rows, counts, traces, signal, stim = read_results(folders, table["recording"])
-    measures = {w: (KINETIC_MEASURES if w == MAIN_WINDOW else TREATMENT_MEASURES)
-                for w in pd.unique(cell_rows["window"])}
+    measures = {MAIN_WINDOW: KINETIC_MEASURES}
+    measures.update({w: TREATMENT_MEASURES for w in pd.unique(cell_rows["window"])
+                     if w != MAIN_WINDOW})
     rec = _recording_table(cell_rows, counts, table, measures, per_recording, cells)
     order = _order(table, control)
     conds = _condition_table(rec, cell_rows, table, measures, order)

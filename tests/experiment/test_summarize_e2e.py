@@ -100,3 +100,27 @@ def test_bad_design_exits_2_with_the_message(batch, tmp_path, capsys):
     assert rc == 2
     assert str(bad) in err and "line 8" in err and "igmesine_3uM_cs1" in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_recording_without_accepted_cells_is_kept(batch, tmp_path):
+    """A coverslip whose ROIs were all rejected in review stays in the tables with NaN
+    values; it does not vanish from n."""
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(batch["results"], results)
+    folder = results / "vehicle_cs1"
+    rois = pd.read_csv(folder / "rois.csv")
+    rois.assign(accepted=False).to_csv(folder / "rois.csv", index=False)
+    pd.read_csv(folder / "kinetics.csv").iloc[:0].to_csv(folder / "kinetics.csv", index=False)
+    s = summarize(results, batch["design"], control="vehicle")
+    rec = s.recordings.set_index(["recording", "window"])
+    row = rec.loc[("vehicle_cs1", "response")]
+    assert row["n_accepted"] == 0 and row["n_cells"] == len(rois)
+    assert np.isnan(row["responder_fraction"]) and np.isnan(row["amplitude"])
+    assert np.isnan(rec.loc[("vehicle_cs1", "drug"), "amplitude"])
+    veh = s.conditions[(s.conditions["condition"] == "vehicle") &
+                       (s.conditions["window"] == "response")].iloc[0]
+    assert veh["n_recordings"] == 3 and veh["amplitude_n"] == 2
+    assert veh["n_accepted"] == 10
