@@ -14,13 +14,14 @@ def add_parser(subparsers) -> None:
         description="Summarise the result folders of a `caimg run` by condition, with the "
                     "recording (coverslip) as the unit: responder fractions and kinetics per "
                     "condition (mean, SEM, n), each condition against the control, 4-parameter "
-                    "logistic fits of EC50/IC50 with 95 %% CI, figures (PNG), report.pdf and "
+                    "logistic fits of EC50/IC50 with 95 % CI, figures (PNG), report.pdf and "
                     "the tables as CSV. See docs/experiment.md.")
     p.add_argument("results", metavar="RESULTS", help="the --out folder of caimg run")
-    p.add_argument("--design", metavar="CSV",
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--design", metavar="CSV",
                    help="design.csv: recording (name or glob), condition, compound, "
                         "concentration (e.g. '10 uM'), coverslip, plate, well, date")
-    p.add_argument("--name-pattern", metavar="REGEX", dest="name_pattern",
+    source.add_argument("--name-pattern", metavar="REGEX", dest="name_pattern",
                    help="instead of --design: a regular expression with named groups "
                         "(compound, concentration, condition, replicate, ...) matched on each "
                         "recording's input path, e.g. '(?P<compound>[a-z]+)_"

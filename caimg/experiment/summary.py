@@ -171,7 +171,8 @@ def _dose_response(rec, measure, control, direction, alpha):
     ctrl = rec[rec["condition"] == control] if control else rec.iloc[:0]
     for (compound, window), r in rec.groupby(["compound", "window"], sort=False):
         pos = r.loc[r["concentration_M"] > 0, "concentration_M"]
-        if compound == "" or pos.nunique() < 2 or measure not in r:
+        if (compound == "" or pos.nunique() < 2 or measure not in r
+                or not r[measure].notna().any()):
             continue
         c = ctrl[(ctrl["window"] == window) & (ctrl["compound"] != compound)]
         pts = pd.concat([r[np.isfinite(r["concentration_M"])],
@@ -329,6 +330,10 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
     measures = {MAIN_WINDOW: KINETIC_MEASURES}
     measures.update({w: TREATMENT_MEASURES for w in pd.unique(cell_rows["window"])
                      if w != MAIN_WINDOW})
+    if measure not in {"responder_fraction", *[m for ms in measures.values() for m in ms]}:
+        raise CaimgError(f"measure = {measure!r} is measured only in treatment windows "
+                         f"(treatments.csv), and {results_dir} has none; expected one of "
+                         f"{list(KINETIC_MEASURES)} or 'responder_fraction'")
     rec = _recording_table(cell_rows, counts, table, measures, per_recording, cells)
     order = _order(table, control)
     conds = _condition_table(rec, cell_rows, table, measures, order)

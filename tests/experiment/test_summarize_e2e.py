@@ -100,6 +100,13 @@ def test_bad_design_exits_2_with_the_message(batch, tmp_path, capsys):
     assert rc == 2
     assert str(bad) in err and "line 8" in err and "igmesine_3uM_cs1" in err
     assert not (tmp_path / "r").exists()
+    rc = main(["summarize", str(batch["results"]), "--design", str(batch["design"]),
+               "--out", str(tmp_path / "r"), "--measure", "peak_height"])
+    assert rc == 2 and "measure = 'peak_height'" in capsys.readouterr().err
+    rc = main(["summarize", str(batch["results"]), "--design", str(batch["design"]),
+               "--out", str(tmp_path / "r"), "--control", "saline"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "control 'saline' is not a condition" in err and "vehicle" in err
 
 
 @pytest.mark.slow
