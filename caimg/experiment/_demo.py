@@ -42,7 +42,7 @@ def write_synthetic_experiment(folder, *, compound="igmesine", ec50_M=1e-6, hill
         ``recordings`` (folder of TIFFs), ``design`` (path), ``truth`` (compound,
         ec50_M, hill_slope, top, amplitudes per recording).
     """
-    from ..io.stack import write_recording
+    from .. import write_recording  # the top-level API: stable across io refactors
     from ..synthetic import make_recording
 
     folder = Path(folder)

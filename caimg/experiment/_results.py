@@ -93,7 +93,7 @@ def read_results(folders: dict[str, Path], names) -> tuple[pd.DataFrame, pd.Data
                                                             dict, str, bool]:
     """Cells (long), ROI counts, mean traces, the signal column, whether a stimulus was
     set everywhere."""
-    from ..io.result import load_result
+    from .. import load_result  # the public reader (caimg.load_result)
 
     cells, counts, traces, signals, stim = [], [], {}, {}, True
     for name in names:

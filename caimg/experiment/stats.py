@@ -59,7 +59,7 @@ def hedges_g(treated, control) -> float:
     sp = math.sqrt(((n1 - 1) * a.var(ddof=1) + (n0 - 1) * b.var(ddof=1)) / (n1 + n0 - 2))
     if sp == 0:
         return math.nan
-    return (1.0 - 3.0 / (4.0 * (n1 + n0) - 9.0)) * (a.mean() - b.mean()) / sp
+    return float((1.0 - 3.0 / (4.0 * (n1 + n0) - 9.0)) * (a.mean() - b.mean()) / sp)
 
 
 def holm(p_values) -> np.ndarray:
