@@ -127,11 +127,12 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DesignError(f"design file {path} not found; expected a CSV file with a "
                           "'recording' column (see docs/experiment.md)")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
-                         encoding="utf-8-sig")
+        # blank lines are kept (and ignored later) so that row i is always line i + 2
+        opts = dict(dtype=str, keep_default_na=False, skipinitialspace=True,
+                    skip_blank_lines=False, encoding="utf-8-sig")
+        df = pd.read_csv(path, **opts)
         if df.shape[1] == 1 and ";" in df.columns[0]:  # a European spreadsheet's CSV
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=";",
-                             skipinitialspace=True, encoding="utf-8-sig")
+            df = pd.read_csv(path, sep=";", **opts)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DesignError(f"design file {path}: cannot read it as CSV ({exc}); expected a "
                           "comma-separated table with a header line") from None
@@ -162,6 +163,8 @@ def _match_rows(df: pd.DataFrame, recordings, path: Path) -> dict[str, int]:
     owner: dict[str, int] = {}
     for i, pattern in enumerate(df["recording"]):
         line = i + 2
+        if pattern == "" and not "".join(df.iloc[i]).strip():
+            continue  # a blank line, or a spreadsheet's empty row (",,,")
         if pattern == "":
             raise DesignError(f"{path} line {line}: empty 'recording'; expected a recording "
                               "name or a glob such as 'vehicle_*'")

@@ -153,3 +153,9 @@ def test_design_from_names_errors():
         design_from_names(["igm_10xM"], r"(?P<compound>[a-z]+)_(?P<concentration>\w+)")
     msg = str(info.value)
     assert "recording 'igm_10xM'" in msg and "'xM'" in msg and "not a molar unit" in msg
+
+
+def test_blank_lines_keep_line_numbers(tmp_path):
+    text = GOOD.replace("veh_*,", "\n,,,,,,\nveh_*,").replace("igm_1uM_cs1,,", "igm_1uM_cs9,,")
+    msg = _error(tmp_path, text)
+    assert "line 7" in msg and "'igm_1uM_cs9'" in msg  # counted with the blank lines
