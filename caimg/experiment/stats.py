@@ -194,25 +194,30 @@ def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "valu
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
 
-def methods_text(*, test: str, control: str, measure: str, per_recording: str,
+def methods_text(*, test: str, control: str | None, measure: str, per_recording: str,
                  cells: str) -> str:
-    """The statistics paragraph of the report (what was done and why)."""
+    """The statistics paragraph of the report (what was done and why); ``control=None``
+    says that nothing was tested."""
     which = ("Dunnett's many-to-one test (scipy.stats.dunnett), which compares every "
              "condition with the control using the pooled variance and controls the "
              "family-wise error rate of those comparisons itself"
              if test.startswith("Dunnett") else
              "Welch's t-test for every condition against the control (no equal-variance "
              "assumption), with Holm's step-down correction for the number of conditions")
+    compared = (
+        f"Each condition was compared with the control '{control}' by {which}. The primary "
+        f"measure is {measure}; the other measures and the responder fraction are tested the "
+        f"same way, each as its own family (no correction across measures). Effect size: "
+        f"Hedges' g = J (mean - mean_control) / s_pooled, J = 1 - 3/(4(n1 + n0) - 9) "
+        f"(Hedges 1981, doi:10.3102/10769986006002107). Intervals of the difference are 95 % "
+        f"{'simultaneous (Dunnett)' if test.startswith('Dunnett') else 'per-test (Welch)'}."
+        if control is not None else
+        "No control condition was given (--control) or recognised (a single condition at "
+        "concentration 0), so no condition was tested.")
     return (
         f"Unit of analysis: the recording (coverslip). For each recording the {per_recording} "
         f"over its {cells} cells was taken for every measure; conditions are summarised as "
         f"mean, SEM = SD/sqrt(n) and n = number of recordings. Cell-level figures pooled "
         f"over recordings (columns pooled_cells_*) are shown for description only, never "
         f"tested, because cells of one coverslip are not independent (Lazic 2010, "
-        f"doi:10.1186/1471-2202-11-5). Each condition was compared with the control "
-        f"'{control}' by {which}. The primary measure is {measure}; the other measures and "
-        f"the responder fraction are tested the same way, each as its own family (no "
-        f"correction across measures). Effect size: Hedges' g = J (mean - mean_control) / "
-        f"s_pooled, J = 1 - 3/(4(n1 + n0) - 9) (Hedges 1981, doi:10.3102/10769986006002107). "
-        f"Intervals of the difference are 95 % "
-        f"{'simultaneous (Dunnett)' if test.startswith('Dunnett') else 'per-test (Welch)'}.")
+        f"doi:10.1186/1471-2202-11-5). " + compared)

@@ -340,11 +340,11 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
     comps = (_comparisons(rec, control, measures, measure, test) if control
              else pd.DataFrame())
     fits, curves = _dose_response(rec, measure, control, direction, alpha)
-    done = comps.loc[comps["test"] != "", "test"] if len(comps) else pd.Series([], object)
+    done = comps.loc[comps["test"] != "", "test"] if len(comps) else pd.Series([], dtype=object)
     label = done.iloc[0] if len(done) else ("Welch" if test == "welch-holm" else "Dunnett")
-    methods = methods_text(test=label, control=f"{control}{why}",
+    methods = methods_text(test=label, control=f"{control}{why}" if control else None,
                            measure=measure, per_recording=per_recording, cells=cells)
-    methods += _variance_note(rec, measure, test, label)
+    methods += _variance_note(rec, measure, test, label) if control else ""
     if failed:
         methods += f" Recordings that failed in the batch and are left out: {failed}."
     if not stim:

@@ -131,3 +131,21 @@ def test_recording_without_accepted_cells_is_kept(batch, tmp_path):
                        (s.conditions["window"] == "response")].iloc[0]
     assert veh["n_recordings"] == 3 and veh["amplitude_n"] == 2
     assert veh["n_accepted"] == 10
+
+
+@pytest.mark.slow
+def test_without_a_control_nothing_is_tested(batch, tmp_path):
+    """No condition at concentration 0 and no --control: no comparisons, the methods say
+    so, the concentration-response uses the compound's own points, the report is whole."""
+    from caimg.experiment import write_report
+
+    design = tmp_path / "design.csv"
+    design.write_text(batch["design"].read_text().replace("vehicle,vehicle,0,",
+                                                          "vehicle,vehicle,,"))
+    s = summarize(batch["results"], design)
+    assert s.control is None and s.comparisons.empty
+    assert "no condition was tested" in s.methods and "Dunnett" not in s.methods
+    fit = s.dose_response.iloc[0]
+    assert fit["n_points"] == 15 and fit["n_concentrations"] == 5
+    written = write_report(s, tmp_path / "report")
+    assert written["report"].stat().st_size > 0
