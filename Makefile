@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.caimg-installed
 
-.PHONY: demo test install system-deps clean examples bench
+.PHONY: demo test install system-deps clean examples bench wheel-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,24 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -p xvfb tests
+	$(MAKE) --no-print-directory wheel-check
+
+# The package as a user gets it: build the wheel, install it (not editable) into a fresh
+# virtual environment, and run the CLI from a folder outside the repository.
+WHEEL_VENV := build/wheel-venv
+wheel-check: $(STAMP)
+	rm -rf build/wheel build/wheel-check $(WHEEL_VENV)
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir build/wheel .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install --quiet build/wheel/caimg-*.whl
+	mkdir -p build/wheel-check
+	cd build/wheel-check && ../wheel-venv/bin/caimg pipelines \
+	  && ../wheel-venv/bin/caimg run ../../example_stacks/fluo4_cells.tif --out results \
+	       --stimulus-time 20 \
+	  && test -f results/fluo4_cells/kinetics.csv \
+	  && ../wheel-venv/bin/python -c "import caimg, pathlib; \
+	       assert 'site-packages' in caimg.__file__, caimg.__file__; print('wheel ok:', caimg.__file__)"
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
@@ -40,4 +58,4 @@ examples: $(STAMP)
 	$(PY) example_stacks/make_examples.py
 
 clean:
-	rm -rf $(VENV) demo_results .pytest_cache
+	rm -rf $(VENV) demo_results .pytest_cache build

@@ -39,8 +39,14 @@ SYNTHETIC = (
 _VOLATILE = ("created", "timings_s")
 
 
+def _without_repo(text: str) -> str:
+    # the example stacks are read from the checkout the script runs in; a clone elsewhere
+    # must give the same digest
+    return text.replace(str(REPO), "<repo>")
+
+
 def _run_json_digest(path: Path) -> str:
-    data = json.loads(path.read_text())
+    data = json.loads(_without_repo(path.read_text()))
     for key in _VOLATILE:
         data.pop(key, None)
     for item in data.get("inputs", []):
@@ -55,6 +61,8 @@ def digest(folder: Path) -> list[str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.name == "run.json":
             h = _run_json_digest(path)
+        elif path.suffix == ".csv":
+            h = hashlib.sha256(_without_repo(path.read_text()).encode()).hexdigest()
         else:
             h = hashlib.sha256(path.read_bytes()).hexdigest()
         lines.append(f"{path.relative_to(folder)} {h}")

@@ -47,7 +47,8 @@ def match_labels(true_labels: np.ndarray, pred_labels: np.ndarray, *,
     t = np.asarray(true_labels).ravel().astype(np.int64)
     p = np.asarray(pred_labels).ravel().astype(np.int64)
     if t.shape != p.shape:
-        raise ValueError(f"label images differ in shape: {true_labels.shape} vs {pred_labels.shape}")
+        raise ValueError(f"label images differ in shape: {true_labels.shape} vs "
+                         f"{pred_labels.shape}")
     t_ids = np.unique(t[t > 0])
     p_ids = np.unique(p[p > 0])
     nt, npred = len(t_ids), len(p_ids)

@@ -5,7 +5,8 @@ forwards clicks and keys). It holds one :class:`~caimg.result.Result` and the de
 made on it, and it never does science itself: edited ROIs are re-measured by
 :func:`caimg.process_recording` (no segmentation), kinetics of a re-accepted ROI by
 :func:`caimg.kinetics.measure_kinetics`, kinetics marks for the plot by
-:func:`caimg.kinetics.measure_trace`, with the recipe stored in the result.
+:func:`caimg.kinetics.measure_trace`, with the recipe stored in the result (drawn by
+:func:`caimg.plotting.plot_trace`).
 
 Saving writes the same result-folder contract (``source = "edited"`` for ROIs whose
 pixels changed, rejected ROIs kept in ``rois.csv`` with ``accepted = False`` and dropped
@@ -23,23 +24,24 @@ Examples
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._review_io import find_recording, result_folders, update_batch_tables
 from ._version import __version__
+from .config import kinetics_options
 from .errors import ResultError, RoiError
-from .kinetics import kinetics_options
 from .recording import Recording
 from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 
-__all__ = ["ReviewSession", "LabelChanges", "label_changes", "kinetics_options",
-           "review_table", "labels_features", "find_recording", "result_folders",
-           "update_batch_tables", "response_marks", "REVIEW_TABLE_COLUMNS"]
+# find_recording, result_folders and update_batch_tables live in caimg._review_io (the
+# review's file work) and are part of this module's API
+__all__ = ["ReviewSession", "LabelChanges", "label_changes", "review_table", "labels_features",
+           "find_recording", "result_folders", "update_batch_tables", "REVIEW_TABLE_COLUMNS"]
 
 #: Columns of :func:`review_table` (one row per ROI).
 REVIEW_TABLE_COLUMNS = ("roi", "accepted", "source", "area_px", "responder", "amplitude", "snr",
@@ -47,52 +49,7 @@ REVIEW_TABLE_COLUMNS = ("roi", "accepted", "source", "area_px", "responder", "am
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def response_marks(response, time_s: np.ndarray | None = None) -> dict[str, Any]:
-    """Where to draw one response's kinetics on its trace.
-
-    Parameters
-    ----------
-    response : caimg.kinetics.Response
-        From :func:`caimg.kinetics.measure_trace` (or :meth:`ReviewSession.responses`).
-    time_s : ndarray, (T,), optional
-        Frame times; the decay-fit curve is evaluated on those inside the fit window.
-
-    Returns
-    -------
-    dict
-        ``baseline`` ``((t_start, t_end), level)``; ``peak`` ``(t, value)``; ``rise10`` and
-        ``rise90`` ``(t, level)`` with level = ``baseline + 0.1 / 0.9 * amplitude``;
-        ``half_decay`` ``(t, baseline + 0.5 * amplitude)``; ``onset_s``; ``decay``
-        ``(t, y)`` arrays of the fitted ``y = c + a exp(-(t - t0) / tau)`` (empty when no
-        fit). Entries with NaN coordinates mean "not measured".
-    """
-    nan = float("nan")
-    b, amp = float(response.baseline), float(response.amplitude)
-    marks: dict[str, Any] = {
-        "baseline": ((float(response.baseline_start_s), float(response.baseline_end_s)), b),
-        "peak": (float(response.peak_time_s), float(response.peak)),
-        "rise10": (float(response.t10_s), b + 0.1 * amp),
-        "rise90": (float(response.t90_s), b + 0.9 * amp),
-        "half_decay": (float(getattr(response, "half_fall_s", nan)), b + 0.5 * amp),
-        "onset_s": float(response.onset_s),
-        "decay": (np.zeros(0), np.zeros(0)),
-    }
-    fit = response.decay_fit
-    if fit is not None and time_s is not None:
-        c, a, t0, tau = (float(v) for v in fit)
-        t = np.asarray(time_s, dtype=float)
-        lo, hi = float(response.decay_fit_start_s), float(response.decay_fit_end_s)
-        if not np.isfinite(lo):
-            lo = t0
-        if not np.isfinite(hi):
-            hi = t[-1] if t.size else t0
-        sel = t[(t >= lo) & (t <= hi)]
-        if sel.size and tau > 0:
-            marks["decay"] = (sel, c + a * np.exp(-(sel - t0) / tau))
-    return marks
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class LabelChanges:
@@ -157,7 +114,7 @@ def label_changes(old: np.ndarray, new: np.ndarray) -> LabelChanges:
     touched = set(np.unique(old[diff]).tolist()) | set(np.unique(new[diff]).tolist())
     touched.discard(0)
     return LabelChanges(added=sorted(new_ids - old_ids), removed=sorted(old_ids - new_ids),
-                        changed=sorted((touched & old_ids & new_ids)))
+                        changed=sorted(touched & old_ids & new_ids))
 
 
 def review_table(result: Result) -> pd.DataFrame:
@@ -210,116 +167,6 @@ def labels_features(result: Result) -> pd.DataFrame:
     return t
 
 
-def result_folders(parent: str | Path) -> list[Path]:
-    """Result folders directly inside ``parent`` (a batch output), sorted by name."""
-    parent = Path(parent)
-    if not parent.is_dir():
-        return []
-    return sorted(p for p in parent.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / "run.json").is_file())
-
-
-def find_recording(result: Result) -> Recording:
-    """Read the recording a result was made from, as recorded in its ``run.json``.
-
-    The input paths, layout, frame interval and pixel size are those of the run. When a
-    file is no longer at its recorded path, a file of the same name and size next to the
-    result folder (or its parent) is used instead.
-
-    Raises
-    ------
-    ResultError
-        When the input cannot be found or no longer matches the recorded shape.
-    """
-    from .io.stack import read_recording
-
-    prov = result.provenance
-    inputs = prov.get("inputs") or []
-    where = result.folder or result.name
-    if not inputs:
-        raise ResultError(f"{where}: run.json lists no input files, so the recording cannot be "
-                          "re-read; open the stack in the viewer or pass recording=")
-    paths = []
-    for inp in inputs:
-        p = Path(inp.get("path", ""))
-        cands = [p]
-        if result.folder is not None:
-            cands += [Path(result.folder).parent / p.name, Path(result.folder).parent.parent / p.name]
-        found = next((c for c in cands if c.is_file() and ("size" not in inp
-                                                          or c.stat().st_size == inp["size"])),
-                     None)
-        if found is None:
-            raise ResultError(f"{where}: input {p} recorded in run.json is missing (also looked "
-                              f"next to the result folder); expected the original stack there, "
-                              "or pass recording= to ReviewSession")
-        paths.append(found)
-    cfg = result.config
-    layout = prov.get("layout") or cfg.input.layout
-    rec = read_recording(paths[0] if len(paths) == 1 else tuple(paths), layout=layout,
-                         channel_order=cfg.input.channel_order,
-                         pair_suffixes=cfg.input.pair_suffixes,
-                         frame_interval_s=prov.get("frame_interval_s"),
-                         pixel_size_um=prov.get("pixel_size_um"), name=result.name)
-    shape = prov.get("shape")
-    if shape is not None and list(rec.shape) != list(shape):
-        raise ResultError(f"{where}: the input {paths[0]} now has shape {rec.shape}, the result "
-                          f"was made from shape {tuple(shape)}; expected the same recording")
-    return rec
-
-
-def _replace_rows(table: pd.DataFrame, recording: str, rows: pd.DataFrame) -> pd.DataFrame:
-    rows = rows.copy()
-    rows.insert(0, "recording", recording)
-    if "recording" not in table or len(table) == 0:
-        return pd.concat([table, rows], ignore_index=True) if len(table) else rows
-    hit = (table["recording"].astype(str) == recording).to_numpy()
-    if not hit.any():
-        return pd.concat([table, rows], ignore_index=True)
-    first = int(np.flatnonzero(hit)[0])
-    before, after = table.iloc[:first], table.iloc[first:]
-    after = after[~(after["recording"].astype(str) == recording).to_numpy()]
-    parts = [p for p in (before, rows, after) if len(p)]
-    return pd.concat(parts, ignore_index=True)
-
-
-def update_batch_tables(folder: str | Path) -> list[Path]:
-    """Refresh this recording's rows in the batch tables of the folder's parent.
-
-    ``<parent>/rois.csv`` and ``<parent>/kinetics.csv`` (written by :func:`caimg.run_batch`,
-    with a ``recording`` column) get this recording's rows replaced by the folder's current
-    ``rois.csv`` / ``kinetics.csv``, in place. Tables that do not exist are not created.
-
-    Returns
-    -------
-    list of Path
-        The tables that were rewritten.
-    """
-    from .io.result import write_table
-
-    folder = Path(folder)
-    written = []
-    for name in ("rois.csv", "kinetics.csv"):
-        batch = folder.parent / name
-        if not batch.is_file():
-            continue
-        try:
-            table = pd.read_csv(batch)
-        except pd.errors.EmptyDataError:
-            table = pd.DataFrame()
-        if len(table.columns) and "recording" not in table.columns:
-            continue  # not a batch table
-        try:
-            rows = pd.read_csv(folder / name)
-        except pd.errors.EmptyDataError:
-            rows = pd.DataFrame()
-        new = _replace_rows(table, folder.name, rows)
-        tmp = batch.with_name(f".{name}.review.tmp")
-        write_table(new, tmp)
-        os.replace(tmp, batch)
-        written.append(batch)
-    return written
-
-
 class ReviewSession:
     """One result under review: decisions, edited ROIs, re-measurement, saving.
 
@@ -349,7 +196,7 @@ class ReviewSession:
 
     # --- opening -------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: str | Path, *, recording: Recording | None = None) -> "ReviewSession":
+    def open(cls, folder: str | Path, *, recording: Recording | None = None) -> ReviewSession:
         """Load a result folder (:func:`caimg.load_result`) for review."""
         from .io.result import load_result
 
@@ -377,7 +224,7 @@ class ReviewSession:
         if self._recording is not None:
             return True
         try:
-            self.recording
+            self._recording = find_recording(self._result)
         except (ResultError, ValueError, OSError):
             return False
         return True
@@ -451,7 +298,7 @@ class ReviewSession:
 
         time_s, values = self.trace(roi, column)
         return measure_trace(values, time_s, roi=int(roi),
-                             **kinetics_options(self._result.config))
+                             **kinetics_options(self._result.config.kinetics))
 
     def table(self) -> pd.DataFrame:
         """:func:`review_table` of the current result."""
@@ -529,7 +376,7 @@ class ReviewSession:
         time_s, ids, values = res.trace_matrix()
         keep = np.isin(ids, roi_ids)
         kin = measure_kinetics(values[:, keep], time_s, roi_ids=ids[keep],
-                               **kinetics_options(res.config))
+                               **kinetics_options(res.config.kinetics))
         return kin.loc[:, list(KINETICS_COLUMNS)]
 
     @staticmethod
@@ -572,8 +419,9 @@ class ReviewSession:
                            "positive ROI ids")
         changes = label_changes(self._result.labels, labels)
         rois = self._result.rois
-        old_source = dict(zip(rois["roi"].astype(int), rois["source"].astype(str)))
-        old_acc = dict(zip(rois["roi"].astype(int), rois["accepted"].astype(bool)))
+        old_source = dict(zip(rois["roi"].astype(int), rois["source"].astype(str), strict=True))
+        old_acc = dict(zip(rois["roi"].astype(int), rois["accepted"].astype(bool),
+                           strict=True))
         edited = set(changes.edited)
         overrides = {}
         for roi in np.unique(labels[labels > 0]).tolist():
@@ -657,13 +505,11 @@ class ReviewSession:
         res = res.replace(provenance=prov)
         out = save_result(res, target.parent)
         update_batch_tables(out)
+        from .export import refresh_exports
+        refresh_exports(out)  # rewrite (or mark .stale) this result's NWB / batch workbook
         self._result = res.replace(folder=out)
         self._pending = []
         return out
-
-    def write_edits_json(self) -> str:
-        """The pending actions as JSON (for display)."""
-        return json.dumps(self._pending, indent=1)
 
     def __repr__(self) -> str:
         return (f"ReviewSession({self._result.name!r}, {len(self.roi_ids)} ROIs, "

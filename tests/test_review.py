@@ -106,8 +106,11 @@ def test_reject_save_load_and_batch_tables(out):
     assert s.dirty and not s.is_accepted(roi)
     assert roi not in set(s.result.kinetics["roi"])
     assert len(s.result.kinetics) == n_kin_rows - 1
+    assert [(e["action"], e["roi"]) for e in s.pending_edits] == [("reject", roi)]
+    s.pending_edits.clear()  # a copy: the session's own record is untouched
+    assert len(s.pending_edits) == 1
     folder = s.save()
-    assert folder == out / "cellA" and not s.dirty
+    assert folder == out / "cellA" and not s.dirty and s.pending_edits == []
     back = caimg.load_result(folder)
     row = back.rois.set_index("roi").loc[roi]
     assert not bool(row["accepted"])
@@ -227,6 +230,35 @@ def test_update_batch_tables_without_batch(out, tmp_path):
     single = tmp_path / "single"
     shutil.copytree(out / "cellA", single / "cellA")
     assert update_batch_tables(single / "cellA") == []
+
+
+def test_toggle_flips_the_decision(out):
+    s = ReviewSession.open(out / "cellA")
+    roi = int(s.roi_ids[0])
+    assert s.is_accepted(roi)
+    assert s.toggle(roi) is False and not s.is_accepted(roi)
+    assert roi not in set(s.result.kinetics["roi"])
+    assert s.toggle(roi) is True and s.is_accepted(roi)
+    assert [e["action"] for e in s.pending_edits] == ["reject", "accept"]
+
+
+def test_review_module_api():
+    import caimg.review
+
+    assert "kinetics_options" not in caimg.review.__all__  # used here, not its API
+    for name in caimg.review.__all__:
+        assert hasattr(caimg.review, name), name
+
+
+def test_result_folders_skips_files_hidden_and_incomplete(tmp_path):
+    for name in ("b", "a", ".tmp", "incomplete"):
+        (tmp_path / name).mkdir()
+    for name in ("a", "b", ".tmp"):
+        (tmp_path / name / "run.json").write_text("{}")
+    (tmp_path / "run.json").write_text("{}")
+    assert result_folders(tmp_path) == [tmp_path / "a", tmp_path / "b"]
+    assert result_folders(tmp_path / "run.json") == []
+    assert result_folders(tmp_path / "missing") == []
 
 
 def test_import_caimg_never_imports_napari_or_qt():

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ResultError, StackReadError
+
 __all__ = ["napari_get_reader", "read_stack_layers", "read_result_layers", "recording_layers",
-           "roi_colormap", "ROI_LAYER_NAME", "PROJECTION_LAYER_NAME"]
+           "projection_layer", "roi_layer_kwargs", "roi_colormap", "ROI_LAYER_NAME",
+           "PROJECTION_LAYER_NAME"]
 
 ROI_LAYER_NAME = "ROIs"
 PROJECTION_LAYER_NAME = "projection"
@@ -61,6 +64,10 @@ def _result_folder_of(path: Path) -> Path | None:
 def napari_get_reader(path):
     """Return a reader for ``path`` when caimg handles it, else None.
 
+    Looks at the path cheaply (no file is read) and never raises: a path that cannot be
+    looked at (no permission, name too long...) is not caimg's, as the napari plugin
+    contract asks.
+
     Parameters
     ----------
     path : str, Path or list of them
@@ -70,6 +77,13 @@ def napari_get_reader(path):
     -------
     callable or None
     """
+    try:
+        return _reader_for(path)
+    except OSError:
+        return None
+
+
+def _reader_for(path):
     from ..review import result_folders
 
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
@@ -136,7 +150,6 @@ def recording_layers(rec, *, stimulus_time_s: float | None = None,
 
 def read_stack_layers(paths) -> list[tuple]:
     """Layer-data tuples for a stack (or a 340/380 pair) in any layout caimg reads."""
-    from ..errors import StackReadError
     from ..io.stack import read_recording
 
     arg = paths if isinstance(paths, tuple) else Path(paths)
@@ -159,10 +172,19 @@ def roi_colormap(result) -> dict:
     colors = {None: (1.0, 1.0, 0.0, 1.0), 0: (0.0, 0.0, 0.0, 0.0)}
     rois = result.rois
     if len(rois):
-        for roi, acc in zip(rois["roi"].astype(int), rois["accepted"].astype(bool)):
+        for roi, acc in zip(rois["roi"].astype(int), rois["accepted"].astype(bool), strict=True):
             colors[int(roi)] = ((*_ACCEPTED_COLORS[int(roi) % len(_ACCEPTED_COLORS)], 0.6)
                                 if acc else REJECTED_COLOR)
     return colors
+
+
+def projection_layer(result) -> tuple:
+    """Image layer-data tuple of a result's projection (``result.projection`` not None)."""
+    lo, hi = np.nanpercentile(result.projection, [0.5, 99.8])
+    return (result.projection, {
+        "name": PROJECTION_LAYER_NAME, "colormap": "gray",
+        "contrast_limits": (float(lo), float(hi if hi > lo else lo + 1)),
+        "metadata": {"caimg": {"kind": "projection", "recording": result.name}}}, "image")
 
 
 def roi_layer_kwargs(result) -> dict:
@@ -178,7 +200,6 @@ def roi_layer_kwargs(result) -> dict:
 
 def read_result_layers(folder) -> list[tuple]:
     """Layer-data tuples for a result folder: channels (if found), projection, ROIs."""
-    from ..errors import ResultError
     from ..io.result import load_result
     from ..review import find_recording
 
@@ -193,10 +214,6 @@ def read_result_layers(folder) -> list[tuple]:
     if rec is not None:
         layers += recording_layers(rec, stimulus_time_s=result.config.kinetics.stimulus_time_s)
     if result.projection is not None:
-        lo, hi = np.nanpercentile(result.projection, [0.5, 99.8])
-        layers.append((result.projection, {
-            "name": PROJECTION_LAYER_NAME, "colormap": "gray",
-            "contrast_limits": (float(lo), float(hi if hi > lo else lo + 1)),
-            "metadata": {"caimg": {"kind": "projection", "recording": result.name}}}, "image"))
+        layers.append(projection_layer(result))
     layers.append((np.array(result.labels, dtype=np.int32), roi_layer_kwargs(result), "labels"))
     return layers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._reader import recording_layers
+from ._reader import read_stack_layers, recording_layers
 
 __all__ = ["fura2_sample", "fluo4_sample", "example_stack"]
 
@@ -29,19 +29,13 @@ def _synthetic(indicator: str):
     return recording_layers(syn.recording, stimulus_time_s=syn.stimulus_time_s)
 
 
-def _from_file(path: Path):
-    from ._reader import read_stack_layers
-
-    return read_stack_layers(path)
-
-
 def fura2_sample():
     """Fura-2 340/380 hyperstack: the repository example, else a synthetic one."""
     p = example_stack("fura2_hyperstack.tif")
-    return _from_file(p) if p else _synthetic("fura2")
+    return read_stack_layers(p) if p else _synthetic("fura2")
 
 
 def fluo4_sample():
     """Fluo-4 single-channel stack: the repository example, else a synthetic one."""
     p = example_stack("fluo4_cells.tif")
-    return _from_file(p) if p else _synthetic("fluo4")
+    return read_stack_layers(p) if p else _synthetic("fluo4")

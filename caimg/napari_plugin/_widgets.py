@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit,
                               ProgressBar, PushButton, SpinBox)
+
+from ..config import SegmentConfig
+from ..errors import ConfigError, StackReadError
+from ._reader import projection_layer, roi_layer_kwargs
 
 __all__ = ["RunWidget", "run_request"]
 
@@ -20,7 +25,7 @@ _LAYOUTS = ["auto", "hyperstack", "alternating", "pair", "single"]
 
 def run_request(source: dict, pipeline: str, overrides: dict, out: str | None,
                 progress=None):
-    """Read (or take) the recording, process it and save it; returns the Result.
+    """Read (or take) the recording, process it and save it.
 
     Plain function (no Qt): what the widget's worker runs.
 
@@ -38,6 +43,14 @@ def run_request(source: dict, pipeline: str, overrides: dict, out: str | None,
         Output folder; the result is saved to ``out/<recording>/`` when given.
     progress : callable, optional
         Called with a short text before each stage.
+
+    Returns
+    -------
+    result : Result
+        With ``folder`` set when it was saved.
+    recording : Recording
+        The recording processed (kept with the ROI layer, so that the review widget can
+        re-measure edited ROIs without reading the stack again).
     """
     from dataclasses import replace
 
@@ -54,8 +67,6 @@ def run_request(source: dict, pipeline: str, overrides: dict, out: str | None,
     else:
         paths = [Path(p) for p in source.get("paths", [])]
         if not paths:
-            from ..errors import StackReadError
-
             raise StackReadError("the selected layer has no source file; open a stack file "
                                  "with the caimg reader")
         say(f"reading {paths[0].name}")
@@ -94,9 +105,13 @@ class RunWidget(Container):
                                            tooltip="0 = from the file metadata")
         self.stimulus = LineEdit(label="stimulus time (s)", value="",
                                  tooltip="empty = no stimulus (baseline from the quiet part)")
-        self.method = ComboBox(label="segmentation", choices=available_methods(), value="auto")
-        self.diameter = FloatSpinBox(label="cell diameter (px)", min=1.0, max=500.0, value=12.0)
-        self.min_area = SpinBox(label="min area (px)", min=1, max=100000, value=20)
+        seg = SegmentConfig()  # the form starts at the recipe defaults
+        self.method = ComboBox(label="segmentation", choices=available_methods(),
+                               value=seg.method)
+        self.diameter = FloatSpinBox(label="cell diameter (px)", min=1.0, max=500.0,
+                                     value=seg.cell_diameter_px)
+        self.min_area = SpinBox(label="min area (px)", min=1, max=100000,
+                                value=seg.min_area_px)
         self.out = FileEdit(label="save to", mode="d", value="",
                             tooltip="output folder; empty = keep in the viewer only")
         self.run_btn = PushButton(text="Run")
@@ -148,8 +163,6 @@ class RunWidget(Container):
 
     def overrides(self) -> dict:
         """Recipe overrides from the form (None = keep the recipe's value)."""
-        from ..errors import ConfigError
-
         stim = self.stimulus.value.strip()
         try:
             stim_s = float(stim) if stim else None
@@ -215,10 +228,6 @@ class RunWidget(Container):
         self.status.value = f"failed: {exc}"
 
     def _on_done(self, out):
-        import numpy as np
-
-        from ._reader import PROJECTION_LAYER_NAME, roi_layer_kwargs
-
         result, rec = out
         self.last_result = result
 
@@ -227,11 +236,8 @@ class RunWidget(Container):
             if m.get("kind") in ("rois", "projection"):
                 self.viewer.layers.remove(lyr)
         if result.projection is not None:
-            lo, hi = np.nanpercentile(result.projection, [0.5, 99.8])
-            self.viewer.add_image(result.projection, name=PROJECTION_LAYER_NAME, colormap="gray",
-                                  contrast_limits=(float(lo), float(hi if hi > lo else lo + 1)),
-                                  metadata={"caimg": {"kind": "projection",
-                                                      "recording": result.name}})
+            data, kw, _kind = projection_layer(result)
+            self.viewer.add_image(data, **kw)
         kw = roi_layer_kwargs(result)
         kw["metadata"]["caimg"]["recording_object"] = rec
         self.viewer.add_labels(np.array(result.labels, dtype=np.int32), **kw)

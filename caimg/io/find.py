@@ -1,0 +1,227 @@
+"""Finding recordings on disk: TIFF files and 340/380 pairs under files and folders."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, StackReadError
+from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_tiff_name, split_pair,
+                     tiff_stem)
+
+__all__ = ["RecordingSource", "find_recordings"]
+
+
+@dataclass(frozen=True)
+class RecordingSource:
+    """One recording found on disk by :func:`find_recordings`.
+
+    Parameters
+    ----------
+    name : str
+        Unique within one search; used as the result-folder name.
+    paths : tuple of Path
+        One file, or two for a pair (340 first, 380 second). A pair with a missing
+        partner has one path and ``layout="pair"``; reading it raises a clear error.
+    layout : str
+        ``"auto"`` (decided when reading) or ``"pair"``.
+    error : str, optional
+        Why this source cannot be read (a path that does not exist, a folder that cannot
+        be listed), when :func:`find_recordings` was asked to report rather than raise;
+        :func:`~caimg.io.read.read_recording` raises :class:`StackReadError` with this
+        message.
+    """
+
+    name: str
+    paths: tuple[Path, ...]
+    layout: str = "auto"
+    error: str | None = None
+
+
+def _skip_dir(path: Path) -> bool:
+    name = path.name
+    return (name.startswith(".") or name.endswith(".partial")
+            or (path / "run.json").exists())
+
+
+def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """TIFF files under ``root``; folders that cannot be listed go to ``errors`` (or raise)."""
+    found = []
+
+    def onerror(exc: OSError):
+        where = Path(exc.filename) if exc.filename else root
+        msg = (f"{where}: folder cannot be read ({exc.strerror or exc}); expected a readable "
+               "folder of TIFF files (check its permissions)")
+        if errors is None:
+            raise StackReadError(msg) from None
+        errors.append((where, msg))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        here = Path(dirpath)
+        # prune in place so os.walk does not descend into skipped folders
+        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
+        for f in sorted(filenames):
+            if not f.startswith(".") and is_tiff_name(Path(f)):
+                found.append(here / f)
+    return found
+
+
+def _collect_files(paths, pair_suffixes, pairing: bool,
+                   problems: list[tuple[Path, str]] | None) -> list[tuple[Path, Path]]:
+    """``(root the file was found under, file)`` for every given file and every TIFF under
+    the given folders; paths that cannot be searched go to ``problems`` (or raise)."""
+    files: list[tuple[Path, Path]] = []
+    for p in as_path_list(paths):
+        if not p.exists():
+            msg = (f"{p}: no such file or folder; expected a TIFF file or a folder of TIFF "
+                   "files")
+            if problems is None:
+                raise StackReadError(msg)
+            problems.append((p, msg))
+            continue
+        if p.is_dir():
+            files.extend((p, f) for f in _walk_tiffs(p, problems))
+        else:
+            files.append((p.parent, p))
+            split = split_pair(p, pair_suffixes) if pairing else None
+            if split is not None:  # a pair file given alone: take its partner when present
+                ext = p.name[len(tiff_stem(p)):]  # ".tif", ".ome.tif", ...
+                partner = p.with_name(split[0] + pair_suffixes[1 - split[1]] + ext)
+                if partner.is_file():
+                    files.append((p.parent, partner))
+    return files
+
+
+def _group_pairs(files, pair_suffixes, layout: str, pairing: bool) -> list[tuple]:
+    """``(root, first path, stem, paths, layout)`` per recording, in sorted path order:
+    pair files of one folder and stem become one recording, the same file found twice
+    counts once."""
+    seen: set[Path] = set()
+    groups: dict[tuple[Path, str], list[Path | None]] = {}
+    # (root, stem, explicit paths or None, group key or None, layout) in sorted path order
+    items: list[tuple[Path, str, tuple[Path, ...] | None, tuple | None, str]] = []
+    for root, f in files:
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        split = split_pair(f, pair_suffixes) if pairing else None
+        if split is None:
+            items.append((root, tiff_stem(f), (f,), None,
+                          "pair" if layout == "pair" else "auto"))
+            continue
+        base, idx = split
+        gkey = (f.parent.resolve(), base)
+        if gkey not in groups:
+            groups[gkey] = [None, None]
+            items.append((root, base, None, gkey, "pair"))
+        slot = groups[gkey]
+        if slot[idx] is None:
+            slot[idx] = f
+        else:  # e.g. cell_340.tif next to cell_340.tiff: keep the second one visible too
+            items.append((root, tiff_stem(f), (f,), None, "pair"))
+
+    resolved = []
+    for root, stem, explicit, gkey, lay in items:
+        rec_paths = explicit if explicit is not None else \
+            tuple(x for x in groups[gkey] if x is not None)
+        resolved.append((root, rec_paths[0], stem, rec_paths, lay))
+    return resolved
+
+
+def _next_free(name: str, used: set[str]) -> str:
+    base, k = name, 2
+    while name in used:
+        name = f"{base}_{k}"
+        k += 1
+    used.add(name)
+    return name
+
+
+def _named_sources(resolved, problems) -> list[RecordingSource]:
+    """Sources with unique names: the stem, else the path relative to the searched folder;
+    then one source per path that could not be searched."""
+    counts: dict[str, int] = {}
+    for r in resolved:
+        counts[r[2]] = counts.get(r[2], 0) + 1
+    out: list[RecordingSource] = []
+    used: set[str] = set()
+    for root, first, stem, rec_paths, lay in resolved:
+        name = stem
+        if counts[stem] > 1:
+            try:
+                rel = first.parent.resolve().relative_to(root.resolve())
+                parts = [*rel.parts, stem]
+            except ValueError:
+                parts = [first.parent.name, stem]
+            name = "__".join(p for p in parts if p not in ("", "."))
+        out.append(RecordingSource(name=_next_free(name, used), paths=tuple(rec_paths),
+                                   layout=lay))
+    for p, msg in problems or ():
+        name = (tiff_stem(p) if is_tiff_name(p) else p.name) or "input"
+        out.append(RecordingSource(name=_next_free(name, used), paths=(p,), layout="auto",
+                                   error=msg))
+    return out
+
+
+def find_recordings(paths, *, layout: str = "auto",
+                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
+                    on_error: str = "raise") -> list[RecordingSource]:
+    """Find the recordings under files and folders.
+
+    Parameters
+    ----------
+    paths : str, Path or list of them
+        Files (taken as given, whatever their extension; a pair file given alone brings
+        its partner from the same folder) or folders. Folders are walked
+        recursively in sorted order; ``*.tif``/``*.tiff`` files of any case are taken.
+        Hidden files and folders, folders ending in ``.partial`` and caimg result folders
+        (any folder holding a ``run.json``) are skipped.
+    layout : str
+        ``"auto"`` or ``"pair"``: files named ``<stem><suffix340>.tif`` and
+        ``<stem><suffix380>.tif`` in the same folder become one pair recording named
+        ``<stem>``. Any other layout (``"single"``, ``"hyperstack"``, ``"alternating"``)
+        makes every file its own recording, whatever its name.
+    pair_suffixes : (str, str)
+        Suffixes of the 340 nm and 380 nm file stems.
+    on_error : {"raise", "report"}
+        What to do with a path that does not exist or a folder that cannot be listed:
+        raise :class:`StackReadError`, or return it as a source whose ``error`` says why
+        (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
+
+    Returns
+    -------
+    list of RecordingSource
+        In sorted path order. Names are file stems (pairs: the common stem); when two
+        recordings share a stem, their paths relative to the searched folder, with
+        ``/`` replaced by ``__``, are used instead. A ``_340`` file without its ``_380``
+        partner (or the reverse) is kept as a one-path ``"pair"`` source so that reading
+        it fails with a clear error instead of being dropped silently.
+
+    Raises
+    ------
+    StackReadError
+        When a path does not exist or a folder cannot be listed (``on_error="raise"``).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from caimg.io import write_recording
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = write_recording({"f340": np.zeros((2, 4, 4), np.uint16),
+    ...                      "f380": np.zeros((2, 4, 4), np.uint16)}, d / "cell", layout="pair")
+    >>> [(s.name, s.layout, len(s.paths)) for s in find_recordings(d)]
+    [('cell', 'pair', 2)]
+    """
+    if layout not in LAYOUT_NAMES:
+        raise ConfigError(f"layout = {layout!r}: expected one of {list(LAYOUT_NAMES)}")
+    pair_suffixes = check_pair_suffixes(pair_suffixes)
+    if on_error not in ("raise", "report"):
+        raise ConfigError(f"on_error = {on_error!r}: expected 'raise' or 'report'")
+    pairing = layout in ("auto", "pair")
+    # (path, message) of paths that could not be searched
+    problems: list[tuple[Path, str]] | None = [] if on_error == "report" else None
+    files = _collect_files(paths, pair_suffixes, pairing, problems)
+    resolved = _group_pairs(files, pair_suffixes, layout, pairing)
+    return _named_sources(resolved, problems)

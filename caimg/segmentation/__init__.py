@@ -1,0 +1,265 @@
+"""Cell segmentation of widefield calcium-imaging recordings.
+
+:func:`segment` turns summary images of a registered recording (a structural projection,
+and optionally the activity images: temporal SD and local correlation) into a label
+image. Methods are chosen by name (:func:`available_methods`); ``"auto"`` is the best one
+(``"gradient"``, measured by ``benchmarks/segmentation_accuracy.py``). Everything here is
+pure: arrays in, arrays out.
+
+The default method, ``"gradient"``, in one paragraph: the structural image is flattened
+(a smooth background, estimated from pixels that are not cells, is subtracted). The
+gradient of the *log* of the flattened image, ``|grad I| / I``, is high on every cell
+outline -- also between a bright and a dim cell pressed together, where intensity only
+steps down without a dip -- and low inside every cell, whatever its dye loading. Cell
+interiors (low relative gradient) give one marker per distance-transform maximum, so
+interiors that leak into each other through a weak stretch of border still give one
+marker per cell; cells too small or dim for a flat interior are added from peaks of a
+scale-normalised Laplacian of Gaussian on a locally contrast-normalised image, and, when
+activity images are given, from the local-correlation image (cells that respond but are
+hardly visible). A watershed of the relative gradient from these markers splits touching
+cells along their real border; each cell's outline is then cut at ``edge_fraction`` of its
+own height above its own surroundings (one rule for cells of any brightness, which keeps
+scattered-light halos outside), and slivers thinner than a quarter cell are dropped.
+
+The package: this module holds :func:`segment` and the method registry; each method
+lives in its own module (``_gradient``, ``_watershed``, ``_threshold``) and the helpers
+they share (background flattening, outline cut) in ``_common``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..errors import ConfigError
+from ._gradient import segment_gradient
+from ._threshold import segment_threshold
+from ._watershed import segment_watershed
+
+__all__ = ["segment", "available_methods", "register_method"]
+
+_METHODS: dict[str, Callable[..., np.ndarray]] = {}
+_DEFAULT = "gradient"
+
+
+def register_method(name: str):
+    """Register a segmentation method under ``name`` (a decorator).
+
+    A method is called as ``fn(structural, activity, *, cell_diameter_px, min_area_px,
+    max_area_px, **params)`` with ``structural`` a (Y, X) float64 image and ``activity``
+    ``None`` or a dict with (Y, X) float64 ``"std"`` and ``"corr"``; it returns a (Y, X)
+    integer label image. Its keyword-only parameters with defaults are its ``params``.
+
+    Parameters
+    ----------
+    name : str
+        The name ``segment(method=...)`` accepts; an existing name is replaced.
+
+    Returns
+    -------
+    callable
+        A decorator that registers the method and returns it unchanged.
+
+    Examples
+    --------
+    >>> @register_method("everything")
+    ... def _one_roi(structural, activity, *, cell_diameter_px, min_area_px, max_area_px):
+    ...     return np.ones(structural.shape, dtype=np.int32)
+    >>> "everything" in available_methods()
+    True
+    >>> int(segment(np.arange(64.0).reshape(8, 8), method="everything").max())
+    1
+    >>> del _METHODS["everything"]
+    """
+
+    def deco(fn):
+        _METHODS[name] = fn
+        return fn
+
+    return deco
+
+
+register_method("gradient")(segment_gradient)
+register_method("threshold")(segment_threshold)
+register_method("watershed")(segment_watershed)
+
+
+def available_methods() -> list[str]:
+    """Names accepted by ``segment(method=...)``.
+
+    Returns
+    -------
+    list of str
+        ``"auto"`` first, then the registered method names in alphabetical order.
+
+    Examples
+    --------
+    >>> available_methods()
+    ['auto', 'gradient', 'threshold', 'watershed']
+    """
+    return ["auto", *sorted(_METHODS)]
+
+
+_COMMON = ("cell_diameter_px", "min_area_px", "max_area_px")
+
+
+def _method_params(fn) -> dict[str, Any]:
+    sig = inspect.signature(fn)
+    return {k: p.default for k, p in sig.parameters.items()
+            if p.kind is p.KEYWORD_ONLY and k not in _COMMON}
+
+
+def _as_images(images):
+    """(structural, activity-or-None) as float64, from SummaryImages-like or an array."""
+    if hasattr(images, "mean") and not isinstance(images, np.ndarray) and hasattr(images, "std"):
+        structural = np.asarray(images.mean, dtype=np.float64)
+        activity = {}
+        for k in ("std", "corr"):
+            v = getattr(images, k, None)
+            if v is not None:
+                v = np.asarray(v, dtype=np.float64)
+                if v.shape != structural.shape:
+                    raise ConfigError(f"summary image '{k}' has shape {v.shape}, expected the "
+                                      f"shape of 'mean' {structural.shape}")
+                activity[k] = v
+        n_frames = getattr(images, "n_frames", None)
+        if n_frames is not None:
+            activity["n_frames"] = int(n_frames)
+        if "corr" not in activity:
+            activity = None
+        return structural, activity
+    arr = np.asarray(images)
+    if arr.ndim != 2:
+        raise ConfigError(f"'images' must be a (Y, X) projection or summary images with "
+                          f"(Y, X) fields mean/std/corr, got an array of shape {arr.shape}")
+    return arr.astype(np.float64), None
+
+
+def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=None,
+            pixel_size_um=None, min_area_px=20, max_area_px=5000, **params) -> np.ndarray:
+    """Find cells and return them as a label image.
+
+    Parameters
+    ----------
+    images : SummaryImages or (Y, X) array
+        Summary images of the registered recording (an object with (Y, X) attributes
+        ``mean``, ``std``, ``corr`` and ``n_frames``, as made by
+        ``caimg.motion.summary_images``), or a single (Y, X) structural image (then the
+        structural image alone is used). For Fura-2 use the 380 nm channel, whose resting
+        fluorescence is brightest and most stable. Intensities in camera counts.
+    method : str
+        ``"auto"`` (the best method, currently ``"gradient"``) or a name from
+        :func:`available_methods`.
+    cell_diameter_px : float
+        Typical cell diameter in pixels. Sets every length scale of the methods.
+    cell_diameter_um, pixel_size_um : float, optional
+        When both are known they override ``cell_diameter_px``
+        (``cell_diameter_px = cell_diameter_um / pixel_size_um``).
+    min_area_px, max_area_px : int
+        Objects smaller or larger than this (in pixels) are dropped.
+    **params
+        Options of the chosen method (see the ``segment_<name>`` function of its module,
+        e.g. ``caimg.segmentation._gradient.segment_gradient``); an unknown name is a
+        :class:`~caimg.errors.ConfigError`.
+
+    Returns
+    -------
+    (Y, X) int32 array
+        Labels 1..N (consecutive, in raster order of the cells' first pixel), 0 =
+        background. Every ROI is one 4-connected region without holes. A featureless or
+        empty image gives all zeros.
+
+    Raises
+    ------
+    ConfigError
+        Unknown method (listing the valid ones, closest first), unknown parameter for
+        the method, or images of the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage.draw import disk
+    >>> img = np.random.default_rng(0).normal(100, 2, (64, 64))
+    >>> for r, c in [(16, 16), (16, 40), (44, 28)]:
+    ...     rr, cc = disk((r, c), 6); img[rr, cc] += 40
+    >>> int(segment(img).max())
+    3
+    """
+    name = "auto" if method is None else str(method)
+    if name == "auto":
+        name = _DEFAULT
+    if name not in _METHODS:
+        valid = available_methods()
+        close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0.0)
+        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close}")
+    fn = _METHODS[name]
+    valid_params = _method_params(fn)
+    for k in params:
+        if k not in valid_params:
+            close = difflib.get_close_matches(k, list(valid_params), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown parameter '{k}' for segmentation method '{name}': "
+                              f"expected one of {sorted(valid_params)}{hint}")
+    if cell_diameter_um is not None and pixel_size_um is not None:
+        if cell_diameter_um <= 0 or pixel_size_um <= 0:
+            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
+                              f"{pixel_size_um}: expected positive numbers")
+        cell_diameter_px = float(cell_diameter_um) / float(pixel_size_um)
+    cell_diameter_px = float(cell_diameter_px)
+    if not cell_diameter_px >= 1:
+        raise ConfigError(f"cell_diameter_px = {cell_diameter_px}: expected a value >= 1 pixel")
+    if min_area_px > max_area_px:
+        raise ConfigError(f"min_area_px = {min_area_px} is larger than max_area_px = "
+                          f"{max_area_px}; expected min_area_px <= max_area_px")
+
+    structural, activity = _as_images(images)
+    finite = np.isfinite(structural)
+    if not finite.all():
+        fill = np.median(structural[finite]) if finite.any() else 0.0
+        structural = np.where(finite, structural, fill)
+    if activity is not None:
+        for k in ("std", "corr"):
+            if k in activity:
+                activity[k] = np.nan_to_num(activity[k], nan=0.0, posinf=0.0, neginf=0.0)
+    if structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0:
+        return np.zeros(structural.shape, dtype=np.int32)
+
+    labels = fn(structural, activity, cell_diameter_px=cell_diameter_px,
+                min_area_px=int(min_area_px), max_area_px=int(max_area_px), **params)
+    return _finalise(labels, min_area_px, max_area_px)
+
+
+def _finalise(labels, min_area_px, max_area_px):
+    """One 4-connected, hole-free region per label, area filters, consecutive ids."""
+    labels = np.asarray(labels)
+    out = np.zeros(labels.shape, dtype=np.int32)
+    if labels.max(initial=0) == 0:
+        return out
+    slices = ndi.find_objects(labels.astype(np.int64, copy=False))
+    k = 0
+    for i, sl in enumerate(slices, start=1):
+        if sl is None:
+            continue
+        m = labels[sl] == i
+        cc, n = ndi.label(m)
+        if n > 1:
+            sizes = np.bincount(cc.ravel())[1:]
+            m = cc == (np.argmax(sizes) + 1)
+        m = ndi.binary_fill_holes(m)
+        m &= (out[sl] == 0)
+        a = int(m.sum())
+        if a < min_area_px or a > max_area_px:
+            continue
+        # filling may merge a disconnected sliver; keep the largest 4-connected part again
+        cc, n = ndi.label(m)
+        if n > 1:
+            sizes = np.bincount(cc.ravel())[1:]
+            m = cc == (np.argmax(sizes) + 1)
+        k += 1
+        out[sl][m] = k
+    return out

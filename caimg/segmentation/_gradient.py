@@ -1,0 +1,250 @@
+"""The ``"gradient"`` segmentation method, the default.
+
+A watershed of the gradient of log intensity, seeded by flat cell interiors (see the
+package docstring).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ._common import find_peaks, flatten, local_scale, log_response, mad_sd, nconv, refine_outlines
+
+__all__ = ["segment_gradient"]
+
+
+def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
+                     threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
+                     gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
+                     log_seeds=True, marker_distance=0.3, min_thickness=0.25,
+                     use_activity=True, activity_threshold=5.0, min_solidity=0.75):
+    """Watershed of the gradient of log intensity, seeded by flat cell interiors.
+
+    The relative gradient ``|grad I| / I`` is high on every cell outline, including the
+    border between a bright and a dim cell pressed together (a step in log intensity),
+    and low inside cells whatever their brightness; so cell interiors (low relative
+    gradient) seed a watershed whose lines follow the outlines.
+
+    Parameters
+    ----------
+    structural : ndarray of float64, shape (Y, X)
+        Structural image (camera counts, finite).
+    activity : dict or None
+        ``"std"`` and ``"corr"`` (Y, X) activity images, or None.
+    cell_diameter_px : float
+        Typical cell diameter, pixels.
+    min_area_px, max_area_px : int
+        Area limits (applied later by ``segment``; here for methods that use them).
+    threshold_snr : float
+        Interior pixels must be this many noise SDs above the flattened background.
+    background_scale : float
+        Sigma of the background estimate, in cell diameters.
+    interior_gradient : float
+        Relative gradient (per pixel) below which a pixel counts as cell interior.
+    gradient_sigma : float
+        Gaussian sigma (px) of the gradient.
+    enclosed_fraction : float
+        A region whose border touches one neighbour along more than this fraction of
+        its outline is merged into it (a dim nucleus inside a cell).
+    refine : bool
+        Cut each cell at ``edge_fraction`` of its height above its surroundings.
+    edge_fraction : float
+        Where the outline is cut, as a fraction of the cell's height (0.4: a little below
+        half maximum, which fits the dimmer rim of a domed cell).
+    log_seeds : bool
+        Add Laplacian-of-Gaussian peaks (cells without a flat interior) as markers.
+    marker_distance : float
+        Minimum distance between interior markers, in cell diameters.
+    min_thickness : float
+        ROIs whose largest inscribed disc is narrower than this fraction of the cell
+        diameter (radius ``min_thickness * d``) are slivers and dropped.
+    use_activity : bool
+        With activity images, add cells seen in the local-correlation image only.
+    activity_threshold : float
+        Correlation-image peaks need this many noise SDs of its LoG response.
+    min_solidity : float
+        ROIs covering less than this fraction of their convex hull are not cell-shaped
+        (neuropil, dendrite tangles) and are dropped (0 = keep all).
+
+    Returns
+    -------
+    ndarray of int, shape (Y, X)
+        Labels, 0 = background (``segment`` makes them consecutive and hole-free).
+    """
+    from skimage.segmentation import watershed
+
+    d = cell_diameter_px
+    flat, bg, noise, bgmask = flatten(structural, d, scale=background_scale)
+    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
+    noise_s = max(mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    fg = smooth > 3.0 * noise_s
+    logi = np.log(np.maximum(smooth, 3.0 * noise_s))
+    grad = ndi.gaussian_gradient_magnitude(logi, gradient_sigma)
+    interior = fg & (grad < interior_gradient) & (smooth > threshold_snr * noise_s)
+    interior = ndi.binary_opening(interior, structure=np.ones((3, 3), bool))
+    # one marker per thick part of the interior: interiors of touching cells can leak
+    # into each other through a weak stretch of their border, their distance-transform
+    # maxima stay apart
+    from skimage.feature import peak_local_max
+
+    dt = ndi.distance_transform_edt(interior)
+    dts = ndi.gaussian_filter(dt, 1.0)
+    pk = peak_local_max(dts, min_distance=max(2, int(marker_distance * d)), threshold_abs=1.0,
+                        labels=ndi.label(interior)[0], exclude_border=False)
+    mk = np.zeros(structural.shape, dtype=np.int32)
+    n = len(pk)
+    for j, (r, c) in enumerate(pk, start=1):
+        mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = j
+    mk = np.where(interior, mk, 0)
+    if log_seeds:
+        # cells too dim or small for a flat interior still give a LoG peak
+        det = flat / local_scale(flat, d, noise)
+        resp = log_response(det, d)
+        rn = max(mad_sd(resp[bgmask]) if bgmask.sum() > 20 else mad_sd(resp), 1e-12)
+        base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
+        pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
+        if len(pk):
+            pk = pk[fg[pk[:, 0], pk[:, 1]]]
+            near = ndi.binary_dilation(mk > 0, iterations=max(1, int(d / 4)))
+            pk = pk[~near[pk[:, 0], pk[:, 1]]]
+            for j, (r, c) in enumerate(pk, start=1):
+                mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
+            n += len(pk)
+    markers = mk.copy()
+    markers[~ndi.binary_dilation(fg, iterations=1)] = n + 1
+    ws = watershed(grad, markers)
+    regions = np.where(ws <= n, ws, 0).astype(np.int32)
+    regions = _merge_enclosed(regions, enclosed_fraction)
+    if refine:
+        seeds = np.where(mk > 0, regions, 0)
+        regions = refine_outlines(smooth, regions, seeds, d, edge_fraction,
+                                  ring_px=max(2.0, d / 3), noise=noise_s,
+                                  min_peak_snr=threshold_snr)
+    if use_activity and activity is not None and "corr" in activity:
+        act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
+                              activity_threshold, edge_fraction)
+        regions = np.where(regions > 0, regions, act)
+    regions = _drop_thin(regions, min_thickness * d)
+    return _drop_irregular(regions, min_solidity)
+
+
+def _drop_irregular(labels, min_solidity):
+    """Remove ROIs whose area is less than ``min_solidity`` of their convex hull's."""
+    from skimage.morphology import convex_hull_image
+
+    if min_solidity <= 0 or labels.max(initial=0) == 0:
+        return labels
+    out = labels.copy()
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        m = labels[sl] == i
+        if m.sum() < 5:
+            continue
+        try:
+            hull = convex_hull_image(m)
+        except Exception:  # collinear pixels
+            continue
+        if m.sum() < min_solidity * hull.sum():
+            out[sl][m] = 0
+    return out
+
+
+def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fraction):
+    """Cells seen in the local-correlation image only, away from the structural cells.
+
+    Returns a label image with ids above ``cells.max()``; outlines are cut at
+    ``edge_fraction`` of each cell's height in the (flattened) correlation image.
+    """
+    from skimage.segmentation import watershed
+
+    out = np.zeros(cells.shape, dtype=np.int32)
+    free = bgmask & (cells == 0)
+    if free.sum() < 20:
+        return out
+    cflat = corr - nconv(corr, free, max(background_scale * d, 2.0))
+    csmooth = ndi.gaussian_filter(cflat, max(d / 12.0, 0.7))
+    cnoise = max(mad_sd(csmooth[free]), 1e-12)
+    cfg = csmooth > 3.0 * cnoise
+    resp = log_response(cflat, d)
+    rn = max(mad_sd(resp[free]), 1e-12)
+    pk = find_peaks(resp, 0.5 * d, float(np.median(resp[free])) + threshold * rn)
+    if not len(pk):
+        return out
+    # scattered light of a responding cell is correlated too: stay clear of known cells
+    far = ndi.distance_transform_edt(cells == 0) > 0.75 * d
+    # edge pixels of registered frames are interpolated / repeated, hence correlated
+    m = int(math.ceil(0.75 * d))
+    far[:m, :] = far[-m:, :] = far[:, :m] = far[:, -m:] = False
+    pk = pk[far[pk[:, 0], pk[:, 1]] & cfg[pk[:, 0], pk[:, 1]]]
+    if not len(pk):
+        return out
+    start = int(cells.max())
+    seeds = np.zeros(cells.shape, dtype=np.int32)
+    seeds[pk[:, 0], pk[:, 1]] = np.arange(1, len(pk) + 1) + start
+    allowed = cfg & ~ndi.binary_dilation(cells > 0, iterations=1)
+    markers = np.where(allowed, ndi.grey_dilation(seeds, size=3), 0)
+    regions = watershed(-csmooth, markers, mask=allowed)
+    reach = ndi.distance_transform_edt(seeds == 0)
+    regions = np.where(reach <= d, regions, 0).astype(np.int32)
+    return refine_outlines(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
+                           noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
+
+
+def _drop_thin(labels, min_radius):
+    """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px.
+
+    Those are slivers in the gaps between touching cells, and rims.
+    """
+    if labels.max(initial=0) == 0 or min_radius <= 0:
+        return labels
+    # distance to the nearest pixel of another label or background
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[:, :-1] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    edge[:-1, :] |= labels[1:, :] != labels[:-1, :]
+    inside = (labels > 0) & ~edge
+    dt = ndi.distance_transform_edt(inside) + 1.0
+    dt[labels == 0] = 0
+    idx = np.arange(1, int(labels.max()) + 1)
+    radius = ndi.maximum(dt, labels, idx)
+    keep = np.zeros(idx.size + 1, dtype=bool)
+    keep[1:] = np.asarray(radius) >= min_radius
+    return np.where(keep[labels], labels, 0)
+
+
+def _merge_enclosed(regions, fraction):
+    """Merge regions that share more than ``fraction`` of their outline with one neighbour."""
+    n = int(regions.max(initial=0))
+    if n < 2:
+        return regions
+    perim = np.zeros(n + 1)
+    shared = {}
+    for a_img, b_img in ((regions[:, :-1], regions[:, 1:]), (regions[:-1, :], regions[1:, :])):
+        diff = a_img != b_img
+        for x_img, y_img in ((a_img, b_img), (b_img, a_img)):
+            sel = diff & (x_img > 0)
+            np.add.at(perim, x_img[sel], 1)
+            sel2 = sel & (y_img > 0)
+            key = x_img[sel2].astype(np.int64) * (n + 1) + y_img[sel2]
+            u, c = np.unique(key, return_counts=True)
+            for k_, c_ in zip(u.tolist(), c.tolist(), strict=True):
+                shared[k_] = shared.get(k_, 0) + c_
+    parent = np.arange(n + 1)
+    for k_, c_ in sorted(shared.items(), key=lambda kv: -kv[1]):
+        x, y = divmod(k_, n + 1)
+        if perim[x] > 0 and c_ / perim[x] > fraction and parent[x] == x:
+            parent[x] = y
+    roots = parent.copy()
+    for i in range(n + 1):
+        r = i
+        seen = 0
+        while roots[r] != r and seen < n:
+            r = roots[r]
+            seen += 1
+        roots[i] = r
+    return roots[regions].astype(np.int32)
