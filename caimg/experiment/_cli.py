@@ -1,5 +1,6 @@
 """``caimg summarize``: argument parsing and the handler (the work is in
-:mod:`caimg.experiment.summary` and :mod:`caimg.experiment.report`)."""
+:mod:`caimg.experiment.summary` and :mod:`caimg.experiment.report`).
+"""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Handler of ``caimg summarize``; 0 on success (bad designs raise, exit 2)."""
+    """Run ``caimg summarize``; return 0 on success (bad designs raise: exit 2)."""
     from .report import write_report
     from .summary import summarize
 

@@ -1,5 +1,6 @@
 """A synthetic concentration-response experiment on disk, with its truth (for the tests
-and docs/make_experiment_example.py)."""
+and docs/make_experiment_example.py).
+"""
 
 from __future__ import annotations
 

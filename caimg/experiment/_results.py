@@ -92,7 +92,8 @@ def _mean_trace(res) -> tuple[np.ndarray, np.ndarray]:
 def read_results(folders: dict[str, Path], names) -> tuple[pd.DataFrame, pd.DataFrame,
                                                             dict, str, bool]:
     """Cells (long), ROI counts, mean traces, the signal column, whether a stimulus was
-    set everywhere."""
+    set everywhere.
+    """
     from .. import load_result  # the public reader (caimg.load_result)
 
     cells, counts, traces, signals, stim = [], [], {}, {}, True
@@ -116,7 +117,8 @@ def read_results(folders: dict[str, Path], names) -> tuple[pd.DataFrame, pd.Data
 
 def condition_traces(traces, design, order):
     """Mean +/- SEM over recordings of the per-recording mean trace, per condition, on a
-    common time grid (from the stimulus; linear interpolation)."""
+    common time grid (from the stimulus; linear interpolation).
+    """
     rows = []
     for cond in order:
         names = design.loc[design["condition"] == cond, "recording"]

@@ -50,8 +50,8 @@ def _unit_factor(unit: str) -> float | None:
     return UNITS_M[canon] if canon else None
 
 
-def parse_concentration(text, unit: str = "") -> float:
-    """A concentration as written by a person, in mol/L.
+def parse_concentration(text, *, unit: str = "") -> float:
+    """Parse a concentration as written by a person into mol/L.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ def parse_concentration(text, unit: str = "") -> float:
     --------
     >>> parse_concentration("10 uM")
     1e-05
-    >>> parse_concentration("3", "nM")
+    >>> parse_concentration("3", unit="nM")
     3e-09
     """
     s = str(text).strip()
@@ -110,7 +110,18 @@ def parse_concentration(text, unit: str = "") -> float:
 
 
 def format_molar(c: float) -> str:
-    """``1e-05`` -> ``"10 µM"`` (for labels); NaN -> ``""``; 0 -> ``"0"``."""
+    """Format a concentration in M for a label, in the largest unit that gives >= 1.
+
+    Parameters
+    ----------
+    c : float
+        Concentration in mol/L.
+
+    Returns
+    -------
+    str
+        ``1e-05`` -> ``"10 µM"``; NaN -> ``""``; 0 -> ``"0"``.
+    """
     if c is None or not np.isfinite(c):
         return ""
     if c == 0:
@@ -158,7 +169,7 @@ def _check_columns(df: pd.DataFrame, where: str) -> None:
 
 
 def _match_rows(df: pd.DataFrame, recordings, path: Path) -> dict[str, int]:
-    """recording name -> index of the design row that names it."""
+    """Map each recording name to the index of the design row that names it."""
     names = list(recordings)
     owner: dict[str, int] = {}
     for i, pattern in enumerate(df["recording"]):
@@ -195,7 +206,7 @@ def _short(names, k=6) -> str:
 
 def _normalise(raw: pd.DataFrame, owner: dict[str, int], recordings, on_missing: str, *,
                source: str, where, first_row: int) -> pd.DataFrame:
-    """The raw string table -> :data:`DESIGN_COLUMNS` (``where(i)`` names row ``i``)."""
+    """Turn the raw string table into :data:`DESIGN_COLUMNS` (``where(i)`` names row i)."""
     missing = [n for n in recordings if n not in owner]
     if missing and on_missing == "error":
         raise DesignError(f"{source}: {len(missing)} recording(s) have no design row: "
@@ -209,7 +220,7 @@ def _normalise(raw: pd.DataFrame, owner: dict[str, int], recordings, on_missing:
             return str(r[c]) if c in raw.columns else ""
 
         try:
-            conc = parse_concentration(get("concentration"), get("concentration_unit"))
+            conc = parse_concentration(get("concentration"), unit=get("concentration_unit"))
         except ValueError as exc:
             raise DesignError(f"{where(i)}: {exc}") from None
         compound = get("compound")
@@ -283,7 +294,7 @@ def read_design(path, recordings, *, on_missing: str = "error") -> pd.DataFrame:
 
 
 def design_from_names(names, pattern: str, *, on_missing: str = "error") -> pd.DataFrame:
-    """The design taken from file and folder names by a regular expression.
+    r"""Take the design from file and folder names with a regular expression.
 
     Parameters
     ----------
@@ -309,7 +320,7 @@ def design_from_names(names, pattern: str, *, on_missing: str = "error") -> pd.D
     Examples
     --------
     >>> d = design_from_names(["igm_10nM_cs1", "igm_1uM_cs2"],
-    ...     r"(?P<compound>[a-z]+)_(?P<concentration>[\\d.]+[munp]?M)_cs(?P<replicate>\\d+)")
+    ...     r"(?P<compound>[a-z]+)_(?P<concentration>[\d.]+[munp]?M)_cs(?P<replicate>\d+)")
     >>> d["concentration_M"].tolist()
     [1e-08, 1e-06]
     """

@@ -24,8 +24,8 @@ HILL_BOUNDS = (0.1, 10.0)
 _SEARCH_DECADES = 2.0
 
 
-def logistic4(concentration, bottom, top, log10_ec50, hill_slope, *, direction="stimulation"):
-    """The four-parameter logistic (Hill) curve.
+def logistic4(concentration, *, bottom, top, log10_ec50, hill_slope, direction="stimulation"):
+    """Evaluate the four-parameter logistic (Hill) curve.
 
     Parameters
     ----------
@@ -52,7 +52,7 @@ def logistic4(concentration, bottom, top, log10_ec50, hill_slope, *, direction="
 
     Examples
     --------
-    >>> float(logistic4(1e-6, 0.0, 1.0, -6.0, 1.0))
+    >>> float(logistic4(1e-6, bottom=0.0, top=1.0, log10_ec50=-6.0, hill_slope=1.0))
     0.5
     """
     if direction not in ("stimulation", "inhibition"):
@@ -162,11 +162,11 @@ class DoseResponseFit:
         x = np.asarray(concentration, float)
         if not self.determined:
             return np.full(x.shape, np.nan)
-        return logistic4(x, self.bottom, self.top, self.log10_ec50, self.hill_slope,
-                         direction=self.direction)
+        return logistic4(x, bottom=self.bottom, top=self.top, log10_ec50=self.log10_ec50,
+                         hill_slope=self.hill_slope, direction=self.direction)
 
     def as_dict(self) -> dict:
-        """The public fields as a flat dict (one row of a table)."""
+        """Return the public fields as a flat dict (one row of a table)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if not k.startswith("_")}
 
 
@@ -220,7 +220,8 @@ def _best_fit(x, y, lmin, lmax, hill_grid):
 
 def _ci_end(x, y, p_hat, threshold, step, limit, hill_grid):
     """log10 EC50 where the profile RSS crosses ``threshold`` going from the estimate
-    towards ``limit`` in steps of ``step``; None when it never does (unbounded)."""
+    towards ``limit`` in steps of ``step``; None when it never does (unbounded).
+    """
     grid = np.arange(p_hat[2] + step, limit + step / 2, step)
     # a cheap scan (Hill slope on its grid only: an upper bound of the profile), each
     # crossing it finds checked on the exact profile
@@ -238,7 +239,7 @@ def _ci_end(x, y, p_hat, threshold, step, limit, hill_grid):
 
 
 def fit_dose_response(concentration, response, *, direction="auto", alpha=0.05):
-    """Fit a four-parameter logistic curve and the profile-likelihood CI of EC50/IC50.
+    r"""Fit a four-parameter logistic curve and the profile-likelihood CI of EC50/IC50.
 
     Parameters
     ----------
@@ -266,7 +267,7 @@ def fit_dose_response(concentration, response, *, direction="auto", alpha=0.05):
     -----
     Model (stimulation; inhibition swaps the plateaus at x = 0 and x -> infinity):
 
-    .. math:: y = \\mathrm{bottom} + \\frac{\\mathrm{top} - \\mathrm{bottom}}
+    .. math:: y = \mathrm{bottom} + \frac{\mathrm{top} - \mathrm{bottom}}
               {1 + (EC_{50} / x)^{h}}
 
     fitted by least squares (``scipy.optimize.least_squares``, trust region) in the
@@ -296,7 +297,8 @@ def fit_dose_response(concentration, response, *, direction="auto", alpha=0.05):
     Examples
     --------
     >>> x = np.repeat([0, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5], 3)
-    >>> y = logistic4(x, 0.0, 1.0, -7.0, 1.0) + np.tile([-0.02, 0.0, 0.02], 6)
+    >>> y = logistic4(x, bottom=0.0, top=1.0, log10_ec50=-7.0, hill_slope=1.0)
+    >>> y = y + np.tile([-0.02, 0.0, 0.02], 6)
     >>> fit = fit_dose_response(x, y)
     >>> fit.label, round(fit.log10_ec50, 2)
     ('EC50', -7.0)

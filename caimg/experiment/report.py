@@ -58,7 +58,16 @@ def _conditions(summary, window=MAIN_WINDOW):
 
 
 def trace_figure(summary: ExperimentSummary):
-    """Mean +/- SEM (over recordings) trace per condition, time from the stimulus."""
+    """Plot the mean +/- SEM (over recordings) trace per condition, from the stimulus.
+
+    Parameters
+    ----------
+    summary : ExperimentSummary
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig = _figure(7.5, 4.2)
     ax = fig.add_subplot()
     conds = [c for c in _conditions(summary) if c in set(summary.traces["condition"])]
@@ -93,8 +102,20 @@ def _points_and_means(ax, summary, rec, cond_table, measure, conds, colours):
     ax.tick_params(axis="y", labelsize=7)
 
 
-def measures_figure(summary: ExperimentSummary, window: str = MAIN_WINDOW):
-    """Per-recording points and the condition mean +/- SEM for every measure of a window."""
+def measures_figure(summary: ExperimentSummary, *, window: str = MAIN_WINDOW):
+    """Plot per-recording points and the condition mean +/- SEM for each measure.
+
+    Parameters
+    ----------
+    summary : ExperimentSummary
+    window : str
+        ``"response"`` or a treatment name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per measure of the window.
+    """
     rec = summary.recordings[summary.recordings["window"] == window]
     cond_table = summary.conditions[summary.conditions["window"] == window]
     conds = _conditions(summary, window)
@@ -113,8 +134,19 @@ def measures_figure(summary: ExperimentSummary, window: str = MAIN_WINDOW):
     return fig
 
 
-def responder_figure(summary: ExperimentSummary, window: str = MAIN_WINDOW):
-    """Responder fraction per recording and per condition (mean +/- SEM)."""
+def responder_figure(summary: ExperimentSummary, *, window: str = MAIN_WINDOW):
+    """Plot the responder fraction per recording and per condition (mean +/- SEM).
+
+    Parameters
+    ----------
+    summary : ExperimentSummary
+    window : str
+        ``"response"`` or a treatment name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     rec = summary.recordings[summary.recordings["window"] == window]
     cond_table = summary.conditions[summary.conditions["window"] == window]
     conds = _conditions(summary, window)
@@ -135,10 +167,23 @@ def _fit_text(row) -> str:
             f"Hill {row['hill_slope']:.2g}, R² {row['r_squared']:.3f}")
 
 
-def dose_response_figure(summary: ExperimentSummary, compound: str,
+def dose_response_figure(summary: ExperimentSummary, compound: str, *,
                          window: str = MAIN_WINDOW):
-    """Recording-level points against concentration (log axis), the fitted 4PL curve and
-    the control as a band (mean +/- SEM)."""
+    """Plot the concentration-response of one compound on a log axis.
+
+    Parameters
+    ----------
+    summary : ExperimentSummary
+    compound : str
+    window : str
+        ``"response"`` or a treatment name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Recording-level points, mean +/- SEM per concentration, the fitted curve with
+        EC50/IC50 and its 95 % CI, the control as a band (mean +/- SEM).
+    """
     m = summary.measure
     rec = summary.recordings[summary.recordings["window"] == window]
     pts = rec[(rec["compound"] == compound) & (rec["concentration_M"] > 0)]
@@ -180,7 +225,18 @@ def dose_response_figure(summary: ExperimentSummary, compound: str,
 
 
 def methods_figure(summary: ExperimentSummary, *, title="caimg experiment summary"):
-    """A text page: methods, the fits, and the design counts."""
+    """Make a text page: the methods, the fits and a table per condition.
+
+    Parameters
+    ----------
+    summary : ExperimentSummary
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A4 portrait.
+    """
     fig = _figure(8.27, 11.69)
     lines = [title, ""]
     lines += textwrap.wrap("Methods. " + summary.methods, 95) + [""]
@@ -201,7 +257,8 @@ def methods_figure(summary: ExperimentSummary, *, title="caimg experiment summar
 
 def _condition_lines(summary):
     """Per condition: n, responder fraction and the primary measure (mean ± SEM), and its
-    comparison with the control."""
+    comparison with the control.
+    """
     m = summary.measure
     comps = summary.comparisons
     lines = textwrap.wrap(f"Per condition: recordings, accepted cells, responder fraction "
@@ -230,12 +287,12 @@ def _figures(summary):
     out = [("traces", trace_figure(summary))] if len(summary.traces) else []
     for window in pd.unique(summary.recordings["window"]):
         tag = "" if window == MAIN_WINDOW else f"_{window}"
-        out.append((f"measures{tag}", measures_figure(summary, window)))
-        out.append((f"responders{tag}", responder_figure(summary, window)))
+        out.append((f"measures{tag}", measures_figure(summary, window=window)))
+        out.append((f"responders{tag}", responder_figure(summary, window=window)))
     for _, r in summary.dose_response.iterrows():
         tag = "" if r["window"] == MAIN_WINDOW else f"_{r['window']}"
         out.append((f"dose_response_{r['compound']}{tag}",
-                    dose_response_figure(summary, r["compound"], r["window"])))
+                    dose_response_figure(summary, r["compound"], window=r["window"])))
     return out
 
 

@@ -25,7 +25,7 @@ COMPARISON_COLUMNS = ("condition", "control", "n", "n_control", "mean", "mean_co
 
 
 def hedges_g(treated, control) -> float:
-    """Standardised mean difference with the small-sample correction (Hedges' g).
+    r"""Standardised mean difference with the small-sample correction (Hedges' g).
 
     Parameters
     ----------
@@ -35,8 +35,8 @@ def hedges_g(treated, control) -> float:
     Returns
     -------
     float
-        :math:`g = J \\, (\\bar x_1 - \\bar x_0) / s_p` with the pooled SD
-        :math:`s_p = \\sqrt{((n_1 - 1) s_1^2 + (n_0 - 1) s_0^2) / (n_1 + n_0 - 2)}` and
+        :math:`g = J \, (\bar x_1 - \bar x_0) / s_p` with the pooled SD
+        :math:`s_p = \sqrt{((n_1 - 1) s_1^2 + (n_0 - 1) s_0^2) / (n_1 + n_0 - 2)}` and
         :math:`J = 1 - 3 / (4 (n_1 + n_0) - 9)`; NaN when a group has < 2 values or
         :math:`s_p = 0`.
 
@@ -63,10 +63,23 @@ def hedges_g(treated, control) -> float:
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error control).
+    r"""Holm's step-down adjusted p-values (family-wise error control).
 
-    :math:`p_{(i)}^{adj} = \\max_{j \\le i} \\min(1, (m - j + 1) p_{(j)})` over the sorted
-    p-values (Holm 1979, Scand J Stat 6:65-70). NaNs stay NaN and do not count in m.
+    Parameters
+    ----------
+    p_values : array_like
+        Unadjusted p-values of one family of tests; NaN = not tested.
+
+    Returns
+    -------
+    ndarray
+        :math:`p_{(i)}^{adj} = \max_{j \le i} \min(1, (m - j + 1) p_{(j)})` over the
+        sorted p-values, in the input order; NaNs stay NaN and do not count in m.
+
+    References
+    ----------
+    .. [1] Holm S (1979). A simple sequentially rejective multiple test procedure.
+       Scand J Stat 6:65-70.
     """
     p = np.asarray(p_values, float)
     out = np.full(p.shape, np.nan)
@@ -196,8 +209,23 @@ def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "valu
 
 def methods_text(*, test: str, control: str | None, measure: str, per_recording: str,
                  cells: str) -> str:
-    """The statistics paragraph of the report (what was done and why); ``control=None``
-    says that nothing was tested."""
+    """Write the statistics paragraph of the report: what was done and why.
+
+    Parameters
+    ----------
+    test : str
+        Label of the test used (``"Dunnett ..."`` or ``"Welch ..."``).
+    control : str or None
+        The control condition (with how it was chosen); None: nothing was tested.
+    measure, per_recording, cells : str
+        The primary measure and the options of
+        :func:`~caimg.experiment.summary.summarize`.
+
+    Returns
+    -------
+    str
+        One paragraph.
+    """
     which = ("Dunnett's many-to-one test (scipy.stats.dunnett), which compares every "
              "condition with the control using the pooled variance and controls the "
              "family-wise error rate of those comparisons itself"

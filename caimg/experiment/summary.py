@@ -82,7 +82,8 @@ def _aggregate(values: pd.Series, how: str) -> float:
 
 def _recording_table(cells, counts, design, measures, per_recording, which_cells):
     """One row per recording and window; a recording with no cell rows in a window (no
-    accepted ROI, or not given that treatment) gets NaN values."""
+    accepted ROI, or not given that treatment) gets NaN values.
+    """
     groups = dict(list(cells.groupby(["recording", "window"], sort=False)))
     rows = []
     for name in counts["recording"]:
@@ -192,8 +193,10 @@ def _dose_response(rec, measure, control, direction, alpha):
 
 
 def _variance_note(rec, measure, test, label) -> str:
-    """A warning for the methods text when Dunnett's equal-variance assumption is doubtful
-    (SDs of the primary measure differ more than 3-fold between conditions)."""
+    """Warn in the methods text when Dunnett's equal-variance assumption is doubtful.
+
+    That is when the SDs of the primary measure differ more than 3-fold between conditions.
+    """
     if not label.startswith("Dunnett") or measure not in rec:
         return ""
     main = rec[rec["window"] == MAIN_WINDOW]
@@ -255,7 +258,7 @@ def _order(design, control):
     return list(d.sort_values(["_c", "compound", "_x"], kind="stable")["condition"])
 
 
-def summarize(results_dir, design=None, *, measure: str = "amplitude",
+def summarize(results_dir, design, *, measure: str = "amplitude",
               control: str | None = None, name_pattern: str | None = None,
               per_recording: str = "median", cells: str = "accepted",
               direction: str = "auto", test: str = "auto",
@@ -266,9 +269,9 @@ def summarize(results_dir, design=None, *, measure: str = "amplitude",
     ----------
     results_dir : str or Path
         The ``--out`` folder of ``caimg run``: one result folder per recording.
-    design : str, Path or pandas.DataFrame, optional
+    design : str, Path, pandas.DataFrame or None
         ``design.csv`` (:func:`~caimg.experiment.design.read_design`) or a table from
-        :func:`~caimg.experiment.design.design_from_names`.
+        :func:`~caimg.experiment.design.design_from_names`; None with ``name_pattern``.
     measure : str
         Primary measure: tested first and fitted against concentration (one of
         :data:`KINETIC_MEASURES`, or ``"responder_fraction"``).

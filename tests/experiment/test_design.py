@@ -55,7 +55,7 @@ def test_unit_column_and_semicolons(tmp_path):
     ("1e-6 M", "", 1e-6), ("300 pM", "", 3e-10), ("7", "nM", 7e-9), ("0", "", 0.0),
     ("5 nm", "", 5e-9), ("", "", math.nan)])
 def test_parse_concentration(text, unit, expected):
-    got = parse_concentration(text, unit)
+    got = parse_concentration(text, unit=unit)
     assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected)
 
 

@@ -19,7 +19,8 @@ def _simulate(n, seed):
     for i in range(n):
         direction = ("stimulation", "inhibition")[i % 2]
         le, h = rng.uniform(-7.5, -5.5), rng.uniform(0.7, 1.5)
-        y = logistic4(CONC_M, BOTTOM, TOP, le, h, direction=direction)
+        y = logistic4(CONC_M, bottom=BOTTOM, top=TOP, log10_ec50=le, hill_slope=h,
+                      direction=direction)
         fit = fit_dose_response(CONC_M, y + rng.normal(0.0, NOISE_SD, CONC_M.size))
         rows.append((direction, le, h, fit))
     return rows
@@ -60,7 +61,7 @@ def test_ci_coverage(simulated):
 
 
 def test_exact_curve_recovered():
-    y = logistic4(CONC_M, 2.0, 5.0, -6.3, 1.2)
+    y = logistic4(CONC_M, bottom=2.0, top=5.0, log10_ec50=-6.3, hill_slope=1.2)
     fit = fit_dose_response(CONC_M, y + np.tile([-1e-3, 0.0, 1e-3], 7))
     assert fit.determined
     assert fit.log10_ec50 == pytest.approx(-6.3, abs=1e-3)
@@ -84,7 +85,8 @@ def test_no_plateau_not_determined(direction):
     """True EC50 two decades above the highest concentration: only the foot of the curve
     was tested, so no number is given."""
     rng = np.random.default_rng(4)
-    y = logistic4(CONC_M, 0.0, 10.0, -2.0, 1.0, direction=direction)
+    y = logistic4(CONC_M, bottom=0.0, top=10.0, log10_ec50=-2.0, hill_slope=1.0,
+                  direction=direction)
     fit = fit_dose_response(CONC_M, y + rng.normal(0, 0.02, CONC_M.size))
     assert not fit.determined
     assert fit.reason.startswith("no plateau")
@@ -92,7 +94,8 @@ def test_no_plateau_not_determined(direction):
 
 
 def test_direction_constraint_and_too_few_points():
-    y = logistic4(CONC_M, 0.0, 1.0, -7.0, 1.0, direction="inhibition")
+    y = logistic4(CONC_M, bottom=0.0, top=1.0, log10_ec50=-7.0, hill_slope=1.0,
+                  direction="inhibition")
     fit = fit_dose_response(CONC_M, y, direction="stimulation")
     assert not fit.determined and "inhibition" in fit.reason
     few = fit_dose_response([0, 1e-9, 1e-8], [0, 0.5, 1.0])

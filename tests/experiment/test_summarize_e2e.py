@@ -80,7 +80,7 @@ def test_report_files_and_tables(report):
 def test_name_pattern_gives_the_same_fit(batch, report):
     pattern = (r"(?P<compound>[a-z]+)_(?:(?P<concentration>[\d.]+[munp]?M)_)?"
                r"cs(?P<replicate>\d+)\.tif$")
-    s = summarize(batch["results"], name_pattern=pattern, control="vehicle")
+    s = summarize(batch["results"], None, name_pattern=pattern, control="vehicle")
     from_csv = pd.read_csv(report / "dose_response.csv").iloc[0]
     fit = s.dose_response.iloc[0]
     assert fit["log10_ec50"] == pytest.approx(from_csv["log10_ec50"], abs=1e-6)
