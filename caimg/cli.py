@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", nargs="?", metavar="NAME", help="recipe to print")
     from .export._cli import add_parser as add_export_parser
     add_export_parser(sub)
+    from .experiment._cli import add_parser as add_summarize_parser
+    add_summarize_parser(sub)
     return p
 
 
