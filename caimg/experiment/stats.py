@@ -116,6 +116,11 @@ def _welch_holm(groups, control_values, names, confidence):
     return np.array(stat), holm(p), np.array(lo), np.array(hi)
 
 
+#: "auto" uses Dunnett's pooled-variance test only when the standard deviations of the
+#: groups differ by at most this factor (the same 3-fold rule the report warns with)
+MAX_SD_RATIO = 3.0
+
+
 def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "value",
                        group: str = "condition", confidence: float = 0.95,
                        method: str = "auto") -> pd.DataFrame:
@@ -132,8 +137,12 @@ def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "valu
     confidence : float
         Confidence level of the intervals of the difference.
     method : {"auto", "dunnett", "welch-holm"}
-        ``"auto"``: Dunnett's many-to-one test where scipy has it (scipy >= 1.11), else
-        Welch t-tests with Holm's correction.
+        ``"auto"``: Dunnett's many-to-one test when its equal-variance assumption is
+        reasonable (the largest standard deviation of the tested conditions and the
+        control is at most :data:`MAX_SD_RATIO` times the smallest) and scipy has it
+        (scipy >= 1.11); otherwise Welch t-tests with Holm's correction, which do not
+        assume equal variances. Response spread usually grows with response size, and
+        a pooled variance then hides real effects of small responses.
 
     Returns
     -------
@@ -179,7 +188,9 @@ def compare_to_control(values: pd.DataFrame, control: str, *, value: str = "valu
     testable = [n for n in all_names if groups.get(n, np.array([])).size >= 2]
     use = method
     if method == "auto":
-        use = "dunnett" if hasattr(stats, "dunnett") else "welch-holm"
+        sds = [float(np.std(groups[n], ddof=1)) for n in testable] + [float(np.std(ctrl, ddof=1))]
+        equal = min(sds) > 0 and max(sds) <= MAX_SD_RATIO * min(sds)
+        use = "dunnett" if equal and hasattr(stats, "dunnett") else "welch-holm"
     res = {}
     within = sum(float(((groups[n] - groups[n].mean()) ** 2).sum()) for n in testable)
     if within + float(((ctrl - ctrl.mean()) ** 2).sum()) == 0:
