@@ -443,6 +443,9 @@ _POOL_LOCK = threading.Lock()
 
 
 def _n_threads():
+    env = os.environ.get("CAIMG_THREADS", "").strip()  # a batch's per-recording budget
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
