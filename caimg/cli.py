@@ -179,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--pipeline my.toml")
     s.add_argument("name", nargs="?", metavar="NAME|FILE", help="recipe to print")
     s.add_argument("--json", action="store_true", help="print it as JSON instead of TOML")
+
+    w = sub.add_parser("warmup", help="compile the numba kernels now (once after install)",
+                       description="Compile and cache the numba kernels by running the pipeline "
+                                   "on small synthetic recordings, so that the first caimg run "
+                                   "does not wait for it (about 15 s of CPU, once per install; "
+                                   "make install runs it).")
+    w.set_defaults(handler=_cmd_warmup)
     return p
 
 
@@ -269,7 +276,22 @@ def _print_warning_summary(summary, *, verbose: int, stream=None) -> None:
     stream.flush()
 
 
+def _cmd_warmup(args) -> int:
+    from ._warmup import kernel_cache_is_cold, warm_up
+
+    cold = kernel_cache_is_cold()
+    if not args.quiet:
+        print("caimg: compiling the numba kernels (once after install)..." if cold else
+              "caimg: checking the numba kernel cache...", file=sys.stderr, flush=True)
+    seconds = warm_up()
+    if not args.quiet:
+        print(f"caimg: kernels {'compiled and cached' if cold else 'ready'} in {seconds:.1f} s",
+              file=sys.stderr)
+    return 0
+
+
 def _cmd_run(args) -> int:
+    from ._warmup import kernel_cache_is_cold
     from .batch import run_batch
 
     overrides = _parse_set(args.settings)
@@ -302,6 +324,9 @@ def _cmd_run(args) -> int:
 
         raise ConfigError(f"--threads {args.threads}: expected 1 or more (threads per "
                           "recording), or leave it out to share the cores between --jobs")
+    if not args.quiet and kernel_cache_is_cold():
+        print("caimg: compiling the numba kernels for this machine (once after install, "
+              "~15 s of CPU; `caimg warmup` does it ahead)", file=sys.stderr, flush=True)
     # each recording's warnings come back with its outcome (and are in its run.json): the
     # progress lines count them, -v prints them, warnings.csv lists them
     summary = run_batch(args.paths, args.out, args.pipeline, overrides=overrides,

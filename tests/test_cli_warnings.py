@@ -208,3 +208,27 @@ def test_calibration_profile_is_written_at_full_precision(tmp_path, monkeypatch,
     cal = load_pipeline("fura2", {"calibration_profile": str(prof)}).signal.calibration
     assert (cal.enabled, cal.rmin, cal.rmax, cal.beta) == (True, exact["rmin"], exact["rmax"],
                                                            exact["beta"])
+
+
+def test_kernel_cache_cold_in_an_empty_cache_folder(tmp_path):
+    code = "from caimg._warmup import kernel_cache_is_cold as c; print(c())"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NUMBA_CACHE_DIR": str(tmp_path / "nc")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.stdout.strip() == "True", proc.stderr
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**env, "CAIMG_NO_NUMBA": "1"})
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_run_says_when_it_compiles(folder, tmp_path, capsys, monkeypatch):
+    import caimg._warmup
+
+    monkeypatch.setattr(caimg._warmup, "kernel_cache_is_cold", lambda: True)
+    code, _, err = _run(capsys, "run", folder / "plain.tif", "--out", tmp_path / "o",
+                        "--stimulus-time", STIM)
+    assert code == 0 and "compiling the numba kernels" in err and "once after install" in err
+    monkeypatch.setattr(caimg._warmup, "kernel_cache_is_cold", lambda: False)
+    code, _, err = _run(capsys, "run", folder / "plain.tif", "--out", tmp_path / "o2",
+                        "--stimulus-time", STIM)
+    assert code == 0 and "compiling" not in err
