@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import traceback
 import warnings
@@ -228,17 +229,25 @@ def _pool_threads() -> int:
     return _n_threads()
 
 
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _process_on_dask(threads, *args) -> RecordingOutcome:
     """:func:`_process_one` on a dask worker: the budget is ``threads`` when given, else
-    the threads the worker was started with."""
+    the threads the worker was started with.
+
+    A worker process runs one recording at a time, on that many threads: Python's warning
+    capture is process-wide, so two recordings processed at once in one process would
+    swap their warnings (and each would start its own threads)."""
     if threads is None:
         from distributed import get_worker
 
         worker = get_worker()
         threads = getattr(getattr(worker, "state", worker), "nthreads", None) or 1
-    if _BUDGET != threads:
-        set_thread_budget(threads)
-    return _process_one(*args)
+    with _ONE_AT_A_TIME:
+        if _BUDGET != threads:
+            set_thread_budget(threads)
+        return _process_one(*args)
 
 
 def _recorded_warnings(folder: Path) -> tuple[str, ...]:

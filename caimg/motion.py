@@ -446,6 +446,10 @@ def _n_threads():
     env = os.environ.get("CAIMG_THREADS", "").strip()  # a batch's per-recording budget
     if env.isdigit() and int(env) > 0:
         return int(env)
+    return _machine_threads()
+
+
+def _machine_threads():
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -679,7 +683,9 @@ def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kerne
     """
     ny, nx = yx
     pool = _pool()
-    k = 1 if pool is None else max(1, min(pool._max_workers, n_frames // 16))
+    # the number of partial sums follows the machine, not the thread budget, so --jobs and
+    # --threads never change the result's bytes
+    k = max(1, min(_machine_threads(), n_frames // 16))
     edges = np.linspace(0, n_frames, k + 1).round().astype(int)
     accs = [_SummaryAccumulator(ny, nx, centre=centre) for _ in range(k)]
 
@@ -704,8 +710,9 @@ def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kerne
                     buf = np.empty((min(chunk_frames, b - a), ny, nx), np.float32)
                 acc.add(_shift_frames_numpy(chunk, sh, buf[: t1 - t0]), None)
 
-    if k == 1:
-        work(0)
+    if k == 1 or pool is None:
+        for i in range(k):
+            work(i)
     else:
         for f in [pool.submit(work, i) for i in range(k)]:
             f.result()

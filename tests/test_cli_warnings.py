@@ -175,10 +175,25 @@ def test_thread_budget_default_and_explicit(folder, tmp_path):
     summary = run_batch(folder, tmp_path / "b", "fluo4", jobs=2, threads=3, force=True,
                         overrides={"stimulus_time_s": STIM})
     assert summary.ok and [o.threads for o in summary.outcomes] == [3, 3]
-    # the results do not depend on the threads
+    # the results do not depend on the threads (partial sums follow the machine)
     for name in ("plain", "saturated"):
-        assert ((tmp_path / "a" / name / "traces.csv").read_bytes()
-                == (tmp_path / "b" / name / "traces.csv").read_bytes())
+        for f in ("traces.csv", "rois.csv", "projection.tif", "kinetics.csv", "rois.tif"):
+            assert ((tmp_path / "a" / name / f).read_bytes()
+                    == (tmp_path / "b" / name / f).read_bytes()), (name, f)
+
+
+def test_dask_worker_uses_the_threads_it_was_started_with(folder, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=":0") as cluster:
+        summary = run_batch(folder, tmp_path / "d", "fluo4", scheduler=cluster.scheduler_address,
+                            overrides={"stimulus_time_s": STIM})
+        assert summary.ok and [o.threads for o in summary.outcomes] == [2, 2]
+        # the warnings come back from the worker process
+        assert {o.name: len(o.warnings) for o in summary.outcomes} == {"plain": 0, "saturated": 1}
+        summary = run_batch(folder, tmp_path / "e", "fluo4", scheduler=cluster.scheduler_address,
+                            threads=1, overrides={"stimulus_time_s": STIM})
+        assert summary.ok and [o.threads for o in summary.outcomes] == [1, 1]
 
 
 def test_bad_threads_is_a_usage_error(folder, tmp_path, capsys):
