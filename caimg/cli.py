@@ -443,6 +443,9 @@ def _cmd_calibrate(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = run(args.path, args.pipeline, **overrides)
+    if not args.quiet:
+        for w in res.provenance.get("warnings", []):
+            print(f"caimg: warning: {w}", file=sys.stderr)
     if res.indicator != "fura2":
         raise ConfigError(f"{args.path}: calibration needs a Fura-2 recording (340/380), the "
                           f"'{res.config.name}' recipe is {res.indicator}")

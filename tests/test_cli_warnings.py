@@ -247,3 +247,32 @@ def test_run_says_when_it_compiles(folder, tmp_path, capsys, monkeypatch):
     code, _, err = _run(capsys, "run", folder / "plain.tif", "--out", tmp_path / "o2",
                         "--stimulus-time", STIM)
     assert code == 0 and "compiling" not in err
+
+
+@pytest.mark.parametrize("tty", [True, False])
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_progress_counts_warnings_and_verbose_prints_them(tty, verbose):
+    from caimg.batch import RecordingOutcome
+    from caimg.cli import _progress_printer
+
+    class Stream:
+        text = ""
+
+        def isatty(self):
+            return tty
+
+        def write(self, s):
+            self.text += s
+
+        def flush(self):
+            pass
+
+    stream = Stream()
+    progress = _progress_printer(False, stream, verbose=verbose)
+    progress(RecordingOutcome("a", ("a.tif",), "ok",
+                              warnings=("MetadataWarning: a.tif: says 0.5 s",
+                                        "DataQualityWarning: saturated")), 1, 2)
+    progress(RecordingOutcome("b", ("b.tif",), "ok"), 2, 2)
+    assert "a [2 warnings]" in stream.text and "b [" not in stream.text
+    assert ("a.tif: says 0.5 s" in stream.text) == bool(verbose)
+    assert ("DataQualityWarning: saturated" in stream.text) == bool(verbose)
