@@ -213,7 +213,9 @@ def set_thread_budget(n: int) -> None:
     except ImportError:  # pragma: no cover - a dependency; without it the variables act
         pass
     else:
-        threadpool_limits(limits=n)
+        with warnings.catch_warnings():  # e.g. two OpenMP runtimes loaded: not the user's
+            warnings.simplefilter("ignore")
+            threadpool_limits(limits=n)
     from . import motion  # the pool reads CAIMG_THREADS when it is made: drop one of another size
 
     with motion._POOL_LOCK:
@@ -266,7 +268,11 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
     from dataclasses import replace
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        # caimg's warnings (UserWarning and its subclasses) are recorded whatever the
+        # caller's filters say; others (a ResourceWarning of an unrelated object collected
+        # meanwhile, library deprecations) are not the recording's and stay out of run.json
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", UserWarning)
         outcome = _process_one_quietly(source, out, pipeline, overrides, force, roots)
     if outcome.status == "failed":
         seen = []

@@ -276,3 +276,26 @@ def test_progress_counts_warnings_and_verbose_prints_them(tty, verbose):
     assert "a [2 warnings]" in stream.text and "b [" not in stream.text
     assert ("a.tif: says 0.5 s" in stream.text) == bool(verbose)
     assert ("DataQualityWarning: saturated" in stream.text) == bool(verbose)
+
+
+def test_only_caimg_warnings_are_a_recordings(folder, tmp_path, monkeypatch):
+    """A ResourceWarning of some unrelated object collected during the run, or a library's
+    DeprecationWarning, is not the recording's: not in run.json or warnings.csv."""
+    import warnings
+
+    import caimg.pipeline
+
+    real = caimg.pipeline.versions
+
+    def noisy():
+        warnings.warn("unclosed file <somebody else's>", ResourceWarning)
+        warnings.warn("old API", DeprecationWarning)
+        return real()
+
+    monkeypatch.setattr(caimg.pipeline, "versions", noisy)
+    summary = run_batch(folder / "plain.tif", tmp_path / "o", "fluo4",
+                        overrides={"stimulus_time_s": STIM, "frame_interval_s": 0.3})
+    assert summary.ok
+    prov = json.loads((tmp_path / "o" / "plain" / "run.json").read_text())
+    assert len(prov["warnings"]) == 1 and prov["warnings"][0].startswith("MetadataWarning")
+    assert list(pd.read_csv(tmp_path / "o" / "warnings.csv")["category"]) == ["MetadataWarning"]
