@@ -13,7 +13,8 @@ default) once in a temporary folder, then
   by J times the time at J) for each, whether every run wrote the same tables, and
 * the per-recording fixed cost: the median time of a tiny recording (64 x 64, 20 frames),
   split into the pipeline stages of ``run.json`` and the rest (reading the request,
-  hashing, writing the result folder).
+  hashing, writing the result folder), and what the overview figure adds (the same batch
+  with ``output.overview_png = false``).
 
 Run:  python benchmarks/batch.py [--n 32] [--frames 300] [--size 128] [--max-jobs 16]
                                   [--no-dask]
@@ -122,10 +123,14 @@ def fixed_cost(work: Path, n: int = 6) -> None:
             stages.setdefault(k, []).append(v)
     med = {k: statistics.median(v) for k, v in stages.items()}
     rest = statistics.median(total) - sum(med.values())
+    bare = run_batch(tiny, work / "tiny_bare", "auto", force=True,
+                     overrides={"output.overview_png": False})
+    overview = statistics.median(total) - statistics.median(o.seconds for o in bare.outcomes)
     print(f"\nper-recording fixed cost (64 x 64 x 20 frames, median of {n}): "
           f"{statistics.median(total) * 1000:.0f} ms")
     print("  " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in med.items())
-          + f", rest (request key, up-to-date check, hashing, saving) {rest * 1000:.0f} ms")
+          + f", rest (request key, up-to-date check, hashing, saving) {rest * 1000:.0f} ms, "
+          f"of which overview.png {overview * 1000:.0f} ms")
 
 
 def main(argv=None) -> int:
