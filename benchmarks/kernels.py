@@ -100,6 +100,7 @@ def main(argv=None):
 
     from caimg import motion, traces
     from caimg import _kernels as k  # noqa: F401  (compile outside the timings)
+    from caimg._stream import run_blocks
 
     print(f"numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}, "
           f"cpu count {os.cpu_count()}")
@@ -185,8 +186,7 @@ def main(argv=None):
         chunk = stack[:64]
         def kernel_only():
             for _ in range(10):
-                motion._run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, *runs,
-                                                               out[a:b]))
+                run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, *runs, out[a:b]))
         t, _ = best(kernel_only, repeat)
         rows.append((f"roi_sums kernel only (in-memory chunk, no shift), {n_rois} ROIs "
                      f"({r_.size} px)", 640 / t, ""))

@@ -35,14 +35,15 @@ _LAZY = {
     "extract_traces": "caimg.traces",
     "background_mask": "caimg.traces",
     "roi_table": "caimg.rois",
-    "read_rois": "caimg.rois",
-    "write_roiset": "caimg.rois",
+    "read_rois": "caimg.io.rois",
+    "write_roiset": "caimg.io.rois",
     "subtract_background": "caimg.signals",
     "fura2_ratio": "caimg.signals",
     "grynkiewicz": "caimg.signals",
     "compute_f0": "caimg.signals",
     "dff": "caimg.signals",
     "measure_kinetics": "caimg.kinetics",
+    "summarize": "caimg.experiment.summary",
 }
 
 __all__ = ["__version__", "CaimgError", "ConfigError", "ResultError", "RoiError",

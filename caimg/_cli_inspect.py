@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="override a recipe value, e.g. --set input.z_plane=0 or "
                         "--set 'input.channels={f = \"GFP\"}'")
     p.add_argument("--frame-interval", type=float, metavar="S", dest="frame_interval_s")
-    p.add_argument("--timestamps", metavar="FILE.csv", dest="timestamps_file")
+    p.add_argument("--timestamps", metavar="FILE.csv", dest="input.timestamps_file")
     p.set_defaults(func=cmd_inspect)
     return p
 
@@ -54,7 +54,7 @@ def cmd_inspect(args) -> int:
     from .io.read import read_options
 
     overrides = parse_settings(args.settings)
-    for key in ("frame_interval_s", "timestamps_file"):
+    for key in ("frame_interval_s", "input.timestamps_file"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     inp = load_pipeline(args.pipeline, overrides).input

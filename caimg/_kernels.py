@@ -1,13 +1,13 @@
 """numba kernels for the streaming hot loops of :mod:`caimg.motion` and :mod:`caimg.traces`.
 
 This module imports numba at its top, so it is itself imported lazily, on first use, through
-``caimg.traces._kernels_or_none``; ``import caimg.traces`` / ``caimg.motion`` never import
-numba. Every kernel has a pure-numpy twin in the calling module that gives the same numbers
+:func:`caimg._backend.kernels_or_none`; ``import caimg.traces`` / ``caimg.motion`` never
+import numba. Every kernel has a pure-numpy twin in the calling module that gives the same numbers
 to float32 precision; ``CAIMG_NO_NUMBA=1`` (checked at every call) or a failing numba import
 selects the twins.
 
 The kernels are serial and release the GIL (``nogil``); the callers split the work into
-blocks (frames or rows) over one shared Python thread pool (``caimg.motion._run_blocks``),
+blocks (frames or rows) over one shared Python thread pool (:func:`caimg._stream.run_blocks`),
 the same pool that runs the FFTs of the shift estimator. No OpenMP: its idle threads
 spin-wait after each parallel region and then steal the cores from the FFT threads (this
 halved registration speed on 2 cores), GNU OpenMP is not fork-safe (batches use
@@ -25,8 +25,11 @@ import math
 import numba as nb
 import numpy as np
 
+from ._csv_kernels import format_csv
+
 __all__ = ["shift_frames", "accumulate_summary", "roi_sums", "gather_pixels", "taper_frames",
-           "whiten_product", "correlation_peaks", "add_frames"]
+           "whiten_product", "correlation_peaks", "add_frames", "shift_accumulate32",
+           "shift_add", "frame_stats", "format_csv"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -92,8 +95,8 @@ def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no co
     frames (n, Y, X) C-contiguous; shifts (n, 2) float64 or a (0, 2) array for no shift;
     run_start, run_len, run_col (N,) int64: the ROI pixels as runs of consecutive columns in
     one row and one ROI (flat index ``r * X + c`` of the first pixel, length, column in
-    ``out``), from ``caimg.traces._pixel_runs``; out (n, R) float64, overwritten. Pixel
-    ``(r, c)`` is read at ``(r - dr, c - dc)``.
+    ``out``), built by :func:`caimg.traces.extract_traces`; out (n, R) float64,
+    overwritten. Pixel ``(r, c)`` is read at ``(r - dr, c - dc)``.
 
     A run whose source pixels (plus the bilinear neighbours that carry weight) lie inside
     the frame is summed over contiguous memory with no clipping and no scatter: for a run of
@@ -106,7 +109,6 @@ def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no co
     """
     n, ny, nx = frames.shape
     nruns = run_start.shape[0]
-    nr = out.shape[1]
     has_shift = shifts.shape[0] > 0
     run_r = np.empty(nruns, np.int64)
     run_c = np.empty(nruns, np.int64)
@@ -115,7 +117,7 @@ def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no co
         run_c[j] = run_start[j] - run_r[j] * nx
     for t in range(n):
         o = out[t]
-        for j in range(nr):
+        for j in range(out.shape[1]):
             o[j] = 0.0
         sr = 0.0
         sc = 0.0
@@ -126,70 +128,96 @@ def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no co
         fc = math.floor(sc)
         wr = sr - fr
         wc = sc - fc
-        ir = int(fr)
-        ic = int(fc)
-        f = frames[t].reshape(ny * nx)
-        off = ir * nx + ic
-        a00 = (1.0 - wr) * (1.0 - wc)
-        a01 = (1.0 - wr) * wc
-        a10 = wr * (1.0 - wc)
-        a11 = wr * wc
-        # a run is read without clipping when its source rows r + ir (+ 1 if wr > 0) and
-        # columns c + ic .. c + L - 1 + ic (+ 1) lie inside the frame
-        r_lo = -ir
-        r_hi = ny - 1 - ir - (1 if wr != 0.0 else 0)
-        c_lo = -ic
-        c_hi = nx - 1 - ic - (1 if wc != 0.0 else 0)
         if wr == 0.0 and wc == 0.0:
-            for j in range(nruns):
-                r = run_r[j]
-                c = run_c[j]
-                ln = run_len[j]
-                if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
-                    i0 = run_start[j] + off
-                    acc = 0.0
-                    for i in range(i0, i0 + ln):
-                        acc += f[i]
-                    o[run_col[j]] += acc
-                else:
-                    rr = min(max(r + ir, 0), ny - 1)
-                    acc = 0.0
-                    for cc in range(c, c + ln):
-                        acc += frames[t, rr, min(max(cc + ic, 0), nx - 1)]
-                    o[run_col[j]] += acc
+            _add_runs_whole(frames[t], int(fr), int(fc), run_start, run_len, run_col, run_r,
+                            run_c, o)
         else:
-            for j in range(nruns):
-                r = run_r[j]
-                c = run_c[j]
-                ln = run_len[j]
-                if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
-                    i0 = run_start[j] + off
-                    i1 = i0 + ln
-                    s0 = 0.0
-                    s1 = 0.0
-                    for i in range(i0 + 1, i1):
-                        s0 += f[i]
-                        s1 += f[i + nx]
-                    # sums over [i0, i1) and [i0 + 1, i1 + 1) on both rows
-                    x0 = f[i0] + s0
-                    y0 = s0 + f[i1] if wc != 0.0 else 0.0
-                    if wr != 0.0:
-                        x1 = f[i0 + nx] + s1
-                        y1 = s1 + f[i1 + nx] if wc != 0.0 else 0.0
-                    else:
-                        x1 = 0.0
-                        y1 = 0.0
-                    o[run_col[j]] += a00 * x0 + a01 * y0 + a10 * x1 + a11 * y1
-                else:
-                    r0 = min(max(r + ir, 0), ny - 1)
-                    r1 = min(max(r + ir + 1, 0), ny - 1)
-                    acc = 0.0
-                    for cc in range(c, c + ln):
-                        c0 = min(max(cc + ic, 0), nx - 1)
-                        c1 = min(max(cc + ic + 1, 0), nx - 1)
-                        acc += (a00 * frames[t, r0, c0] + a01 * frames[t, r0, c1]
-                                + a10 * frames[t, r1, c0] + a11 * frames[t, r1, c1])
-                    o[run_col[j]] += acc
+            _add_runs_bilinear(frames[t], int(fr), int(fc), wr, wc, run_start, run_len, run_col,
+                               run_r, run_c, o)
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_runs_whole(frame, ir, ic, run_start, run_len, run_col, run_r, run_c,
+                    o):  # pragma: no cover - compiled
+    """:func:`roi_sums` of one frame read at a whole-pixel offset ``(ir, ic)``: add each
+    run's sum to ``o[run_col]``."""
+    ny, nx = frame.shape
+    f = frame.reshape(ny * nx)
+    off = ir * nx + ic
+    # a run is read without clipping when its source row r + ir and columns
+    # c + ic .. c + L - 1 + ic lie inside the frame
+    r_lo = -ir
+    r_hi = ny - 1 - ir
+    c_lo = -ic
+    c_hi = nx - 1 - ic
+    for j in range(run_start.shape[0]):
+        r = run_r[j]
+        c = run_c[j]
+        ln = run_len[j]
+        if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
+            i0 = run_start[j] + off
+            acc = 0.0
+            for i in range(i0, i0 + ln):
+                acc += f[i]
+            o[run_col[j]] += acc
+        else:
+            rr = min(max(r + ir, 0), ny - 1)
+            acc = 0.0
+            for cc in range(c, c + ln):
+                acc += frame[rr, min(max(cc + ic, 0), nx - 1)]
+            o[run_col[j]] += acc
+
+
+@nb.njit(cache=True, nogil=True)
+def _add_runs_bilinear(frame, ir, ic, wr, wc, run_start, run_len, run_col, run_r, run_c,
+                       o):  # pragma: no cover - compiled
+    """:func:`roi_sums` of one frame read at ``(ir + wr, ic + wc)``, ``0 <= wr, wc < 1`` not
+    both 0: add each run's bilinearly interpolated sum to ``o[run_col]``."""
+    ny, nx = frame.shape
+    f = frame.reshape(ny * nx)
+    off = ir * nx + ic
+    a00 = (1.0 - wr) * (1.0 - wc)
+    a01 = (1.0 - wr) * wc
+    a10 = wr * (1.0 - wc)
+    a11 = wr * wc
+    # a run is read without clipping when its source rows r + ir (+ 1 if wr > 0) and
+    # columns c + ic .. c + L - 1 + ic (+ 1) lie inside the frame
+    r_lo = -ir
+    r_hi = ny - 1 - ir - (1 if wr != 0.0 else 0)
+    c_lo = -ic
+    c_hi = nx - 1 - ic - (1 if wc != 0.0 else 0)
+    for j in range(run_start.shape[0]):
+        r = run_r[j]
+        c = run_c[j]
+        ln = run_len[j]
+        if r >= r_lo and r <= r_hi and c >= c_lo and c + ln - 1 <= c_hi:
+            i0 = run_start[j] + off
+            i1 = i0 + ln
+            s0 = 0.0
+            s1 = 0.0
+            for i in range(i0 + 1, i1):
+                s0 += f[i]
+                s1 += f[i + nx]
+            # sums over [i0, i1) and [i0 + 1, i1 + 1) on both rows
+            x0 = f[i0] + s0
+            y0 = s0 + f[i1] if wc != 0.0 else 0.0
+            if wr != 0.0:
+                x1 = f[i0 + nx] + s1
+                y1 = s1 + f[i1 + nx] if wc != 0.0 else 0.0
+            else:
+                x1 = 0.0
+                y1 = 0.0
+            o[run_col[j]] += a00 * x0 + a01 * y0 + a10 * x1 + a11 * y1
+        else:
+            r0 = min(max(r + ir, 0), ny - 1)
+            r1 = min(max(r + ir + 1, 0), ny - 1)
+            acc = 0.0
+            for cc in range(c, c + ln):
+                c0 = min(max(cc + ic, 0), nx - 1)
+                c1 = min(max(cc + ic + 1, 0), nx - 1)
+                acc += (a00 * frame[r0, c0] + a01 * frame[r0, c1]
+                        + a10 * frame[r1, c0] + a11 * frame[r1, c1])
+            o[run_col[j]] += acc
 
 
 @nb.njit(cache=True, nogil=True)
@@ -359,136 +387,6 @@ def add_frames(frames, acc, r_start, r_stop):  # pragma: no cover - compiled
         for t in range(n):
             for c in range(nx):
                 acc[r, c] += frames[t, r, c]
-
-
-@nb.njit(cache=True, nogil=True)
-def _put_digits(out, p, v, tmp):  # pragma: no cover - compiled
-    """Decimal digits of the non-negative int ``v`` at ``out[p:]``; returns the new end."""
-    n = 0
-    while True:
-        tmp[n] = 48 + v % 10
-        v //= 10
-        n += 1
-        if v == 0:
-            break
-    for i in range(n):
-        out[p + i] = tmp[n - 1 - i]
-    return p + n
-
-
-@nb.njit(cache=True, nogil=True)
-def _put_g9(out, p, x, pow10, tmp):  # pragma: no cover - compiled
-    """``"%.9g" % x`` at ``out[p:]`` (NaN -> empty, as pandas writes it); returns the new end.
-
-    pow10[k + 400] is the correctly rounded float64 of 10**k. The 9 significant digits are
-    ``rint(|x| * 10**(8 - e))``: one rounding of the product, so a value within ~1e-7 of a
-    half-way point in its 10th digit can differ from C's printf in the last digit.
-    """
-    if x != x:
-        return p
-    if x < 0.0 or (x == 0.0 and math.copysign(1.0, x) < 0.0):
-        out[p] = 45  # '-'
-        p += 1
-    a = abs(x)
-    if a == math.inf:
-        out[p] = 105
-        out[p + 1] = 110
-        out[p + 2] = 102
-        return p + 3
-    if a == 0.0:
-        out[p] = 48
-        return p + 1
-    e = int(math.floor(math.log10(a)))
-    k = 8 - e
-    if k > 300:  # subnormal range: two steps, each product representable
-        m = np.rint(a * pow10[300 + 400] * pow10[k - 300 + 400])
-    else:
-        m = np.rint(a * pow10[k + 400])
-    if m >= 1e9:
-        e += 1
-        m = np.rint(a * pow10[8 - e + 400])
-    elif m < 1e8:
-        e -= 1
-        m = np.rint(a * pow10[8 - e + 400])
-        if m >= 1e9:  # pragma: no cover - log10 exactly on a power of ten
-            e += 1
-            m = 1e8
-    mi = np.int64(m)
-    d = np.empty(9, np.uint8)
-    for i in range(8, -1, -1):
-        d[i] = 48 + mi % 10
-        mi //= 10
-    nd = 9
-    while nd > 1 and d[nd - 1] == 48:
-        nd -= 1
-    if -4 <= e < 9:
-        if e >= 0:
-            for i in range(e + 1):
-                out[p] = d[i]
-                p += 1
-            if nd > e + 1:
-                out[p] = 46  # '.'
-                p += 1
-                for i in range(e + 1, nd):
-                    out[p] = d[i]
-                    p += 1
-        else:
-            out[p] = 48
-            out[p + 1] = 46
-            p += 2
-            for i in range(-e - 1):
-                out[p] = 48
-                p += 1
-            for i in range(nd):
-                out[p] = d[i]
-                p += 1
-        return p
-    out[p] = d[0]
-    p += 1
-    if nd > 1:
-        out[p] = 46
-        p += 1
-        for i in range(1, nd):
-            out[p] = d[i]
-            p += 1
-    out[p] = 101  # 'e'
-    out[p + 1] = 45 if e < 0 else 43
-    p += 2
-    ae = abs(e)
-    if ae < 10:
-        out[p] = 48
-        p += 1
-    return _put_digits(out, p, ae, tmp)
-
-
-@nb.njit(cache=True, nogil=True)
-def format_csv(ints, floats, kinds, pow10, out):  # pragma: no cover - compiled
-    """CSV body rows (no header): column ``j`` is ``ints[idx]`` when ``kinds[j] = idx >= 0``,
-    else ``floats[-idx - 1]``; ints (ni, N) int64 as ``%d``, floats (nf, N) float64 as
-    ``%.9g`` (NaN empty), ``,`` between columns, ``\\n`` after each row. ``out`` uint8 must
-    hold 28 bytes per value; returns the number of bytes written."""
-    n = ints.shape[1] if ints.shape[0] else floats.shape[1]
-    ncols = kinds.shape[0]
-    tmp = np.empty(24, np.uint8)
-    p = 0
-    for i in range(n):
-        for j in range(ncols):
-            if j:
-                out[p] = 44
-                p += 1
-            kj = kinds[j]
-            if kj >= 0:
-                v = ints[kj, i]
-                if v < 0:
-                    out[p] = 45
-                    p += 1
-                    v = -v
-                p = _put_digits(out, p, v, tmp)
-            else:
-                p = _put_g9(out, p, floats[-kj - 1, i], pow10, tmp)
-        out[p] = 10
-        p += 1
-    return p
 
 
 @nb.njit(cache=True, nogil=True)

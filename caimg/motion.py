@@ -1,9 +1,10 @@
-"""Rigid motion correction and summary images of a (T, Y, X) stack.
+"""Rigid motion correction of a (T, Y, X) stack.
 
 Shifts are estimated by FFT phase correlation against a reference built from the recording,
 once (on one channel), and applied to every channel. Stacks are read in frame chunks
-(``stack[t0:t1]``), so a numpy array, a memory map or any lazy object with that indexing
-works and the stack is never copied whole.
+(``stack[t0:t1]``, see :mod:`caimg._stream`), so a numpy array, a memory map or any lazy
+object with that indexing works and the stack is never copied whole. The summary images
+of the registered frames (:mod:`caimg.summary`) come out of the same pass.
 
 Shift convention (``scipy.ndimage.shift``): shifting frame ``t`` by ``shifts[t] = (dr, dc)``
 aligns it to the reference, ``aligned(r, c) = frame(r - dr, c - dc)``.
@@ -12,15 +13,19 @@ aligns it to the reference, ``aligned(r, c) = frame(r - dr, c - dc)``.
 from __future__ import annotations
 
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import kernels_or_none
+from ._shift import shift_frames
+from ._stream import ReadBuffer, chunks, native_frames, read_frames, run_blocks, stack_shape
+from ._validation import check_positive, check_shifts, check_whole
 from .errors import CaimgError
+from .summary import SummaryImages, shifted_summary, summary_images
 
+# SummaryImages and summary_images live in caimg.summary; they stay importable from here,
+# where callers have always found them
 __all__ = ["SummaryImages", "Registration", "register", "estimate_shifts", "apply_shifts",
            "summary_images"]
 
@@ -38,32 +43,6 @@ _TAPER_FRACTION = 0.25
 # wide-field images (cells several px across) into noise and gave 0.3-1 px errors on such
 # images; none (0) gives a broad peak; 0.5 was as good as 0 or better in every case tried.
 _WHITEN_POWER = 0.5
-
-
-@dataclass(frozen=True)
-class SummaryImages:
-    """Projections of a (registered) stack.
-
-    Attributes
-    ----------
-    mean : ndarray, (Y, X) float32
-        Temporal mean.
-    std : ndarray, (Y, X) float32
-        Temporal standard deviation (``ddof=0``, as ``np.std``).
-    max : ndarray, (Y, X) float32
-        Temporal maximum.
-    corr : ndarray, (Y, X) float32
-        Mean Pearson correlation, over time, of each pixel with its 8 neighbours (fewer at
-        the border). A pair where either pixel is constant counts as 0.
-    n_frames : int
-        Number of frames summarised (T).
-    """
-
-    mean: np.ndarray
-    std: np.ndarray
-    max: np.ndarray
-    corr: np.ndarray
-    n_frames: int
 
 
 @dataclass(frozen=True)
@@ -87,99 +66,6 @@ class Registration:
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _kernels_or_none():
-    # late import: the selection (env var, numba availability) lives in caimg.traces
-    from .traces import _kernels_or_none as get
-    return get()
-
-
-def _stack_shape(stack, name="stack"):
-    shape = getattr(stack, "shape", None)
-    if shape is None or len(shape) != 3:
-        raise CaimgError(f"'{name}' must be a (T, Y, X) array-like with a shape attribute, "
-                         f"got shape {shape!r}; pass one channel of the recording")
-    t, y, x = (int(s) for s in shape)
-    if y < 1 or x < 1:
-        raise CaimgError(f"'{name}' has empty frames (shape {tuple(shape)}); expected Y, X >= 1")
-    return t, y, x
-
-
-def _check_chunk_frames(chunk_frames):
-    if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
-            or chunk_frames < 1:
-        raise CaimgError(f"'chunk_frames' = {chunk_frames!r}: expected a whole number >= 1")
-    return int(chunk_frames)
-
-
-def _native(a, name="stack"):
-    """C-contiguous, native byte order, a dtype the kernels compile for (no copy when it
-    already is one; values never rescaled)."""
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        raise CaimgError(f"'{name}' has dtype {a.dtype}; expected real integer or float pixels")
-    if a.dtype == np.float16 or a.dtype.itemsize > 8:  # float16 / long double: not in numba
-        a = a.astype(np.float32 if a.dtype == np.float16 else np.float64)
-    elif not a.dtype.isnative:  # big-endian TIFF pages
-        a = a.astype(a.dtype.newbyteorder("="))
-    return np.ascontiguousarray(a)
-
-
-class _ReadBuffer:
-    """A reusable destination for :func:`_read` from stacks that can read into a buffer
-    (``read_into(t0, t1, out)``, e.g. :class:`caimg.io.stack.TiffFrames`): one allocation
-    per loop instead of one per chunk. One buffer per thread; the frames it returned are
-    overwritten by the next read."""
-
-    def __init__(self):
-        self.buf = None
-
-    def get(self, stack, n, yx):
-        dtype = np.dtype(stack.dtype)
-        if self.buf is None or self.buf.shape[0] < n or self.buf.dtype != dtype:
-            self.buf = np.empty((n, *yx), dtype)
-        return self.buf[:n]
-
-
-def _read(stack, t0, t1, yx, buffer=None):
-    """Frames ``t0:t1`` as a C-contiguous native numpy array (no copy when already one).
-
-    With a :class:`_ReadBuffer` and a stack that has ``read_into``, the frames are read
-    into the reused buffer (valid until the next read with the same buffer)."""
-    if buffer is not None and hasattr(stack, "read_into") \
-            and np.dtype(getattr(stack, "dtype", object)).isnative:
-        a = stack.read_into(t0, t1, buffer.get(stack, t1 - t0, yx))
-    else:
-        a = stack[t0:t1]
-        if buffer is not None and isinstance(a, np.ndarray) and not a.flags.c_contiguous \
-                and a.dtype.isnative and a.dtype.kind in "uif" and a.dtype.itemsize <= 8:
-            # e.g. one channel of an interleaved hyperstack memmap: copy into the reused
-            # buffer instead of a fresh array per chunk
-            out = buffer.get(a, t1 - t0, yx) if a.shape == (t1 - t0, *yx) else None
-            if out is not None:
-                np.copyto(out, a)
-                a = out
-    a = _native(a)
-    if a.shape != (t1 - t0, *yx):
-        raise CaimgError(f"stack[{t0}:{t1}] returned shape {a.shape}; expected "
-                         f"{(t1 - t0, *yx)} (a lazy stack must return numpy frames)")
-    return a
-
-
-def _chunks(n, size):
-    for t0 in range(0, n, size):
-        yield t0, min(n, t0 + size)
-
-
-def _check_shifts(shifts, n, name="shifts"):
-    s = np.asarray(shifts, dtype=np.float64)
-    if s.shape != (n, 2):
-        raise CaimgError(f"'{name}' has shape {s.shape}; expected ({n}, 2) = (frames, "
-                         f"(d_row, d_col)) as returned by caimg.register")
-    if not np.all(np.isfinite(s)):
-        raise CaimgError(f"'{name}' contains NaN or inf; expected finite shifts in pixels")
-    return np.ascontiguousarray(s)
-
 
 def _taper(n):
     """1-D window: 1 in the middle, a raised-cosine ramp to ~0 over the outer edge."""
@@ -244,7 +130,7 @@ class _ShiftEstimator:
         np.divide(1.0, mag, out=mag, where=mag > 0)
         self.refk = (np.conj(r) * mag * gauss).astype(np.complex64)
         self.refk_f32 = self.refk.view(np.float32)
-        self.kernels = _kernels_or_none()
+        self.kernels = kernels_or_none()
         # search window |d| <= m (per axis), plus one sample either side for the subpixel fit
         self.mr = max(0, min(int(math.ceil(max_shift_px)), h // 2 - 2))
         self.mc = max(0, min(int(math.ceil(max_shift_px)), w // 2 - 2))
@@ -324,169 +210,16 @@ class _ShiftEstimator:
 
     def estimate_chunk(self, chunk, out):
         """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), split over threads."""
-        _run_blocks(chunk.shape[0], lambda a, b: self.estimate_many(chunk[a:b], out[a:b]))
-
-
-def _shift_frames_numpy(frames, shifts, out):
-    """numpy twin of :func:`caimg._kernels.shift_frames` (same formula, float64 weights)."""
-    n, ny, nx = frames.shape
-    rr = np.arange(ny)
-    cc = np.arange(nx)
-    for t in range(n):
-        sr, sc = -shifts[t, 0], -shifts[t, 1]
-        fr, fc = math.floor(sr), math.floor(sc)
-        wr, wc = sr - fr, sc - fc
-        r0 = np.clip(rr + fr, 0, ny - 1)
-        c0 = np.clip(cc + fc, 0, nx - 1)
-        f = frames[t]
-        if wr == 0.0 and wc == 0.0:
-            out[t] = f[r0][:, c0]
-            continue
-        r1 = np.clip(rr + fr + 1, 0, ny - 1)
-        c1 = np.clip(cc + fc + 1, 0, nx - 1)
-        top = f[r0].astype(np.float64)
-        bot = f[r1].astype(np.float64)
-        v = (1.0 - wr) * (1.0 - wc) * top[:, c0]
-        v += (1.0 - wr) * wc * top[:, c1]
-        v += wr * (1.0 - wc) * bot[:, c0]
-        v += wr * wc * bot[:, c1]
-        out[t] = v
-    return out
-
-
-class _SummaryAccumulator:
-    """Running sums for :class:`SummaryImages`, centred on a per-pixel constant for accuracy."""
-
-    def __init__(self, ny, nx, centre=None):
-        self.shape = (ny, nx)
-        self.centre = None if centre is None else np.ascontiguousarray(centre, np.float64)
-        self.s = np.zeros((ny, nx))
-        self.ss = np.zeros((ny, nx))
-        self.mx = np.full((ny, nx), -np.inf)
-        self.cross = np.zeros((4, ny, nx))
-        self.n = 0
-
-    def add(self, frames, kernels=None):
-        if frames.shape[0] == 0:
-            return
-        if self.centre is None:
-            self.centre = frames[0].astype(np.float64)
-        if kernels is not None:
-            _run_blocks(self.shape[0], lambda a, b: kernels.accumulate_summary(
-                frames, self.centre, self.s, self.ss, self.mx, self.cross, a, b), min_block=8)
-        else:
-            for fr in frames:
-                x = fr - self.centre
-                self.s += x
-                self.ss += x * x
-                np.maximum(self.mx, fr, out=self.mx)
-                self.cross[0, :, :-1] += x[:, :-1] * x[:, 1:]
-                self.cross[1, :-1, :] += x[:-1, :] * x[1:, :]
-                self.cross[2, :-1, :-1] += x[:-1, :-1] * x[1:, 1:]
-                self.cross[3, :-1, 1:] += x[:-1, 1:] * x[1:, :-1]
-        self.n += frames.shape[0]
-
-    def finish(self):
-        ny, nx = self.shape
-        n = self.n
-        if n == 0:
-            nan = np.full((ny, nx), np.nan, np.float32)
-            return SummaryImages(nan, nan.copy(), nan.copy(), nan.copy(), 0)
-        m = self.s / n
-        var = np.maximum(self.ss / n - m * m, 0.0)
-        sd = np.sqrt(var)
-        corr_sum = np.zeros((ny, nx))
-        count = np.zeros((ny, nx))
-        # (slice of p, slice of q = p + d) for the 4 offsets accumulated in cross
-        pairs = [
-            ((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-            ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-            ((slice(None, -1), slice(None, -1)), (slice(1, None), slice(1, None))),
-            ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))),
-        ]
-        for k, (p, q) in enumerate(pairs):
-            cov = self.cross[k][p] / n - m[p] * m[q]
-            den = sd[p] * sd[q]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r = np.where(den > 0, cov / np.where(den > 0, den, 1.0), 0.0)
-            np.clip(r, -1.0, 1.0, out=r)
-            corr_sum[p] += r
-            corr_sum[q] += r
-            count[p] += 1
-            count[q] += 1
-        corr = np.divide(corr_sum, count, out=np.zeros_like(corr_sum), where=count > 0)
-        return SummaryImages(
-            mean=(self.centre + m).astype(np.float32),
-            std=sd.astype(np.float32),
-            max=self.mx.astype(np.float32),
-            corr=corr.astype(np.float32),
-            n_frames=int(n),
-        )
+        run_blocks(chunk.shape[0], lambda a, b: self.estimate_many(chunk[a:b], out[a:b]))
 
 
 def _check_motion_params(upsample_factor, max_shift_px, reference_frames, reference_iterations,
                          crop_px):
-    def whole(name, v, lo):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise CaimgError(f"'{name}' = {v!r}: expected a whole number >= {lo}")
-    whole("upsample_factor", upsample_factor, 1)
-    whole("reference_frames", reference_frames, 1)
-    whole("reference_iterations", reference_iterations, 0)
-    whole("crop_px", crop_px, 0)
-    if isinstance(max_shift_px, bool) or not isinstance(max_shift_px, (int, float, np.number)) \
-            or not (np.isfinite(max_shift_px) and max_shift_px > 0):
-        raise CaimgError(f"'max_shift_px' = {max_shift_px!r}: expected a finite number > 0")
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _n_threads():
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-def _pool():
-    """The shared worker pool (None on one core). Tasks never submit tasks, so callers in
-    several threads can share it without deadlock."""
-    global _POOL
-    if _n_threads() < 2:
-        return None
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=_n_threads(),
-                                                     thread_name_prefix="caimg-worker"))
-        return _POOL[1]
-
-
-def _forget_pool_after_fork():
-    # a forked child inherits the pool object but not its threads: work submitted to it
-    # would wait forever, so the child makes its own
-    global _POOL, _POOL_LOCK
-    _POOL = None
-    _POOL_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-def _run_blocks(n, fn, min_block=1):
-    """Call ``fn(start, stop)`` on contiguous blocks covering ``range(n)``, one per thread."""
-    pool = _pool()
-    k = 1 if pool is None else max(1, min(pool._max_workers, n // max(min_block, 1)))
-    if k <= 1:
-        if n > 0:
-            fn(0, n)
-        return
-    edges = np.linspace(0, n, k + 1).round().astype(int)
-    futures = [pool.submit(fn, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-    for f in futures:
-        f.result()
+    check_whole(upsample_factor, "upsample_factor", minimum=1)
+    check_whole(reference_frames, "reference_frames", minimum=1)
+    check_whole(reference_iterations, "reference_iterations", minimum=0)
+    check_whole(crop_px, "crop_px", minimum=0)
+    check_positive(max_shift_px, "max_shift_px")
 
 
 def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterations,
@@ -499,12 +232,12 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     n = min(int(reference_frames), n_frames)
     n_iter = int(reference_iterations)
     acc = np.zeros(yx)
-    rbuf = _ReadBuffer()
+    rbuf = ReadBuffer()
     ny = yx[0]
     crop_rows = _crop_slices(ny, yx[1], est_kwargs.get("crop_px", 0))[0]
     r_lo, r_hi = (0, ny) if n_iter == 0 else (crop_rows.start or 0, crop_rows.stop or ny)
-    for t0, t1 in _chunks(n, chunk_frames):
-        _add_frames(_read(stack, t0, t1, yx, rbuf), acc, kernels, r_lo, r_hi)
+    for t0, t1 in chunks(n, chunk_frames):
+        _add_frames(read_frames(stack, t0, t1, yx, rbuf), acc, kernels, r_lo, r_hi)
     ref = (acc / n).astype(np.float32)
     buf = None if kernels is not None else np.empty((min(chunk_frames, n), *yx), np.float32)
     shifts = np.zeros((min(chunk_frames, n), 2))
@@ -513,15 +246,15 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
             r_lo, r_hi = 0, ny
         est = _ShiftEstimator(ref, **est_kwargs)
         acc[...] = 0.0
-        for t0, t1 in _chunks(n, chunk_frames):
-            chunk = _read(stack, t0, t1, yx, rbuf)
+        for t0, t1 in chunks(n, chunk_frames):
+            chunk = read_frames(stack, t0, t1, yx, rbuf)
             sh = shifts[: t1 - t0]
             est.estimate_chunk(chunk, sh)
             if kernels is not None:  # shift and add fused: no shifted-frame buffer
-                _run_blocks(r_hi - r_lo, lambda a, b: kernels.shift_add(chunk, sh, acc, r_lo + a,
-                                                                        r_lo + b), min_block=8)
+                run_blocks(r_hi - r_lo, lambda a, b, chunk=chunk, sh=sh, r_lo=r_lo:
+                           kernels.shift_add(chunk, sh, acc, r_lo + a, r_lo + b), min_block=8)
             else:
-                _add_frames(_apply(chunk, sh, buf[: t1 - t0], None), acc, None, r_lo, r_hi)
+                _add_frames(shift_frames(chunk, sh, buf[: t1 - t0], None), acc, None, r_lo, r_hi)
         ref = (acc / n).astype(np.float32)
     return ref
 
@@ -530,8 +263,8 @@ def _add_frames(frames, acc, kernels, r_lo=0, r_hi=None):
     """``acc[r_lo:r_hi] += frames[:, r_lo:r_hi].sum(axis=0)``, acc (Y, X) float64."""
     r_hi = acc.shape[0] if r_hi is None else r_hi
     if kernels is not None:
-        _run_blocks(r_hi - r_lo, lambda a, b: kernels.add_frames(frames, acc, r_lo + a, r_lo + b),
-                    min_block=8)
+        run_blocks(r_hi - r_lo, lambda a, b: kernels.add_frames(frames, acc, r_lo + a, r_lo + b),
+                   min_block=8)
     else:
         acc[r_lo:r_hi] += frames[:, r_lo:r_hi].sum(axis=0, dtype=np.float64)
 
@@ -543,15 +276,6 @@ def _anchor(shifts, offset, upsample_factor):
         np.round(shifts * upsample_factor, out=shifts)
         shifts /= upsample_factor
         shifts += 0.0
-
-
-def _apply(frames, shifts, out, kernels):
-    if kernels is not None:
-        _run_blocks(frames.shape[0],
-                    lambda a, b: kernels.shift_frames(frames[a:b], shifts[a:b], out[a:b]))
-    else:
-        _shift_frames_numpy(frames, shifts, out)
-    return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -610,7 +334,8 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     from a parabola through the log of the peak and its two neighbours along each axis
     (exact for a Gaussian peak). A frame whose correlation peak is not positive (a flat
     frame) gets a zero shift. Shifts are applied bilinearly with edge replication. Frames
-    are split between two threads (one FFT worker each).
+    are split over the worker threads (one FFT worker each; their number is
+    :func:`caimg._stream.worker_count`).
 
     The reference is the mean of the first ``reference_frames`` frames, then
     ``reference_iterations`` times the mean of those frames after aligning them to the
@@ -637,15 +362,15 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     >>> np.round(reg.shifts).tolist()
     [[0.0, 0.0], [-2.0, 1.0]]
     """
-    n_frames, ny, nx = _stack_shape(stack)
-    chunk_frames = _check_chunk_frames(chunk_frames)
+    n_frames, ny, nx = stack_shape(stack)
+    chunk_frames = check_whole(chunk_frames, "chunk_frames", minimum=1)
     _check_motion_params(upsample_factor, max_shift_px, reference_frames, reference_iterations,
                          crop_px)
     if not enabled or n_frames == 0:
         summary = summary_images(stack, None, chunk_frames=chunk_frames)
         return Registration(shifts=np.zeros((n_frames, 2)), reference=summary.mean.copy(),
                             summary=summary)
-    kernels = _kernels_or_none()
+    kernels = kernels_or_none()
     yx = (ny, nx)
     est_kwargs = dict(upsample_factor=upsample_factor, max_shift_px=max_shift_px, crop_px=crop_px)
     reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
@@ -653,67 +378,20 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
                                  est_kwargs=est_kwargs, chunk_frames=chunk_frames,
                                  kernels=kernels)
     est = _ShiftEstimator(reference, **est_kwargs)
-    offset = est.estimate(_read(stack, 0, 1, yx)[0])
+    offset = est.estimate(read_frames(stack, 0, 1, yx)[0])
     if np.any(offset):
         # move the reference into frame 0's geometry (the estimator keeps the original)
-        reference = _apply(reference[None], -offset[None], np.empty((1, ny, nx), np.float32),
-                           kernels)[0]
+        reference = shift_frames(reference[None], -offset[None],
+                                 np.empty((1, ny, nx), np.float32), kernels)[0]
+
+    def estimate(frames, out):
+        est.estimate_many(frames, out)
+        _anchor(out, offset, upsample_factor)
+
     shifts = np.zeros((n_frames, 2))
-    summary = _shift_summary_pass(stack, n_frames, yx, shifts, reference, chunk_frames, kernels,
-                                  est=est, offset=offset, upsample_factor=upsample_factor)
+    summary = shifted_summary(stack, shifts, reference, chunk_frames=chunk_frames,
+                              kernels=kernels, estimate=estimate)
     return Registration(shifts=shifts, reference=reference, summary=summary)
-
-
-def _shift_summary_pass(stack, n_frames, yx, shifts, centre, chunk_frames, kernels, *, est=None,
-                        offset=None, upsample_factor=1):
-    """One streaming pass: (optionally) estimate every frame's shift into ``shifts``, then
-    accumulate the summary images of the shifted frames.
-
-    The frames are split into one contiguous range per worker thread; each thread reads,
-    estimates, shifts and sums its own range into its own accumulators (no barrier per
-    chunk, no shared (chunk, Y, X) float buffer), and the partial sums are added in range
-    order at the end, so the result does not depend on thread timing.
-    """
-    ny, nx = yx
-    pool = _pool()
-    k = 1 if pool is None else max(1, min(pool._max_workers, n_frames // 16))
-    edges = np.linspace(0, n_frames, k + 1).round().astype(int)
-    accs = [_SummaryAccumulator(ny, nx, centre=centre) for _ in range(k)]
-
-    def work(i):
-        acc = accs[i]
-        buf = None
-        rbuf = _ReadBuffer()
-        a, b = int(edges[i]), int(edges[i + 1])
-        for t0 in range(a, b, chunk_frames):
-            t1 = min(b, t0 + chunk_frames)
-            chunk = _read(stack, t0, t1, yx, rbuf)
-            sh = shifts[t0:t1]
-            if est is not None:
-                est.estimate_many(chunk, sh)
-                _anchor(sh, offset, upsample_factor)
-            if kernels is not None:
-                kernels.shift_accumulate32(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,
-                                           acc.cross)
-                acc.n += t1 - t0
-            else:
-                if buf is None:
-                    buf = np.empty((min(chunk_frames, b - a), ny, nx), np.float32)
-                acc.add(_shift_frames_numpy(chunk, sh, buf[: t1 - t0]), None)
-
-    if k == 1:
-        work(0)
-    else:
-        for f in [pool.submit(work, i) for i in range(k)]:
-            f.result()
-    acc = accs[0]
-    for other in accs[1:]:
-        acc.s += other.s
-        acc.ss += other.ss
-        np.maximum(acc.mx, other.mx, out=acc.mx)
-        acc.cross += other.cross
-        acc.n += other.n
-    return acc.finish()
 
 
 def estimate_shifts(stack, reference=None, *, enabled=True, upsample_factor=10,
@@ -748,8 +426,8 @@ chunk_frames
     >>> estimate_shifts(moved, ref).round(1).tolist()
     [[-1.5, 0.0]]
     """
-    n_frames, ny, nx = _stack_shape(stack)
-    chunk_frames = _check_chunk_frames(chunk_frames)
+    n_frames, ny, nx = stack_shape(stack)
+    chunk_frames = check_whole(chunk_frames, "chunk_frames", minimum=1)
     _check_motion_params(upsample_factor, max_shift_px, reference_frames, reference_iterations,
                          crop_px)
     if not enabled or n_frames == 0:
@@ -761,17 +439,17 @@ chunk_frames
         reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
                                      reference_iterations=reference_iterations,
                                      est_kwargs=est_kwargs, chunk_frames=chunk_frames,
-                                     kernels=_kernels_or_none())
+                                     kernels=kernels_or_none())
     reference = np.asarray(reference)
     if reference.shape != yx:
         raise CaimgError(f"'reference' has shape {reference.shape}; expected the frame "
                          f"shape {yx} of the stack")
     est = _ShiftEstimator(reference, **est_kwargs)
-    offset = est.estimate(_read(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
+    offset = est.estimate(read_frames(stack, 0, 1, yx)[0]) if own_reference else np.zeros(2)
     shifts = np.zeros((n_frames, 2))
-    rbuf = _ReadBuffer()
-    for t0, t1 in _chunks(n_frames, chunk_frames):
-        est.estimate_chunk(_read(stack, t0, t1, yx, rbuf), shifts[t0:t1])
+    rbuf = ReadBuffer()
+    for t0, t1 in chunks(n_frames, chunk_frames):
+        est.estimate_chunk(read_frames(stack, t0, t1, yx, rbuf), shifts[t0:t1])
         _anchor(shifts[t0:t1], offset, upsample_factor)
     return shifts
 
@@ -804,9 +482,9 @@ def apply_shifts(frames, shifts, *, out=None) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 3:
         raise CaimgError(f"'frames' has shape {frames.shape}; expected (n, Y, X)")
-    frames = _native(frames, "frames")
+    frames = native_frames(frames, "frames")
     n = frames.shape[0]
-    s = _check_shifts(shifts, n)
+    s = check_shifts(shifts, n)
     if out is None:
         out = np.empty(frames.shape, np.float32)
     elif out.shape != frames.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
@@ -814,52 +492,4 @@ def apply_shifts(frames, shifts, *, out=None) -> np.ndarray:
                          f"got {out.dtype} {out.shape}")
     if n == 0:
         return out
-    return _apply(frames, s, out, _kernels_or_none())
-
-
-def summary_images(stack, shifts=None, *, chunk_frames=64) -> SummaryImages:
-    """Mean, SD, max and local-correlation images of a stack, optionally after shifting.
-
-    Parameters
-    ----------
-    stack : array-like, (T, Y, X)
-        As in :func:`register`; read in chunks, never modified.
-    shifts : array-like, (T, 2), optional
-        Shifts applied (bilinearly, see :func:`apply_shifts`) before summarising.
-    chunk_frames : int
-        Frames read at a time.
-
-    Returns
-    -------
-    SummaryImages
-        All images NaN when T == 0.
-
-    Notes
-    -----
-    With ``x_t(p)`` the (shifted) frames: ``mean = sum_t x_t / T``,
-    ``std = sqrt(sum_t (x_t - mean)^2 / T)``, ``max = max_t x_t`` and
-    ``corr(p) = mean over neighbours q in the 8-neighbourhood of p of pearson(x(p), x(q))``.
-    Sums are accumulated in float64 around a per-pixel constant (the first frame), so the
-    variance does not lose precision on bright, long stacks.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = summary_images(np.arange(24, dtype=np.uint16).reshape(2, 3, 4))
-    >>> float(s.mean[0, 0]), float(s.std[0, 0]), float(s.max[0, 0])
-    (6.0, 6.0, 12.0)
-    """
-    n_frames, ny, nx = _stack_shape(stack)
-    chunk_frames = _check_chunk_frames(chunk_frames)
-    yx = (ny, nx)
-    s = None if shifts is None else _check_shifts(shifts, n_frames)
-    kernels = _kernels_or_none()
-    if s is not None and n_frames:
-        first = _apply(_read(stack, 0, 1, yx), s[:1], np.empty((1, ny, nx), np.float32),
-                       kernels)[0]  # centre of the sums: the first shifted frame, as below
-        return _shift_summary_pass(stack, n_frames, yx, s.copy(), first, chunk_frames, kernels)
-    acc = _SummaryAccumulator(ny, nx)
-    rbuf = _ReadBuffer()
-    for t0, t1 in _chunks(n_frames, chunk_frames):
-        acc.add(_read(stack, t0, t1, yx, rbuf), kernels)
-    return acc.finish()
+    return shift_frames(frames, s, out, kernels_or_none())

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from ._validation import check_time_s
 from .errors import CaimgError
 
 __all__ = [
@@ -304,15 +305,6 @@ def fluo_calcium(f, *, kd_nM: float, fmin: float, fmax: float) -> np.ndarray:
     return np.where(bad, np.nan, ca)
 
 
-def _check_time(time_s, n):
-    t = np.asarray(time_s, dtype=np.float64)
-    if t.ndim != 1 or t.shape[0] != n:
-        raise CaimgError(f"'time_s' has shape {t.shape}: expected ({n},), one time per frame")
-    if n > 1 and not np.all(np.diff(t) > 0):
-        raise CaimgError("'time_s' must be finite and strictly increasing (seconds)")
-    return t
-
-
 def _nanmean0(a):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -362,7 +354,7 @@ def compute_f0(f, time_s, *, mode: str = "auto", stimulus_time_s: float | None =
     array([1., 1., 1., 1., 1.])
     """
     x, was_1d = _as_2d(f, "f")
-    t = _check_time(time_s, x.shape[0])
+    t = check_time_s(time_s, x.shape[0])
     if mode not in F0_MODES:
         raise CaimgError(f"'f0_mode' = {mode!r}: expected one of {list(F0_MODES)}")
     if mode == "auto":
@@ -487,7 +479,7 @@ def insitu_calibration(f340, f380, time_s, *, rmin_window_s: tuple[float, float]
     """
     a, _ = _as_2d(f340, "f340")
     b, _ = _as_2d(f380, "f380")
-    t = _check_time(time_s, a.shape[0])
+    t = check_time_s(time_s, a.shape[0])
     sels = {}
     for name, win in (("rmin_window_s", rmin_window_s), ("rmax_window_s", rmax_window_s)):
         lo, hi = (float(v) for v in win)

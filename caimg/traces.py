@@ -3,19 +3,21 @@
 The hot loop is a numba kernel over a precomputed ROI pixel list (compiled on first use,
 cached on disk); numba is never imported when this module is imported. A pure-numpy path
 gives the same traces to float32 precision; it is used when numba cannot be imported or
-when the environment variable ``CAIMG_NO_NUMBA=1`` is set (checked at every call).
+when the environment variable ``CAIMG_NO_NUMBA=1`` is set (checked at every call, see
+:mod:`caimg._backend`).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import kernels_or_none
+from ._stream import ReadBuffer, chunks, read_frames, run_blocks, stack_shape
+from ._validation import check_labels, check_shifts, check_whole
 from .errors import CaimgError, RoiError
 
 __all__ = ["Traces", "background_mask", "extract_traces"]
@@ -53,40 +55,6 @@ class Traces:
     n_pixels: np.ndarray
 
 
-@functools.cache
-def _load_kernels():
-    try:
-        from . import _kernels
-    except ImportError:  # numba missing or broken: the numpy twins take over
-        return None
-    return _kernels
-
-
-def _kernels_or_none():
-    """The numba kernel module, or None for the numpy path (``CAIMG_NO_NUMBA=1``)."""
-    if os.environ.get("CAIMG_NO_NUMBA", "").strip().lower() not in ("", "0", "false", "no"):
-        return None
-    return _load_kernels()
-
-
-def _check_labels(labels, shape=None, name="labels"):
-    lab = np.asarray(labels)
-    if lab.ndim != 2:
-        raise RoiError(f"'{name}' has shape {lab.shape}; expected a (Y, X) label image")
-    if shape is not None and lab.shape != tuple(shape):
-        raise RoiError(f"'{name}' has shape {lab.shape} but the frames are {tuple(shape)}; "
-                       f"expected a label image of the frame shape (reference geometry)")
-    if lab.dtype == bool:
-        lab = lab.astype(np.int64)
-    if not np.issubdtype(lab.dtype, np.integer):
-        raise RoiError(f"'{name}' has dtype {lab.dtype}; expected integer labels "
-                       f"(0 = background, 1..N = ROIs)")
-    if lab.size and lab.min() < 0:
-        raise RoiError(f"'{name}' contains negative values (min {lab.min()}); expected "
-                       f"0 = background and positive ROI ids")
-    return lab
-
-
 def background_mask(labels, dilation_px=4) -> np.ndarray:
     """Pixels far from every ROI, for the background estimate.
 
@@ -119,10 +87,8 @@ def background_mask(labels, dilation_px=4) -> np.ndarray:
     >>> bool(m[9, 9]), bool(m[9, 13]), bool(m[9, 15]), int(m.sum())
     (False, False, True, 348)
     """
-    lab = _check_labels(labels)
-    if isinstance(dilation_px, bool) or not isinstance(dilation_px, (int, np.integer)) \
-            or dilation_px < 0:
-        raise CaimgError(f"'dilation_px' = {dilation_px!r}: expected a whole number >= 0")
+    lab = check_labels(labels)
+    check_whole(dilation_px, "dilation_px", minimum=0)
     roi = lab != 0
     if not roi.any():
         return np.ones(lab.shape, bool)
@@ -212,6 +178,21 @@ def _gather_numpy(frames, shifts, rows, cols, out):
     return out
 
 
+def _background_samples(background, yx):
+    """(rows, cols) int64 of at most about MAX_BACKGROUND_SAMPLES pixels of the mask, spread
+    evenly over it in raster order."""
+    bg = np.asarray(background)
+    if bg.shape != yx:
+        raise RoiError(f"'background' mask has shape {bg.shape}; expected the frame shape "
+                       f"{yx}")
+    if bg.dtype != bool:
+        raise RoiError(f"'background' mask has dtype {bg.dtype}; expected bool "
+                       f"(e.g. from caimg.background_mask)")
+    bg_rows, bg_cols = np.nonzero(bg)
+    step = max(1, -(-bg_rows.size // MAX_BACKGROUND_SAMPLES))
+    return bg_rows[::step].astype(np.int64), bg_cols[::step].astype(np.int64)
+
+
 def extract_traces(stack, labels, *, shifts=None, background=None, background_percentile=50.0,
                    chunk_frames=64) -> Traces:
     """Mean intensity of every ROI in every frame, and a per-frame background.
@@ -222,7 +203,9 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
         One channel; any real integer or float dtype; a numpy array, a memory map or a lazy
         object whose ``stack[t0:t1]`` returns numpy. Read in chunks, never modified.
     labels : array-like, (Y, X) int
-        ROI label image in the reference geometry, 0 = background.
+        ROI label image in the reference geometry, 0 = background. Bool labels, and float
+        labels whose values are all whole numbers, are read as integers (the rule of
+        :func:`caimg._validation.check_labels`).
     shifts : array-like, (T, 2), optional
         ``(d_row, d_col)`` per frame as returned by :func:`caimg.register`. ROI pixel
         ``(r, c)`` is read from the frame at ``(r - d_row, c - d_col)``.
@@ -269,13 +252,10 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     >>> tr.roi_ids.tolist(), tr.means.tolist(), tr.n_pixels.tolist()
     ([1, 2], [[0.5, 15.0], [16.5, 31.0]], [2, 1])
     """
-    from .motion import (_ReadBuffer, _check_chunk_frames, _check_shifts, _chunks, _read,
-                         _run_blocks, _stack_shape)
-
-    n_frames, ny, nx = _stack_shape(stack)
-    chunk_frames = _check_chunk_frames(chunk_frames)
-    lab = _check_labels(labels, (ny, nx))
-    s = np.zeros((0, 2)) if shifts is None else _check_shifts(shifts, n_frames)
+    n_frames, ny, nx = stack_shape(stack)
+    chunk_frames = check_whole(chunk_frames, "chunk_frames", minimum=1)
+    lab = check_labels(labels, (ny, nx))
+    s = np.zeros((0, 2)) if shifts is None else check_shifts(shifts, n_frames)
     if isinstance(background_percentile, bool) or not isinstance(
             background_percentile, (int, float, np.number)) \
             or not 0.0 <= float(background_percentile) <= 100.0:
@@ -293,19 +273,8 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
 
     bg_rows = bg_cols = None
     if background is not None:
-        bg = np.asarray(background)
-        if bg.shape != (ny, nx):
-            raise RoiError(f"'background' mask has shape {bg.shape}; expected the frame shape "
-                           f"{(ny, nx)}")
-        if bg.dtype != bool:
-            raise RoiError(f"'background' mask has dtype {bg.dtype}; expected bool "
-                           f"(e.g. from caimg.background_mask)")
-        bg_rows, bg_cols = np.nonzero(bg)
-        step = max(1, -(-bg_rows.size // MAX_BACKGROUND_SAMPLES))
-        bg_rows = bg_rows[::step].astype(np.int64)
-        bg_cols = bg_cols[::step].astype(np.int64)
-
-    kernels = _kernels_or_none()
+        bg_rows, bg_cols = _background_samples(background, (ny, nx))
+    kernels = kernels_or_none()
     q = float(background_percentile)
     means = np.empty((n_frames, n_rois))
     bg_trace = None if background is None else np.full(n_frames, np.nan)
@@ -313,17 +282,17 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     sums = np.empty((nbuf, n_rois))
     bg_vals = None if bg_rows is None else np.empty((nbuf, bg_rows.size), np.float32)
     inv_n = 1.0 / np.maximum(n_pixels, 1)
-    rbuf = _ReadBuffer()
-    for t0, t1 in _chunks(n_frames, chunk_frames):
+    rbuf = ReadBuffer()
+    for t0, t1 in chunks(n_frames, chunk_frames):
         if n_rois == 0 and (bg_rows is None or bg_rows.size == 0):
             break
-        chunk = _read(stack, t0, t1, (ny, nx), rbuf)
+        chunk = read_frames(stack, t0, t1, (ny, nx), rbuf)
         sh = s[t0:t1] if s.shape[0] else s
         n = t1 - t0
         if n_rois:
             out = sums[:n]
             if kernels is not None:
-                _run_blocks(n, lambda a, b: kernels.roi_sums(
+                run_blocks(n, lambda a, b, chunk=chunk, sh=sh, out=out: kernels.roi_sums(
                     chunk[a:b], sh[a:b] if sh.shape[0] else sh, run_start, run_len, run_col,
                     out[a:b]))
             else:
@@ -343,5 +312,5 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
                 # np.partition releases the GIL: the percentiles run in parallel too
                 bg_out[a:b] = np.percentile(vals[a:b], q, axis=1)
 
-            _run_blocks(n, background_block)
+            run_blocks(n, background_block)
     return Traces(roi_ids=roi_ids, means=means, background=bg_trace, n_pixels=n_pixels)

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from ._backend import kernels_or_none
+from ._stream import ReadBuffer, chunks, read_frames, run_blocks
 from .errors import StackReadError
 from .errors import DataQualityWarning
 from .recording import Recording
@@ -52,9 +54,7 @@ def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
     saturated = np.zeros(n, dtype=np.int64)
     if sat_value is not None and dtype.itemsize <= 4 and len(frames.shape) == 3 and n \
             and frames.shape[1] and frames.shape[2]:
-        from .traces import _kernels_or_none
-
-        kernels = _kernels_or_none()
+        kernels = kernels_or_none()
         if kernels is not None:
             return _channel_stats_fast(frames, chunk_frames, kernels, sat_value)
     for t0 in range(0, n, chunk_frames):
@@ -79,16 +79,14 @@ def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
     """:func:`channel_stats` of an integer stack in one compiled pass per chunk (min, max
     and saturated count together, frames split over the worker threads), read into one
     reused buffer: about 10x faster than the three numpy reductions."""
-    from .motion import _ReadBuffer, _chunks, _read, _run_blocks
-
     n, ny, nx = (int(s) for s in frames.shape)
     lo = np.empty(n, np.int64)
     hi = np.empty(n, np.int64)
     sat = np.empty(n, np.int64)
-    rbuf = _ReadBuffer()
-    for t0, t1 in _chunks(n, int(chunk_frames)):
-        block = _read(frames, t0, t1, (ny, nx), rbuf)
-        _run_blocks(t1 - t0, lambda a, b: kernels.frame_stats(
+    rbuf = ReadBuffer()
+    for t0, t1 in chunks(n, int(chunk_frames)):
+        block = read_frames(frames, t0, t1, (ny, nx), rbuf)
+        run_blocks(t1 - t0, lambda a, b, block=block, t0=t0: kernels.frame_stats(
             block[a:b], sat_value, lo[t0 + a:t0 + b], hi[t0 + a:t0 + b], sat[t0 + a:t0 + b]))
     return {"min": float(lo.min()), "max": float(hi.max()), "saturated_per_frame": sat,
             "saturation_value": sat_value}

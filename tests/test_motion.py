@@ -396,7 +396,8 @@ def test_property_summary_numba_equals_numpy(ny, nx, n, seed):
         a = summary_images(stack, chunk_frames=2)
         mp.setenv("CAIMG_NO_NUMBA", "1")
         b = summary_images(stack, chunk_frames=4)
-    for x, y in zip((a.mean, a.std, a.max, a.corr), (b.mean, b.std, b.max, b.corr)):
+    for x, y in zip((a.mean, a.std, a.max, a.corr), (b.mean, b.std, b.max, b.corr),
+                    strict=True):
         np.testing.assert_allclose(x, y, atol=1e-5)
     np.testing.assert_allclose(a.std, stack.std(axis=0), atol=1e-4)
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from caimg import traces as traces_mod
+from caimg._backend import kernels_or_none
 from caimg.errors import CaimgError, RoiError
 from caimg.motion import apply_shifts
 from caimg.traces import Traces, background_mask, extract_traces
@@ -179,7 +180,7 @@ def test_integer_shifts_give_exactly_the_unshifted_traces(backend):
     rng = np.random.default_rng(3)
     stack, labels = _cells_recording(rng, n_frames=12)
     moves = rng.integers(-3, 4, (12, 2))
-    moved = np.stack([np.roll(f, m, axis=(0, 1)) for f, m in zip(stack, moves)])
+    moved = np.stack([np.roll(f, m, axis=(0, 1)) for f, m in zip(stack, moves, strict=True)])
     ref = extract_traces(stack, labels)
     got = extract_traces(moved, labels, shifts=-moves.astype(float))
     np.testing.assert_allclose(got.means, ref.means, rtol=1e-12)
@@ -189,7 +190,8 @@ def test_subpixel_shifts_recover_traces(backend):
     rng = np.random.default_rng(4)
     stack, labels = _cells_recording(rng, n_frames=30)
     moves = rng.uniform(-3, 3, (30, 2))
-    moved = np.stack([ndimage.shift(f, m, order=3, mode="nearest") for f, m in zip(stack, moves)])
+    moved = np.stack([ndimage.shift(f, m, order=3, mode="nearest")
+                      for f, m in zip(stack, moves, strict=True)])
     ref = extract_traces(stack, labels).means
     got = extract_traces(moved, labels, shifts=-moves).means
     nocorr = extract_traces(moved, labels).means
@@ -222,10 +224,10 @@ def test_numba_equals_numpy_fallback(monkeypatch):
     shifts[::3] = np.round(shifts[::3])
     mask = background_mask(labels)
     monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
-    assert traces_mod._kernels_or_none() is not None
+    assert kernels_or_none() is not None
     a = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=7)
     monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
-    assert traces_mod._kernels_or_none() is None
+    assert kernels_or_none() is None
     b = extract_traces(stack, labels, shifts=shifts, background=mask, chunk_frames=7)
     np.testing.assert_allclose(a.means, b.means, rtol=1e-7)
     np.testing.assert_array_equal(a.background, b.background)
@@ -316,7 +318,7 @@ def test_bad_inputs_name_the_parameter():
     with pytest.raises(RoiError, match="labels"):
         extract_traces(stack, labels[:-1])
     with pytest.raises(RoiError, match="integer"):
-        extract_traces(stack, labels.astype(float))
+        extract_traces(stack, labels.astype(float) + 0.5)
     with pytest.raises(RoiError, match="negative"):
         extract_traces(stack, -labels)
     with pytest.raises(CaimgError, match="shifts"):

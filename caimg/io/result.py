@@ -128,9 +128,9 @@ _SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _write_table_fast(df: pd.DataFrame, path: Path) -> bool:
     """Write ``df`` with the numba CSV kernel; False (nothing written) when it does not apply."""
-    from ..traces import _kernels_or_none
+    from .._backend import kernels_or_none
 
-    kernels = _kernels_or_none()
+    kernels = kernels_or_none()
     if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c) for c in df.columns):
         return False
     ints, floats, kinds = [], [], []
@@ -215,7 +215,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         When ``out_dir/<name>`` exists and is not a caimg result of this format version.
     """
     from ..plotting import save_overview
-    from ..rois import write_roiset
+    from .rois import write_roiset
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
