@@ -11,7 +11,8 @@ __all__ = ["add_parser", "cmd_inspect", "parse_settings"]
 
 def parse_settings(values) -> dict:
     """``["input.z_plane=0"]`` -> ``{"input.z_plane": 0}`` (TOML values; bare words are
-    strings)."""
+    strings).
+    """
     from .errors import ConfigError
 
     out = {}

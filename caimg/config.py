@@ -67,7 +67,7 @@ class InputConfig:
     pixel_size_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
     timestamps_file: str | None = None  # per-frame times, see docs/formats.md for these
     sequence_pattern: str = r"^(?P<name>.*?)(?P<frame>\d+)$"
-    channels: Mapping[str, int | str] = field(default_factory=dict)
+    channels: Mapping[str, int | str] | None = None
     z_plane: int | str | None = None
 
 

@@ -66,7 +66,7 @@ def ome_channels(xml: str | None) -> list[ChannelInfo] | None:
 
 
 def rgb_frames(path: Path, n_pages: int, frame_shape, n_samples: int, dtype) -> PlaneFrames:
-    """A lazy ``(n_pages * n_samples, Y, X)`` array over the colour samples of an RGB
+    """Return a lazy ``(n_pages * n_samples, Y, X)`` array over the colour samples of an RGB
     series: plane ``p * n_samples + s`` is sample ``s`` of page ``p`` (so that the samples
     read as a channel axis after the page axes).
 

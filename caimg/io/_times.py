@@ -79,7 +79,7 @@ def ome_plane_times(xml: str | None, path: Path) -> np.ndarray | None:
 
 
 def check_times(times, where: str, *, n_frames: int | None = None) -> np.ndarray:
-    """``times`` as a float array, checked: finite, strictly increasing, one per frame.
+    """Return ``times`` as a float array, checked: finite, increasing, one per frame.
 
     Parameters
     ----------

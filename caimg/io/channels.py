@@ -55,13 +55,23 @@ class ChannelInfo:
         return " ".join(parts)
 
     def as_dict(self) -> dict:
-        """The fields as a JSON-ready dict."""
+        """Return the fields as a JSON-ready dict."""
         return {"index": self.index, "name": self.name, "excitation_nm": self.excitation_nm,
                 "emission_nm": self.emission_nm}
 
 
 def describe_channels(channels: Sequence[ChannelInfo]) -> str:
-    """All channels as one line for messages: ``0 'GFP' (ex 488 nm), 1 'BF'``."""
+    """Describe all channels in one line for messages: ``0 'GFP' (ex 488 nm), 1 'BF'``.
+
+    Parameters
+    ----------
+    channels : sequence of ChannelInfo
+        The file's channels.
+
+    Returns
+    -------
+    str
+    """
     return ", ".join(c.describe() for c in channels)
 
 
@@ -80,7 +90,7 @@ def _fura2_wavelength(ch: ChannelInfo) -> float | None:
 
 
 def _resolve_one(key: str, value, channels: Sequence[ChannelInfo], where) -> int:
-    """The index of the file channel ``value`` (index, name or wavelength) names."""
+    """Return the index of the file channel ``value`` (index, name, wavelength) names."""
     listed = describe_channels(channels)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ConfigError(f"input.channels.{key} = {value!r}: expected a channel name, an "

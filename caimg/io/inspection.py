@@ -20,7 +20,7 @@ _MAX_TIMES = 20
 
 
 def _times(rec) -> dict[str, Any]:
-    """The time axis of a Recording as a JSON-ready dict."""
+    """Return the time axis of a Recording as a JSON-ready dict."""
     out: dict[str, Any] = {"kind": "per-frame" if rec.timestamps_s is not None else "uniform",
                            "source": rec.frame_interval_source,
                            "interval_s": rec.frame_interval_s}
@@ -33,7 +33,7 @@ def _times(rec) -> dict[str, Any]:
 
 
 def _file_times(info) -> dict[str, Any]:
-    """The time axis a vendor file describes, whatever caimg would do with it."""
+    """Return the time axis a vendor file describes, whatever caimg would do with it."""
     out: dict[str, Any] = {"kind": "per-frame" if info.times_s is not None else
                            ("uniform" if info.frame_interval_s else "none"),
                            "source": info.time_source if info.times_s is not None
@@ -142,7 +142,18 @@ def inspect_inputs(paths, **options) -> list[dict[str, Any]]:
 
 
 def format_report(entries: list[dict[str, Any]]) -> str:
-    """The entries of :func:`inspect_inputs` as text for the terminal."""
+    """Format the entries of :func:`inspect_inputs` as text for the terminal.
+
+    Parameters
+    ----------
+    entries : list of dict
+        From :func:`inspect_inputs`.
+
+    Returns
+    -------
+    str
+        A few indented lines per recording.
+    """
     lines = []
     for e in entries:
         lines.append(f"{e['recording']}: {e.get('format') or '?'}  ({', '.join(e['files'][:2])}"

@@ -452,8 +452,8 @@ def read_recording(paths, *, layout: str = "auto",
                    channel_order: tuple[str, str] = ("f340", "f380"),
                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
                    frame_interval_s: float | None = None, pixel_size_um: float | None = None,
-                   name: str | None = None, timestamps=None, channels=None,
-                   z_plane=None) -> Recording:
+                   name: str | None = None, timestamps_file=None, time_s=None,
+                   channels=None, z_plane=None) -> Recording:
     """Read one recording (one TIFF, or a 340/380 pair of TIFFs) without loading its pixels.
 
     Parameters
@@ -477,10 +477,12 @@ def read_recording(paths, *, layout: str = "auto",
         Pixel edge length in µm; wins over the file metadata.
     name : str, optional
         Recording name; default the file stem (pair: the common stem).
-    timestamps : str, Path or array of float, optional
-        Per-frame times in seconds for what no file says: a CSV file with a ``time_s``
-        column (one row per frame) or an array. They win over the file metadata and are
-        kept unchanged in ``Recording.timestamps_s``. Without them, per-frame OME
+    timestamps_file : str or Path, optional
+        Per-frame times for what no file says: a CSV file with a ``time_s`` column (one
+        row per frame, seconds). They win over the file metadata and are kept unchanged
+        in ``Recording.timestamps_s``.
+    time_s : array of float, shape (T,), optional
+        The same as an array (used when no ``timestamps_file`` is given). Without them, per-frame OME
         ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
         uniform interval.
     channels : mapping of str to int or str, optional
@@ -531,7 +533,8 @@ def read_recording(paths, *, layout: str = "auto",
     if vendor is not None:
         return _read_vendor(*vendor, channels=channels, z_plane=z_plane,
                             channel_order=channel_order, frame_interval_s=frame_interval_s,
-                            pixel_size_um=pixel_size_um, timestamps=timestamps, name=name)
+                            pixel_size_um=pixel_size_um, timestamps_file=timestamps_file,
+                            time_s=time_s, name=name)
     sequence = _sequence_paths(paths)
     if sequence is not None:
         file_paths, layout = sequence, "sequence"
@@ -565,7 +568,8 @@ def read_recording(paths, *, layout: str = "auto",
                 found = LAYOUTS[layout](infos, channel_order=channel_order,
                                         pair_suffixes=pair_suffixes)
             rec = _recording(infos, found, layout, channel_order, frame_interval_s,
-                             pixel_size_um, name, caught, timestamps)
+                             pixel_size_um, name, caught,
+                             timestamps_file if timestamps_file is not None else time_s)
             if layout == "sequence":
                 rec = dataclasses.replace(rec, source=tuple(file_paths))
     finally:
@@ -586,9 +590,9 @@ def read_options(inp) -> dict[str, Any]:
     -------
     dict
         ``layout``, ``channel_order``, ``pair_suffixes``, ``frame_interval_s``,
-        ``pixel_size_um``, ``timestamps``, ``channels`` and ``z_plane``.
+        ``pixel_size_um``, ``timestamps_file``, ``channels`` and ``z_plane``.
     """
     return dict(layout=inp.layout, channel_order=inp.channel_order,
                 pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
-                pixel_size_um=inp.pixel_size_um, timestamps=inp.timestamps_file,
-                channels=dict(inp.channels) or None, z_plane=inp.z_plane)
+                pixel_size_um=inp.pixel_size_um, timestamps_file=inp.timestamps_file,
+                channels=inp.channels, z_plane=inp.z_plane)

@@ -29,9 +29,24 @@ def _n_channels(info: FileInfo) -> int:
 
 
 def needs_choice(info: FileInfo, channels, z_plane) -> bool:
-    """Whether a one-file TIFF needs channels or a Z plane chosen rather than the layout
-    readers' fixed rules: channels asked for by name, named (OME) or RGB channels, a
-    channel count other than two, or a Z-stack time series."""
+    """Tell whether a one-file TIFF needs channels or a Z plane chosen.
+
+    Rather than the layout readers' fixed rules: for channels asked for by name, named
+    (OME) or RGB channels, a channel count other than two, or a Z-stack time series.
+
+    Parameters
+    ----------
+    info : FileInfo
+        The file.
+    channels : mapping or None
+        ``input.channels``.
+    z_plane : int, str or None
+        ``input.z_plane``.
+
+    Returns
+    -------
+    bool
+    """
     lead = info.axes[:-2]
     others = lead.replace("C", "")
     return (bool(channels) or info.channels is not None or _n_channels(info) > 2
@@ -39,7 +54,7 @@ def needs_choice(info: FileInfo, channels, z_plane) -> bool:
 
 
 def _z_index(info: FileInfo, z_plane, others: str):
-    """The Z plane (index, "max" or "mean") of a TIFF Z-stack time series."""
+    """Return the Z plane (index, "max" or "mean") of a TIFF Z-stack time series."""
     n_z = info.shape[info.axes.index("Z")]
     found = f"axes {info.axes} with shape {info.shape}"
     if z_plane is None:
@@ -113,8 +128,9 @@ def select_planes(info: FileInfo, *, channels=None, z_plane=None,
 
 
 def _planes(info: FileInfo, planes: np.ndarray, z):
-    """A ``(T, Y, X)`` array over the given planes: ``planes`` is (T,) or, for a
-    projection, (T, Z)."""
+    """Return a ``(T, Y, X)`` array over the given planes: ``planes`` is (T,) or, for a
+    projection, (T, Z).
+    """
     data = info.data
     if planes.ndim == 1:
         if isinstance(data, np.ndarray):

@@ -26,7 +26,7 @@ DEFAULT_SEQUENCE_PATTERN = r"^(?P<name>.*?)(?P<frame>\d+)$"
 
 
 def compile_sequence_pattern(pattern: str | None) -> re.Pattern:
-    """The sequence pattern compiled; :class:`ConfigError` unless it is a regular expression
+    """Compile the sequence pattern; :class:`ConfigError` unless it is a regular expression
     with a group named ``frame``.
 
     Parameters
@@ -54,7 +54,19 @@ def compile_sequence_pattern(pattern: str | None) -> re.Pattern:
 
 
 def sequence_key(path: Path, rx: re.Pattern) -> tuple[str, int] | None:
-    """``(recording name, frame number)`` of a file whose stem matches, else None."""
+    """Return ``(recording name, frame number)`` of a file whose stem matches, else None.
+
+    Parameters
+    ----------
+    path : Path
+        A file.
+    rx : re.Pattern
+        From :func:`compile_sequence_pattern`.
+
+    Returns
+    -------
+    (str, int) or None
+    """
     stem = tiff_stem(path)
     m = rx.search(stem)
     if m is None:
@@ -71,8 +83,19 @@ def sequence_key(path: Path, rx: re.Pattern) -> tuple[str, int] | None:
 
 
 def is_single_image(path: Path) -> bool:
-    """Whether a TIFF holds one 2-D image (a frame of an image sequence); False for stacks
-    and for files that cannot be read (those are left to the reader's errors)."""
+    """Tell whether a TIFF holds one 2-D image (a frame of an image sequence).
+
+    Parameters
+    ----------
+    path : Path
+        A TIFF file.
+
+    Returns
+    -------
+    bool
+        False for stacks and for files that cannot be read (those are left to the
+        reader's errors).
+    """
     try:
         with tifffile.TiffFile(path, mode="rb") as tif:
             if len(tif.pages) != 1 or not tif.series:
@@ -132,7 +155,7 @@ def group_sequences(items: list[tuple], rx: re.Pattern) -> list[tuple]:
 
 
 def read_sequence_frames(paths, first_shape, dtype) -> PlaneFrames:
-    """A lazy ``(T, Y, X)`` array over single-frame TIFFs, one file per frame.
+    """Return a lazy ``(T, Y, X)`` array over single-frame TIFFs, one file per frame.
 
     Parameters
     ----------

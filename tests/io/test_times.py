@@ -48,7 +48,7 @@ def test_timestamps_file_gives_times_unchanged(tmp_path):
     write_recording({"f": np.ones((6, 4, 4), np.uint16)}, p, layout="single")
     csv = tmp_path / "times.csv"
     pd.DataFrame({"time_s": DROPPED + 0.25}).to_csv(csv, index=False)
-    rec = read_recording(p, timestamps=csv)
+    rec = read_recording(p, timestamps_file=csv)
     np.testing.assert_array_equal(rec.time_s(), DROPPED + 0.25)
     assert rec.frame_interval_source == "timestamps file times.csv"
 
@@ -64,7 +64,7 @@ def test_bad_timestamps_file_names_file_rows_and_frames(tmp_path, rows, match):
     csv = tmp_path / "times.csv"
     pd.DataFrame({"time_s": rows}).to_csv(csv, index=False)
     with pytest.raises(StackReadError, match=match):
-        read_recording(p, timestamps=csv)
+        read_recording(p, timestamps_file=csv)
 
 
 def test_timestamps_file_without_time_s_column(tmp_path):
@@ -74,7 +74,7 @@ def test_timestamps_file_without_time_s_column(tmp_path):
     pd.DataFrame({"t": DROPPED}).to_csv(csv, index=False)
     with pytest.raises(StackReadError, match=r"times\.csv: timestamps file has columns \['t'\]; "
                                              r"expected a time_s column"):
-        read_recording(p, timestamps=csv)
+        read_recording(p, timestamps_file=csv)
 
 
 def test_recording_rejects_timestamps_of_wrong_length():

@@ -12,6 +12,7 @@ times, and refuses what it cannot take for time.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -42,7 +43,17 @@ Z_PROJECTIONS = ("max", "mean")
 
 
 def is_vendor_file(path) -> bool:
-    """Whether ``path`` is read by a vendor reader (ND2, CZI, LIF, Micro-Manager)."""
+    """Tell whether ``path`` is read by a vendor reader (ND2, CZI, LIF, Micro-Manager).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file.
+
+    Returns
+    -------
+    bool
+    """
     path = Path(path)
     return path.suffix.lower() in READERS or micromanager.is_micromanager(path)
 
@@ -132,7 +143,18 @@ def expand_positions(items: list[tuple]) -> list[tuple]:
 
 
 def z_plane_check(info: ImageInfo, z_plane) -> int | str | None:
-    """The Z plane to read: None without a Z axis, else ``z_plane`` checked.
+    """Return the Z plane to read: None without a Z axis, else ``z_plane`` checked.
+
+    Parameters
+    ----------
+    info : ImageInfo
+        The image.
+    z_plane : int, "max", "mean" or None
+        ``input.z_plane``.
+
+    Returns
+    -------
+    int, str or None
 
     Raises
     ------
@@ -178,9 +200,10 @@ def _frames(info: ImageInfo, c: int, z) -> PlaneFrames:
 
 def _times(info: ImageInfo, timestamps, frame_interval_s):
     """``(per-frame times or None, interval, source)``; the priority: a given table, a given
-    interval, the file's per-frame times, the file's nominal interval."""
+    interval, the file's per-frame times, the file's nominal interval.
+    """
     if timestamps is not None:
-        if isinstance(timestamps, (str, Path)):
+        if isinstance(timestamps, (str, os.PathLike)):
             t = read_timestamps_file(timestamps, info.n_times)
             return t, median_interval(t), f"timestamps file {Path(timestamps).name}"
         t = check_times(timestamps, "timestamps", n_frames=info.n_times)
@@ -204,9 +227,10 @@ def _times(info: ImageInfo, timestamps, frame_interval_s):
 
 def recording_from_image(info: ImageInfo, *, channels: Mapping | None = None, z_plane=None,
                          channel_order=("f340", "f380"), frame_interval_s=None,
-                         pixel_size_um=None, timestamps=None, name: str | None = None
+                         pixel_size_um=None, timestamps_file=None, time_s=None,
+                         name: str | None = None
                          ) -> Recording:
-    """A :class:`Recording` of one described image, its planes read lazily.
+    """Return a :class:`Recording` of one described image, its planes read lazily.
 
     Parameters
     ----------
@@ -221,8 +245,10 @@ def recording_from_image(info: ImageInfo, *, channels: Mapping | None = None, z_
         their channels).
     frame_interval_s, pixel_size_um : float, optional
         Override the file's values.
-    timestamps : str, Path or array, optional
-        Per-frame times (a CSV with ``time_s``, or seconds); win over the file's.
+    timestamps_file : str or Path, optional
+        Per-frame times: a CSV with a ``time_s`` column; wins over the file's times.
+    time_s : array of float, optional
+        Per-frame times in seconds (when no ``timestamps_file`` is given).
     name : str, optional
         Recording name; default the file stem, plus the position when there are several.
 
@@ -251,7 +277,8 @@ def recording_from_image(info: ImageInfo, *, channels: Mapping | None = None, z_
     chosen = choose_channels(info.channels, channels, where=info.where,
                              channel_order=channel_order)
     chans = {k: _frames(info, c, z) for k, c in chosen.items()}
-    times, interval, source = _times(info, timestamps, frame_interval_s)
+    given = timestamps_file if timestamps_file is not None else time_s
+    times, interval, source = _times(info, given, frame_interval_s)
     stem = info.path.name[: -len(info.path.suffix)] if info.path.suffix else info.path.name
     if info.format == "micromanager":
         stem = stem.split(micromanager.MMSTACK_MARK)[0] or stem

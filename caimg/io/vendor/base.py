@@ -90,7 +90,7 @@ class ImageInfo:
         return f"{self.path}" + (f" [{self.position}]" if self.position else "")
 
 
-def require(module: str, package: str, path: Path, what: str):
+def require(module: str, package: str, *, path: Path, what: str):
     """Import the reader library ``module`` or raise an error naming what to install.
 
     Parameters
@@ -122,7 +122,7 @@ _MAX_HANDLES = 16
 
 
 def cached_handle(kind: str, path: Path, opener: Callable[[Path], Any]):
-    """An open reader object for ``path``, opened once per process and kept (up to
+    """Return an open reader object for ``path``, opened once per process and kept (up to
     16 files) so that lazy plane reads do not parse the file's header each time.
 
     Parameters

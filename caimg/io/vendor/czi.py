@@ -19,7 +19,7 @@ _IGNORED = "B0"
 
 
 def _open(path: Path):
-    czifile = require("czifile", "czifile", path, "Zeiss CZI")
+    czifile = require("czifile", "czifile", path=path, what="Zeiss CZI")
     return czifile.CziFile(str(path))
 
 
@@ -55,6 +55,15 @@ def describe(path: Path) -> list[ImageInfo]:
     emission wavelengths), times from the T ``Offsets`` list, the pixel size from
     ``Scaling/Items/Distance[@Id='X']``. A plane is read from its subblock; mosaics
     (several tiles per plane) are refused.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    list of ImageInfo
     """
     czi = cached_handle("czifile", path, _open)
     axes_all, shape_all = czi.axes, tuple(int(n) for n in czi.shape)

@@ -20,7 +20,7 @@ _REFUSED_AXES = {"λ": "lambda (emission wavelength sweep)",
 
 
 def _open(path: Path):
-    liffile = require("liffile", "liffile", path, "Leica LIF")
+    liffile = require("liffile", "liffile", path=path, what="Leica LIF")
     return liffile.LifFile(path)
 
 
@@ -41,7 +41,8 @@ def _refusal(dims: tuple[str, ...], sizes: dict) -> str | None:
 def _channels(image, n_c: int) -> list[ChannelInfo]:
     """Channel names/wavelengths are not in liffile's parsed attributes: index only, and
     the excitation wavelength of an active laser line when there is exactly one per
-    channel (not attempted here)."""
+    channel (not attempted here).
+    """
     return [ChannelInfo(i) for i in range(n_c)]
 
 
@@ -51,6 +52,15 @@ def describe(path: Path) -> list[ImageInfo]:
     Images with a wavelength-sweep axis (λ, Λ) or without a Y axis (XZ / XT line scans)
     are described with a refusal that names the axis. Times come from the T coordinates
     (s), the pixel size from the X coordinates.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    list of ImageInfo
     """
     lif = cached_handle("liffile", path, _open)
     infos = []

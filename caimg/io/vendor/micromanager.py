@@ -24,7 +24,17 @@ MMSTACK_MARK = "_MMStack"
 
 
 def is_micromanager(path: Path) -> bool:
-    """Whether a TIFF is part of a Micro-Manager MMStack dataset (by name, then header)."""
+    """Tell whether a TIFF is part of a Micro-Manager MMStack dataset (name, then header).
+
+    Parameters
+    ----------
+    path : Path
+        A TIFF file.
+
+    Returns
+    -------
+    bool
+    """
     if MMSTACK_MARK not in Path(path).name:
         return False
     try:
@@ -42,8 +52,9 @@ _PAGE_AT: dict[Path, dict[int, int]] = {}
 
 
 def _page(file: Path, offset: int):
-    """The page of ``file`` whose IFD is at ``offset`` (tifffile's series of a multi-file
-    dataset knows the pages of the other files by offset only)."""
+    """Return the page of ``file`` whose IFD is at ``offset`` (tifffile's series of a multi-file
+    dataset knows the pages of the other files by offset only).
+    """
     tif = cached_handle("tifffile", file, _open)
     at = _PAGE_AT.get(file)
     if at is None:
@@ -66,6 +77,15 @@ def describe(path: Path) -> list[ImageInfo]:
     Channel names come from the summary ``ChNames``, the nominal interval from
     ``Interval_ms``, per-frame times from each plane's ``ElapsedTime-ms``, the pixel size
     from ``PixelSize_um``. Positions are named by the summary's position list.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    list of ImageInfo
     """
     with tifffile.TiffFile(path, mode="rb") as tif:
         if not tif.is_micromanager or not tif.series:

@@ -16,7 +16,7 @@ _LOCK = threading.Lock()
 
 
 def _open(path: Path):
-    nd2 = require("nd2", "nd2", path, "Nikon ND2")
+    nd2 = require("nd2", "nd2", path=path, what="Nikon ND2")
     return nd2.ND2File(path)
 
 
@@ -64,6 +64,15 @@ def describe(path: Path) -> list[ImageInfo]:
     Channels come with names and excitation/emission wavelengths, times from the
     per-frame event table (the first plane of each time point), the pixel size from the
     voxel size. Reading a plane reads one frame of the file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    list of ImageInfo
     """
     f = cached_handle("nd2", path, _open)
     sizes = dict(f.sizes)
