@@ -26,7 +26,7 @@ from ._frames import TiffFrames
 from .channels import ChannelInfo
 from ._ifdwalk import PageWalk, walk_pages
 from ._tiffchannels import RGB_NAMES, ome_channels, rgb_frames
-from ._times import ome_plane_times
+from ._times import ome_plane_times, stk_plane_times
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
@@ -60,7 +60,8 @@ class FileInfo:
     kind: str                       # imagej / ome / generic / ...
     data: Any                       # (P, Y, X) array-like over all planes in file order
     memmapped: bool
-    times_s: np.ndarray | None = None  # per time point, from OME Plane DeltaT
+    times_s: np.ndarray | None = None  # per time point, from OME Plane DeltaT or STK
+    times_source: str = "none"
     channels: list | None = None    # ChannelInfo per C index, when the file names them
 
 
@@ -318,8 +319,7 @@ def inspect(path: Path) -> FileInfo:
                 walk = None
             series, axes, shape, dtype = _first_series(tif, path)
             interval, source, px = _metadata_interval_and_size(tif, path)
-            times = ome_plane_times(tif.ome_metadata, path) if tif.is_ome and "T" in axes \
-                else None
+            times, times_source = _own_times(tif, path, axes, shape)
             channels = ome_channels(tif.ome_metadata) if tif.is_ome else None
             kind = series.kind
             if axes.endswith("S"):  # RGB: the samples become a channel axis before Y, X
@@ -340,7 +340,18 @@ def inspect(path: Path) -> FileInfo:
     return FileInfo(path=path, axes=axes, shape=shape, dtype=dtype,
                     frame_interval_s=interval, interval_source=source, pixel_size_um=px,
                     file_size=size, kind=kind, data=data, memmapped=memmapped, times_s=times,
-                    channels=channels)
+                    channels=channels, times_source=times_source)
+
+
+def _own_times(tif, path: Path, axes: str, shape) -> tuple[np.ndarray | None, str]:
+    """Per-time-point times the file records: OME ``DeltaT``, MetaMorph STK plane times."""
+    if tif.is_ome and "T" in axes:
+        t = ome_plane_times(tif.ome_metadata, path)
+        return t, "ome DeltaT" if t is not None else "none"
+    if tif.is_stk and axes[:1] in ("T", "I") and len(axes) == 3:
+        t = stk_plane_times(tif.stk_metadata, int(shape[0]))
+        return t, "stk creation times" if t is not None else "none"
+    return None, "none"
 
 
 def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import MetadataWarning, StackReadError
 
-__all__ = ["ome_plane_times", "read_timestamps_file", "check_times", "median_interval",
-           "frame_times", "TIME_UNITS_S"]
+__all__ = ["ome_plane_times", "stk_plane_times", "read_timestamps_file", "check_times",
+           "median_interval", "frame_times", "TIME_UNITS_S"]
 
 TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
                 "us": 1e-6, "µs": 1e-6, "\u03bcs": 1e-6, "ns": 1e-9, "min": 60.0,
@@ -76,6 +76,31 @@ def ome_plane_times(xml: str | None, path: Path) -> np.ndarray | None:
     if size_t < 2 or sorted(best) != list(range(size_t)):
         return None
     return np.array([best[t][1] for t in range(size_t)], dtype=float)
+
+
+def stk_plane_times(meta: dict | None, n_planes: int) -> np.ndarray | None:
+    """Return each plane's time (s from the first) from MetaMorph STK metadata.
+
+    Parameters
+    ----------
+    meta : dict or None
+        tifffile's ``TiffFile.stk_metadata``; its ``DatetimeCreated`` holds one
+        ``datetime64`` per plane (the UIC2 creation date and time).
+    n_planes : int
+        Planes of the series.
+
+    Returns
+    -------
+    array of float, shape (n_planes,), or None
+        None when the metadata has no creation time per plane, or the times do not
+        increase (MetaMorph then wrote no time stamps).
+    """
+    created = (meta or {}).get("DatetimeCreated")
+    if created is None or len(created) != n_planes or n_planes < 2:
+        return None
+    ns = np.asarray(created, dtype="datetime64[ns]")
+    t = (ns - ns[0]).astype("timedelta64[ns]").astype(np.int64) / 1e9
+    return t if (np.diff(t) > 0).all() else None
 
 
 def check_times(times, where: str, *, n_frames: int | None = None) -> np.ndarray:
@@ -166,7 +191,7 @@ def read_timestamps_file(path, n_frames: int) -> np.ndarray:
 
 
 def frame_times(path: Path, own, *, layout: str, n_frames: int, timestamps,
-                frame_interval_s, stacklevel: int = 4):
+                frame_interval_s, own_source: str = "ome DeltaT", stacklevel: int = 4):
     """Per-frame times of a TIFF recording: ``(times s, source)``, or ``(None, None)`` for
     uniform frames.
 
@@ -175,7 +200,7 @@ def frame_times(path: Path, own, *, layout: str, n_frames: int, timestamps,
     path : Path
         The (first) file, for messages.
     own : array of float or None
-        The file's own per-time-point times (OME ``DeltaT``).
+        The file's own per-time-point times (OME ``DeltaT``, STK creation times).
     layout : str
         The layout read; the file's times are used for ``single``, ``hyperstack`` and
         ``pair`` (in ``alternating`` files they are per page).
@@ -185,6 +210,8 @@ def frame_times(path: Path, own, *, layout: str, n_frames: int, timestamps,
         A given table (CSV with ``time_s``) or array; wins over everything.
     frame_interval_s : float or None
         A given interval: the file's per-frame times are then not used.
+    own_source : str
+        Where ``own`` comes from, for messages and the recording's time source.
     stacklevel : int
         For the warnings.
 
@@ -207,7 +234,7 @@ def frame_times(path: Path, own, *, layout: str, n_frames: int, timestamps,
     if (frame_interval_s is None and own is not None and len(own) == n_frames
             and layout in ("single", "hyperstack", "pair")):
         try:
-            return check_times(own, f"{path}: OME Plane DeltaT"), "ome DeltaT"
+            return check_times(own, f"{path}: {own_source}"), own_source
         except StackReadError as exc:  # odd metadata is ignored, as elsewhere
             warnings.warn(f"{exc}; the per-plane times are ignored", MetadataWarning,
                           stacklevel=stacklevel)

@@ -403,7 +403,8 @@ def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_or
     n_frames = int(next(iter(found.channels.values())).shape[0])
     times, times_source = frame_times(infos[0].path, infos[0].times_s, layout=layout,
                                       n_frames=n_frames, timestamps=timestamps,
-                                      frame_interval_s=frame_interval_s)
+                                      frame_interval_s=frame_interval_s,
+                                      own_source=infos[0].times_source)
     if times is not None:
         interval, source = median_interval(times), times_source
         meta_interval = next((i.frame_interval_s * found.per_page for i in infos
@@ -499,9 +500,9 @@ def read_recording(paths, *, layout: str = "auto",
         ``channels`` are ``(T, Y, X)`` arrays in the file's dtype: read-only
         :class:`numpy.memmap` views for uncompressed contiguous files, else
         :class:`TiffFrames`. ``frame_interval_source`` is ``"imagej finterval"``,
-        ``"ome TimeIncrement"``, ``"ome DeltaT"``, ``"timestamps file NAME"`` or
-        ``"override"``. ``metadata["warnings"]`` lists
-        each warning raised while reading as a :class:`ReadWarning`.
+        ``"ome TimeIncrement"``, ``"ome DeltaT"``, ``"stk creation times"``, ``"timestamps
+        file NAME"`` or ``"override"``. ``metadata["warnings"]`` lists each warning
+        raised while reading as a :class:`ReadWarning`.
 
     Raises
     ------

@@ -159,3 +159,15 @@ def test_dropped_frames_reach_traces_csv_from_deltat_and_timestamps(dropped_pair
         prov = json.loads((folder / "run.json").read_text())
         prov = prov.get("provenance", prov)
         assert prov["time_source"] == source
+
+
+def test_stk_plane_creation_times():
+    from caimg.io._times import stk_plane_times
+
+    created = np.datetime64("2024-05-01T10:00:00", "ns") + \
+        (DROPPED * 1e9).astype("timedelta64[ns]")
+    np.testing.assert_allclose(stk_plane_times({"DatetimeCreated": created}, 6), DROPPED)
+    # no time stamps (all planes created at once), a count mismatch, or none at all: None
+    assert stk_plane_times({"DatetimeCreated": np.repeat(created[:1], 6)}, 6) is None
+    assert stk_plane_times({"DatetimeCreated": created}, 5) is None
+    assert stk_plane_times(None, 6) is None
