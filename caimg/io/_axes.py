@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import StackReadError
 
-__all__ = ["check_pages_in_series", "check_no_z"]
+__all__ = ["check_no_z", "check_pages_in_series"]
 
 
 def _describe(series) -> str:
@@ -46,12 +46,8 @@ def check_pages_in_series(tif, path: Path, series, n_planes: int) -> None:
     n_pages = len(tif.pages)
     if n_pages <= n_planes:
         return
-    n_series = 0
-    try:
-        all_series = tif.series
-        n_series = sum(len(s.pages) for s in all_series)
-    except Exception:  # pragma: no cover - series already parsed once
-        all_series = [series]
+    all_series = tif.series  # parsed already, for the first series
+    n_series = sum(len(s.pages) for s in all_series)
     if tif.is_ome and len(all_series) > 1 and n_series >= n_pages:
         return  # several OME images (positions): every page belongs to one of them
     first = _describe(series)
@@ -77,7 +73,11 @@ def check_pages_in_series(tif, path: Path, series, n_planes: int) -> None:
 
 
 def check_no_z(info) -> None:
-    """Refuse a stack with a Z axis: Z planes are never read as time or as channels.
+    """Refuse a Z-stack without a time axis: Z planes are never read as time or channels.
+
+    A stack whose only plane axis (besides channels) is Z, e.g. ``ZYX`` or ``ZCYX``, is a
+    Z-stack, not a time series. Stacks with a time axis and a Z axis (``TZYX``) are left
+    to the layout readers (which refuse them, or pick a plane with ``input.z_plane``).
 
     Parameters
     ----------
@@ -87,15 +87,16 @@ def check_no_z(info) -> None:
     Raises
     ------
     StackReadError
-        Naming the axes and saying how to pick one plane or relabel the axis.
+        Naming the axes and saying how to save the time axis as T.
     """
     lead = info.axes[:-2]
-    if "Z" not in lead:
+    if lead.replace("C", "") != "Z":
         return
     n_z = info.shape[lead.index("Z")]
     raise StackReadError(
         f"{info.path}: found axes {info.axes} with shape {tuple(info.shape)}: a Z axis of "
-        f"{n_z} planes; Z planes are never read as time frames or as channels. Expected a "
-        "time series (T, Y, X) or (T, C, Y, X): pick one plane with input.z_plane, or, when "
-        "the planes are in fact time points, save the axis as T (Fiji: Image > Properties, "
-        "swap Slices and Frames; or Image > Hyperstacks > Re-order Hyperstack)")
+        f"{n_z} planes and no time axis; Z planes are never read as time frames or as "
+        "channels. Expected a time series (T, Y, X) or (T, C, Y, X): when the planes are in "
+        "fact time points, save the axis as T (Fiji: Image > Properties, swap Slices and "
+        "Frames; or Image > Hyperstacks > Re-order Hyperstack); a Z-stack time series needs "
+        "a T axis too, and input.z_plane then picks its plane")

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import RoiError, StackReadError
 
-__all__ = ["MAX_COMPRESSION_RATIO", "MAX_DECODED_BYTES", "MAX_PLANES",
-           "check_ome_planes", "check_raw_bytes", "check_decoded_size", "check_label_tiff"]
+__all__ = ["MAX_COMPRESSION_RATIO", "MAX_DECODED_BYTES", "MAX_PLANES", "check_decoded_size",
+           "check_label_tiff", "check_ome_planes", "check_raw_bytes"]
 
 #: Compressed stacks may decode to at most this many times their file size once they are
 #: larger than :data:`MAX_DECODED_BYTES`. Camera noise keeps real recordings within ~2-8x

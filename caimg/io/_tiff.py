@@ -22,8 +22,8 @@ import numpy as np
 import tifffile
 
 from ..errors import MetadataWarning, StackReadError
-from ._frames import TiffFrames
 from ._axes import check_pages_in_series
+from ._frames import TiffFrames
 from ._ifdwalk import PageWalk, walk_pages
 from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import StackReadError
 
-__all__ = ["walk_files", "printable_path", "name_problem", "file_problem"]
+__all__ = ["file_problem", "name_problem", "printable_path", "walk_files"]
 
 
 def printable_path(path) -> str:

@@ -45,7 +45,7 @@ def _run(what, path, tmp_path, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(REPO), "CAIMG_NO_NUMBA": "1"}
     proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(AS_LIMIT_BYTES), what,
                            str(path), str(out), json.dumps(kwargs)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          check=False, capture_output=True, text=True, env=env, timeout=120)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {"outcome": f"crash (exit {proc.returncode})", "message": proc.stderr[-2000:]}

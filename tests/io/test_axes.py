@@ -21,7 +21,7 @@ def test_two_channel_z_stack_is_not_read_as_fura2(tmp_path):
                      metadata={"axes": "ZCYX"})
     with pytest.raises(StackReadError, match=r"axes ZCYX .* Z axis of 10 planes") as exc:
         read_recording(p, frame_interval_s=1.0)
-    assert "input.z_plane" in str(exc.value) and "as T" in str(exc.value)
+    assert "input.z_plane" in str(exc.value) and "save the axis as T" in str(exc.value)
     for layout in ("hyperstack", "alternating"):
         with pytest.raises(StackReadError, match="Z axis"):
             read_recording(p, frame_interval_s=1.0, layout=layout)
