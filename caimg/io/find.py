@@ -177,8 +177,8 @@ def find_recordings(paths, *, layout: str = "auto",
     pair_suffixes : (str, str)
         Suffixes of the 340 nm and 380 nm file stems.
     on_error : {"raise", "report"}
-        What to do with a path that does not exist or a folder that cannot be listed:
-        raise :class:`StackReadError`, or return it as a source whose ``error`` says why
+        What to do with a path that does not exist, a folder that cannot be listed, a
+        symlink loop, a FIFO or an odd name (see :mod:`caimg.io._walk`): raise :class:`StackReadError`, or return it as a source whose ``error`` says why
         (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
 
     Returns
