@@ -115,3 +115,36 @@ def test_really_unreadable_folder_is_a_row(tmp_path):
         os.chmod(base / "in" / "locked", 0o755)
         import shutil
         shutil.rmtree(base)
+
+
+def test_very_deep_folder_is_walked(tmp_path):
+    # os.walk recursed once per level: 1100 nested folders raised RecursionError
+    here = tmp_path / "deep"
+    here.mkdir()
+    cwd = os.getcwd()
+    try:
+        os.chdir(here)
+        for _ in range(1100):  # relative steps: the full path is ~2 200 characters
+            os.mkdir("d")
+            os.chdir("d")
+        _good(Path(os.getcwd()) / "x.tif")
+    finally:
+        os.chdir(cwd)
+    try:
+        (src,) = find_recordings(tmp_path / "deep", on_error="report")
+        assert src.name == "x" and src.error is None
+        assert len(src.paths[0].relative_to(tmp_path / "deep").parts) == 1101
+    finally:  # bottom-up, in relative steps (a recursive rmtree would hit the same limit)
+        try:
+            os.chdir(here)
+            depth = 0
+            while os.path.isdir("d"):
+                os.chdir("d")
+                depth += 1
+            for name in os.listdir("."):
+                os.remove(name)
+            for _ in range(depth):
+                os.chdir("..")
+                os.rmdir("d")
+        finally:
+            os.chdir(cwd)
