@@ -117,8 +117,10 @@ def test_really_unreadable_folder_is_a_row(tmp_path):
         shutil.rmtree(base)
 
 
-def test_very_deep_folder_is_walked(tmp_path):
-    # os.walk recursed once per level: 1100 nested folders raised RecursionError
+def test_very_deep_folder_is_walked():
+    # os.walk recursed once per level: 1100 nested folders raised RecursionError. Not under
+    # pytest's tmp_path: its recursive clean-up would hit the limit if the tree were left.
+    tmp_path = Path(tempfile.mkdtemp(prefix="caimg_deep_"))
     here = tmp_path / "deep"
     here.mkdir()
     cwd = os.getcwd()
@@ -148,3 +150,5 @@ def test_very_deep_folder_is_walked(tmp_path):
                 os.rmdir("d")
         finally:
             os.chdir(cwd)
+            os.rmdir(here)
+            os.rmdir(tmp_path)
