@@ -22,17 +22,16 @@ import numpy as np
 import tifffile
 
 from ..errors import MetadataWarning, StackReadError
+from ._axes import check_pages_in_series
 from ._frames import TiffFrames
 from ._ifdwalk import PageWalk, walk_pages
+from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
 # one frame larger than this is taken for a damaged header, not an image
 _MAX_FRAME_BYTES = 1 << 31
-# compressed stacks that would decode to more than this many times their file size (and
-# more than _MAX_DECODED_BYTES) are taken for damaged headers: zlib/LZW stay below ~1000x
-_MAX_COMPRESSION_RATIO = 4096
-_MAX_DECODED_BYTES = 1 << 26
+# limits on decoded size vs file size, OME plane counts, ...: see _limits
 
 _TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
                  "us": 1e-6, "µs": 1e-6, "\u03bcs": 1e-6, "ns": 1e-9, "min": 60.0,
@@ -310,11 +309,13 @@ def inspect(path: Path) -> FileInfo:
                 walk = walk_pages(tif, path, size)
             except Exception:  # e.g. another tifffile version: its own reading stays
                 walk = None
+            check_ome_planes(tif, path)  # before tifffile allocates the announced planes
             series, axes, shape, dtype = _first_series(tif, path)
             interval, source, px = _metadata_interval_and_size(tif, path)
             n_planes = int(np.prod(shape[:-2], dtype=np.int64))
             kind = series.kind
             _check_complete(tif, log, path, axes, shape, n_planes)
+            check_pages_in_series(tif, path, series, n_planes)
             data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
                                           walk)
     except StackReadError:
@@ -359,10 +360,10 @@ def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,
     raw = (key.compression == 1 and not key.is_tiled and key.fillorder == 1
            and key.samplesperpixel == 1 and key.bitspersample == dtype.itemsize * 8)
     claimed = n_planes * int(np.prod(frame_shape, dtype=np.int64)) * dtype.itemsize
-    if not raw and claimed > max(_MAX_DECODED_BYTES, _MAX_COMPRESSION_RATIO * size):
-        raise StackReadError(f"{path}: the header claims {claimed} bytes of pixels ({n_planes} "
-                             f"frames of {frame_shape} {dtype.name}) in a file of {size} bytes; "
-                             "the file looks damaged, expected a TIFF stack")
+    if raw:
+        check_raw_bytes(path, counts, frame_shape, dtype)
+    else:
+        check_decoded_size(path, claimed, size, n_planes, frame_shape, dtype)
     return TiffFrames(path, index, frame_shape, dtype, offsets=offsets, bytecounts=counts,
                       compressed=not raw)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
+from ._axes import check_no_z
 from ._frames import FilledFrames
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
                      split_pair, tiff_stem)
@@ -456,6 +457,7 @@ def read_recording(paths, *, layout: str = "auto",
             infos = []
             for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(inspect(p))
+                check_no_z(infos[-1])  # a Z axis is never time nor channels
             if layout == "auto":
                 layout = _auto_layout(infos[0])
             found = LAYOUTS[layout](infos, channel_order=channel_order,
