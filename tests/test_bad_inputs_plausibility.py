@@ -1,0 +1,101 @@
+"""Issue 16, recipes/options and data plausibility: every bad recipe or option stops the
+batch once with a ConfigError naming it (exit 2); implausible data is an error or a
+warning in run.json naming the option or file, never a traceback, a hang or a silent
+wrong number. docs/bad_inputs.md ("Recipes, options and plausibility") lists the cases."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from caimg.cli import main
+from caimg.io.stack import write_recording
+from caimg.synthetic import make_recording
+
+DT = 0.5
+STIM = 12.0  # s; recordings have 60 frames (0 .. 29.5 s)
+
+
+def _truth(indicator="fluo4", seed=1, n_frames=60, **kw):
+    return make_recording(indicator, preset="easy", shape=(64, 64), n_frames=n_frames,
+                          n_cells=6, stimulus_time_s=STIM, rng=seed, **kw)
+
+
+@pytest.fixture(scope="module")
+def fluo():
+    return _truth().recording.channels["f"]
+
+
+def _single(arr, path, **kw):
+    kw.setdefault("frame_interval_s", DT)
+    kw.setdefault("pixel_size_um", 1.0)
+    return write_recording({"f": arr}, path, layout="single", **kw)[0]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, fluo):
+    d = tmp_path_factory.mktemp("in")
+    _single(fluo, d / "cells.tif")
+    return d
+
+
+def _run(capsys, *args):
+    code = main([*map(str, args)])
+    printed = capsys.readouterr()
+    return code, printed.out + printed.err
+
+
+def _run_json(out, name="cells"):
+    return json.loads((Path(out) / name / "run.json").read_text())
+
+
+def _warnings(out, name="cells"):
+    return "\n".join(_run_json(out, name)["warnings"])
+
+
+# --- recipes and --set: a ConfigError for the whole batch (exit 2), never a traceback ----
+
+def test_non_utf8_recipe_is_a_config_error(tmp_path, folder, capsys):
+    recipe = tmp_path / "latin1.toml"
+    recipe.write_bytes('indicator = "fluo4"\n# caf\xe9 (Latin-1)\n'.encode("latin-1"))
+    code, text = _run(capsys, "run", folder, "--out", tmp_path / "out", "-p", recipe)
+    assert code == 2
+    assert "latin1.toml" in text and "UTF-8" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("how", ["recipe", "set"])
+def test_calibration_profile_not_a_string(tmp_path, folder, capsys, how):
+    if how == "recipe":
+        recipe = tmp_path / "p7.toml"
+        recipe.write_text("[signal.calibration]\nprofile = 7\n")
+        args = ["-p", recipe]
+    else:
+        args = ["--set", "signal.calibration.profile=7"]
+    code, text = _run(capsys, "run", folder, "--out", tmp_path / "out", *args)
+    assert code == 2
+    assert "signal.calibration.profile" in text and "= 7" in text and "path" in text
+
+
+@pytest.mark.parametrize("setting, needles", [
+    ("kinetics=5", ["'kinetics' = 5", "table"]),
+    ("segment.params=5", ["'segment.params' = 5", "table"]),
+    ('segment.params={gradient_sigma="abc"}', ["segment.params.gradient_sigma", "number"]),
+    ("segment.params={refine=5}", ["segment.params.refine", "true or false"]),
+    ("segment.params={gradient_sigma=[1, 2]}", ["segment.params.gradient_sigma", "number"]),
+    ("segment.params={sigma=5}", ["segment.params.sigma", "gradient_sigma"]),
+    ("segment.method='foo'", ["segment.method", "'foo'", "watershed"]),
+    ("kinetics.decay_fit_start='abc'", ["kinetics.decay_fit_start", "'peak'"]),
+])
+def test_bad_set_stops_the_batch_with_exit_2(tmp_path, folder, capsys, setting, needles):
+    out = tmp_path / "out"
+    code, text = _run(capsys, "run", folder, "--out", out, "--set", setting)
+    assert code == 2, text
+    assert "Traceback" not in text and "TypeError" not in text
+    for needle in needles:
+        assert needle in text, (needle, text)
+    rows = pd.read_csv(out / "failures.csv")
+    assert list(rows["recording"]) == ["cells"]
+    assert set(rows["error_type"]) == {"ConfigError"}
+    assert not (out / "cells").exists()
