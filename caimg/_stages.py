@@ -256,11 +256,32 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
     else:
         sc = cfg.segment
+        _check_scale(rec, sc)
         lab = segment(summary, method=sc.method, cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
     return lab, roi_source or source
+
+
+def _check_scale(rec: Recording, sc) -> None:
+    """A pixel size in the wrong unit must not make segmentation run for hours (issue 16)."""
+    from ._plausibility import PIXEL_SIZE_RANGE_UM, check_cell_diameter_px, unit_hint
+
+    px = rec.pixel_size_um
+    if px is None:
+        return
+    source = rec.metadata.get("pixel_size_source", "override")
+    if sc.cell_diameter_um is not None:
+        msg = check_cell_diameter_px(px, sc.cell_diameter_um, rec.shape[1:], where=_where(rec),
+                                     source=source)
+        if msg:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    if not lo <= px <= hi:
+        warnings.warn(f"{_where(rec)}: pixel size {px:g} um ({source}) is outside the usual "
+                      f"{lo:g} to {hi:g} um{unit_hint(px, lo, hi)}; ROI areas in um2 use it "
+                      "(give --pixel-size UM)", UserWarning, stacklevel=3)
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):

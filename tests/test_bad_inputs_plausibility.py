@@ -99,3 +99,44 @@ def test_bad_set_stops_the_batch_with_exit_2(tmp_path, folder, capsys, setting, 
     assert list(rows["recording"]) == ["cells"]
     assert set(rows["error_type"]) == {"ConfigError"}
     assert not (out / "cells").exists()
+
+
+# --- pixel size in the wrong unit: a clear error before segmentation, never hours or GiBs -
+
+def _failure(out, name="cells"):
+    rows = pd.read_csv(Path(out) / "failures.csv")
+    row = rows.set_index("recording").loc[name]
+    return row.error_type, row.message
+
+
+@pytest.mark.parametrize("pixel_size, unit", [("6.5e-6", "m"), ("0.0065", "mm")])
+def test_pixel_size_in_wrong_unit_is_an_error(tmp_path, folder, capsys, pixel_size, unit):
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, "--pixel-size", pixel_size)
+    assert code == 1
+    error_type, message = _failure(out)
+    assert error_type == "ConfigError"
+    for needle in ("cells.tif", "--pixel-size", "cell_diameter_um", f"looks like {unit}:",
+                   "expected 1 to 32 px"):
+        assert needle in message, (needle, message)
+
+
+def test_pixel_size_from_file_implausible_is_an_error(tmp_path, fluo, capsys):
+    """1e-6 um in the file's metadata: 12e6 px cells; was a 21 GiB allocation."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _single(fluo, src / "tiny.tif", pixel_size_um=1e-6)
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", src, "--out", out)
+    assert code == 1
+    error_type, message = _failure(out, "tiny")
+    assert error_type == "ConfigError"
+    assert "tiny.tif" in message and "file metadata" in message and "--pixel-size" in message
+
+
+def test_coarse_pixel_size_warns(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, "--pixel-size", "6.5")
+    assert code == 0
+    text = _warnings(out)
+    assert "1.85 px across" in text and "hardly resolved" in text
