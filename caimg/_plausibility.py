@@ -36,7 +36,7 @@ def unit_hint(value: float, lo: float, hi: float, base: str = "um") -> str:
     str
         E.g. ``" (0.0065 looks like mm: 6.5 um)"``, or ``""`` when no unit fits.
     """
-    units = _UNITS if base == "um" else (("ms", 1e-3), ("us", 1e-6), ("min", 60.0))
+    units = _UNITS if base == "um" else (("ms", 1e-3),)
     for name, factor in units:
         if lo <= value * factor <= hi:
             return f" ({value:g} looks like {name}: {value * factor:g} {base})"
@@ -93,4 +93,77 @@ def check_cell_diameter_px(pixel_size_um: float, cell_diameter_um: float,
     if diameter_px < 2:
         return (f"{what}; cells under 2 px across are hardly resolved, so ROIs are unreliable"
                 f"{hint}; check the pixel size (in um) and segment.cell_diameter_um")
+    return None
+
+
+#: Frame intervals of calcium recordings, in s: from fast line-scan-like cameras (1 us) to
+#: slow time-lapse (one frame an hour); outside this, the number is in the wrong unit.
+FRAME_INTERVAL_RANGE_S = (1e-6, 3600.0)
+
+
+def interval_origin(source: str) -> str:
+    """How the frame interval was given, for messages (``--frame-interval`` or the file)."""
+    if source in ("override", "recipe"):
+        return "--frame-interval / input.frame_interval_s"
+    return f"the frame interval in the file metadata ({source})"
+
+
+def check_frame_interval(interval_s: float, n_frames: int, *, where: str, source: str) -> None:
+    """Check that the frame interval is a plausible number of seconds.
+
+    Parameters
+    ----------
+    interval_s : float
+    n_frames : int
+    where : str
+        The recording, for the message.
+    source : str
+        ``Recording.frame_interval_source``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option (or the file metadata), the value and the plausible range.
+    """
+    lo, hi = FRAME_INTERVAL_RANGE_S
+    duration = float(interval_s) * max(n_frames - 1, 0)
+    if lo <= interval_s <= hi and math.isfinite(duration):
+        return
+    fix = ("pass the right one with --frame-interval SECONDS" if source not in
+           ("override", "recipe") else "give the time between frames in seconds")
+    raise ConfigError(f"{where}: {interval_origin(source)} = {interval_s:g} s; expected "
+                      f"{lo:g} to {hi:g} s between frames{unit_hint(interval_s, lo, hi, 's')}"
+                      f"; {fix}")
+
+
+def treatment_problem(name: str, time_s: float, first_s: float, last_s: float,
+                      baseline_window_s: float, *, where: str) -> str | None:
+    """Why a treatment time cannot be measured in a recording, or None.
+
+    Parameters
+    ----------
+    name : str
+        Treatment name.
+    time_s : float
+        Treatment time (s, recording clock).
+    first_s, last_s : float
+        Times of the first and last frame.
+    baseline_window_s : float
+    where : str
+        The recording, for the message.
+
+    Returns
+    -------
+    str or None
+        A warning message naming the option when the treatment lies after the last frame
+        or has no frame before it (its ``treatments.csv`` rows are then empty).
+    """
+    opt = f"kinetics.treatments {name} = {time_s:g} s (--treatment or treatments.csv)"
+    if time_s > last_s:
+        return (f"{where}: {opt} is after the last frame ({last_s:.3g} s); its rows in "
+                "treatments.csv are empty (NaN); expected a time within the recording")
+    if time_s <= first_s:
+        return (f"{where}: {opt} is at or before the first frame ({first_s:.3g} s), so no "
+                "baseline precedes it; its rows in treatments.csv are empty (NaN); expected "
+                f"a time with frames in the {baseline_window_s:g} s before it")
     return None

@@ -110,6 +110,10 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
     if rec.n_frames < 3:
         raise StackReadError(f"{where}: {rec.n_frames} frame(s); expected a time series of at "
                              "least 3 frames")
+    from ._plausibility import check_frame_interval, interval_origin
+
+    check_frame_interval(rec.frame_interval_s, rec.n_frames, where=where,
+                         source=rec.frame_interval_source)
     if stim is None:
         return
     if stim > time_s[-1]:
@@ -120,6 +124,15 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
         raise ConfigError(f"{where}: only {n_before} frame(s) before the stimulus at {stim} s; "
                           "the baseline needs at least 2 (give a later stimulus time or a longer "
                           "recording)")
+    window = cfg.kinetics.baseline_window_s
+    if (cfg.signal.f0_mode in ("auto", "prestim")
+            and not np.any((time_s >= stim - window) & (time_s < stim))):
+        raise ConfigError(f"{where}: no frame lies in the kinetics.baseline_window_s = "
+                          f"{window:g} s before the stimulus at {stim:g} s (--stimulus-time): "
+                          f"{interval_origin(rec.frame_interval_source)} is "
+                          f"{rec.frame_interval_s:g} s; expected a frame interval shorter "
+                          "than the baseline window (check both are in seconds) or a longer "
+                          "--set kinetics.baseline_window_s")
     if time_s[0] + cfg.kinetics.baseline_window_s > stim:
         warnings.warn(f"{rec.name}: only {stim - time_s[0]:.3g} s before the stimulus, shorter "
                       f"than baseline_window_s = {cfg.kinetics.baseline_window_s} s; the baseline "
@@ -480,6 +493,13 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
         rois = rois.merge(freq, on="roi", how="left")
     treatments = None
     if kc.treatments:
+        from ._plausibility import treatment_problem
+
+        for name, tk in kc.treatments.items():
+            msg = treatment_problem(name, tk, float(time_s[0]), float(time_s[-1]),
+                                    kc.baseline_window_s, where=_where(rec))
+            if msg:
+                warnings.warn(msg, UserWarning, stacklevel=2)
         treatments = measure_treatments(trace[:, keep], time_s, dict(kc.treatments),
                                         roi_ids=roi_ids[keep],
                                         baseline_window_s=kc.baseline_window_s,

@@ -253,6 +253,11 @@ def check_recipe(cfg: PipelineConfig) -> None:
                           "ROI or mask TIFF marking background)")
     _check_segment(cfg.segment)
     _check_fit_start(cfg.kinetics.decay_fit_start)
+    for name, time_s in cfg.kinetics.treatments.items():
+        if time_s < 0:
+            raise ConfigError(f"'kinetics.treatments.{name}' = {time_s:g} s (--treatment "
+                              f"{name}={time_s:g}): expected a time >= 0 s from the first "
+                              "frame")
     others = [name for name in available_indicators() if name != cfg.indicator]
     for rule in (_indicator_check, _constant_background, _motion_channel):
         problem = rule(cfg, cfg.indicator)

@@ -140,3 +140,51 @@ def test_coarse_pixel_size_warns(tmp_path, folder, capsys):
     assert code == 0
     text = _warnings(out)
     assert "1.85 px across" in text and "hardly resolved" in text
+
+
+# --- frame interval, stimulus and treatment times: messages naming the option ------------
+
+@pytest.mark.parametrize("args, needles", [
+    (["--frame-interval", "1e308"], ["--frame-interval", "1e+308 s", "1e-06 to 3600 s"]),
+    (["--frame-interval", "1e9", "--stimulus-time", "1.2e10"],
+     ["--frame-interval", "1e+09 s", "1e-06 to 3600 s"]),
+    (["--frame-interval", "100", "--stimulus-time", "1200"],
+     ["kinetics.baseline_window_s = 10 s", "--stimulus-time", "--frame-interval", "100 s"]),
+    (["--frame-interval", "5000"], ["5000 s", "looks like ms: 5 s"]),
+])
+def test_implausible_frame_interval_names_the_option(tmp_path, folder, capsys, args, needles):
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, *args)
+    assert code == 1
+    error_type, message = _failure(out)
+    assert error_type == "ConfigError"
+    assert "cells.tif" in message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def test_stimulus_after_the_end_names_the_file(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, "--stimulus-time", "100")
+    assert code == 1
+    error_type, message = _failure(out)
+    assert error_type == "ConfigError"
+    assert "cells.tif" in message and "after the last frame (29.5 s)" in message
+
+
+def test_negative_treatment_stops_the_batch(tmp_path, folder, capsys):
+    code, text = _run(capsys, "run", folder, "--out", tmp_path / "out", "--treatment", "KCl=-5")
+    assert code == 2
+    assert "kinetics.treatments.KCl" in text and "--treatment KCl=-5" in text
+
+
+@pytest.mark.parametrize("time_s, needle", [("1e6", "after the last frame (29.5 s)"),
+                                            ("0", "no baseline precedes it")])
+def test_unmeasurable_treatment_warns(tmp_path, folder, capsys, time_s, needle):
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, "--treatment", f"ATP={time_s}")
+    assert code == 0
+    text = _warnings(out)
+    assert "kinetics.treatments ATP" in text and needle in text, text
+    rows = pd.read_csv(out / "cells" / "treatments.csv")
+    assert rows["amplitude"].isna().all()  # still the documented empty rows
