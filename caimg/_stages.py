@@ -175,7 +175,8 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
     time_s = rec.time_s()
     _check_timing(rec, cfg, time_s)
     with log.stage("check"):
-        check_recording(rec, indicator=cfg.indicator)
+        dropped = check_recording(rec, indicator=cfg.indicator)
+    log.info["dropped_frames"] = [int(i) for i in np.flatnonzero(dropped)]
     return time_s
 
 
@@ -395,11 +396,20 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
         return raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
+    dropped = log.info.get("dropped_frames")
+    if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
+        means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
                           ("prestim" if stim is not None else "percentile"), **out.info}
+    return out
+
+
+def _with_nan_rows(means, rows):
+    out = np.array(means, dtype=np.result_type(means, np.float32), copy=True)
+    out[rows] = np.nan
     return out
 
 
@@ -457,7 +467,8 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     return rois
 
 
-def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame):
+def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame,
+            *, dropped_frames=None):
     """Kinetics of the accepted ROIs, event counts (``events = "all"``) and treatments.
 
     Parameters
@@ -471,6 +482,8 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     roi_ids : ndarray, (R,)
     rois : DataFrame
         The ROI table; its ``accepted`` column selects the ROIs.
+    dropped_frames : sequence of int, optional
+        Frames left out of kinetics and treatments, with their times (so times stay true).
 
     Returns
     -------
@@ -485,11 +498,16 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     kc = cfg.kinetics
     accepted = rois.loc[rois["accepted"].astype(bool), "roi"].to_numpy()
     keep = np.isin(roi_ids, accepted)
+    duration_s = float(time_s[-1] - time_s[0] + rec.frame_interval_s)
+    if dropped_frames:
+        good = np.ones(len(time_s), dtype=bool)
+        good[list(dropped_frames)] = False
+        trace, time_s = trace[good], time_s[good]
     kin = measure_kinetics(trace[:, keep], time_s, roi_ids=roi_ids[keep],
                            **kinetics_options(kc))
     kin = kin.loc[:, list(KINETICS_COLUMNS)]
     if kc.events == "all":
-        freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
+        freq = event_summary(kin, duration_s)
         rois = rois.merge(freq, on="roi", how="left")
     treatments = None
     if kc.treatments:
@@ -622,6 +640,7 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "frame_interval_source": rec.frame_interval_source,
         "pixel_size_um": rec.pixel_size_um,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
+        "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
         "rois": log.info["rois"],
         "background": log.info["background"],

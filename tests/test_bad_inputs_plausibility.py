@@ -188,3 +188,67 @@ def test_unmeasurable_treatment_warns(tmp_path, folder, capsys, time_s, needle):
     assert "kinetics.treatments ATP" in text and needle in text, text
     rows = pd.read_csv(out / "cells" / "treatments.csv")
     assert rows["amplitude"].isna().all()  # still the documented empty rows
+
+
+# --- dropped frames: detected, left out of F0/baselines/kinetics, reported ---------------
+
+def test_dropped_frames_mask():
+    from caimg.validate import channel_stats, dropped_frames
+
+    rng = np.random.default_rng(0)
+    v = rng.integers(100, 200, (6, 5, 4)).astype(np.uint16)
+    v[1] = 0
+    v[4] = 1234
+    assert dropped_frames(v).tolist() == [False, True, False, False, True, False]
+    f = v.astype(np.float32)
+    f[2] = np.nan
+    assert dropped_frames(stats=channel_stats(f)).tolist() == [False, True, True, False, True,
+                                                                False]
+
+
+def test_dropped_frame_in_baseline_is_left_out(tmp_path):
+    """One all-zero frame before the stimulus: was amplitude +8..13 %, rise +3..8 %."""
+    import warnings
+
+    from caimg.config import load_pipeline
+    from caimg.pipeline import process_recording
+    from caimg.recording import Recording
+
+    rec = _truth().recording
+    cfg = load_pipeline("fluo4", {"stimulus_time_s": STIM})
+    f = np.array(rec.channels["f"])
+    f[10] = 0  # 5 s, inside the 10 s baseline window before the 12 s stimulus
+    bad = Recording(channels={"f": f}, frame_interval_s=rec.frame_interval_s,
+                    pixel_size_um=rec.pixel_size_um, name="bad")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean = process_recording(rec, cfg)
+        res = process_recording(bad, cfg, labels=clean.labels)
+    a, b = clean.kinetics.set_index("roi"), res.kinetics.set_index("roi")
+    resp = a["responder"].astype(bool)
+    assert resp.sum() >= 3
+    assert b["responder"].astype(bool).equals(resp)
+    amp = (b["amplitude"] / a["amplitude"] - 1)[resp].abs()
+    rise = (b["rise_time_s"] / a["rise_time_s"] - 1)[resp].abs()
+    assert amp.max() < 0.02, amp
+    assert rise.max() < 0.05, rise
+    assert res.provenance["dropped_frames"] == [10]
+    assert any("DataQualityWarning" in w and "frame(s) 10" in w and "dropped" in w
+               for w in res.provenance["warnings"])
+    traces = res.traces.set_index(["roi", "frame"])
+    assert traces.xs(10, level="frame")["dff"].isna().all()
+    assert traces.xs(11, level="frame")["dff"].notna().all()
+
+
+def test_dropped_frame_reported_in_run_json(tmp_path, fluo, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    f = np.array(fluo)
+    f[[3, 40]] = 0
+    _single(f, src / "cells.tif")
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", src, "--out", out, "--stimulus-time", STIM)
+    assert code == 0
+    prov = _run_json(out)
+    assert prov["dropped_frames"] == [3, 40]
+    assert "2 of 60 frame(s) are dropped" in _warnings(out)
