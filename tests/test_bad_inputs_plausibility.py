@@ -252,3 +252,49 @@ def test_dropped_frame_reported_in_run_json(tmp_path, fluo, capsys):
     prov = _run_json(out)
     assert prov["dropped_frames"] == [3, 40]
     assert "2 of 60 frame(s) are dropped" in _warnings(out)
+
+
+# --- drift at the search limit ------------------------------------------------------------
+
+def _drifting_stack(drift_px=50.0, n_frames=60, size=128):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    big = ndimage.gaussian_filter(rng.random((size + 2 * 60 + 60, size + 120)), 3) * 1000 + 100
+    rows = np.round(np.linspace(0, drift_px, n_frames)).astype(int)
+    return np.stack([big[60 + r:60 + r + size, 60:60 + size] for r in rows]).astype(np.float32)
+
+
+def test_drift_beyond_the_search_limit_warns():
+    """50 px of drift, 20 px searched: was estimated as ~13 px without a word."""
+    from caimg.errors import DataQualityWarning
+    from caimg.motion import register
+
+    with pytest.warns(DataQualityWarning, match=r"reached the search limit of 20 px .*"
+                      r"motion.max_shift_px = 20.*--set motion.max_shift_px=40"):
+        register(_drifting_stack())
+
+
+def test_small_drift_does_not_warn():
+    import warnings
+
+    from caimg.motion import register
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = register(_drifting_stack(drift_px=6.0))
+    assert np.abs(reg.shifts).max() < 8
+
+
+def test_drift_warning_reaches_run_json():
+    import warnings
+
+    from caimg.pipeline import process_recording
+    from caimg.recording import Recording
+
+    rec = Recording(channels={"f": _drifting_stack()}, frame_interval_s=DT, name="drift")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = process_recording(rec, "fluo4")
+    assert any("DataQualityWarning: motion:" in w and "search limit" in w
+               for w in res.provenance["warnings"]), res.provenance["warnings"]
