@@ -271,11 +271,76 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     else:
         sc = cfg.segment
         _check_scale(rec, sc)
-        lab = segment(summary, method=sc.method, cell_diameter_px=sc.cell_diameter_px,
+        lab = segment(_unit_scaled(summary), method=sc.method, cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
+        _warn_inverted(rec, summary)
+    if not lab.any():
+        _warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
+
+
+def _warn_inverted(rec: Recording, summary) -> None:
+    """Cells darker than the background make the mean image skewed towards dark; bright
+    cells on a dark background (every fluorescence image caimg is meant for) skew it
+    towards bright (skewness 0.2 to 3 in the examples and shared data)."""
+    from .errors import DataQualityWarning
+
+    x = np.asarray(getattr(summary, "mean", summary), dtype=np.float64)
+    x = x[np.isfinite(x)]
+    sd = float(x.std()) if x.size > 2 else 0.0
+    if not sd > 0:
+        return
+    skewness = float(np.mean(((x - x.mean()) / sd) ** 3))
+    if skewness < -1.0:
+        warnings.warn(f"{_where(rec)}: the mean image is skewed towards dark (skewness "
+                      f"{skewness:.2g}; bright cells on a dark background give > 0): the "
+                      "contrast looks inverted (background brighter than cells, e.g. an "
+                      "inverted LUT saved into the data or a transmitted-light channel); ROIs "
+                      "found may be the gaps between cells - check the channel, or give ROIs "
+                      "with --rois", DataQualityWarning, stacklevel=3)
+
+
+def _warn_no_rois(rec: Recording, cfg: PipelineConfig, source: str) -> None:
+    from .errors import DataQualityWarning
+
+    if source == "auto":
+        sc = cfg.segment
+        size = (f"segment.cell_diameter_um = {sc.cell_diameter_um:g} um at "
+                f"{rec.pixel_size_um:g} um/px" if sc.cell_diameter_um is not None
+                and rec.pixel_size_um else f"segment.cell_diameter_px = {sc.cell_diameter_px:g}")
+        how = (f"segmentation (segment.method = '{sc.method}', {size}) found no cell; check "
+               "the cell size and pixel size, the contrast (cells brighter than the "
+               "background) and the intensity scale, or give ROIs with --rois")
+    else:
+        how = "the ROIs given cover no pixel of the image; check the ROI file"
+    warnings.warn(f"{_where(rec)}: 0 ROIs: {how}; the result has no traces or kinetics",
+                  DataQualityWarning, stacklevel=3)
+
+
+#: Typical intensity range (camera counts, or dF/F-like floats) segmentation is tuned for
+_INTENSITY_RANGE = (1e-2, 1e7)
+
+
+def _unit_scaled(summary):
+    """Summary images with intensities brought into :data:`_INTENSITY_RANGE` by a power of
+    two (exact: only the exponent changes), so segmentation, whose thresholds include
+    absolute epsilons, finds the same cells in a float stack scaled by 1e-30 or 1e30
+    (issue 16). Images already in range are returned as they are (same object)."""
+    import dataclasses
+
+    mean = getattr(summary, "mean", None)
+    if mean is None or not dataclasses.is_dataclass(summary):
+        return summary
+    level = float(np.nanmedian(np.abs(mean))) if np.size(mean) else 0.0
+    lo, hi = _INTENSITY_RANGE
+    if not np.isfinite(level) or level == 0 or lo <= level <= hi:
+        return summary
+    factor = 2.0 ** -round(np.log2(level / 1000.0))  # median about 1000
+    return dataclasses.replace(summary, mean=np.asarray(summary.mean, np.float64) * factor,
+                               std=np.asarray(summary.std, np.float64) * factor,
+                               max=np.asarray(summary.max, np.float64) * factor)
 
 
 def _check_scale(rec: Recording, sc) -> None:

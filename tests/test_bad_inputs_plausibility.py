@@ -298,3 +298,60 @@ def test_drift_warning_reaches_run_json():
         res = process_recording(rec, "fluo4")
     assert any("DataQualityWarning: motion:" in w and "search limit" in w
                for w in res.provenance["warnings"]), res.provenance["warnings"]
+
+
+# --- intensity scale, inverted contrast, 0 ROIs -------------------------------------------
+
+def _process(channels, **kw):
+    import warnings
+
+    from caimg.pipeline import process_recording
+    from caimg.recording import Recording
+
+    rec = Recording(channels=channels, frame_interval_s=DT, name="rec")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return process_recording(rec, "fluo4", **kw)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-15])
+def test_float_stack_scaled_finds_the_same_cells(fluo, scale):
+    """Was 0 ROIs at 1e-30 (and 4 of 6 at 1e-15): segmentation is now scale-invariant."""
+    f = np.asarray(fluo, dtype=np.float64)
+    ref = _process({"f": f.astype(np.float32)})
+    res = _process({"f": (f * scale).astype(np.float32)})
+    assert ref.labels.max() == 6
+    np.testing.assert_array_equal(res.labels, ref.labels)
+    a, b = ref.kinetics.set_index("roi"), res.kinetics.set_index("roi")
+    np.testing.assert_allclose(b["amplitude"], a["amplitude"], rtol=1e-3)
+
+
+def test_inverted_contrast_warns(fluo):
+    f = np.asarray(fluo, dtype=np.float64)
+    res = _process({"f": (f.max() + f.min() - f).astype(np.float32)})
+    text = "\n".join(res.provenance["warnings"])
+    assert "DataQualityWarning" in text and "contrast looks inverted" in text, text
+    assert "inverted" not in "\n".join(_process({"f": f.astype(np.float32)})
+                                       .provenance["warnings"])
+
+
+def test_no_roi_warns(tmp_path, capsys):
+    """A featureless field (a smooth ramp with noise): 0 ROIs used to pass without a word."""
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(100, 200, 64)[None, :] + np.zeros((64, 1))
+    f = (ramp[None] + rng.normal(0, 1, (60, 64, 64))).astype(np.float32)
+    src = tmp_path / "in"
+    src.mkdir()
+    _single(f, src / "empty_field.tif")
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", src, "--out", out)
+    assert code == 0
+    prov = _run_json(out, "empty_field")
+    assert prov["rois"]["n_rois"] == 0
+    text = _warnings(out, "empty_field")
+    assert "0 ROIs" in text and "segment.cell_diameter_um = 12 um at 1 um/px" in text, text
+
+
+def test_no_roi_in_given_labels_warns(fluo):
+    res = _process({"f": np.asarray(fluo)}, labels=np.zeros((64, 64), np.int32))
+    assert any("0 ROIs: the ROIs given cover no pixel" in w for w in res.provenance["warnings"])
