@@ -400,20 +400,19 @@ def _warn_at_limit(raw, max_shift_px, window, frame_shape):
     """Warn when estimates sit at the edge of the search window (drift larger than searched
     is estimated as anything up to the limit, issue 16). ``raw``: (T, 2) estimates against
     the averaged reference; ``window``: the searched half-widths (rows, columns) in px."""
-
-    limit = np.minimum(float(max_shift_px), np.asarray(window, float))
-    if len(raw) == 0 or not np.all(limit >= 1):
+    limit = np.asarray(window, float)
+    # only where max_shift_px, not the frame size, bounds the search: raising it helps
+    axes = limit >= float(max_shift_px)
+    if len(raw) == 0 or not axes.any():
         return
-    hit = np.abs(raw) >= limit - 0.5
+    limit = np.minimum(float(max_shift_px), limit)
+    hit = (np.abs(raw) >= limit - 0.5) & axes
     n_hit = int(hit.any(axis=1).sum())
     if not n_hit:
         return
     cap = min(frame_shape) // 2 - 2
     fix = (f"raise it, e.g. --set motion.max_shift_px={min(2 * float(max_shift_px), cap):g} "
-           f"(searches reach at most {cap} px in frames of {frame_shape[0]}x{frame_shape[1]})"
-           if float(max_shift_px) < cap else
-           "the frames are too small to search further; check the recording for a jump or "
-           "a drift larger than a quarter of the frame")
+           f"(searches reach at most {cap} px in frames of {frame_shape[0]}x{frame_shape[1]})")
     warnings.warn(f"motion: the shift estimate of {n_hit} of {len(raw)} frame(s) reached the "
                   f"search limit of {limit.min():g} px (motion.max_shift_px = {max_shift_px:g}"
                   "); the real drift may be larger than estimated and the registration is "

@@ -355,3 +355,45 @@ def test_no_roi_warns(tmp_path, capsys):
 def test_no_roi_in_given_labels_warns(fluo):
     res = _process({"f": np.asarray(fluo)}, labels=np.zeros((64, 64), np.int32))
     assert any("0 ROIs: the ROIs given cover no pixel" in w for w in res.provenance["warnings"])
+
+
+# --- ROI files ----------------------------------------------------------------------------
+
+def _roiset(path, *rois):
+    import roifile
+
+    for r in rois:
+        roifile.roiwrite(path, r, mode="a")
+    return path
+
+
+def test_single_vertex_polygon_roi_names_its_vertices(tmp_path, folder, capsys):
+    """Was: 'has no pixel inside the image' for a point well inside it."""
+    import roifile
+
+    good = roifile.ImagejRoi.frompoints([[10, 10], [20, 10], [20, 20], [10, 20]])
+    good.roitype, good.name = roifile.ROI_TYPE.POLYGON, "good"
+    one = roifile.ImagejRoi.frompoints([[30, 30]])
+    one.roitype, one.name = roifile.ROI_TYPE.POLYGON, "dot"
+    rois = _roiset(tmp_path / "RoiSet.zip", good, one)
+    out = tmp_path / "out"
+    code, _ = _run(capsys, "run", folder, "--out", out, "--rois", rois)
+    assert code == 1
+    error_type, message = _failure(out)
+    assert error_type == "RoiError"
+    assert "RoiSet.zip" in message and "'dot'" in message
+    assert "1 vertex" in message and "at least 3 vertices" in message
+    assert "no pixel inside the image" not in message
+
+
+def test_zero_area_polygon_inside_image_is_not_outside(tmp_path):
+    import roifile
+
+    from caimg.errors import RoiError
+    from caimg.io.rois import read_rois
+
+    flat = roifile.ImagejRoi.frompoints([[10, 10], [20, 10], [30, 10]])
+    flat.roitype, flat.name = roifile.ROI_TYPE.POLYGON, "flat"
+    path = _roiset(tmp_path / "RoiSet.zip", flat)
+    with pytest.raises(RoiError, match="'flat'.*encloses no pixel centre"):
+        read_rois(path, (64, 64))
