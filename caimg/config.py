@@ -268,6 +268,9 @@ def check_recipe(cfg: PipelineConfig) -> None:
 def _check_segment(sc: SegmentConfig) -> None:
     """The segmentation method is registered and ``params`` fit its signature and types,
     so a bad ``--set segment...`` stops the batch once (exit 2), not each recording."""
+    if sc.min_area_px > sc.max_area_px:
+        raise ConfigError(f"'segment.min_area_px' = {sc.min_area_px} is larger than "
+                          f"'segment.max_area_px' = {sc.max_area_px}; expected min <= max")
     if sc.method == "auto" and not sc.params:
         return  # the default: nothing to check, and no import of the segmentation package
     from .segmentation import _METHODS, _method_params, available_methods

@@ -397,3 +397,22 @@ def test_zero_area_polygon_inside_image_is_not_outside(tmp_path):
     path = _roiset(tmp_path / "RoiSet.zip", flat)
     with pytest.raises(RoiError, match="'flat'.*encloses no pixel centre"):
         read_rois(path, (64, 64))
+
+
+@pytest.mark.parametrize("setting, needles", [
+    ("segment.min_area_px=6000", ["segment.min_area_px", "6000", "segment.max_area_px"]),
+])
+def test_more_bad_settings_stop_the_batch(tmp_path, folder, capsys, setting, needles):
+    code, text = _run(capsys, "run", folder, "--out", tmp_path / "out", "--set", setting)
+    assert code == 2, text
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+def test_smoothing_window_longer_than_the_recording(tmp_path, folder, capsys):
+    """Was an internal IndexError per recording."""
+    out = tmp_path / "out"
+    code, text = _run(capsys, "run", folder, "--out", out, "--stimulus-time", STIM,
+                      "--set", "kinetics.smooth_frames=1000")
+    assert code == 0, text
+    assert len(pd.read_csv(out / "cells" / "kinetics.csv")) > 0
