@@ -271,7 +271,8 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     else:
         sc = cfg.segment
         _check_scale(rec, sc)
-        lab = segment(_unit_scaled(summary), method=sc.method, cell_diameter_px=sc.cell_diameter_px,
+        lab = segment(_unit_scaled(summary), method=sc.method,
+                      cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
