@@ -13,6 +13,7 @@ aligns it to the reference, ``aligned(r, c) = frame(r - dr, c - dc)``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from ._backend import kernels_or_none
 from ._shift import shift_frames
 from ._stream import ReadBuffer, chunks, native_frames, read_frames, run_blocks, stack_shape
 from ._validation import check_positive, check_shifts, check_whole
-from .errors import CaimgError
+from .errors import CaimgError, DataQualityWarning
 from .summary import SummaryImages, shifted_summary, summary_images
 
 # SummaryImages and summary_images live in caimg.summary; they stay importable from here,
@@ -391,7 +392,31 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     shifts = np.zeros((n_frames, 2))
     summary = shifted_summary(stack, shifts, reference, chunk_frames=chunk_frames,
                               kernels=kernels, estimate=estimate)
+    _warn_at_limit(shifts + offset, max_shift_px, (est.mr, est.mc), (ny, nx))
     return Registration(shifts=shifts, reference=reference, summary=summary)
+
+
+def _warn_at_limit(raw, max_shift_px, window, frame_shape):
+    """Warn when estimates sit at the edge of the search window (drift larger than searched
+    is estimated as anything up to the limit, issue 16). ``raw``: (T, 2) estimates against
+    the averaged reference; ``window``: the searched half-widths (rows, columns) in px."""
+    limit = np.asarray(window, float)
+    # only where max_shift_px, not the frame size, bounds the search: raising it helps
+    axes = limit >= float(max_shift_px)
+    if len(raw) == 0 or not axes.any():
+        return
+    limit = np.minimum(float(max_shift_px), limit)
+    hit = (np.abs(raw) >= limit - 0.5) & axes
+    n_hit = int(hit.any(axis=1).sum())
+    if not n_hit:
+        return
+    cap = min(frame_shape) // 2 - 2
+    fix = (f"raise it, e.g. --set motion.max_shift_px={min(2 * float(max_shift_px), cap):g} "
+           f"(searches reach at most {cap} px in frames of {frame_shape[0]}x{frame_shape[1]})")
+    warnings.warn(f"motion: the shift estimate of {n_hit} of {len(raw)} frame(s) reached the "
+                  f"search limit of {limit.min():g} px (motion.max_shift_px = {max_shift_px:g}"
+                  "); the real drift may be larger than estimated and the registration is "
+                  f"unreliable; {fix}", DataQualityWarning, stacklevel=3)
 
 
 def estimate_shifts(stack, reference=None, *, enabled=True, upsample_factor=10,
