@@ -201,6 +201,17 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ExperimentConfig:
+    """How ``caimg summarize`` maps recordings to the experiment design when no
+    ``design.csv`` is given (docs/experiment.md)."""
+
+    # regular expression with named groups (condition, compound, concentration,
+    # replicate, ...) matched on each recording's input path, e.g.
+    # '(?P<compound>[A-Za-z]+)_(?P<concentration>[0-9.]+[munp]?M)_cs(?P<replicate>\d+)'
+    name_pattern: str | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole recipe. ``indicator`` (a name in :mod:`caimg.indicators`) decides the
     signal path.
@@ -218,6 +229,7 @@ class PipelineConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     rois: RoisConfig = field(default_factory=RoisConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     kinetics: KineticsConfig = field(default_factory=KineticsConfig)
