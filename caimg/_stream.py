@@ -110,7 +110,7 @@ class ReadBuffer:
         self.buf = None
 
     def get(self, stack, n: int, yx: tuple[int, int]) -> np.ndarray:
-        """An ``(n, *yx)`` array of ``stack.dtype`` (the buffer grows when needed)."""
+        """Return an ``(n, *yx)`` array of ``stack.dtype`` (the buffer grows when needed)."""
         dtype = np.dtype(stack.dtype)
         if self.buf is None or self.buf.shape[0] < n or self.buf.dtype != dtype:
             self.buf = np.empty((n, *yx), dtype)
@@ -269,8 +269,10 @@ def set_worker_count(n: int | None) -> None:
 
 
 def _pool(n_workers):
-    """The shared worker pool with ``n_workers`` threads (None below 2). Tasks never submit
-    tasks, so callers in several threads can share it without deadlock."""
+    """Return the shared worker pool with ``n_workers`` threads (None below 2).
+
+    Tasks never submit tasks, so callers in several threads can share it without deadlock.
+    """
     global _POOL
     if n_workers < 2:
         return None

@@ -209,7 +209,7 @@ def _check_interval(rmin, rmax, lo_name, hi_name):
 
 
 def calibration_flags(values, *, lo: float, hi: float) -> np.ndarray:
-    """True where a ratio (or F) is outside the open interval ``(lo, hi)`` or not finite.
+    """Flag the values of a ratio (or F) outside the open interval ``(lo, hi)`` or not finite.
 
     These are the samples :func:`grynkiewicz` and :func:`fluo_calcium` return as NaN.
     """

@@ -39,7 +39,7 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}(?P<kind>\.part
 
 
 def is_temporary_name(name: str) -> bool:
-    """True for the names of save_result's hidden temporary folders (never results)."""
+    """Tell whether ``name`` is one of save_result's hidden temporary folders."""
     return bool(_TEMP_RE.match(name)) or (name.startswith(".") and name.endswith(
         (PARTIAL_SUFFIX, OLD_SUFFIX)))
 
@@ -86,7 +86,8 @@ def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
         if not m or not entry.is_dir() or _pid_alive(int(m["pid"])):
             continue
         final = out_dir / m["name"]
-        if m["kind"] == OLD_SUFFIX and not final.exists() and is_result_folder(entry, _any_name=True):
+        if (m["kind"] == OLD_SUFFIX and not final.exists()
+                and is_result_folder(entry, _any_name=True)):
             os.rename(entry, final)
             done.append(f"restored {final.name} from {entry.name}")
         else:
@@ -131,7 +132,8 @@ def _write_table_fast(df: pd.DataFrame, path: Path) -> bool:
     from .._backend import kernels_or_none
 
     kernels = kernels_or_none()
-    if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c) for c in df.columns):
+    if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c)
+                                  for c in df.columns):
         return False
     ints, floats, kinds = [], [], []
     for c in df.columns:
@@ -191,8 +193,9 @@ def _json_default(obj):
 
 
 def is_result_folder(folder: str | Path, *, _any_name: bool = False) -> bool:
-    """True when ``folder`` holds a complete caimg result (``run.json`` present) and is not
-    one of the hidden temporary folders an interrupted run may leave behind."""
+    """Tell whether ``folder`` holds a complete caimg result (``run.json`` present), not
+    one of the hidden temporary folders an interrupted run may leave behind.
+    """
     folder = Path(folder)
     if not _any_name and is_temporary_name(folder.name):
         return False
