@@ -161,6 +161,17 @@ def labels_features(result: Result) -> pd.DataFrame:
 
     napari looks a label value up through an ``index`` column; ecosystem plugins key on
     ``label``. Both equal the ROI id.
+
+    Parameters
+    ----------
+    result : Result
+        A result (its ``rois`` and ``kinetics`` tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ROI: ``index`` and ``label`` (the ROI id), then the
+        :func:`review_table` columns.
     """
     t = review_table(result)
     t.insert(0, "label", t["roi"].to_numpy())
