@@ -27,6 +27,7 @@ import inspect
 import pkgutil
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -335,6 +336,30 @@ def test_defaults_differ_allow_list_is_current(key):
     param = FIELD_TO_PARAM.get((cname, field_name), field_name)
     default = inspect.signature(_resolve(path)).parameters[param].default
     assert _field_default(field) != default, f"{key} agree now: drop it from DEFAULTS_DIFFER"
+
+
+# -- tests/ mirrors caimg/ ---------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+PACKAGE = Path(caimg.__file__).resolve().parent
+
+# suites that follow a behaviour across modules rather than one module
+CROSS_CUTTING = {"api_conventions", "bad_inputs", "calibrate", "hess2019", "kill_rerun",
+                 "parallel"}
+
+
+def test_every_subpackage_has_a_tests_folder():
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    missing = sorted(n for n in subpackages if not (TESTS / n.lstrip("_")).is_dir())
+    assert not missing, f"tests/ should mirror caimg/: no tests/<name>/ for {missing}"
+
+
+def test_flat_test_files_name_a_module():
+    modules = {p.stem.lstrip("_") for p in PACKAGE.glob("*.py")}
+    stray = sorted(p.name for p in TESTS.glob("test_*.py")
+                   if p.stem.removeprefix("test_") not in modules | CROSS_CUTTING
+                   and not p.stem.removeprefix("test_").startswith("cli"))
+    assert not stray, f"tests/ should mirror caimg/: {stray} name no module of caimg"
 
 
 # -- the checkers themselves ----------------------------------------------------------------
