@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import PipelineConfig, config_to_dict
 from .errors import CaimgError, ConfigError, StackReadError
+from .result import BATCH_FAILURE_COLUMNS
 
 __all__ = ["run_batch", "BatchSummary", "RecordingOutcome"]
 
@@ -239,8 +240,6 @@ def _combine(out: Path, outcomes) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _recordings_table(outcomes, kin: pd.DataFrame) -> pd.DataFrame:
     """One row per recording: status, ROI counts and the fraction of accepted ROIs that
     responded."""
-    from .kinetics import responder_fraction
-
     rows = []
     for o in outcomes:
         k = kin[kin["recording"] == o.name] if len(kin) else kin
@@ -384,13 +383,15 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     failures = pd.DataFrame([{"recording": o.name, "path": ";".join(o.paths),
                               "error_type": o.error_type, "message": o.message}
                              for o in outcomes if o.status == "failed"],
-                            columns=["recording", "path", "error_type", "message"])
+                            columns=list(BATCH_FAILURE_COLUMNS))
     tables = [(kin, "kinetics.csv"), (rois, "rois.csv"), (failures, "failures.csv"),
               (recordings, "recordings.csv")]
     if treat is not None:
         tables.append((treat, "treatments.csv"))
     for df, name in tables:
         _replace_table(df, out / name)
+    from .export import write_outputs
+    write_outputs(out, outcomes)  # recipe [output] nwb/xlsx; refreshes existing exports
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=kin, rois=rois,
                         failures=failures, recordings=recordings)
 
@@ -434,3 +435,58 @@ def _out_inside_inputs(out: Path, paths) -> str | None:
         elif p.exists() and p.resolve() == o:
             return f"--out {out} is the input file {p}; expected a folder that is not an input"
     return None
+
+
+# --------------------------------------------------------------------------------------
+# Summaries over a kinetics table (per ROI, per recording)
+# --------------------------------------------------------------------------------------
+
+def event_summary(kinetics: pd.DataFrame, duration_s: float) -> pd.DataFrame:
+    """Per ROI: number of events and event frequency from an ``events="all"`` table.
+
+    Parameters
+    ----------
+    kinetics : pandas.DataFrame
+        Output of :func:`caimg.kinetics.measure_kinetics` (rows with ``event == 0`` count
+        as no event; only responder events are counted).
+    duration_s : float
+        Recording duration in seconds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``roi``, ``n_events`` (int64), ``event_frequency_hz`` (= n_events /
+        duration_s).
+    """
+    import math
+
+    import numpy as np
+
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise CaimgError(f"'duration_s' = {duration_s!r}: expected a duration > 0 s")
+    rois = pd.unique(kinetics["roi"])
+    counted = kinetics[(kinetics["event"] > 0) & kinetics["responder"]]
+    n = counted.groupby("roi").size().reindex(rois, fill_value=0).to_numpy(dtype=np.int64)
+    return pd.DataFrame({"roi": pd.Series(rois, dtype="int64"),
+                         "n_events": pd.Series(n, dtype="int64"),
+                         "event_frequency_hz": pd.Series(n / float(duration_s),
+                                                         dtype="float64")})
+
+
+def responder_fraction(kinetics: pd.DataFrame) -> float:
+    """Fraction of ROIs with at least one responder row.
+
+    Parameters
+    ----------
+    kinetics : pandas.DataFrame
+        A kinetics table (columns ``roi`` and ``responder``).
+
+    Returns
+    -------
+    float
+        NaN when there are no ROIs.
+    """
+    if len(kinetics) == 0:
+        return float("nan")
+    per_roi = kinetics.groupby("roi")["responder"].any()
+    return float(per_roi.mean())

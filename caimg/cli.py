@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the recipes shipped with caimg, or print one "
                                    "(fully resolved) to start your own from.")
     s.add_argument("name", nargs="?", metavar="NAME", help="recipe to print")
+    from .export._cli import add_parser as add_export_parser
+    add_export_parser(sub)
     return p
 
 
@@ -397,7 +399,7 @@ def main(argv=None) -> int:
     commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines,
                 "calibrate": _cmd_calibrate}
     try:
-        return commands[args.command](args)
+        return (getattr(args, "func", None) or commands[args.command])(args)
     except CaimgError as exc:
         print(f"caimg: error: {exc}", file=sys.stderr)
         return 2

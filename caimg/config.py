@@ -14,16 +14,19 @@ import difflib
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from .errors import ConfigError
+from .indicators import available_indicators, get_indicator
 
 __all__ = [
     "InputConfig",
     "MotionConfig",
     "SegmentConfig",
+    "RoisConfig",
     "BackgroundConfig",
     "CalibrationConfig",
     "SignalConfig",
@@ -37,6 +40,7 @@ __all__ = [
     "config_to_dict",
     "replace_config",
     "read_calibration_profile",
+    "kinetics_options",
     "SHORTCUTS",
 ]
 
@@ -91,6 +95,23 @@ class SegmentConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
     # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF) used instead of segmentation
     rois_file: str | None = None
+
+
+@dataclass(frozen=True)
+class RoisConfig:
+    """Which ROIs are accepted (``rois.csv`` ``accepted``; only accepted ROIs get kinetics).
+
+    A ROI is rejected when it is smaller than ``accept_min_area_px`` ("small"), its moment
+    ellipse is more elongated than ``max_aspect_ratio`` ("elongated"), or it is not
+    brighter than its surroundings (``contrast <= min_contrast``) while its trace shows no
+    activity either (``snr < min_snr_no_contrast``) ("no contrast").
+    """
+
+    # not segment.min_area_px (what segmentation keeps): the smallest area accepted as a cell
+    accept_min_area_px: int = field(default=10, metadata=_range(0, None))
+    max_aspect_ratio: float = field(default=4.0, metadata=_range(1, None))
+    min_contrast: float = 0.0
+    min_snr_no_contrast: float = field(default=5.0, metadata=_range(0, None))
 
 
 @dataclass(frozen=True)
@@ -174,21 +195,126 @@ class KineticsConfig:
 class OutputConfig:
     overview_png: bool = True
     roiset_zip: bool = True
+    nwb: bool = False  # <out>/<recording>.nwb beside each result (caimg[export]; docs/export.md)
+    xlsx: bool = False  # <out>/caimg_batch.xlsx after the batch tables (caimg[export])
+    nwb_metadata: str | None = None  # TOML with [nwbfile] and [subject] tables for the NWB
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The whole recipe. ``indicator`` decides the signal path."""
+    """The whole recipe. ``indicator`` (a name in :mod:`caimg.indicators`) decides the
+    signal path.
+
+    Rules across sections are checked when the config is built (so a bad recipe fails
+    once for a batch, before any recording is read): the indicator is registered, the
+    calibration constants it needs are set when calibration is enabled, a ``roi``
+    background names its file, a ``constant`` background has a value for every channel,
+    and the motion channel is one of the indicator's channels.
+    """
 
     name: str = "custom"
-    indicator: Literal["fura2", "fluo4"] = "fluo4"
+    indicator: str = "fluo4"
     input: InputConfig = field(default_factory=InputConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    rois: RoisConfig = field(default_factory=RoisConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     kinetics: KineticsConfig = field(default_factory=KineticsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self):
+        check_recipe(self)
+
+
+def check_recipe(cfg: PipelineConfig) -> None:
+    """Check the rules that span sections of a recipe.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, what was found and what is expected.
+
+    Notes
+    -----
+    ``pipeline = "auto"`` builds one recipe per indicator from the same overrides before a
+    recording says which it is. Settings that fit the recipe's indicator, or another
+    registered one, pass here (e.g. Fura-2 calibration constants in the Fluo-4 sibling);
+    each recording's stages check them again, strictly, once its indicator is known.
+    """
+    get_indicator(cfg.indicator)  # registered
+    bc = cfg.background
+    if bc.method == "roi" and not bc.roi_file:
+        raise ConfigError("background.method = 'roi' needs background.roi_file (an ImageJ "
+                          "ROI or mask TIFF marking background)")
+    others = [name for name in available_indicators() if name != cfg.indicator]
+    for rule in (_indicator_check, _constant_background, _motion_channel):
+        problem = rule(cfg, cfg.indicator)
+        if problem is not None and all(rule(cfg, name) is not None for name in others):
+            raise problem
+
+
+def _indicator_check(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    """The indicator's own rule (e.g. calibration constants), as an error or None."""
+    ind = get_indicator(name)
+    if ind.check is not None:
+        try:
+            ind.check(cfg)
+        except ConfigError as exc:
+            return exc
+    return None
+
+
+def _constant_background(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    bc = cfg.background
+    missing = set(get_indicator(name).channels) - set(bc.constant)
+    if bc.method == "constant" and missing:
+        return ConfigError(f"background.method = 'constant' needs background.constant for "
+                           f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
+    return None
+
+
+def _motion_channel(cfg: PipelineConfig, name: str) -> ConfigError | None:
+    channels = get_indicator(name).channels
+    channel = cfg.motion.channel
+    if channel != "auto" and channel not in channels:
+        return ConfigError(f"motion.channel = '{channel}' is not a channel of the {name} "
+                           f"indicator (channels: {sorted(channels)}); expected one of them "
+                           "or 'auto'")
+    return None
+
+
+def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
+    """The keyword options of :func:`caimg.kinetics.measure_kinetics` /
+    :func:`caimg.kinetics.measure_trace` from a recipe's ``[kinetics]`` section: one
+    mapping shared by the pipeline and the review model, so a re-measured ROI gets exactly
+    the numbers a run gives.
+
+    Parameters
+    ----------
+    kc : KineticsConfig
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> kinetics_options(KineticsConfig(responder_k=3.0))["responder_k"]
+    3.0
+    """
+    return dict(stimulus_time_s=kc.stimulus_time_s, baseline_window_s=kc.baseline_window_s,
+                responder_k=kc.responder_k, events=kc.events,
+                event_threshold_k=kc.event_threshold_k,
+                min_event_duration_s=kc.min_event_duration_s,
+                min_event_separation_s=kc.min_event_separation_s,
+                decay_fit_start=kc.decay_fit_start,
+                decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
+                smooth_frames=kc.smooth_frames)
 
 
 # Short names accepted by caimg.run(**overrides) and the CLI flags, mapped to dotted keys.
@@ -327,7 +453,8 @@ def _check_value(value, tp, key, meta, where=None):
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"'{key}' = {value!r}: expected a list of {len(args)} values")
-        return tuple(_check_value(v, a, f"{key}[{i}]", {}) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(_check_value(v, a, f"{key}[{i}]", {})
+                     for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if origin in (Mapping, dict) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"'{key}' = {value!r}: expected a table")

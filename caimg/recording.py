@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+
+from .errors import CaimgError
 
 __all__ = ["Recording"]
 
@@ -53,11 +56,15 @@ class Recording:
     def __post_init__(self):
         shapes = {k: tuple(v.shape) for k, v in self.channels.items()}
         if not shapes:
-            raise ValueError("a Recording needs at least one channel")
+            raise CaimgError(f"Recording '{self.name}' has no channel; expected at least one "
+                             "(T, Y, X) array, e.g. channels={'f': stack}")
         if len(set(shapes.values())) != 1:
-            raise ValueError(f"all channels must share one (T, Y, X) shape, got {shapes}")
+            raise CaimgError(f"Recording '{self.name}': channel shapes differ ({shapes}); "
+                             "expected all channels to share one (T, Y, X) shape (crop or "
+                             "re-read them to the same size)")
         if any(len(s) != 3 for s in shapes.values()):
-            raise ValueError(f"channels must be (T, Y, X), got {shapes}")
+            raise CaimgError(f"Recording '{self.name}': channel shapes {shapes}; expected "
+                             "(T, Y, X) arrays (add a time axis to a single image)")
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -79,5 +86,7 @@ class Recording:
     def time_s(self) -> np.ndarray:
         """Time of each frame in seconds from the first frame, shape (T,)."""
         if self.frame_interval_s is None:
-            raise ValueError(f"{self.name}: the frame interval is unknown")
+            raise CaimgError(f"{self.name}: the frame interval is unknown; expected "
+                             "frame_interval_s in seconds (pass --frame-interval SECONDS or "
+                             "set input.frame_interval_s in the recipe)")
         return np.arange(self.n_frames, dtype=float) * float(self.frame_interval_s)

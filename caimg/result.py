@@ -2,33 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .config import PipelineConfig
+from .indicators import get_indicator
 
-__all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "KINETICS_COLUMNS", "trace_columns",
+__all__ = ["Result", "TRACE_COLUMNS", "ROI_COLUMNS", "ROI_DTYPES", "KINETICS_COLUMNS",
+           "KINETICS_DTYPES", "TREATMENT_COLUMNS", "TREATMENT_DTYPES", "trace_columns",
            "BATCH_FAILURE_COLUMNS"]
+
+# Every table schema of the result folder lives here (one home per contract): the core
+# modules (rois, kinetics), the batch tables, the review model and the writers import them.
 
 #: The first columns of ``traces.csv``; the signal columns follow (see :func:`trace_columns`).
 TRACE_COLUMNS = ("roi", "frame", "time_s")
 
 #: Signal columns per indicator, in file order; ``ca_nM`` is appended when calibrated.
-_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio", "r_r0", "dr_r0"), "fluo4": ("f", "f0", "dff")}
+_SIGNAL_COLUMNS = {"fura2": ("f340", "f380", "ratio", "r_r0", "dr_r0"),
+                   "fluo4": ("f", "f0", "dff")}
 
-#: The columns ``rois.csv`` always starts with (quality figures follow).
-ROI_COLUMNS = ("roi", "centroid_row", "centroid_col", "area_px", "mean_intensity", "accepted",
-               "source")
+#: Column -> dtype of the ROI table (``rois.csv``; also the dtypes of an empty table).
+ROI_DTYPES = {
+    "roi": "int64",
+    "centroid_row": "float64",
+    "centroid_col": "float64",
+    "area_px": "int64",
+    "area_um2": "float64",
+    "mean_intensity": "float64",
+    "background_intensity": "float64",
+    "contrast": "float64",
+    "snr": "float64",
+    "saturated_fraction": "float64",
+    "touches_border": "bool",
+    "aspect_ratio": "float64",
+    "solidity": "float64",
+    "accepted": "bool",
+    "reject_reason": "str",
+    "source": "str",
+}
+
+#: The columns ``rois.csv`` always starts with, in order (event counts may follow).
+ROI_COLUMNS = tuple(ROI_DTYPES)
 
 #: ``kinetics.csv``, exactly (DESIGN.md).
 KINETICS_COLUMNS = ("roi", "event", "responder", "onset_s", "baseline", "peak", "amplitude",
                     "time_to_peak_s", "rise_time_s", "decay_tau_s", "decay_r2", "half_decay_s",
                     "fwhm_s", "auc", "snr")
 
+#: Column -> dtype of ``kinetics.csv``.
+KINETICS_DTYPES = {c: "int64" if c in ("roi", "event") else "bool" if c == "responder"
+                   else "float64" for c in KINETICS_COLUMNS}
+
+#: ``treatments.csv``, exactly: one row per accepted ROI and named treatment.
+TREATMENT_COLUMNS = ("roi", "treatment", "treatment_time_s", "baseline", "baseline_sd",
+                     "peak", "amplitude", "auc", "max_slope", "latency_s", "responder")
+
+#: Column -> dtype of ``treatments.csv``.
+TREATMENT_DTYPES = {c: {"roi": "int64", "treatment": "object", "responder": "bool"}.get(
+    c, "float64") for c in TREATMENT_COLUMNS}
+
+#: ``failures.csv`` of a batch: one row per recording that failed.
 BATCH_FAILURE_COLUMNS = ("recording", "path", "error_type", "message")
 
 
@@ -90,8 +129,9 @@ class Result:
 
     @property
     def signal_column(self) -> str:
-        """The column kinetics are measured on: ``ratio`` (Fura-2) or ``dff`` (Fluo-4)."""
-        return "ratio" if self.indicator == "fura2" else "dff"
+        """The column kinetics are measured on: ``ratio`` (Fura-2), ``dff`` (Fluo-4), or
+        what the indicator's registration says (:mod:`caimg.indicators`)."""
+        return get_indicator(self.indicator).signal_column
 
     @property
     def n_rois(self) -> int:
@@ -131,5 +171,5 @@ class Result:
         times = tr.drop_duplicates("frame").set_index("frame")["time_s"].sort_index()
         return times.to_numpy(float), wide.columns.to_numpy(), wide.to_numpy(float)
 
-    def replace(self, **changes) -> "Result":
+    def replace(self, **changes) -> Result:
         return replace(self, **changes)

@@ -33,8 +33,8 @@ import pandas as pd
 
 from ._review_io import find_recording, result_folders, update_batch_tables
 from ._version import __version__
+from .config import kinetics_options
 from .errors import ResultError, RoiError
-from .kinetics import kinetics_options
 from .recording import Recording
 from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 
@@ -313,7 +313,7 @@ class ReviewSession:
 
         time_s, values = self.trace(roi, column)
         return measure_trace(values, time_s, roi=int(roi),
-                             **kinetics_options(self._result.config))
+                             **kinetics_options(self._result.config.kinetics))
 
     def table(self) -> pd.DataFrame:
         """:func:`review_table` of the current result."""
@@ -393,7 +393,7 @@ class ReviewSession:
         time_s, ids, values = res.trace_matrix()
         keep = np.isin(ids, roi_ids)
         kin = measure_kinetics(values[:, keep], time_s, roi_ids=ids[keep],
-                               **kinetics_options(res.config))
+                               **kinetics_options(res.config.kinetics))
         return kin.loc[:, list(KINETICS_COLUMNS)]
 
     @staticmethod
@@ -522,6 +522,8 @@ class ReviewSession:
         res = res.replace(provenance=prov)
         out = save_result(res, target.parent)
         update_batch_tables(out)
+        from .export import refresh_exports
+        refresh_exports(out)  # rewrite (or mark .stale) this result's NWB / batch workbook
         self._result = res.replace(folder=out)
         self._pending = []
         return out

@@ -167,3 +167,41 @@ def test_stale_temporaries_cleaned_and_moved_aside_result_restored(inputs, tmp_p
     assert not partial.exists() and live.exists() and is_result_folder(out / "b")
     s = run_batch(inputs, out, overrides=OV)
     assert {o.name: o.status for o in s.outcomes} == {"a": "ok", "b": "skipped"}
+
+
+@pytest.mark.parametrize("overrides", [
+    {"signal.calibration.enabled": True},             # no constants for any indicator
+    {"background.method": "roi"},                      # no background.roi_file
+    {"motion.channel": "green"},                       # a channel no indicator has
+])
+def test_bad_recipe_fails_once_for_the_batch(inputs, tmp_path, monkeypatch, overrides):
+    """Cross-field rules are checked when the config is built: the batch raises before
+    any recording is read or processed."""
+    import caimg.pipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("a recording was processed")
+
+    monkeypatch.setattr(caimg.pipeline, "process_recording", never)
+    monkeypatch.setattr(caimg.pipeline, "read_for_pipeline", never)
+    out = tmp_path / "o"
+    with pytest.raises(caimg.ConfigError):
+        run_batch(inputs, out, "auto", overrides={**OV, **overrides})
+    assert not [p for p in out.iterdir() if p.is_dir()]   # no result folder
+    failures = (out / "failures.csv").read_text()
+    assert failures.count("ConfigError") == 2              # both recordings, one reason
+
+
+def test_summaries_over_a_kinetics_table():
+    import pandas as pd
+
+    from caimg.batch import event_summary, responder_fraction
+
+    kin = pd.DataFrame({"roi": [1, 1, 2, 3], "event": [1, 2, 0, 1],
+                        "responder": [True, True, False, False]})
+    s = event_summary(kin, 10.0)
+    assert s["n_events"].tolist() == [2, 0, 0]
+    assert s["event_frequency_hz"].tolist() == [0.2, 0.0, 0.0]
+    assert responder_fraction(kin) == pytest.approx(1 / 3)
+    with pytest.raises(caimg.CaimgError, match="duration_s"):
+        event_summary(kin, 0.0)

@@ -1,7 +1,13 @@
 import pytest
 
-from caimg.config import (PipelineConfig, available_pipelines, config_from_dict, config_to_dict,
-                          load_pipeline, replace_config)
+from caimg.config import (
+    PipelineConfig,
+    available_pipelines,
+    config_from_dict,
+    config_to_dict,
+    load_pipeline,
+    replace_config,
+)
 from caimg.errors import ConfigError
 
 
@@ -55,3 +61,51 @@ def test_round_trip_through_dict():
     cfg = load_pipeline("fura2", {"stimulus_time_s": 5.0})
     assert config_from_dict(config_to_dict(cfg)) == cfg
     assert isinstance(cfg, PipelineConfig)
+
+
+# ------------------------------------------------------------------ rules across sections
+@pytest.mark.parametrize("recipe, overrides, match", [
+    ("fura2", {"signal.calibration.enabled": True}, "rmin, rmax"),
+    ("fura2", {"signal.calibration": {"enabled": True, "rmin": 0.2, "rmax": 5.0}},
+     "beta .*or keff_nM"),
+    ("fluo4", {"signal.calibration.enabled": True}, "fmin, fmax"),
+    ("fluo4", {"background.method": "roi"}, "background.roi_file"),
+    ("fura2", {"background": {"method": "constant", "constant": {"f340": 100.0}}},
+     r"constant for channels \['f380'\]"),
+    ("fura2", {"motion.channel": "green"}, "motion.channel = 'green' is not a channel"),
+])
+def test_cross_field_rules_fail_when_the_config_is_built(recipe, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_pipeline(recipe, overrides)
+
+
+def test_cross_field_rules_on_direct_construction_and_unknown_indicator():
+    from caimg.config import BackgroundConfig
+
+    with pytest.raises(ConfigError, match="roi_file"):
+        PipelineConfig(background=BackgroundConfig(method="roi"))
+    with pytest.raises(ConfigError, match="did you mean 'fura2'"):
+        load_pipeline("fluo4", {"indicator": "fura3"})
+
+
+def test_settings_of_the_sibling_indicator_pass_for_auto():
+    """pipeline "auto" builds both recipes from one set of overrides: Fura-2 constants
+    do not fail the Fluo-4 sibling (the recording's own stage checks them strictly)."""
+    ov = {"signal.calibration": {"enabled": True, "rmin": 0.2, "rmax": 5.0, "beta": 8.0},
+          "background": {"method": "constant", "constant": {"f340": 90.0, "f380": 95.0}}}
+    assert load_pipeline("fluo4", ov).signal.calibration.enabled
+    assert load_pipeline("fura2", ov).background.constant == {"f340": 90.0, "f380": 95.0}
+
+
+def test_rois_section_defaults_and_round_trip(tmp_path):
+    from caimg.config import RoisConfig
+
+    cfg = load_pipeline("fluo4")
+    assert cfg.rois == RoisConfig(accept_min_area_px=10, max_aspect_ratio=4.0,
+                                  min_contrast=0.0, min_snr_no_contrast=5.0)
+    assert config_to_dict(cfg)["rois"]["accept_min_area_px"] == 10
+    p = tmp_path / "r.toml"
+    p.write_text('indicator = "fluo4"\n[rois]\naccept_min_area_px = 40\nmin_contrast = 0.1\n')
+    assert load_pipeline(p).rois.accept_min_area_px == 40
+    with pytest.raises(ConfigError, match="did you mean 'accept_min_area_px'"):
+        load_pipeline("fluo4", {"rois.min_area_px": 5})

@@ -1,6 +1,7 @@
 """End to end on synthetic recordings with known masks, signals and kinetics."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import caimg
@@ -105,7 +106,7 @@ def test_trace_matrix_reshape_equals_pivot():
     fast = res.trace_matrix("dff")
     shuffled = res.replace(traces=res.traces.sample(frac=1.0, random_state=0))
     slow = shuffled.trace_matrix("dff")  # not in (roi, frame) order: the pivot path
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=False):
         np.testing.assert_array_equal(a, b)
     assert fast[2].shape == (syn.recording.n_frames, res.n_rois)
 
@@ -127,3 +128,23 @@ def test_saving_leaves_the_users_matplotlib_alone(tmp_path):
     finally:
         plt.close("all")
         plt.switch_backend(old)
+
+
+def test_rois_section_changes_acceptance_and_lands_in_run_json(tmp_path):
+    import json
+
+    syn = make_recording("fluo4", preset="easy", rng=6, n_frames=40, n_cells=6)
+    default = caimg.run(syn.recording, pipeline="fluo4")
+    assert default.rois["accepted"].all()
+    strict = caimg.run(syn.recording, pipeline="fluo4", out=tmp_path,
+                       rois={"accept_min_area_px": 10_000})
+    assert not strict.rois["accepted"].any()
+    assert set(strict.rois["reject_reason"]) == {"small"}
+    assert len(strict.kinetics) == 0 and strict.provenance["rois"]["n_accepted"] == 0
+    # measurement is unchanged: only the accept call differs
+    cols = ["roi", "area_px", "contrast", "snr"]
+    pd.testing.assert_frame_equal(strict.rois[cols], default.rois[cols])
+    run_json = json.loads((tmp_path / syn.recording.name / "run.json").read_text())
+    assert run_json["config"]["rois"] == {"accept_min_area_px": 10_000,
+                                          "max_aspect_ratio": 4.0, "min_contrast": 0.0,
+                                          "min_snr_no_contrast": 5.0}

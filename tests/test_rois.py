@@ -1,22 +1,21 @@
-"""Tests of caimg.rois: the per-ROI table and ImageJ RoiSet / label TIFF import and export."""
+"""Tests of caimg.rois: measuring ROIs, accepting them, label outlines (pure code)."""
 
 from __future__ import annotations
-
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import roifile
-import tifffile
 from skimage.draw import disk, ellipse, polygon
 
 from caimg.errors import CaimgError, RoiError
-from caimg.rois import (ROI_TABLE_COLUMNS, imagej_rois_to_labels, label_outline,
-                        labels_to_imagej_rois, read_rois, roi_table, write_roiset)
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from caimg.result import ROI_DTYPES
+from caimg.rois import (
+    accept_rois,
+    fill_polygon,
+    label_outline,
+    measure_rois,
+    roi_table,
+)
 
 
 def _blobs(shape=(80, 100), n=25, seed=0):
@@ -59,8 +58,8 @@ def test_roi_table_values_and_columns():
     sig[20, 1] = 10.0
     sig += np.random.default_rng(1).normal(0, 1, sig.shape)
     t = roi_table(lab, img, pixel_size_um=0.5, signal=sig, saturation_value=300)
-    assert list(t.columns) == list(ROI_TABLE_COLUMNS)
-    assert dict(t.dtypes.astype(str)) == {k: v for k, v in ROI_TABLE_COLUMNS.items()}
+    assert list(t.columns) == list(ROI_DTYPES)
+    assert dict(t.dtypes.astype(str)) == {k: v for k, v in ROI_DTYPES.items()}
     assert t["roi"].tolist() == [4, 9]
     assert t.loc[0, "area_px"] == 50 and t.loc[0, "area_um2"] == pytest.approx(12.5)
     assert (t.loc[0, "centroid_row"], t.loc[0, "centroid_col"]) == (7.0, 9.5)
@@ -83,7 +82,7 @@ def test_roi_table_accept_rules():
     img = np.full(lab.shape, 100.0)
     img[(lab == 1) | (lab == 2) | (lab == 4)] = 200
     t = roi_table(lab, img, source="imported")
-    reasons = dict(zip(t["roi"], t["reject_reason"]))
+    reasons = dict(zip(t["roi"], t["reject_reason"], strict=False))
     assert reasons == {1: "small", 2: "elongated", 3: "no contrast", 4: ""}
     assert t["accepted"].tolist() == [False, False, False, True]
     assert t["touches_border"].tolist() == [False, False, False, True]
@@ -132,143 +131,22 @@ def test_roi_table_does_not_modify_inputs():
 
 # ---------------------------------------------------------------------------- outlines
 def test_label_outline_fills_back_exactly():
-    from caimg.rois import _fill_polygon
-
     lab = _blobs(seed=3)
     for v in np.unique(lab)[1:]:
         m = lab == v
         poly = label_outline(m)
         assert poly.shape[1] == 2 and len(poly) >= 4
-        assert (_fill_polygon(poly, m.shape) == m).all()
+        assert (fill_polygon(poly, m.shape) == m).all()
     # diagonal-only neighbours are two 4-connected parts: the larger one is kept
     m = np.zeros((6, 6), bool)
     m[1:3, 1:3] = True
     m[3, 3] = True
-    assert (_fill_polygon(label_outline(m), m.shape) == (np.pad(np.ones((2, 2), bool),
+    assert (fill_polygon(label_outline(m), m.shape) == (np.pad(np.ones((2, 2), bool),
                                                                  ((1, 3), (1, 3))))).all()
     assert label_outline(np.zeros((3, 3), bool)).shape == (0, 2)
 
 
 # ---------------------------------------------------------------------------- round trip
-@pytest.mark.parametrize("seed", [0, 1])
-def test_roiset_round_trip_pixel_identical_and_ids_kept(tmp_path, seed):
-    lab = _blobs(seed=seed)
-    path = write_roiset(lab, tmp_path / "rois.zip")
-    names = zipfile.ZipFile(path).namelist()
-    assert len(names) == len(np.unique(lab)) - 1
-    rois = roifile.roiread(path)
-    ids = sorted(np.unique(lab)[1:])
-    assert [r.name for r in rois] == [f"roi_{i:04d}" for i in ids]
-    # independent check with roifile's own coordinates and the pixel-centre rule
-    back = read_rois(path, lab.shape)
-    assert back.dtype == np.int32
-    np.testing.assert_array_equal(back, lab)
-    # ids survive a second export/import too, and file order does not matter for named ROIs
-    roifile.roiwrite(tmp_path / "rev.zip", rois[::-1], mode="w")
-    np.testing.assert_array_equal(read_rois(tmp_path / "rev.zip", lab.shape), lab)
-
-
-def test_roiset_unnamed_rois_get_file_order_ids(tmp_path):
-    a = roifile.ImagejRoi.frompoints(np.array([[2, 2], [8, 2], [8, 6], [2, 6]]), name="cell a")
-    a.roitype = roifile.ROI_TYPE.POLYGON
-    b = roifile.ImagejRoi.frompoints(np.array([[12, 2], [18, 2], [18, 6], [12, 6]]), name="cell b")
-    b.roitype = roifile.ROI_TYPE.POLYGON
-    roifile.roiwrite(tmp_path / "set.zip", [a, b], mode="w")
-    lab = read_rois(tmp_path / "set.zip", (10, 20))
-    assert (lab[2:6, 2:8] == 1).all() and (lab[2:6, 12:18] == 2).all()
-    assert np.count_nonzero(lab) == 2 * 24
-    # a single .roi file
-    a.tofile(tmp_path / "one.roi")
-    assert np.count_nonzero(read_rois(tmp_path / "one.roi", (10, 20)) == 1) == 24
-
-
-def test_rect_and_oval_rois(tmp_path):
-    rect = roifile.ImagejRoi()
-    rect.roitype = roifile.ROI_TYPE.RECT
-    rect.left, rect.top, rect.right, rect.bottom = 1, 2, 6, 5
-    rect.name = "r"
-    oval = roifile.ImagejRoi()
-    oval.roitype = roifile.ROI_TYPE.OVAL
-    oval.left, oval.top, oval.right, oval.bottom = 10, 0, 20, 10
-    oval.name = "o"
-    lab = imagej_rois_to_labels([rect, oval], (12, 24))
-    assert np.count_nonzero(lab == 1) == 15 and (lab[2:5, 1:6] == 1).all()
-    rr, cc = disk((4.5, 14.5), 5.0)
-    want = np.zeros((12, 24), bool)
-    want[rr, cc] = True
-    got = lab == 2
-    assert (got & want).sum() / (got | want).sum() >= 0.9
-
-
-def test_write_roiset_empty(tmp_path):
-    path = write_roiset(np.zeros((5, 5), int), tmp_path / "rois.zip")
-    assert zipfile.ZipFile(path).namelist() == []
-    assert labels_to_imagej_rois(np.zeros((5, 5), int)) == []
-
-
-# ---------------------------------------------------------------------------- label TIFF
-def test_label_tiff_import(tmp_path):
-    lab = _blobs()
-    tifffile.imwrite(tmp_path / "rois.tif", lab.astype(np.uint16), imagej=True)
-    back = read_rois(tmp_path / "rois.tif", lab.shape)
-    assert back.dtype == np.int32
-    np.testing.assert_array_equal(back, lab)
-    with pytest.raises(RoiError, match=r"rois\.tif.*\(80, 100\).*\(50, 50\)"):
-        read_rois(tmp_path / "rois.tif", (50, 50))
-    tifffile.imwrite(tmp_path / "float.tif", lab.astype(np.float32) + 0.25)
-    with pytest.raises(RoiError, match="float.tif"):
-        read_rois(tmp_path / "float.tif", lab.shape)
-
-
-# ---------------------------------------------------------------------------- errors
-def test_roiset_outside_image_is_error(tmp_path):
-    lab = np.zeros((100, 100), np.int32)
-    lab[80:90, 80:90] = 1
-    write_roiset(lab, tmp_path / "rois.zip")
-    with pytest.raises(RoiError, match=r"rois\.zip.*\(50, 50\)"):
-        read_rois(tmp_path / "rois.zip", (50, 50))
-
-
-def test_missing_and_broken_files(tmp_path):
-    with pytest.raises(RoiError, match="nope.zip"):
-        read_rois(tmp_path / "nope.zip", (10, 10))
-    lab = _blobs()
-    good = write_roiset(lab, tmp_path / "good.zip")
-    data = bytearray(good.read_bytes())
-    (tmp_path / "broken.zip").write_bytes(bytes(data[: len(data) // 2]))
-    with pytest.raises(RoiError, match="broken.zip"):
-        read_rois(tmp_path / "broken.zip", lab.shape)
-    (tmp_path / "x.png").write_bytes(b"")
-    with pytest.raises(RoiError, match="x.png"):
-        read_rois(tmp_path / "x.png", lab.shape)
-
-
-# ---------------------------------------------------------------------------- real fixtures
-def test_read_fissa_fixture():
-    path = DATA / "fissa-2p-tiny-crop" / "rois.zip"
-    if not path.exists():
-        pytest.skip(f"real fixture {path} not present")
-    lab = read_rois(path, (21, 14))
-    assert sorted(np.unique(lab)[1:]) == [1, 2]
-    rois = roifile.roiread(path)
-    # ImageJ's pixel-centre rule on the first polygon: bounding box from the file
-    r = rois[0]
-    rows, cols = np.nonzero(lab == 1)
-    assert rows.min() >= r.top and rows.max() < r.bottom
-    assert cols.min() >= r.left and cols.max() < r.right
-    assert 10 <= np.count_nonzero(lab == 1) <= (r.bottom - r.top) * (r.right - r.left)
-
-
-def test_read_sima_fixture_and_reexport(tmp_path):
-    path = DATA / "sima-2p-example" / "imageJ_ROIs.zip"
-    if not path.exists():
-        pytest.skip(f"real fixture {path} not present")
-    lab = read_rois(path, (128, 256))
-    assert sorted(np.unique(lab)[1:]) == [1, 2]
-    areas = np.bincount(lab.ravel())[1:]
-    assert (areas > 100).all()
-    write_roiset(lab, tmp_path / "again.zip")
-    np.testing.assert_array_equal(read_rois(tmp_path / "again.zip", lab.shape), lab)
 
 
 def test_roi_table_nan_traces_and_dilated_background_mask():
@@ -288,21 +166,46 @@ def test_roi_table_nan_traces_and_dilated_background_mask():
     assert np.isfinite(t.loc[0, "snr"]) and np.isnan(t.loc[1, "snr"])
 
 
-def test_imported_roiset_drives_a_run_and_keeps_ids(tmp_path):
-    """An exported RoiSet, given as the recipe's rois_file, is used as is: same ids, same
-    pixels, source 'imported' (the fixed-ROI mode applies one file to many recordings)."""
-    synthetic = pytest.importorskip("caimg.synthetic")
-    from caimg.config import load_pipeline
-    from caimg.pipeline import process_recording
+# ---------------------------------------------------------------------------- measure + accept
+def test_measure_then_accept_equals_roi_table():
+    lab = _blobs(seed=2)
+    img = np.random.default_rng(2).normal(100, 5, lab.shape)
+    img[lab > 0] += 40
+    sig = np.random.default_rng(3).normal(0, 1, (40, len(np.unique(lab)) - 1))
+    measured = measure_rois(lab, img, signal=sig)
+    assert "accepted" not in measured and "source" not in measured
+    rules = dict(accept_min_area_px=30, max_aspect_ratio=2.5, min_contrast=0.1,
+                 min_snr_no_contrast=4.0)
+    whole = roi_table(lab, img, signal=sig, **rules)
+    pd.testing.assert_frame_equal(accept_rois(measured, **rules),
+                                  whole.drop(columns="source"))
 
-    syn = synthetic.make_recording("fluo4", preset="easy", rng=0, n_frames=40, n_cells=6)
-    ids = np.array([0, 3, 7, 11, 20, 21, 40])          # non-consecutive ids
-    lab = ids[syn.labels]
-    path = write_roiset(lab, tmp_path / "RoiSet.zip")
-    cfg = load_pipeline("fluo4", {"rois_file": str(path), "frame_interval_s": 0.5})
-    for rec in (syn.recording, synthetic.make_recording("fluo4", preset="easy", rng=1,
-                                                        n_frames=40).recording):
-        res = process_recording(rec, cfg)
-        np.testing.assert_array_equal(res.labels, lab)
-        assert res.rois["roi"].tolist() == ids[1:].tolist()
-        assert (res.rois["source"] == "imported").all()
+
+def test_accept_rules_change_the_call():
+    lab = np.zeros((30, 30), np.int32)
+    lab[2:5, 2:5] = 1       # 9 px
+    lab[10:20, 10:20] = 2   # 100 px
+    img = np.full(lab.shape, 100.0)
+    img[lab > 0] = 150.0
+    t = measure_rois(lab, img)
+    assert accept_rois(t)["accepted"].tolist() == [False, True]
+    assert accept_rois(t)["reject_reason"].tolist() == ["small", ""]
+    assert accept_rois(t, accept_min_area_px=5)["accepted"].tolist() == [True, True]
+    strict = accept_rois(t, accept_min_area_px=200, min_contrast=1.0)
+    assert strict["reject_reason"].tolist() == ["small;no contrast", "small;no contrast"]
+    assert t.equals(measure_rois(lab, img))  # accept_rois leaves its input alone
+
+
+def test_snr_uses_the_shared_mad_estimator():
+    from caimg.kinetics import difference_mad
+
+    rng = np.random.default_rng(4)
+    sig = rng.normal(0, 1, (200, 2))
+    sig[100, 0] = 30.0
+    lab = np.zeros((20, 20), np.int32)
+    lab[2:8, 2:8], lab[10:16, 10:16] = 1, 2
+    t = measure_rois(lab, np.ones(lab.shape), signal=sig)
+    sd = difference_mad(sig, axis=0) / 0.6745 / np.sqrt(2.0)
+    dev = np.abs(sig - np.median(sig, axis=0)).max(axis=0)
+    np.testing.assert_allclose(t["snr"], dev / sd)
+    assert t.loc[0, "snr"] > 10 > t.loc[1, "snr"]

@@ -298,7 +298,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         When ``out_dir/<name>`` exists and is not a caimg result of this format version.
     """
     from ..plotting import save_overview
-    from ..rois import write_roiset
+    from .rois import write_roiset
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

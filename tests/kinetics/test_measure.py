@@ -1,17 +1,22 @@
-"""Kinetics on analytic curves (exact values derived by hand), degenerate inputs, events."""
+"""caimg.kinetics measure_trace / measure_kinetics: exact kinetics on known curves, the
+table, degenerate input, options."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.optimize import brentq
 
 from caimg.errors import CaimgError
-from caimg.kinetics import (KINETICS_COLUMNS, Response, detect_events, fit_exponential,
-                            measure_kinetics, measure_trace, noise_sd)
+from caimg.kinetics import (
+    KINETICS_COLUMNS,
+    Response,
+    measure_kinetics,
+    measure_trace,
+    noise_sd,
+)
 
 FRAME_INTERVALS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 B, A = 1.0, 2.0          # baseline and amplitude of every analytic curve
@@ -157,19 +162,6 @@ def test_noise_only_is_not_a_responder():
     assert df["baseline"].notna().all() and df["amplitude"].notna().all()
 
 
-def test_fit_exponential_joint_baseline():
-    t = np.arange(0, 30, 0.1)
-    y = 0.5 + 2.0 * np.exp(-t / 4.0)
-    fit = fit_exponential(t, y, baseline=np.full(7, 0.5))
-    assert fit.tau == pytest.approx(4.0, rel=1e-6)
-    assert fit.c == pytest.approx(0.5, rel=1e-6) and fit.n == t.size + 7
-    assert fit(t) == pytest.approx(y)
-    # a biased baseline pulls c (and so tau) when fitted jointly
-    biased = fit_exponential(t[:40], y[:40], baseline=np.full(7, 0.7))
-    assert biased.c > 0.5
-    assert fit_exponential(t[:2], y[:2]) is None
-
-
 # ------------------------------------------------------------------- table + degenerate
 
 def _assert_table(df, n_rows):
@@ -245,59 +237,10 @@ def test_bad_time_and_unknown_option():
         measure_kinetics(np.ones((10, 1)), np.arange(9.0))
     with pytest.raises(CaimgError, match="time_s"):
         measure_kinetics(np.ones((3, 1)), np.array([0.0, 2.0, 1.0]))
-    with pytest.raises(CaimgError, match="responder_k"):
+    with pytest.raises(TypeError, match="responder"):  # explicit keywords: a typo is a TypeError
         measure_trace(np.ones(10), np.arange(10.0), responder=3)
     with pytest.raises(ValueError):  # CaimgError is a ValueError
         measure_kinetics(np.ones((2, 2, 2)), np.arange(2.0))
-
-
-# ------------------------------------------------------------------------------ events
-
-def _oscillations(t, onsets, tau_r=0.5, tau_d=3.0, amp=1.0):
-    y = np.zeros_like(t)
-    for t0 in onsets:
-        u = np.clip(t - t0, 0, None)
-        y += amp * (np.exp(-u / tau_d) - np.exp(-u / tau_r)) * (t >= t0)
-    return y
-
-
-def test_multi_event_count_and_index():
-    rng = np.random.default_rng(3)
-    t = np.arange(0, 300, 0.2)
-    onsets = [20, 55, 100, 140, 190, 240]
-    y = 1.0 + _oscillations(t, onsets) + rng.normal(0, 0.02, t.size)
-    rs = measure_trace(y, t, events="all", min_event_separation_s=2.0)
-    assert [r.event for r in rs] == list(range(1, len(onsets) + 1))
-    assert all(r.responder for r in rs)
-    onset_err = [r.onset_s - t0 for r, t0 in zip(rs, onsets)]
-    assert np.all(np.abs(onset_err) < 1.0)
-    # every event's decay is bounded to the event and recovers tau_d
-    taus = [r.decay_tau_s for r in rs]
-    assert np.median(taus) == pytest.approx(3.0, rel=0.15)
-    assert all(r.decay_fit_end_s <= nxt.onset_s + 1.0 for r, nxt in zip(rs, rs[1:]))
-    ev = detect_events(y, t, min_separation_s=2.0)
-    assert ev.shape == (len(onsets), 3)
-    # table: one row per event, ROI without events keeps one row with event 0
-    sig = np.stack([y, 1.0 + rng.normal(0, 0.02, t.size)], axis=1)
-    df = measure_kinetics(sig, t, events="all", min_event_separation_s=2.0)
-    _assert_table(df, len(onsets) + 1)
-    assert list(df["event"]) == [1, 2, 3, 4, 5, 6, 0]
-    assert list(df["roi"]) == [1] * 6 + [2]
-    assert not df["responder"].iloc[-1] and np.isnan(df["amplitude"].iloc[-1])
-
-
-def test_min_duration_and_separation():
-    t = np.arange(0, 100, 0.1)
-    y = np.zeros_like(t)
-    y[(t >= 20) & (t < 20.3)] = 1.0  # 0.2 s long (first to last frame)
-    y[(t >= 50) & (t < 55)] = 1.0
-    y[(t >= 56) & (t < 60)] = 1.0
-    y = y + np.random.default_rng(4).normal(0, 0.01, t.size)
-    assert len(detect_events(y, t, smooth_frames=1)) == 3
-    assert len(detect_events(y, t, smooth_frames=1, min_duration_s=1.0)) == 2
-    assert len(detect_events(y, t, smooth_frames=1, min_separation_s=2.0)) == 2
-    assert len(detect_events(y, t, smooth_frames=1, min_separation_s=2.0,
-                             min_duration_s=1.0)) == 1
 
 
 def test_response_carries_plot_data():
@@ -315,48 +258,13 @@ def test_response_carries_plot_data():
         r.peak = 3.0  # frozen
 
 
-# -------------------------------------------------------------------------- treatments
+def test_defaults_are_the_recipe_defaults():
+    """One set of defaults: KineticsConfig, measure_kinetics and measure_trace agree."""
+    import inspect
 
-def test_measure_treatments_by_hand():
-    from caimg.kinetics import TREATMENT_COLUMNS, measure_treatments
+    from caimg.config import KineticsConfig, kinetics_options
 
-    t = np.arange(0, 120, 0.5)
-    rng = np.random.default_rng(5)
-    base = 1.0 + rng.normal(0, 0.01, t.size)
-    # treatment "atp" at 20 s: linear ramp 0.5/s for 4 s then hold at +2 until 50 s;
-    # treatment "kcl" at 60 s: nothing happens
-    resp = np.clip((t - 20) * 0.5, 0, 2.0) * (t < 50)
-    y = np.stack([base + resp, base], axis=1)
-    df = measure_treatments(y, t, {"kcl": 60.0, "atp": 20.0}, responder_k=5.0)
-    assert tuple(df.columns) == TREATMENT_COLUMNS
-    assert list(df["treatment"]) == ["atp", "atp", "kcl", "kcl"]  # time order
-    atp = df.iloc[0]
-    assert atp["responder"] and atp["amplitude"] == pytest.approx(2.0, abs=0.05)
-    assert atp["max_slope"] == pytest.approx(0.5, rel=0.05)
-    # crossing of baseline + 5 SD (about 0.05) on a 0.5/s ramp: about 0.1 s after 20 s
-    assert 0.0 <= atp["latency_s"] < 0.3
-    # AUC over 20..60 s: ramp 4 s (area 4) + hold 26 s (area 52)
-    assert atp["auc"] == pytest.approx(56.0, rel=0.02)
-    assert not df.iloc[1]["responder"] and not df.iloc[2]["responder"]
-    assert np.isnan(df.iloc[1]["latency_s"])
-    empty = measure_treatments(np.zeros((t.size, 0)), t, {"a": 10.0})
-    assert len(empty) == 0 and tuple(empty.columns) == TREATMENT_COLUMNS
-    with pytest.raises(CaimgError, match="treatment"):
-        measure_treatments(y, t, [("a", "soon")])
-
-
-def test_treatments_from_table_and_summaries():
-    from caimg.kinetics import event_summary, responder_fraction, treatments_from_table
-
-    table = pd.DataFrame({"recording": ["r1", "r1", "r2"], "treatment": ["b", "a", "a"],
-                          "time_s": [30.0, 10.0, 5.0]})
-    assert treatments_from_table(table, "r1") == [("a", 10.0), ("b", 30.0)]
-    with pytest.raises(CaimgError, match="time_s"):
-        treatments_from_table(table.drop(columns="time_s"), "r1")
-    kin = pd.DataFrame({"roi": [1, 1, 1, 2], "event": [1, 2, 3, 0],
-                        "responder": [True, True, False, False]})
-    s = event_summary(kin, duration_s=100.0)
-    assert list(s["n_events"]) == [2, 0]
-    assert list(s["event_frequency_hz"]) == [0.02, 0.0]
-    assert responder_fraction(kin) == 0.5
-    assert np.isnan(responder_fraction(kin.iloc[:0]))
+    recipe = kinetics_options(KineticsConfig())
+    for func in (measure_kinetics, measure_trace):
+        sig = inspect.signature(func).parameters
+        assert {k: sig[k].default for k in recipe} == recipe

@@ -1,0 +1,591 @@
+"""The stages of the pipeline, each a function testable alone.
+
+:func:`caimg.pipeline.process_recording` calls them in order::
+
+    check_inputs -> register_motion -> find_rois -> background -> extract -> signal
+      -> score_rois -> measure -> tidy_traces -> provenance
+
+Every stage takes the recording, the resolved config and what earlier stages made, and
+writes what ``run.json`` reports about it into the one :class:`RunLog` of the run
+(warnings with their classes, per-stage timings, per-stage info).
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._version import __version__
+from .config import PipelineConfig, kinetics_options
+from .errors import ConfigError, RoiError, StackReadError
+from .indicators import SignalOutput, get_indicator
+from .recording import Recording
+from .result import KINETICS_COLUMNS
+
+__all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
+           "find_rois", "background", "extract", "signal", "score_rois", "measure",
+           "tidy_traces", "fingerprint_in_background", "provenance"]
+
+
+@dataclass
+class RunLog:
+    """What a run reports besides its tables: one object for every stage.
+
+    Attributes
+    ----------
+    warnings : list of warnings.WarningMessage
+        Every warning of the run, with its class (``message``, ``category``, ...).
+    timings_s : dict of str to float
+        Wall-clock seconds per stage.
+    info : dict
+        Per-stage provenance (``motion``, ``rois``, ``background``, ``signal``).
+    """
+
+    warnings: list[warnings.WarningMessage] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time the block as stage ``name`` (times of a repeated name add up)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_s[name] = round(self.timings_s.get(name, 0.0)
+                                         + time.perf_counter() - t0, 4)
+
+    def warning_lines(self) -> list[str]:
+        """``"Category: message"`` per distinct warning, in order (``run.json``).
+
+        Returns
+        -------
+        list of str
+        """
+        out: list[str] = []
+        for w in self.warnings:
+            msg = f"{w.category.__name__}: {w.message}"
+            if msg not in out:
+                out.append(msg)
+        return out
+
+
+def versions() -> dict[str, str]:
+    """Versions of caimg and the libraries that decide its numbers.
+
+    Returns
+    -------
+    dict of str to str or None
+        None for a library that is not installed.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"caimg": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "scikit-image", "tifffile", "pandas", "roifile", "numba"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _where(rec: Recording) -> str:
+    return ", ".join(str(p) for p in rec.source) or rec.name
+
+
+def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> None:
+    stim = cfg.kinetics.stimulus_time_s
+    where = _where(rec)
+    if rec.n_frames < 3:
+        raise StackReadError(f"{where}: {rec.n_frames} frame(s); expected a time series of at "
+                             "least 3 frames")
+    if stim is None:
+        return
+    if stim > time_s[-1]:
+        raise ConfigError(f"{where}: stimulus_time_s = {stim} s is after the last frame "
+                          f"({time_s[-1]:.3g} s); expected a time within the recording")
+    n_before = int(np.count_nonzero(time_s < stim))
+    if n_before < 2:
+        raise ConfigError(f"{where}: only {n_before} frame(s) before the stimulus at {stim} s; "
+                          "the baseline needs at least 2 (give a later stimulus time or a longer "
+                          "recording)")
+    if time_s[0] + cfg.kinetics.baseline_window_s > stim:
+        warnings.warn(f"{rec.name}: only {stim - time_s[0]:.3g} s before the stimulus, shorter "
+                      f"than baseline_window_s = {cfg.kinetics.baseline_window_s} s; the baseline "
+                      "uses what there is", UserWarning, stacklevel=4)
+
+
+def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray:
+    """Check that the recording fits the recipe.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    time_s : ndarray, (T,)
+        Frame times in seconds.
+
+    Raises
+    ------
+    StackReadError, ConfigError
+        Missing channels or frame interval, too few frames, a stimulus outside the
+        recording; :func:`caimg.validate.check_recording` for unusable data.
+    """
+    from .validate import check_recording
+
+    need = set(get_indicator(cfg.indicator).channels)
+    if not need <= set(rec.channels):
+        raise StackReadError(
+            f"{_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs channels "
+            f"{sorted(need)}, the recording has {sorted(rec.channels)}; choose the pipeline "
+            f"that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
+    if rec.frame_interval_s is None:
+        raise StackReadError(f"{rec.name}: no frame interval; pass --frame-interval SECONDS "
+                             "or set input.frame_interval_s in the recipe")
+    time_s = rec.time_s()
+    _check_timing(rec, cfg, time_s)
+    with log.stage("check"):
+        check_recording(rec, indicator=cfg.indicator)
+    return time_s
+
+
+def motion_channel(rec: Recording, cfg: PipelineConfig) -> str:
+    """The channel motion is estimated on (``motion.channel``, or the indicator's).
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+
+    Returns
+    -------
+    str
+    """
+    mc = cfg.motion
+    channel = mc.channel if mc.channel != "auto" else get_indicator(cfg.indicator).motion_channel
+    if channel not in rec.channels:
+        raise ConfigError(f"motion.channel = '{channel}' is not a channel of "
+                          f"{rec.name} (channels: {sorted(rec.channels)})")
+    return channel
+
+
+def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
+    """Rigid motion correction (:func:`caimg.motion.register`) of the motion channel.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    caimg.motion.Registration
+        Shifts (T, 2) and the summary images of the registered channel.
+    """
+    from .motion import register
+
+    mc = cfg.motion
+    channel = motion_channel(rec, cfg)
+    with log.stage("register"):
+        reg = register(rec.channels[channel], enabled=mc.enabled,
+                       upsample_factor=mc.upsample_factor, max_shift_px=mc.max_shift_px,
+                       reference_frames=mc.reference_frames,
+                       reference_iterations=mc.reference_iterations, crop_px=mc.crop_px)
+    shifts = reg.shifts
+    log.info["motion"] = {
+        "enabled": mc.enabled, "channel": channel,
+        "max_abs_shift_px": float(np.abs(shifts).max(initial=0.0)),
+        "median_abs_shift_px": float(np.median(np.abs(shifts))) if len(shifts) else 0.0}
+    return reg
+
+
+def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
+              roi_source: str | None = None) -> tuple[np.ndarray, str]:
+    """ROIs: given labels, a ROI file from the recipe, or segmentation of ``summary``.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    summary : caimg.motion.SummaryImages
+        Summary images of the registered motion channel (what segmentation sees).
+    labels : ndarray, (Y, X) int, optional
+        ROIs to use as given.
+    roi_source : str, optional
+        ``source`` value to report instead of the automatic one.
+
+    Returns
+    -------
+    labels : ndarray, (Y, X) int
+    source : str
+        ``"imported"``, ``"auto"`` or ``roi_source`` when given.
+    """
+    from .segmentation import segment
+
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != rec.shape[1:]:
+            raise RoiError(f"{rec.name}: ROI label image has shape {labels.shape}, the recording "
+                           f"frames are {rec.shape[1:]}; expected the same (rows, columns)")
+        lab, source = labels.astype(np.int32, copy=False), "imported"
+    elif cfg.segment.rois_file:
+        from .io.rois import read_rois
+
+        lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
+    else:
+        sc = cfg.segment
+        lab = segment(summary, method=sc.method, cell_diameter_px=sc.cell_diameter_px,
+                      cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
+                      min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
+        source = "auto"
+    return lab, roi_source or source
+
+
+def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
+    """The background mask; how background is taken goes to ``log.info["background"]``.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    labels : ndarray, (Y, X) int
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    ndarray, (Y, X) bool, or None
+        None for the ``constant`` and ``none`` methods.
+    """
+    from .traces import background_mask
+
+    bc = cfg.background
+    mask = None
+    if bc.method == "auto":
+        mask = background_mask(labels, bc.dilation_px)
+        info = {"method": "auto", "dilation_px": bc.dilation_px,
+                "percentile": bc.percentile, "n_pixels": int(mask.sum())}
+    elif bc.method == "roi":
+        from .io.rois import read_rois
+
+        mask = read_rois(bc.roi_file, rec.shape[1:]) > 0
+        info = {"method": "roi", "roi_file": bc.roi_file, "n_pixels": int(mask.sum())}
+    elif bc.method == "constant":
+        missing = set(rec.channels) - set(bc.constant)
+        if missing:
+            raise ConfigError(f"background.method = 'constant' needs background.constant for "
+                              f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
+        info = {"method": "constant", "values": dict(bc.constant)}
+    else:
+        info = {"method": "none"}
+    log.info["background"] = info
+    return mask
+
+
+def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dict:
+    """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    labels : ndarray, (Y, X) int
+    shifts : ndarray, (T, 2) or None
+        Motion-correction shifts applied to each frame.
+    bg_mask : ndarray, (Y, X) bool, or None
+
+    Returns
+    -------
+    dict of str to caimg.traces.Traces
+    """
+    from .traces import extract_traces
+
+    return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
+                               background_percentile=cfg.background.percentile)
+            for ch in rec.channels}
+
+
+def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> SignalOutput:
+    """Background-subtract the channel means, then the indicator's registered signal step.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    raw : mapping of str to caimg.traces.Traces
+        From :func:`extract`.
+    time_s : ndarray, (T,)
+    roi_ids : ndarray, (R,)
+    log : RunLog
+        The run's log; this stage adds its timing and info.
+
+    Returns
+    -------
+    caimg.indicators.SignalOutput
+    """
+    from .signals import subtract_background
+
+    bc = cfg.background
+    ind = get_indicator(cfg.indicator)
+    if ind.check is not None:  # strictly now that the recording's indicator is known
+        ind.check(cfg)
+
+    def level(ch):
+        if bc.method == "constant":
+            return float(bc.constant[ch])
+        if bc.method == "none":
+            return 0.0
+        return raw[ch].background
+
+    means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
+    out = ind.signal(means, time_s, roi_ids, cfg)
+    stim = cfg.kinetics.stimulus_time_s
+    f0_mode = cfg.signal.f0_mode
+    log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
+                          ("prestim" if stim is not None else "percentile"), **out.info}
+    return out
+
+
+def _saturated_fraction(max_image, labels, roi_ids, dtype):
+    if not np.issubdtype(dtype, np.integer) or len(roi_ids) == 0:
+        return np.zeros(len(roi_ids))
+    sat = max_image >= np.iinfo(dtype).max
+    counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
+    areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
+    return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
+
+
+def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
+               trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
+    """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
+    apply per-ROI overrides (``accepted``, ``source``) from a review.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    summary : caimg.motion.SummaryImages
+        Mean (intensities) and max (saturation) projections.
+    labels : ndarray, (Y, X) int
+    roi_ids : ndarray, (R,)
+    source : str
+    trace : ndarray, (T, R)
+        The signal kinetics are measured on (gives ``snr``).
+    bg_mask : ndarray, (Y, X) bool, or None
+    roi_overrides : mapping of int to mapping, optional
+
+    Returns
+    -------
+    DataFrame
+        ``rois.csv``.
+    """
+    from .rois import roi_table
+
+    rc = cfg.rois
+    sat = _saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
+    rois = roi_table(labels, summary.mean, source=source, pixel_size_um=rec.pixel_size_um,
+                     signal=trace, saturated_fraction=sat, background=bg_mask,
+                     accept_min_area_px=rc.accept_min_area_px,
+                     max_aspect_ratio=rc.max_aspect_ratio, min_contrast=rc.min_contrast,
+                     min_snr_no_contrast=rc.min_snr_no_contrast)
+    for roi, changes in (roi_overrides or {}).items():
+        unknown = set(changes) - {"accepted", "source"}
+        if unknown:
+            raise ConfigError(f"roi_overrides for ROI {roi}: unknown column(s) "
+                              f"{sorted(unknown)}; expected 'accepted' and/or 'source'")
+        hit = rois["roi"] == roi
+        for col, value in changes.items():
+            rois.loc[hit, col] = value
+    return rois
+
+
+def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame):
+    """Kinetics of the accepted ROIs, event counts (``events = "all"``) and treatments.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    trace : ndarray, (T, R)
+        The signal kinetics are measured on.
+    time_s : ndarray, (T,)
+    roi_ids : ndarray, (R,)
+    rois : DataFrame
+        The ROI table; its ``accepted`` column selects the ROIs.
+
+    Returns
+    -------
+    kinetics : DataFrame
+    rois : DataFrame
+        ``rois`` with ``n_events`` and ``event_frequency_hz`` when events are counted.
+    treatments : DataFrame or None
+    """
+    from .batch import event_summary
+    from .kinetics import measure_kinetics, measure_treatments
+
+    kc = cfg.kinetics
+    accepted = rois.loc[rois["accepted"].astype(bool), "roi"].to_numpy()
+    keep = np.isin(roi_ids, accepted)
+    kin = measure_kinetics(trace[:, keep], time_s, roi_ids=roi_ids[keep],
+                           **kinetics_options(kc))
+    kin = kin.loc[:, list(KINETICS_COLUMNS)]
+    if kc.events == "all":
+        freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
+        rois = rois.merge(freq, on="roi", how="left")
+    treatments = None
+    if kc.treatments:
+        treatments = measure_treatments(trace[:, keep], time_s, dict(kc.treatments),
+                                        roi_ids=roi_ids[keep],
+                                        baseline_window_s=kc.baseline_window_s,
+                                        window_s=kc.treatment_window_s,
+                                        responder_k=kc.responder_k)
+    return kin, rois, treatments
+
+
+def tidy_traces(roi_ids, time_s, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The tidy traces table: :data:`caimg.result.TRACE_COLUMNS`, then ``columns`` in order.
+
+    Built directly in (roi, frame) order: each column is written once into its final
+    array (no sort, no transposed or float64 temporaries of the (T, R) signals).
+
+    Parameters
+    ----------
+    roi_ids : array_like of int, (R,)
+    time_s : array_like, (T,)
+    columns : mapping of str to ndarray, each (T, R)
+
+    Returns
+    -------
+    DataFrame
+    """
+    T, R = len(time_s), len(roi_ids)
+    ids = np.asarray(roi_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")  # roi_ids come sorted; keep the contract anyway
+    sorted_ids = bool(np.all(order == np.arange(R)))
+    data = {"roi": np.repeat(ids[order], T),
+            "frame": np.tile(np.arange(T, dtype=np.int64), R),
+            "time_s": np.tile(np.asarray(time_s, dtype=float), R)}
+    for name, values in columns.items():
+        wide = np.asarray(values).reshape(T, R)
+        out = np.empty(T * R)
+        out.reshape(R, T)[...] = wide.T if sorted_ids else wide.T[order]
+        data[name] = out
+    return pd.DataFrame(data, copy=False)
+
+
+def _fingerprints(paths) -> list[dict]:
+    from .io.result import file_fingerprint
+
+    inputs = []
+    for p in paths:
+        try:
+            inputs.append(file_fingerprint(p))
+        except OSError:
+            inputs.append({"path": str(p)})
+    return inputs
+
+
+def fingerprint_in_background(paths, preload_plotting=False) -> Future:
+    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+    preload_plotting : bool
+        With it, the thread first imports what ``overview.png`` needs (matplotlib, about
+        1 s), so that import also overlaps the single-threaded steps.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Of a list of dicts, one per path.
+
+    Notes
+    -----
+    With ``preload_plotting`` the thread first imports what ``overview.png`` needs
+    (matplotlib, about 1 s), so that import also overlaps the single-threaded steps.
+    """
+    fut: Future = Future()
+
+    def work():
+        if preload_plotting:
+            try:
+                import matplotlib.backends.backend_agg  # noqa: F401
+                import matplotlib.figure  # noqa: F401
+                import skimage.segmentation  # noqa: F401
+            except Exception:  # noqa: BLE001 - only a head start; save_result imports again
+                pass
+        try:
+            fut.set_result(_fingerprints(paths))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
+            fut.set_exception(exc)
+
+    threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
+    return fut
+
+
+def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
+               n_responders: int) -> dict:
+    """The ``run.json`` content (without the config, which the writer adds).
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+    log : RunLog
+        With ``info`` of the stages ``motion``, ``rois``, ``background`` and ``signal``.
+    inputs : list of dict
+        Input file fingerprints.
+    n_responders : int
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "caimg_version": __version__,
+        "versions": versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "recording": rec.name,
+        "inputs": inputs,
+        "layout": rec.layout,
+        "channels": list(rec.channels),
+        "shape": list(rec.shape),
+        "dtype": str(rec.dtype),
+        "frame_interval_s": rec.frame_interval_s,
+        "frame_interval_source": rec.frame_interval_source,
+        "pixel_size_um": rec.pixel_size_um,
+        "stimulus_time_s": cfg.kinetics.stimulus_time_s,
+        "motion": log.info["motion"],
+        "rois": log.info["rois"],
+        "background": log.info["background"],
+        "signal": log.info["signal"],
+        "n_responders": n_responders,
+        "warnings": log.warning_lines(),
+        "timings_s": log.timings_s,
+    }

@@ -1,0 +1,151 @@
+"""Single-exponential decay fit: :class:`ExpFit` and :func:`fit_exponential`."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ExpFit", "fit_exponential"]
+
+_NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class ExpFit:
+    """A single-exponential fit ``y = c + a*exp(-(t - t0)/tau)``.
+
+    Attributes
+    ----------
+    c, a : float
+        Asymptote and amplitude at ``t0`` (signal units).
+    t0 : float
+        Time origin in seconds (the first fitted decay sample).
+    tau : float
+        Time constant in seconds.
+    r2 : float
+        ``1 - SS_res/SS_tot`` over every fitted sample (baseline samples included).
+    n : int
+        Number of fitted samples.
+    """
+
+    c: float
+    a: float
+    t0: float
+    tau: float
+    r2: float
+    n: int
+
+    def __call__(self, t):
+        """Evaluate the decay model at times ``t`` (seconds)."""
+        return self.c + self.a * np.exp(-(np.asarray(t, dtype=np.float64) - self.t0) / self.tau)
+
+
+def _vp_grid(t, y, nb, taus):
+    """Variable projection: for each tau solve c, a by least squares; return SSE, c, a."""
+    # design: rows of baseline samples are [1, 0], decay rows are [1, exp(-t/tau)]
+    e = np.exp(-np.outer(1.0 / taus, t))  # (K, n)
+    if nb:
+        e[:, :nb] = 0.0
+    n = t.size
+    s_e = e.sum(1)
+    s_ee = (e * e).sum(1)
+    s_y = y.sum()
+    s_ey = e @ y
+    det = n * s_ee - s_e * s_e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (n * s_ey - s_e * s_y) / det
+        c = (s_y - a * s_e) / n
+    sse = ((y[None, :] - c[:, None] - a[:, None] * e) ** 2).sum(1)
+    sse = np.where(np.isfinite(sse), sse, np.inf)
+    return sse, c, a
+
+
+def fit_exponential(t, y, *, t0: float | None = None, baseline=None) -> ExpFit | None:
+    """Least-squares fit of ``y = c + a*exp(-(t - t0)/tau)``, optionally with baseline
+    samples fitted jointly as ``y = c``.
+
+    Parameters
+    ----------
+    t, y : array_like, shape (n,)
+        Times (s) and values of the decay phase. Non-finite values are dropped.
+    t0 : float, optional
+        Time origin; default the first time in ``t``.
+    baseline : array_like, shape (m,), optional
+        Baseline samples that share the asymptote ``c`` (the authors' joint fit in
+        Hess et al. 2019).
+
+    Returns
+    -------
+    fit : ExpFit or None
+        None when fewer than 3 finite decay samples (or 4 samples in all) are given,
+        or when no finite fit exists.
+
+    Notes
+    -----
+    The initial guess comes from a grid over tau (log-spaced from a tenth of the
+    shortest sample spacing to 100 times the fitted span) with ``c`` and ``a`` solved
+    exactly for each tau (variable projection); :func:`scipy.optimize.curve_fit`
+    (Levenberg-Marquardt) then polishes it. If the polish fails or leaves the grid's
+    bounds, the best grid point is refined by a bounded 1-D search over log(tau).
+    """
+    from scipy.optimize import curve_fit, minimize_scalar
+
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(y)
+    t, y = t[ok], y[ok]
+    base = np.zeros(0) if baseline is None else np.asarray(baseline, dtype=np.float64)
+    base = base[np.isfinite(base)]
+    if t.size < 3 or t.size + base.size < 4:
+        return None
+    t0 = float(t[0]) if t0 is None else float(t0)
+    nb = base.size
+    tt = np.concatenate([np.zeros(nb), t - t0])
+    yy = np.concatenate([base, y])
+    span = float(t.max() - t.min())
+    steps = np.diff(np.sort(t))
+    step = float(steps[steps > 0].min()) if np.any(steps > 0) else span
+    if not span > 0:
+        return None
+    lo, hi = 0.1 * step, 100.0 * span
+    taus = np.geomspace(lo, hi, 48)
+    sse, cs, as_ = _vp_grid(tt, yy, nb, taus)
+    k = int(np.argmin(sse))
+    p0 = (cs[k], as_[k], taus[k])
+    mask = np.arange(tt.size) < nb
+
+    def model(x, c, a, tau):
+        out = c + a * np.exp(-x / tau)
+        out[mask] = c
+        return out
+
+    p = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p, _ = curve_fit(model, tt, yy, p0=p0, method="lm", maxfev=2000)
+        if not (np.all(np.isfinite(p)) and lo <= p[2] <= hi):
+            p = None
+    except (RuntimeError, ValueError, FloatingPointError):
+        p = None
+    if p is None:
+        def cost(logtau):
+            return _vp_grid(tt, yy, nb, np.array([math.exp(logtau)]))[0][0]
+        kl, kh = max(k - 1, 0), min(k + 1, taus.size - 1)
+        res = minimize_scalar(cost, bounds=(math.log(taus[kl]), math.log(taus[kh])),
+                              method="bounded")
+        tau = math.exp(res.x)
+        _, c1, a1 = _vp_grid(tt, yy, nb, np.array([tau]))
+        p = (c1[0], a1[0], tau)
+    c, a, tau = (float(v) for v in p)
+    if not all(math.isfinite(v) for v in (c, a, tau)):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = yy - model(tt, c, a, tau)
+    ss_res = float(np.sum(res * res))
+    ss_tot = float(np.sum((yy - yy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
+    return ExpFit(c=c, a=a, t0=t0, tau=tau, r2=r2, n=int(tt.size))
