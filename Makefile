@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[napari,dask,test]"
+	$(VENV)/bin/caimg warmup  # compile the numba kernels once, here, not in the first run
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,69 +1,181 @@
-"""A batch of small recordings: ``caimg run FOLDER --jobs 2`` against ``--jobs 1``.
+"""How a batch scales with cores: ``caimg run FOLDER --jobs J`` and a dask LocalCluster of J
+single-threaded workers, for J = 1, 2, 4, ... up to the cores this process may use.
 
-Makes N (default 20) seeded synthetic Fluo-4 recordings (128 x 128, 300 frames, the
-"moderate" preset) once in a temporary folder, then runs the CLI as a subprocess with
-``--jobs 1`` and ``--jobs 2`` (``--force``, fresh output folders) and prints wall time,
-recordings per second, the speed-up, and whether the two runs wrote identical tables.
+Makes N seeded synthetic Fluo-4 recordings ("moderate" preset, 128 x 128, 300 frames by
+default) once in a temporary folder, then
 
-Run:  python benchmarks/batch.py [--n 20] [--frames 300]
+* runs the CLI as a subprocess for each J (``-q run --jobs J --force``, a fresh output
+  folder; start-up and imports included, as a user sees it),
+* runs :func:`caimg.run_batch` on a ``dask.distributed.LocalCluster`` of J worker processes
+  with one thread each (cluster start-up reported apart; the batch time includes each
+  worker's first imports),
+* prints wall time, recordings per second and parallel efficiency (time at J = 1 divided
+  by J times the time at J) for each, whether every run wrote the same tables, and
+* the per-recording fixed cost: the median time of a tiny recording (64 x 64, 20 frames),
+  split into the pipeline stages of ``run.json`` and the rest (reading the request,
+  hashing, writing the result folder), and what the overview figure adds (the same batch
+  with ``output.overview_png = false``).
 
-Numbers vary +-20 % on a shared VM; compare the two figures taken in one run.
+Run:  python benchmarks/batch.py [--n 32] [--frames 300] [--size 128] [--max-jobs 16]
+                                  [--no-dask]
+
+The default thread budget applies (cores shared out between the jobs). Numbers vary
++-20 % on a shared machine; compare the figures taken in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 
-def make_inputs(folder: Path, n: int, frames: int) -> None:
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def job_counts(max_jobs: int) -> list[int]:
+    """1, 2, 4, ... below max_jobs, and max_jobs itself."""
+    out, j = [], 1
+    while j < max_jobs:
+        out.append(j)
+        j *= 2
+    return out + [max_jobs]
+
+
+def make_inputs(folder: Path, n: int, frames: int, size: int, preset="moderate") -> None:
     from caimg.io.stack import write_recording
     from caimg.synthetic import make_recording
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        p = folder / f"rec{i:02d}.tif"
+        p = folder / f"rec{i:03d}.tif"
         if not p.exists():
-            syn = make_recording("fluo4", preset="moderate", n_frames=frames, rng=100 + i)
+            cells = max(4, round((25 if preset == "moderate" else 16) * (size / 128) ** 2))
+            syn = make_recording("fluo4", preset=preset, shape=(size, size), n_frames=frames,
+                                 n_cells=cells, rng=100 + i)
             write_recording(syn.recording, p, layout="single")
 
 
 def tables(out: Path) -> dict[str, bytes]:
+    """Every CSV of a batch (the per-recording ones and the batch tables)."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))}
+
+
+def run_cli(inputs: Path, out: Path, jobs: int) -> float:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "caimg", "-q", "run", str(inputs), "--out",
+                        str(out), "--jobs", str(jobs), "--force"], capture_output=True,
+                       text=True, env=env)
+    sec = time.perf_counter() - t
+    if p.returncode:
+        print(p.stdout, p.stderr, file=sys.stderr)
+        raise SystemExit(f"caimg run --jobs {jobs} failed (exit {p.returncode})")
+    return sec
+
+
+def run_dask(inputs: Path, out: Path, workers: int) -> tuple[float, float]:
+    """(cluster start-up s, batch s) on a LocalCluster of ``workers`` 1-thread processes."""
+    from distributed import LocalCluster
+
+    from caimg.batch import run_batch
+
+    t = time.perf_counter()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster:
+        start = time.perf_counter() - t
+        t = time.perf_counter()
+        summary = run_batch(inputs, out, "auto", scheduler=cluster.scheduler_address,
+                            force=True)
+        sec = time.perf_counter() - t
+    if not summary.ok:
+        raise SystemExit(f"dask batch with {workers} workers: {summary.n_failed} failed")
+    return start, sec
+
+
+def fixed_cost(work: Path, n: int = 6) -> None:
+    """Median seconds of a tiny recording, split into the run.json stages and the rest."""
+    from caimg.batch import run_batch
+
+    tiny = work / "tiny_in"
+    make_inputs(tiny, n, 20, 64, preset="easy")
+    run_batch(tiny, work / "tiny_warm", "auto", force=True)  # imports, kernels
+    summary = run_batch(tiny, work / "tiny_out", "auto", force=True)
+    total = [o.seconds for o in summary.outcomes]
+    stages: dict[str, list[float]] = {}
+    for o in summary.outcomes:
+        prov = json.loads((Path(o.folder) / "run.json").read_text())
+        for k, v in prov.get("timings_s", {}).items():
+            stages.setdefault(k, []).append(v)
+    med = {k: statistics.median(v) for k, v in stages.items()}
+    rest = statistics.median(total) - sum(med.values())
+    bare = run_batch(tiny, work / "tiny_bare", "auto", force=True,
+                     overrides={"output.overview_png": False})
+    overview = statistics.median(total) - statistics.median(o.seconds for o in bare.outcomes)
+    print(f"\nper-recording fixed cost (64 x 64 x 20 frames, median of {n}): "
+          f"{statistics.median(total) * 1000:.0f} ms")
+    print("  " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in med.items())
+          + f", rest (request key, up-to-date check, hashing, saving) {rest * 1000:.0f} ms, "
+          f"of which overview.png {overview * 1000:.0f} ms")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--n", type=int, default=None, help="recordings (default 2 x max-jobs, "
+                                                         "at least 8)")
     ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--size", type=int, default=128, help="rows = columns of each recording")
+    ap.add_argument("--max-jobs", type=int, default=cores())
+    ap.add_argument("--no-dask", action="store_true", help="skip the LocalCluster runs")
     args = ap.parse_args(argv)
-    inputs = Path(tempfile.gettempdir()) / "caimg-bench" / f"batch_{args.n}x{args.frames}"
+    n = args.n or max(8, 2 * args.max_jobs)
+    inputs = (Path(tempfile.gettempdir()) / "caimg-bench"
+              / f"batch_{n}x{args.frames}x{args.size}")
     t0 = time.perf_counter()
-    make_inputs(inputs, args.n, args.frames)
-    print(f"# {args.n} recordings in {inputs} ready in {time.perf_counter() - t0:.1f} s")
+    make_inputs(inputs, n, args.frames, args.size)
+    print(f"# {n} recordings ({args.size} x {args.size}, {args.frames} frames) in {inputs}, "
+          f"ready in {time.perf_counter() - t0:.1f} s; {cores()} cores available, "
+          f"{os.cpu_count()} in the machine")
     work = Path(tempfile.mkdtemp(prefix="caimg-batch-"))
-    res = {}
     try:
-        for jobs in (1, 2):
-            out = work / f"jobs{jobs}"
-            t = time.perf_counter()
-            p = subprocess.run([sys.executable, "-m", "caimg.cli", "-q", "run", str(inputs),
-                                "--out", str(out), "--jobs", str(jobs), "--force"],
-                               capture_output=True, text=True)
-            res[jobs] = (time.perf_counter() - t, p.returncode, tables(out))
-            if p.returncode:
-                print(p.stdout, p.stderr)
-        print(f"| run | s | recordings/s |")
-        print(f"|---|---|---|")
-        for jobs, (sec, rc, _) in res.items():
-            print(f"| --jobs {jobs} (rc {rc}) | {sec:.2f} | {args.n / sec:.2f} |")
-        print(f"speed-up --jobs 2 / --jobs 1: {res[1][0] / res[2][0]:.2f}x; identical tables: "
-              f"{res[1][2] == res[2][2]}")
+        run_cli(inputs, work / "warm", 1)  # kernels compiled and files in the page cache
+        rows, ref = [], None
+        for kind in ("--jobs", "dask") if not args.no_dask else ("--jobs",):
+            base = None
+            for j in job_counts(args.max_jobs):
+                out = work / f"{kind.strip('-')}{j}"
+                start = None
+                if kind == "--jobs":
+                    sec = run_cli(inputs, out, j)
+                else:
+                    start, sec = run_dask(inputs, out, j)
+                base = sec if base is None else base  # J = 1 comes first
+                same = tables(out)
+                ref = ref or same
+                rows.append((kind, j, sec, n / sec, base / (j * sec), start, same == ref))
+                shutil.rmtree(out, ignore_errors=True)
+        print("| run | J | wall s | recordings/s | speed-up | efficiency | same tables |")
+        print("|---|---|---|---|---|---|---|")
+        for kind, j, sec, rate, eff, start, same in rows:
+            first = next(r[2] for r in rows if r[0] == kind)
+            note = f" (+{start:.1f} s cluster start)" if start is not None else ""
+            print(f"| {kind} | {j} | {sec:.2f}{note} | {rate:.2f} | {first / sec:.2f}x | "
+                  f"{eff:.0%} | {same} |")
+        fixed_cost(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

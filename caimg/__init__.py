@@ -43,6 +43,7 @@ _LAZY = {
     "compute_f0": "caimg.signals",
     "dff": "caimg.signals",
     "measure_kinetics": "caimg.kinetics",
+    "summarize": "caimg.experiment.summary",
 }
 
 __all__ = ["__version__", "CaimgError", "ConfigError", "ResultError", "RoiError",

@@ -24,7 +24,7 @@ from ._validation import check_whole
 from .errors import CaimgError
 
 __all__ = ["ReadBuffer", "read_frames", "chunks", "stack_shape", "native_frames",
-           "worker_count", "set_worker_count", "block_edges", "run_blocks", "run_each",
+           "worker_count", "set_worker_count", "machine_worker_count", "block_edges", "run_blocks", "run_each",
            "THREADS_ENV", "MAX_DEFAULT_THREADS"]
 
 #: Environment variable that sets the number of worker threads (a whole number >= 1).
@@ -297,7 +297,26 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def block_edges(n: int, *, min_block: int = 1) -> np.ndarray:
+def machine_worker_count() -> int:
+    """The default worker count of this machine, whatever count is set for this process.
+
+    Returns
+    -------
+    int
+        The cores this process may run on (its CPU affinity), at most
+        ``MAX_DEFAULT_THREADS``. Code whose result depends on how work is split (partial
+        sums added in order) splits by this count, so that a thread budget (``--threads``,
+        ``--jobs``) never changes a result's bytes.
+
+    Examples
+    --------
+    >>> machine_worker_count() >= 1
+    True
+    """
+    return _default_worker_count()
+
+
+def block_edges(n: int, *, min_block: int = 1, blocks: int | None = None) -> np.ndarray:
     """Edges of the contiguous blocks :func:`run_blocks` splits ``range(n)`` into.
 
     Parameters
@@ -306,6 +325,9 @@ def block_edges(n: int, *, min_block: int = 1) -> np.ndarray:
         Number of items (frames, rows).
     min_block : int
         Fewest items per block: at most ``n // min_block`` blocks.
+    blocks : int, optional
+        Most blocks to make instead of :func:`worker_count` (e.g.
+        :func:`machine_worker_count` where the split must not follow the thread budget).
 
     Returns
     -------
@@ -318,7 +340,7 @@ def block_edges(n: int, *, min_block: int = 1) -> np.ndarray:
     >>> block_edges(10, min_block=20).tolist()
     [0, 10]
     """
-    w = worker_count()
+    w = worker_count() if blocks is None else blocks
     k = 1 if w < 2 else max(1, min(w, n // max(min_block, 1)))
     if k == 1:
         return np.array([0, n])

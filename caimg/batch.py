@@ -1,5 +1,10 @@
 """Batch runs over folders of recordings: one result folder per recording, combined tables,
-``failures.csv``. A bad recording never stops the batch."""
+``failures.csv`` and ``warnings.csv``. A bad recording never stops the batch.
+
+Threads: a batch gives each recording a thread budget (``threads``, by default the cores
+this process may use divided by ``jobs``); :func:`set_thread_budget` is the one place that
+applies it to caimg's worker pool, numba and the BLAS/OpenMP libraries of a process.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ import hashlib
 import json
 import logging
 import os
+import sys
+import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +24,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from ._stream import set_worker_count, worker_count
 from .config import PipelineConfig, config_to_dict
 from .errors import CaimgError, ConfigError, StackReadError
 from .result import BATCH_FAILURE_COLUMNS
 
-__all__ = ["run_batch", "BatchSummary", "RecordingOutcome"]
+__all__ = ["run_batch", "BatchSummary", "RecordingOutcome", "set_thread_budget",
+           "available_cores", "WARNING_COLUMNS"]
+
+#: Columns of the batch-level ``warnings.csv``: one row per warning of a recording.
+WARNING_COLUMNS = ("recording", "category", "message")
 
 log = logging.getLogger("caimg")
 
@@ -37,6 +50,11 @@ class RecordingOutcome:
     n_accepted: int = 0
     n_responders: int = 0
     seconds: float = 0.0
+    # "Category: message", as in the result's run.json (recorded in the worker, so they
+    # cross process and dask boundaries with the outcome)
+    warnings: tuple[str, ...] = ()
+    # threads the recording was processed with (the worker's budget); 0 when not run
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,7 @@ class BatchSummary:
     rois: pd.DataFrame = field(repr=False)
     failures: pd.DataFrame = field(repr=False)
     recordings: pd.DataFrame = field(repr=False, default=None)
+    warnings: pd.DataFrame = field(repr=False, default=None)
 
     @property
     def n_failed(self) -> int:
@@ -103,7 +122,8 @@ def _is_up_to_date(folder: Path, paths: Sequence[Path], key: str) -> bool:
         return False
     if prov.get("request_key") != key:
         return False
-    if any(not (folder / f).is_file() for f in RESULT_FILES if f not in ("overview.png", "rois.zip")):
+    if any(not (folder / f).is_file() for f in RESULT_FILES
+           if f not in ("overview.png", "rois.zip")):
         return False
     recorded = {i.get("path"): i for i in prov.get("inputs", []) if isinstance(i, dict)}
     if len(recorded) != len(paths):
@@ -155,9 +175,113 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+#: Environment variables that size the thread pools of caimg and the libraries below it.
+#: Set before those libraries start their pools (spawned workers) they are enough; in a
+#: process that has loaded them already (forked workers), threadpoolctl limits them too.
+THREAD_ENV = ("CAIMG_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+_BUDGET: int | None = None  # the budget applied in this process, if any
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_job(jobs: int, threads: int | None = None) -> int:
+    """The thread budget of one recording: ``threads`` when given, else the available
+    cores shared out between ``jobs`` parallel recordings (at least 1)."""
+    if threads:
+        return int(threads)
+    return max(1, available_cores() // max(1, int(jobs)))
+
+
+def set_thread_budget(n: int) -> None:
+    """Let this process use at most ``n`` threads per recording: caimg's worker pool,
+    numba, and the BLAS/OpenMP libraries (through threadpoolctl when they are loaded).
+
+    This is the one place a batch sizes threads; it runs in each worker process before
+    its first recording (and in the calling process for ``jobs=1`` with ``threads``).
+    """
+    global _BUDGET
+    n = max(1, int(n))
+    for key in THREAD_ENV:
+        os.environ[key] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; without it the variables act
+        pass
+    else:
+        with warnings.catch_warnings():  # e.g. two OpenMP runtimes loaded: not the user's
+            warnings.simplefilter("ignore")
+            threadpool_limits(limits=n)
+    numba = sys.modules.get("numba")
+    if numba is not None:  # loaded already (a forked worker): its variable was read
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    set_worker_count(n)  # caimg's own pool is remade at this size at its next use
+    _BUDGET = n
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _process_on_dask(threads, *args) -> RecordingOutcome:
+    """:func:`_process_one` on a dask worker: the budget is ``threads`` when given, else
+    the threads the worker was started with.
+
+    A worker process runs one recording at a time, on that many threads: Python's warning
+    capture is process-wide, so two recordings processed at once in one process would
+    swap their warnings (and each would start its own threads)."""
+    if threads is None:
+        from distributed import get_worker
+
+        worker = get_worker()
+        threads = getattr(getattr(worker, "state", worker), "nthreads", None) or 1
+    with _ONE_AT_A_TIME:
+        if _BUDGET != threads:
+            set_thread_budget(threads)
+        return _process_one(*args)
+
+
+def _recorded_warnings(folder: Path) -> tuple[str, ...]:
+    try:
+        prov = json.loads((Path(folder) / "run.json").read_text())
+        return tuple(str(w) for w in prov.get("warnings", []))
+    except (OSError, ValueError, AttributeError):
+        return ()
+
+
 def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None,
                  force: bool, roots: Sequence[Path] = ()) -> RecordingOutcome:
-    """Read, process and save one recording; every failure becomes an outcome."""
+    """Read, process and save one recording; every failure becomes an outcome, and its
+    warnings travel with it (never as Python warnings: a batch never stops for one, and
+    they would be lost in worker processes)."""
+    from dataclasses import replace
+
+    with warnings.catch_warnings(record=True) as caught:
+        # caimg's warnings (UserWarning and its subclasses) are recorded whatever the
+        # caller's filters say; others (a ResourceWarning of an unrelated object collected
+        # meanwhile, library deprecations) are not the recording's and stay out of run.json
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", UserWarning)
+        outcome = _process_one_quietly(source, out, pipeline, overrides, force, roots)
+    if outcome.status == "failed":
+        seen = []
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                msg = _one_line(f"{w.category.__name__}: {w.message}")
+                if msg not in seen:
+                    seen.append(msg)
+        outcome = replace(outcome, warnings=tuple(seen))
+    return replace(outcome, threads=worker_count())
+
+
+def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any] | None,
+                         force: bool, roots: Sequence[Path] = ()) -> RecordingOutcome:
     from .errors import StackReadError
     from .io.result import _check_replaceable, save_result
     from .pipeline import process_recording, read_for_pipeline
@@ -179,7 +303,8 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
         key = _request_key(pipeline, ov)
         if not force and _is_up_to_date(folder, source.paths, key):
             return RecordingOutcome(source.name, paths, "skipped", folder=str(folder),
-                                    seconds=time.perf_counter() - t0)
+                                    seconds=time.perf_counter() - t0,
+                                    warnings=_recorded_warnings(folder))
         t_read = time.perf_counter()
         rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
                                      pipeline, ov)
@@ -194,9 +319,11 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
         saved = save_result(result, out)
         return RecordingOutcome(source.name, paths, "ok", folder=str(saved),
                                 n_rois=result.n_rois,
-                                n_accepted=int(result.rois["accepted"].sum()) if len(result.rois) else 0,
+                                n_accepted=(int(result.rois["accepted"].sum())
+                                            if len(result.rois) else 0),
                                 n_responders=prov.get("n_responders", 0),
-                                seconds=time.perf_counter() - t0)
+                                seconds=time.perf_counter() - t0,
+                                warnings=tuple(prov.get("warnings", ())))
     except CaimgError as exc:
         return RecordingOutcome(source.name, paths, "failed", error_type=type(exc).__name__,
                                 message=_one_line(exc), seconds=time.perf_counter() - t0)
@@ -232,7 +359,8 @@ def _combine(out: Path, outcomes) -> tuple[pd.DataFrame, pd.DataFrame]:
             acc.append(df)
     kin_df = (pd.concat(kin, ignore_index=True) if kin
               else pd.DataFrame(columns=["recording", *KINETICS_COLUMNS]))
-    rois_df = pd.concat(rois, ignore_index=True) if rois else pd.DataFrame(columns=["recording", "roi"])
+    rois_df = (pd.concat(rois, ignore_index=True) if rois
+               else pd.DataFrame(columns=["recording", "roi"]))
     treat_df = pd.concat(treat, ignore_index=True) if treat else None
     return kin_df, rois_df, treat_df
 
@@ -255,8 +383,9 @@ def _recordings_table(outcomes, kin: pd.DataFrame) -> pd.DataFrame:
 
 def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "auto", *,
               overrides: Mapping[str, Any] | None = None, jobs: int = 1, force: bool = False,
-              scheduler: str | None = None,
-              progress: Callable[[RecordingOutcome, int, int], None] | None = None) -> BatchSummary:
+              scheduler: str | None = None, threads: int | None = None,
+              progress: Callable[[RecordingOutcome, int, int], None] | None = None,
+              ) -> BatchSummary:
     """Process every recording found under ``paths`` into ``out``.
 
     Parameters
@@ -265,7 +394,8 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         Files or folders (walked recursively; ``*_340``/``*_380`` pairs grouped).
     out : path
         Output folder: one subfolder per recording plus ``kinetics.csv``, ``rois.csv`` (with a
-        ``recording`` column) and ``failures.csv``.
+        ``recording`` column), ``failures.csv`` and ``warnings.csv`` (recording, category,
+        message: the warnings of each result's ``run.json``, and those of failed ones).
     pipeline : str, Path or PipelineConfig
         Recipe (``"auto"`` chooses per recording by channel count).
     overrides : mapping, optional
@@ -276,6 +406,10 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         Redo recordings whose result is complete and unchanged.
     scheduler : str, optional
         Address of a ``dask.distributed`` scheduler: one task per recording.
+    threads : int, optional
+        Threads per recording (caimg's pool, numba, BLAS/OpenMP). Default: the cores this
+        process may use divided by ``jobs``, and on dask the threads each worker was
+        started with. With ``jobs=1`` the calling process is limited only when given.
     progress : callable, optional
         Called as ``progress(outcome, n_done, n_total)`` after each recording.
 
@@ -309,6 +443,10 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     from .io.stack import find_recordings
     from .pipeline import resolve_pipeline
 
+    if threads is not None and (isinstance(threads, bool) or int(threads) != threads
+                                or threads < 1):
+        raise ConfigError(f"threads = {threads!r}: expected a whole number >= 1 (threads per "
+                          "recording), or None for the cores shared out between the jobs")
     out = Path(out)
     path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     out_problem = _out_inside_inputs(out, path_list)
@@ -360,19 +498,24 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         from distributed import Client
 
         with Client(scheduler) as client:
-            futs = [client.submit(_process_one, s, str(out), pipeline, overrides, force,
-                                  path_list, pure=False) for s in sources]
+            futs = [client.submit(_process_on_dask, threads, s, str(out), pipeline, overrides,
+                                  force, path_list, pure=False) for s in sources]
             from distributed import as_completed as das_completed
 
             for fut in das_completed(futs):
                 _done(fut.result())
     elif jobs > 1 and total > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
+        # each worker gets its share of the cores before its first recording, so that
+        # jobs x threads never exceeds the budget (a pool of 8 threads per worker did)
+        with ProcessPoolExecutor(max_workers=min(jobs, total), initializer=set_thread_budget,
+                                 initargs=(threads_per_job(jobs, threads),)) as pool:
             futs = [pool.submit(_process_one, s, str(out), pipeline, overrides, force,
                                 path_list) for s in sources]
             for fut in as_completed(futs):
                 _done(fut.result())
     else:
+        if threads:
+            set_thread_budget(threads)
         for s in sources:
             _done(_process_one(s, str(out), pipeline, overrides, force, path_list))
 
@@ -384,8 +527,9 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
                               "error_type": o.error_type, "message": o.message}
                              for o in outcomes if o.status == "failed"],
                             columns=list(BATCH_FAILURE_COLUMNS))
+    warns = _warnings_table(outcomes)
     tables = [(kin, "kinetics.csv"), (rois, "rois.csv"), (failures, "failures.csv"),
-              (recordings, "recordings.csv")]
+              (warns, "warnings.csv"), (recordings, "recordings.csv")]
     if treat is not None:
         tables.append((treat, "treatments.csv"))
     for df, name in tables:
@@ -393,7 +537,20 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     from .export import write_outputs
     write_outputs(out, outcomes)  # recipe [output] nwb/xlsx; refreshes existing exports
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=kin, rois=rois,
-                        failures=failures, recordings=recordings)
+                        failures=failures, recordings=recordings, warnings=warns)
+
+
+def _warnings_table(outcomes) -> pd.DataFrame:
+    """``warnings.csv``: one row per warning of each recording (category split off the
+    ``"Category: message"`` text of run.json)."""
+    rows = []
+    for o in outcomes:
+        for text in o.warnings:
+            category, sep, message = str(text).partition(": ")
+            if not sep or not category.isidentifier():
+                category, message = "", str(text)
+            rows.append({"recording": o.name, "category": category, "message": message})
+    return pd.DataFrame(rows, columns=list(WARNING_COLUMNS))
 
 
 def _replace_table(df: pd.DataFrame, path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Command line: ``caimg run``, ``caimg info``, ``caimg view``, ``caimg pipelines``.
+"""Command line: ``caimg run``, ``caimg info``, ``caimg view``, ``caimg pipelines``,
+``caimg calibrate`` (also ``python -m caimg``).
 
 Only translation of arguments here; the work is in :mod:`caimg.batch` and the core.
 Heavy libraries are imported inside the commands so that ``caimg --help`` is instant.
+The global options (``-q``, ``-v``, ``--version``) work before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _parse_set(values):
     out = {}
     for item in values or []:
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set kinetics.responder_k=3")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. "
+                              "--set kinetics.responder_k=3")
         key, raw = item.split("=", 1)
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
@@ -37,16 +40,52 @@ def _parse_set(values):
     return out
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """-q, -v and --version. After the subcommand their default is SUPPRESS, so a
+    subcommand's parser sets them only when given and never resets what came before it."""
+    def default(value):
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument("--version", action="store_true", default=default(False),
+                        help="print the caimg version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=default(0),
+                        help="more output: each warning of each recording (-vv for debug logs)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                        help="only errors and the final summary (no progress, no warnings)")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """Parser of a subcommand: takes the global options too (``caimg run ... -q``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, after_command=True)
+
+
+def _without_none(value):
+    """TOML has no null: a key whose value is None is left out, which loads back as the
+    same default (every None in a config is a field's default)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _to_toml(data: dict) -> str:
+    """A recipe or profile dict as TOML (tomli-w), keys whose value is None left out."""
+    import tomli_w
+
+    return tomli_w.dumps(_without_none(data))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="caimg",
         description="Calcium-imaging stacks (Fura-2 340/380, Fluo-4) to per-cell traces and "
                     "response kinetics.")
-    p.add_argument("--version", action="store_true", help="print the caimg version and exit")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv for debug)")
-    p.add_argument("-q", "--quiet", action="store_true", help="only errors and the final summary")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_global_options(p, after_command=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
 
     r = sub.add_parser("run", help="process recordings into result folders",
                        description="Process every recording under PATH... into one result folder "
@@ -90,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; TOML value syntax)")
     r.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="process N recordings in parallel on local processes")
+    r.add_argument("--threads", type=int, metavar="N",
+                   help="threads per recording (caimg, numba, BLAS); default: the cores this "
+                        "process may use shared out between the --jobs workers, and on dask "
+                        "the threads each worker was started with")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="send one task per recording to this dask.distributed scheduler")
     r.add_argument("--force", action="store_true",
@@ -131,10 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pipelines", help="list the shipped recipes, or print one",
                        description="List the recipes shipped with caimg, or print one "
-                                   "(fully resolved) to start your own from.")
-    s.add_argument("name", nargs="?", metavar="NAME", help="recipe to print")
+                                   "(fully resolved, as TOML) to start your own from: "
+                                   "caimg pipelines fura2 > my.toml; caimg run ... "
+                                   "--pipeline my.toml")
+    s.add_argument("name", nargs="?", metavar="NAME|FILE", help="recipe to print")
+    s.add_argument("--json", action="store_true", help="print it as JSON instead of TOML")
+
+    w = sub.add_parser("warmup", help="compile the numba kernels now (once after install)",
+                       description="Compile and cache the numba kernels by running the pipeline "
+                                   "on small synthetic recordings, so that the first caimg run "
+                                   "does not wait for it (about 15 s of CPU, once per install; "
+                                   "make install runs it).")
+    w.set_defaults(handler=_cmd_warmup)
     from .export._cli import add_parser as add_export_parser
     add_export_parser(sub)
+    from .experiment._cli import add_parser as add_summarize_parser
+    add_summarize_parser(sub)
     return p
 
 
@@ -163,9 +218,14 @@ def _signal_name(folder) -> str:
         return "?"
 
 
-def _progress_printer(quiet, stream=None):
+def _n_warnings(n: int) -> str:
+    return f"{n} warning{'s' if n != 1 else ''}"
+
+
+def _progress_printer(quiet, stream=None, verbose=0):
     """Progress of a batch: a live bar on a terminal, one log line per recording otherwise
-    (files, CI, cluster logs)."""
+    (files, CI, cluster logs). Each line says how many warnings the recording had;
+    ``verbose`` prints them."""
     stream = stream or sys.stderr
     start = time.perf_counter()
     live = stream.isatty()
@@ -179,29 +239,63 @@ def _progress_printer(quiet, stream=None):
         eta = elapsed / done * (total - done)
         state = (f"done {counts['ok'] + counts['skipped']}, failed {counts['failed']}, "
                  f"remaining {total - done}, ETA {eta:.0f} s")
+        warns = tuple(getattr(outcome, "warnings", ()) or ())
+        flag = f" [{_n_warnings(len(warns))}]" if warns else ""
+        detail = "".join(f"    warning: {w}\n" for w in warns) if verbose else ""
         if live:
             width = 24
             filled = round(width * done / total)
             if outcome.status == "failed":
                 stream.write(f"\r\033[K  FAILED {outcome.name}: {outcome.error_type}: "
                              f"{outcome.message}\n")
+            if detail:
+                stream.write(f"\r\033[K  {outcome.name}:{flag}\n{detail}")
             stream.write(f"\r\033[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  "
-                         f"{state}  ({outcome.name})")
+                         f"{state}  ({outcome.name}{flag})")
             if done == total:
                 stream.write("\n")
             stream.flush()
             return
-        line = f"[{done}/{total}] {outcome.status:7s} {outcome.name}  ({state})"
+        line = f"[{done}/{total}] {outcome.status:7s} {outcome.name}{flag}  ({state})"
         if outcome.status == "failed":
             line += f"\n    {outcome.error_type}: {outcome.message}"
-        print(line, file=stream, flush=True)
+        print(line + ("\n" + detail.rstrip("\n") if detail else ""), file=stream, flush=True)
 
     return progress
 
 
-def _cmd_run(args) -> int:
-    import warnings
+def _print_warning_summary(summary, *, verbose: int, stream=None) -> None:
+    """The recordings that had warnings, after the batch (to stderr)."""
+    stream = stream or sys.stderr
+    with_warnings = [o for o in summary.outcomes if o.warnings]
+    if not with_warnings:
+        return
+    n = sum(len(o.warnings) for o in with_warnings)
+    hint = "" if verbose else "; -v prints them"
+    print(f"caimg: {_n_warnings(n)} in {len(with_warnings)} recording(s) (all in "
+          f"{Path(summary.out) / 'warnings.csv'}{hint}):", file=stream)
+    for o in with_warnings:
+        kinds = sorted({str(w).partition(":")[0] for w in o.warnings})
+        print(f"  {o.name}: {_n_warnings(len(o.warnings))} ({', '.join(kinds)})", file=stream)
+    stream.flush()
 
+
+def _cmd_warmup(args) -> int:
+    from ._warmup import kernel_cache_is_cold, warm_up
+
+    cold = kernel_cache_is_cold()
+    if not args.quiet:
+        print("caimg: compiling the numba kernels (once after install)..." if cold else
+              "caimg: checking the numba kernel cache...", file=sys.stderr, flush=True)
+    seconds = warm_up()
+    if not args.quiet:
+        print(f"caimg: kernels {'compiled and cached' if cold else 'ready'} in {seconds:.1f} s",
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from ._warmup import kernel_cache_is_cold
     from .batch import run_batch
 
     overrides = _parse_set(args.settings)
@@ -229,11 +323,20 @@ def _cmd_run(args) -> int:
         from .errors import ConfigError
 
         raise ConfigError(f"--jobs {args.jobs}: expected 1 or more")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # recorded per recording in run.json instead
-        summary = run_batch(args.paths, args.out, args.pipeline, overrides=overrides,
-                            jobs=args.jobs, force=args.force, scheduler=args.scheduler,
-                            progress=_progress_printer(args.quiet))
+    if args.threads is not None and args.threads < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"--threads {args.threads}: expected 1 or more (threads per "
+                          "recording), or leave it out to share the cores between --jobs")
+    if not args.quiet and kernel_cache_is_cold():
+        print("caimg: compiling the numba kernels for this machine (once after install, "
+              "~15 s of CPU; `caimg warmup` does it ahead)", file=sys.stderr, flush=True)
+    # each recording's warnings come back with its outcome (and are in its run.json): the
+    # progress lines count them, -v prints them, warnings.csv lists them
+    summary = run_batch(args.paths, args.out, args.pipeline, overrides=overrides,
+                        jobs=args.jobs, force=args.force, scheduler=args.scheduler,
+                        threads=args.threads,
+                        progress=_progress_printer(args.quiet, verbose=args.verbose))
     n = len(summary.outcomes)
     ok = sum(o.status == "ok" for o in summary.outcomes)
     skipped = sum(o.status == "skipped" for o in summary.outcomes)
@@ -258,6 +361,9 @@ def _cmd_run(args) -> int:
             print(f"  FAILED {o.name}: {o.error_type}: {o.message}")
     if summary.n_failed:
         print(f"  see {Path(summary.out) / 'failures.csv'}")
+    sys.stdout.flush()
+    if not args.quiet:
+        _print_warning_summary(summary, verbose=args.verbose)
     return 0 if summary.ok and n > 0 else 1
 
 
@@ -277,20 +383,24 @@ def _cmd_info(args) -> int:
     cfg = prov.get("config", {})
     print(f"result     {folder}")
     print(f"recording  {prov.get('recording')}  ({prov.get('layout')}, channels "
-          f"{', '.join(prov.get('channels', []))}, shape {prov.get('shape')}, {prov.get('dtype')})")
+          f"{', '.join(prov.get('channels', []))}, shape {prov.get('shape')}, "
+          f"{prov.get('dtype')})")
     for inp in prov.get("inputs", []):
         mtime = inp.get("mtime")
         when = (datetime.fromtimestamp(mtime, timezone.utc).isoformat(timespec="seconds")
                 if isinstance(mtime, (int, float)) else "?")
         print(f"input      {inp.get('path')}  {inp.get('size', '?')} bytes  modified {when}  "
               f"sha256 {str(inp.get('sha256', '?'))[:16]}...")
-    print(f"pipeline   {cfg.get('name')} ({cfg.get('indicator')})   caimg {prov.get('caimg_version')}"
+    print(f"pipeline   {cfg.get('name')} ({cfg.get('indicator')})   "
+          f"caimg {prov.get('caimg_version')}"
           f"   result format {prov.get('format_version')}")
-    print(f"frames     every {prov.get('frame_interval_s')} s (from {prov.get('frame_interval_source')})"
+    print(f"frames     every {prov.get('frame_interval_s')} s "
+          f"(from {prov.get('frame_interval_source')})"
           f"   pixel {prov.get('pixel_size_um')} um   stimulus {prov.get('stimulus_time_s')} s")
     m = prov.get("motion", {})
     print(f"motion     {'on' if m.get('enabled') else 'off'} ({m.get('channel')}), max shift "
-          f"{m.get('max_abs_shift_px', 0):.2f} px, median {m.get('median_abs_shift_px', 0):.2f} px")
+          f"{m.get('max_abs_shift_px', 0):.2f} px, "
+          f"median {m.get('median_abs_shift_px', 0):.2f} px")
     r = prov.get("rois", {})
     print(f"ROIs       {r.get('n_rois')} ({r.get('source')}, method {r.get('method')}), "
           f"{r.get('n_accepted')} accepted, {prov.get('n_responders')} responders")
@@ -337,6 +447,9 @@ def _cmd_calibrate(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = run(args.path, args.pipeline, **overrides)
+    if not args.quiet:
+        for w in res.provenance.get("warnings", []):
+            print(f"caimg: warning: {w}", file=sys.stderr)
     if res.indicator != "fura2":
         raise ConfigError(f"{args.path}: calibration needs a Fura-2 recording (340/380), the "
                           f"'{res.config.name}' recipe is {res.indicator}")
@@ -349,12 +462,11 @@ def _cmd_calibrate(args) -> int:
     prof = insitu_calibration(f340[:, keep], f380[:, keep], time_s,
                               rmin_window_s=tuple(args.free),
                               rmax_window_s=tuple(args.saturated), kd_nM=args.kd)
-    lines = [f"# caimg calibrate {args.path}: median over {int(keep.sum())} accepted ROIs",
-             f"# Ca2+-free window {args.free[0]}-{args.free[1]} s, saturating window "
-             f"{args.saturated[0]}-{args.saturated[1]} s",
-             "enabled = true"]
-    lines += [f"{k} = {prof[k]:.6g}" for k in ("rmin", "rmax", "beta", "kd_nM")]
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    header = (f"# caimg calibrate {args.path}: median over {int(keep.sum())} accepted ROIs\n"
+              f"# Ca2+-free window {args.free[0]}-{args.free[1]} s, saturating window "
+              f"{args.saturated[0]}-{args.saturated[1]} s\n")
+    profile = {"enabled": True, **{k: float(prof[k]) for k in ("rmin", "rmax", "beta", "kd_nM")}}
+    Path(args.out).write_text(header + _to_toml(profile))
     per = prof["per_roi"]
     print(f"Rmin {prof['rmin']:.4g}  Rmax {prof['rmax']:.4g}  beta {prof['beta']:.4g}  "
           f"(Keff {prof['keff_nM']:.4g} nM; ROI spread: Rmin IQR "
@@ -374,7 +486,14 @@ def _cmd_pipelines(args) -> int:
             print(f"{name:10s} {cfg.indicator}")
         return 0
     cfg = load_pipeline(args.name)
-    print(json.dumps(config_to_dict(cfg), indent=2))
+    if args.json:
+        print(json.dumps(config_to_dict(cfg), indent=2))
+        return 0
+
+    print(f"# caimg pipelines {args.name}: the recipe, fully resolved (every key is "
+          "documented in\n# caimg/config.py). Save it (caimg pipelines NAME > my.toml), edit "
+          "it, and run it\n# with: caimg run ... --pipeline my.toml\n"
+          + _to_toml(config_to_dict(cfg)), end="")
     return 0
 
 
@@ -394,18 +513,26 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     _setup_logging(args.verbose, args.quiet)
+    # a stray Python warning (outside a recording, whose warnings are collected) goes
+    # through logging: shown like the others, silenced by -q
+    logging.captureWarnings(True)
     from .errors import CaimgError
 
     commands = {"run": _cmd_run, "info": _cmd_info, "view": _cmd_view, "pipelines": _cmd_pipelines,
                 "calibrate": _cmd_calibrate}
+    # a subcommand registers its handler here, or with set_defaults(handler=...)
+    handler = (getattr(args, "handler", None) or getattr(args, "func", None)
+               or commands[args.command])
     try:
-        return (getattr(args, "func", None) or commands[args.command])(args)
+        return handler(args)
     except CaimgError as exc:
         print(f"caimg: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("caimg: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logging.captureWarnings(False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from ._stream import (
     ReadBuffer,
     block_edges,
     chunks,
+    machine_worker_count,
     read_frames,
     run_blocks,
     run_each,
@@ -166,7 +167,9 @@ def shifted_summary(stack, shifts, centre, *, chunk_frames, kernels, estimate=No
     """
     n_frames = shifts.shape[0]
     ny, nx = yx = np.shape(centre)
-    edges = block_edges(n_frames, min_block=16)
+    # the partial sums follow the machine's cores, not the thread budget, so --jobs and
+    # --threads never change the result's bytes (the sums are added in range order)
+    edges = block_edges(n_frames, min_block=16, blocks=machine_worker_count())
     k = len(edges) - 1
     accs = [_SummaryAccumulator(ny, nx, centre=centre) for _ in range(k)]
 
