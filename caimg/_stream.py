@@ -24,7 +24,8 @@ from ._validation import check_whole
 from .errors import CaimgError
 
 __all__ = ["ReadBuffer", "read_frames", "chunks", "stack_shape", "native_frames",
-           "worker_count", "set_worker_count", "machine_worker_count", "block_edges", "run_blocks", "run_each",
+           "worker_count", "set_worker_count", "machine_worker_count", "block_edges",
+           "run_blocks", "run_each",
            "THREADS_ENV", "MAX_DEFAULT_THREADS"]
 
 #: Environment variable that sets the number of worker threads (a whole number >= 1).
@@ -298,7 +299,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def machine_worker_count() -> int:
-    """The default worker count of this machine, whatever count is set for this process.
+    """Return this machine's default worker count, whatever count is set for this process.
 
     Returns
     -------
