@@ -153,7 +153,8 @@ class _ShiftEstimator:
         With the compiled kernels, frames go through in small batches (one FFT call, one
         whitening call and one peak search per batch), which takes the per-frame Python
         overhead out of the loop; the numbers are those of frame-by-frame transforms
-        (pocketfft transforms each frame of a batch alike)."""
+        (pocketfft transforms each frame of a batch alike).
+        """
         if self.kernels is None:
             for t in range(frames.shape[0]):
                 out[t] = self._estimate_numpy(frames[t])
@@ -229,7 +230,8 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
 
     With a centre crop, the estimator of the next round reads only the crop of the current
     reference, so every average but the last is summed over the crop's rows only (the same
-    numbers there; the other rows are left at zero and never read)."""
+    numbers there; the other rows are left at zero and never read).
+    """
     n = min(int(reference_frames), n_frames)
     n_iter = int(reference_iterations)
     acc = np.zeros(yx)
@@ -283,7 +285,7 @@ def _anchor(shifts, offset, upsample_factor):
 
 def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, reference_frames=200,
              reference_iterations=2, crop_px=0, chunk_frames=64) -> Registration:
-    """Rigid, subpixel registration of a stack by FFT phase correlation.
+    r"""Rigid, subpixel registration of a stack by FFT phase correlation.
 
     Builds a reference from the first ``reference_frames`` frames, then makes one streaming
     pass that estimates the shift of every frame and accumulates the summary images of the
@@ -325,8 +327,8 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     raised-cosine edge taper, a Tukey window with alpha = 0.5), with spectra ``F`` and ``G``,
     the smoothed, partially whitened phase correlation is
 
-    .. math:: c = \\mathcal{F}^{-1}\\left[\\frac{F}{|F|^{1/2}}\\,\\frac{G^*}{|G|^{1/2}}\\,
-              e^{-2\\pi^2\\sigma^2 (u^2 + v^2)}\\right], \\quad \\sigma = 1.15\\ \\mathrm{px}
+    .. math:: c = \mathcal{F}^{-1}\left[\frac{F}{|F|^{1/2}}\,\frac{G^*}{|G|^{1/2}}\,
+              e^{-2\pi^2\sigma^2 (u^2 + v^2)}\right], \quad \sigma = 1.15\ \mathrm{px}
 
     (full whitening, ``|F| |G|`` in the denominator, turns the empty high frequencies of
     smooth wide-field images into noise; the square root keeps the peak sharp without

@@ -13,8 +13,7 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks
-from .errors import StackReadError
-from .errors import DataQualityWarning
+from .errors import DataQualityWarning, StackReadError
 from .recording import Recording
 
 __all__ = ["check_recording", "DataQualityWarning", "channel_stats", "dropped_frames"]
@@ -89,7 +88,8 @@ def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
 def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
     """:func:`channel_stats` of an integer stack in one compiled pass per chunk (min, max
     and saturated count together, frames split over the worker threads), read into one
-    reused buffer: about 10x faster than the three numpy reductions."""
+    reused buffer: about 10x faster than the three numpy reductions.
+    """
     n, ny, nx = (int(s) for s in frames.shape)
     lo = np.empty(n, np.int64)
     hi = np.empty(n, np.int64)
