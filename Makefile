@@ -32,7 +32,8 @@ demo: $(STAMP)
 	$(VENV)/bin/caimg run example_stacks --out demo_results --stimulus-time 20
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest -p xvfb tests
+	$(VENV)/bin/ruff check caimg tests benchmarks docs
+	$(PY) -m pytest -p xvfb --doctest-modules caimg tests
 	$(MAKE) --no-print-directory wheel-check
 
 # The package as a user gets it: build the wheel, install it (not editable) into a fresh

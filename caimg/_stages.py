@@ -110,6 +110,10 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
     if rec.n_frames < 3:
         raise StackReadError(f"{where}: {rec.n_frames} frame(s); expected a time series of at "
                              "least 3 frames")
+    from ._plausibility import check_frame_interval, interval_origin
+
+    check_frame_interval(rec.frame_interval_s, rec.n_frames, where=where,
+                         source=rec.frame_interval_source)
     if stim is None:
         return
     if stim > time_s[-1]:
@@ -120,6 +124,15 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
         raise ConfigError(f"{where}: only {n_before} frame(s) before the stimulus at {stim} s; "
                           "the baseline needs at least 2 (give a later stimulus time or a longer "
                           "recording)")
+    window = cfg.kinetics.baseline_window_s
+    if (cfg.signal.f0_mode in ("auto", "prestim")
+            and not np.any((time_s >= stim - window) & (time_s < stim))):
+        raise ConfigError(f"{where}: no frame lies in the kinetics.baseline_window_s = "
+                          f"{window:g} s before the stimulus at {stim:g} s (--stimulus-time): "
+                          f"{interval_origin(rec.frame_interval_source)} is "
+                          f"{rec.frame_interval_s:g} s; expected a frame interval shorter "
+                          "than the baseline window (check both are in seconds) or a longer "
+                          "--set kinetics.baseline_window_s")
     if time_s[0] + cfg.kinetics.baseline_window_s > stim:
         warnings.warn(f"{rec.name}: only {stim - time_s[0]:.3g} s before the stimulus, shorter "
                       f"than baseline_window_s = {cfg.kinetics.baseline_window_s} s; the baseline "
@@ -162,7 +175,8 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
     time_s = rec.time_s()
     _check_timing(rec, cfg, time_s)
     with log.stage("check"):
-        check_recording(rec, indicator=cfg.indicator)
+        dropped = check_recording(rec, indicator=cfg.indicator)
+    log.info["dropped_frames"] = [int(i) for i in np.flatnonzero(dropped)]
     return time_s
 
 
@@ -256,11 +270,98 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
     else:
         sc = cfg.segment
-        lab = segment(summary, method=sc.method, cell_diameter_px=sc.cell_diameter_px,
+        _check_scale(rec, sc)
+        lab = segment(_unit_scaled(summary), method=sc.method,
+                      cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
+        _warn_inverted(rec, summary)
+    if not lab.any():
+        _warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
+
+
+def _warn_inverted(rec: Recording, summary) -> None:
+    """Cells darker than the background make the mean image skewed towards dark; bright
+    cells on a dark background (every fluorescence image caimg is meant for) skew it
+    towards bright (skewness 0.2 to 3 in the examples and shared data)."""
+    from .errors import DataQualityWarning
+
+    x = np.asarray(getattr(summary, "mean", summary), dtype=np.float64)
+    x = x[np.isfinite(x)]
+    sd = float(x.std()) if x.size > 2 else 0.0
+    if not sd > 0:
+        return
+    skewness = float(np.mean(((x - x.mean()) / sd) ** 3))
+    if skewness < -1.0:
+        warnings.warn(f"{_where(rec)}: the mean image is skewed towards dark (skewness "
+                      f"{skewness:.2g}; bright cells on a dark background give > 0): the "
+                      "contrast looks inverted (background brighter than cells, e.g. an "
+                      "inverted LUT saved into the data or a transmitted-light channel); ROIs "
+                      "found may be the gaps between cells - check the channel, or give ROIs "
+                      "with --rois", DataQualityWarning, stacklevel=3)
+
+
+def _warn_no_rois(rec: Recording, cfg: PipelineConfig, source: str) -> None:
+    from .errors import DataQualityWarning
+
+    if source == "auto":
+        sc = cfg.segment
+        size = (f"segment.cell_diameter_um = {sc.cell_diameter_um:g} um at "
+                f"{rec.pixel_size_um:g} um/px" if sc.cell_diameter_um is not None
+                and rec.pixel_size_um else f"segment.cell_diameter_px = {sc.cell_diameter_px:g}")
+        how = (f"segmentation (segment.method = '{sc.method}', {size}) found no cell; check "
+               "the cell size and pixel size, the contrast (cells brighter than the "
+               "background) and the intensity scale, or give ROIs with --rois")
+    else:
+        how = "the ROIs given cover no pixel of the image; check the ROI file"
+    warnings.warn(f"{_where(rec)}: 0 ROIs: {how}; the result has no traces or kinetics",
+                  DataQualityWarning, stacklevel=3)
+
+
+#: Typical intensity range (camera counts, or dF/F-like floats) segmentation is tuned for
+_INTENSITY_RANGE = (1e-2, 1e7)
+
+
+def _unit_scaled(summary):
+    """Summary images with intensities brought into :data:`_INTENSITY_RANGE` by a power of
+    two (exact: only the exponent changes), so segmentation, whose thresholds include
+    absolute epsilons, finds the same cells in a float stack scaled by 1e-30 or 1e30
+    (issue 16). Images already in range are returned as they are (same object)."""
+    import dataclasses
+
+    mean = getattr(summary, "mean", None)
+    if mean is None or not dataclasses.is_dataclass(summary):
+        return summary
+    level = float(np.nanmedian(np.abs(mean))) if np.size(mean) else 0.0
+    lo, hi = _INTENSITY_RANGE
+    if not np.isfinite(level) or level == 0 or lo <= level <= hi:
+        return summary
+    factor = 2.0 ** -round(np.log2(level / 1000.0))  # median about 1000
+    return dataclasses.replace(summary, mean=np.asarray(summary.mean, np.float64) * factor,
+                               std=np.asarray(summary.std, np.float64) * factor,
+                               max=np.asarray(summary.max, np.float64) * factor)
+
+
+def _check_scale(rec: Recording, sc) -> None:
+    """A pixel size in the wrong unit must not make segmentation run for hours (issue 16)."""
+    from ._plausibility import PIXEL_SIZE_RANGE_UM, check_cell_diameter_px, unit_hint
+
+    px = rec.pixel_size_um
+    if px is None:
+        return
+    source = rec.metadata.get("pixel_size_source", "override")
+    if sc.cell_diameter_um is not None:
+        msg = check_cell_diameter_px(px, sc.cell_diameter_um, rec.shape[1:], where=_where(rec),
+                                     source=source)
+        if msg:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    if not lo <= px <= hi:
+        warnings.warn(f"{_where(rec)}: pixel size {px:g} um ({source}) is outside the usual "
+                      f"{lo:g} to {hi:g} um{unit_hint(px, lo, hi)}; ROI areas in um2 use it "
+                      "(give --pixel-size UM)", UserWarning, stacklevel=3)
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
@@ -361,11 +462,20 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
         return raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
+    dropped = log.info.get("dropped_frames")
+    if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
+        means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
                           ("prestim" if stim is not None else "percentile"), **out.info}
+    return out
+
+
+def _with_nan_rows(means, rows):
+    out = np.array(means, dtype=np.result_type(means, np.float32), copy=True)
+    out[rows] = np.nan
     return out
 
 
@@ -423,7 +533,8 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     return rois
 
 
-def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame):
+def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame,
+            *, dropped_frames=None):
     """Kinetics of the accepted ROIs, event counts (``events = "all"``) and treatments.
 
     Parameters
@@ -437,6 +548,8 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     roi_ids : ndarray, (R,)
     rois : DataFrame
         The ROI table; its ``accepted`` column selects the ROIs.
+    dropped_frames : sequence of int, optional
+        Frames left out of kinetics and treatments, with their times (so times stay true).
 
     Returns
     -------
@@ -451,14 +564,26 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     kc = cfg.kinetics
     accepted = rois.loc[rois["accepted"].astype(bool), "roi"].to_numpy()
     keep = np.isin(roi_ids, accepted)
+    duration_s = float(time_s[-1] - time_s[0] + rec.frame_interval_s)
+    if dropped_frames:
+        good = np.ones(len(time_s), dtype=bool)
+        good[list(dropped_frames)] = False
+        trace, time_s = trace[good], time_s[good]
     kin = measure_kinetics(trace[:, keep], time_s, roi_ids=roi_ids[keep],
                            **kinetics_options(kc))
     kin = kin.loc[:, list(KINETICS_COLUMNS)]
     if kc.events == "all":
-        freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
+        freq = event_summary(kin, duration_s)
         rois = rois.merge(freq, on="roi", how="left")
     treatments = None
     if kc.treatments:
+        from ._plausibility import treatment_problem
+
+        for name, tk in kc.treatments.items():
+            msg = treatment_problem(name, tk, float(time_s[0]), float(time_s[-1]),
+                                    kc.baseline_window_s, where=_where(rec))
+            if msg:
+                warnings.warn(msg, UserWarning, stacklevel=2)
         treatments = measure_treatments(trace[:, keep], time_s, dict(kc.treatments),
                                         roi_ids=roi_ids[keep],
                                         baseline_window_s=kc.baseline_window_s,
@@ -582,6 +707,7 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "time_source": rec.time_source,
         "pixel_size_um": rec.pixel_size_um,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
+        "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
         "rois": log.info["rois"],
         "background": log.info["background"],

@@ -205,6 +205,17 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ExperimentConfig:
+    """How ``caimg summarize`` maps recordings to the experiment design when no
+    ``design.csv`` is given (docs/experiment.md)."""
+
+    # regular expression with named groups (condition, compound, concentration,
+    # replicate, ...) matched on each recording's input path, e.g.
+    # '(?P<compound>[A-Za-z]+)_(?P<concentration>[0-9.]+[munp]?M)_cs(?P<replicate>\d+)'
+    name_pattern: str | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole recipe. ``indicator`` (a name in :mod:`caimg.indicators`) decides the
     signal path.
@@ -222,6 +233,7 @@ class PipelineConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     rois: RoisConfig = field(default_factory=RoisConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     kinetics: KineticsConfig = field(default_factory=KineticsConfig)
@@ -255,11 +267,64 @@ def check_recipe(cfg: PipelineConfig) -> None:
     if bc.method == "roi" and not bc.roi_file:
         raise ConfigError("background.method = 'roi' needs background.roi_file (an ImageJ "
                           "ROI or mask TIFF marking background)")
+    _check_segment(cfg.segment)
+    _check_fit_start(cfg.kinetics.decay_fit_start)
+    for name, time_s in cfg.kinetics.treatments.items():
+        if time_s < 0:
+            raise ConfigError(f"'kinetics.treatments.{name}' = {time_s:g} s (--treatment "
+                              f"{name}={time_s:g}): expected a time >= 0 s from the first "
+                              "frame")
     others = [name for name in available_indicators() if name != cfg.indicator]
     for rule in (_indicator_check, _constant_background, _motion_channel):
         problem = rule(cfg, cfg.indicator)
         if problem is not None and all(rule(cfg, name) is not None for name in others):
             raise problem
+
+
+def _check_segment(sc: SegmentConfig) -> None:
+    """The segmentation method is registered and ``params`` fit its signature and types,
+    so a bad ``--set segment...`` stops the batch once (exit 2), not each recording."""
+    if sc.min_area_px > sc.max_area_px:
+        raise ConfigError(f"'segment.min_area_px' = {sc.min_area_px} is larger than "
+                          f"'segment.max_area_px' = {sc.max_area_px}; expected min <= max")
+    if sc.method == "auto" and not sc.params:
+        return  # the default: nothing to check, and no import of the segmentation package
+    from .segmentation import _METHODS, _method_params, available_methods
+
+    name = "gradient" if sc.method == "auto" else sc.method
+    if name not in _METHODS:
+        raise ConfigError(f"'segment.method' = {sc.method!r}: unknown segmentation method; "
+                          f"expected one of {available_methods()}{_closest(name, _METHODS)}")
+    valid = _method_params(_METHODS[name])
+    for key, value in sc.params.items():
+        if key not in valid:
+            raise ConfigError(f"'segment.params.{key}': unknown parameter of segmentation "
+                              f"method '{name}'{_closest(key, valid)}; expected one of "
+                              f"{sorted(valid)}")
+        default = valid[key]
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, (int, float)):
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and value == value and abs(value) != float("inf"))
+            want = "a finite number"
+        else:
+            continue
+        if not ok:
+            raise ConfigError(f"'segment.params.{key}' = {value!r}: expected {want} (the "
+                              f"default of method '{name}' is {default!r})")
+
+
+def _check_fit_start(fs) -> None:
+    ok = fs == "peak"
+    if not ok:
+        try:
+            ok = 0 < float(fs) <= 1
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ConfigError(f"'kinetics.decay_fit_start' = {fs!r}: expected 'peak' or a fraction "
+                          "of the amplitude in (0, 1] (0.5 = 50 %)")
 
 
 def _indicator_check(cfg: PipelineConfig, name: str) -> ConfigError | None:
@@ -385,11 +450,7 @@ def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
         cfg = name_or_path
     else:
         path = pipeline_path(name_or_path)
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"recipe {path} is not valid TOML: {exc}") from exc
+        data = _read_toml(path, "recipe")
         data.setdefault("name", path.stem)
         cal = data.get("signal", {}).get("calibration", {}) if isinstance(
             data.get("signal"), Mapping) else {}
@@ -401,6 +462,19 @@ def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
     if overrides:
         cfg = replace_config(cfg, overrides)
     return cfg
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    """A TOML file as a dict; ConfigError naming the file for bad TOML or bad encoding."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                          f"at position {exc.start}); expected a TOML file saved as UTF-8 "
+                          "(re-save it as UTF-8 in your editor)") from None
 
 
 def _closest(key, valid):
@@ -556,17 +630,17 @@ def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> d
 
     A relative path is looked up from the working folder, then next to the recipe (``base``).
     """
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(f"'signal.calibration.profile' = {path!r}: expected the path of a "
+                          "calibration profile TOML file as a string, e.g. profile = "
+                          '"calibration.toml"')
     p = Path(path)
     if not p.is_absolute() and not p.is_file() and base is not None and (base / p).is_file():
         p = base / p
     if not p.is_file():
         raise ConfigError(f"calibration profile {path} does not exist; expected a TOML file "
                           "with rmin, rmax, kd_nM, beta (or keff_nM), e.g. from `caimg calibrate`")
-    try:
-        with open(p, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"calibration profile {p} is not valid TOML: {exc}") from exc
+    data = _read_toml(p, "calibration profile")
     data = data.get("calibration", data)
     data.pop("profile", None)
     config_from_dict(data, cls=CalibrationConfig, prefix="signal.calibration.", where=str(p))

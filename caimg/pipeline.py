@@ -146,7 +146,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             rois = st.score_rois(rec, cfg, reg.summary, labels, roi_ids, source, sig.signal,
                                  bg_mask, roi_overrides)
         with runlog.stage("kinetics"):
-            kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois)
+            kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois,
+                                               dropped_frames=runlog.info["dropped_frames"])
         with runlog.stage("tables"):
             traces = st.tidy_traces(roi_ids, time_s, sig.columns)
             del raw, sig

@@ -617,10 +617,23 @@ def imagej_rois_to_labels(rois, shape, *, where="ROIs") -> np.ndarray:
         elif rtype == T.OVAL:
             mask = _fill_oval(roi.left, roi.top, roi.right - roi.left, roi.bottom - roi.top, shape)
         elif rtype in (T.POLYGON, T.FREEHAND, T.TRACED):
-            mask = fill_polygon(roi.coordinates(), shape)
+            xy = roi.coordinates()
+            if len(xy) < 3:
+                raise RoiError(f"{where}: ROI '{name}' is a {T(rtype).name.lower()} with "
+                               f"{len(xy)} vertex(es) at (x, y) {np.asarray(xy).tolist()}; "
+                               "expected a polygon of at least 3 vertices enclosing an area "
+                               "(redraw or delete it in Fiji's ROI Manager)")
+            mask = fill_polygon(xy, shape)
         else:
             skipped.append(f"{name} ({T(rtype).name.lower()})")
             continue
+        inside = (roi.right > 0 and roi.bottom > 0 and roi.left < shape[1]
+                  and roi.top < shape[0])
+        if not mask.any() and inside:
+            raise RoiError(f"{where}: ROI '{name}' (bounds x {roi.left}..{roi.right}, "
+                           f"y {roi.top}..{roi.bottom}) lies on the image of shape (Y, X) = "
+                           f"{shape} but encloses no pixel centre; expected an outline around "
+                           "at least one pixel (redraw or delete it in Fiji's ROI Manager)")
         if not mask.any():
             raise RoiError(f"{where}: ROI '{name}' (bounds x {roi.left}..{roi.right}, "
                            f"y {roi.top}..{roi.bottom}) has no pixel inside the image of shape "

@@ -22,20 +22,19 @@ import numpy as np
 import tifffile
 
 from ..errors import MetadataWarning, StackReadError
+from ._axes import check_pages_in_series
 from ._frames import TiffFrames
 from .channels import ChannelInfo
 from ._ifdwalk import PageWalk, walk_pages
 from ._tiffchannels import RGB_NAMES, ome_channels, rgb_frames
 from ._times import ome_plane_times, stk_plane_times
+from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
 # one frame larger than this is taken for a damaged header, not an image
 _MAX_FRAME_BYTES = 1 << 31
-# compressed stacks that would decode to more than this many times their file size (and
-# more than _MAX_DECODED_BYTES) are taken for damaged headers: zlib/LZW stay below ~1000x
-_MAX_COMPRESSION_RATIO = 4096
-_MAX_DECODED_BYTES = 1 << 26
+# limits on decoded size vs file size, OME plane counts, ...: see _limits
 
 _TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
                  "us": 1e-6, "µs": 1e-6, "\u03bcs": 1e-6, "ns": 1e-9, "min": 60.0,
@@ -317,6 +316,7 @@ def inspect(path: Path) -> FileInfo:
                 walk = walk_pages(tif, path, size)
             except Exception:  # e.g. another tifffile version: its own reading stays
                 walk = None
+            check_ome_planes(tif, path)  # before tifffile allocates the announced planes
             series, axes, shape, dtype = _first_series(tif, path)
             interval, source, px = _metadata_interval_and_size(tif, path)
             times, times_source = _own_times(tif, path, axes, shape)
@@ -325,12 +325,14 @@ def inspect(path: Path) -> FileInfo:
             if axes.endswith("S"):  # RGB: the samples become a channel axis before Y, X
                 n_s, n_pages = shape[-1], int(np.prod(shape[:-3], dtype=np.int64))
                 _check_complete(tif, log, path, axes, shape, n_pages)
+                check_pages_in_series(tif, path, series, n_pages)
                 data = rgb_frames(path, n_pages, shape[-3:-1], n_s, dtype)
                 axes, shape = axes[:-3] + "CYX", (*shape[:-3], n_s, *shape[-3:-1])
                 channels, memmapped = [ChannelInfo(i, RGB_NAMES[i]) for i in range(n_s)], False
             else:
                 n_planes = int(np.prod(shape[:-2], dtype=np.int64))
                 _check_complete(tif, log, path, axes, shape, n_planes)
+                check_pages_in_series(tif, path, series, n_planes)
                 data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
                                               walk)
     except StackReadError:
@@ -387,10 +389,10 @@ def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,
     raw = (key.compression == 1 and not key.is_tiled and key.fillorder == 1
            and key.samplesperpixel == 1 and key.bitspersample == dtype.itemsize * 8)
     claimed = n_planes * int(np.prod(frame_shape, dtype=np.int64)) * dtype.itemsize
-    if not raw and claimed > max(_MAX_DECODED_BYTES, _MAX_COMPRESSION_RATIO * size):
-        raise StackReadError(f"{path}: the header claims {claimed} bytes of pixels ({n_planes} "
-                             f"frames of {frame_shape} {dtype.name}) in a file of {size} bytes; "
-                             "the file looks damaged, expected a TIFF stack")
+    if raw:
+        check_raw_bytes(path, counts, frame_shape, dtype)
+    else:
+        check_decoded_size(path, claimed, size, n_planes, frame_shape, dtype)
     return TiffFrames(path, index, frame_shape, dtype, offsets=offsets, bytecounts=counts,
                       compressed=not raw)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, StackReadError
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_stack_name,
                      is_tiff_name, split_pair, tiff_stem)
+from ._walk import file_problem, walk_files
 from .sequence import compile_sequence_pattern, group_sequences
 from .vendor import expand_positions
 
@@ -54,25 +54,10 @@ def _skip_dir(path: Path) -> bool:
 
 
 def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """TIFF files under ``root``; folders that cannot be listed go to ``errors`` (or raise)."""
-    found = []
-
-    def onerror(exc: OSError):
-        where = Path(exc.filename) if exc.filename else root
-        msg = (f"{where}: folder cannot be read ({exc.strerror or exc}); expected a readable "
-               "folder of TIFF files (check its permissions)")
-        if errors is None:
-            raise StackReadError(msg) from None
-        errors.append((where, msg))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-        here = Path(dirpath)
-        # prune in place so os.walk does not descend into skipped folders
-        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
-        for f in sorted(filenames):
-            if not f.startswith(".") and is_stack_name(Path(f)):
-                found.append(here / f)
-    return found
+    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``; what cannot be taken (unreadable folders, symlink loops,
+    FIFOs, odd names) goes to ``errors`` (or raises), see :mod:`caimg.io._walk`."""
+    return walk_files(root, errors, skip_dir=_skip_dir,
+                      accept=lambda f: not f.startswith(".") and is_stack_name(Path(f)))
 
 
 def _collect_files(paths, pair_suffixes, pairing: bool,
@@ -81,7 +66,7 @@ def _collect_files(paths, pair_suffixes, pairing: bool,
     the given folders; paths that cannot be searched go to ``problems`` (or raise)."""
     files: list[tuple[Path, Path]] = []
     for p in as_path_list(paths):
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             msg = (f"{p}: no such file or folder; expected a TIFF file or a folder of TIFF "
                    "files")
             if problems is None:
@@ -91,6 +76,12 @@ def _collect_files(paths, pair_suffixes, pairing: bool,
         if p.is_dir():
             files.extend((p, f) for f in _walk_tiffs(p, problems))
         else:
+            bad = file_problem(p)  # a FIFO, a symlink loop, an odd name: a row, not a read
+            if bad is not None:
+                if problems is None:
+                    raise StackReadError(bad[1])
+                problems.append(bad)
+                continue
             files.append((p.parent, p))
             split = split_pair(p, pair_suffixes) if pairing else None
             if split is not None:  # a pair file given alone: take its partner when present
@@ -199,8 +190,8 @@ def find_recordings(paths, *, layout: str = "auto",
     pair_suffixes : (str, str)
         Suffixes of the 340 nm and 380 nm file stems.
     on_error : {"raise", "report"}
-        What to do with a path that does not exist or a folder that cannot be listed:
-        raise :class:`StackReadError`, or return it as a source whose ``error`` says why
+        What to do with a path that does not exist, a folder that cannot be listed, a
+        symlink loop, a FIFO or an odd name (see :mod:`caimg.io._walk`): raise :class:`StackReadError`, or return it as a source whose ``error`` says why
         (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
     sequence_pattern : str, optional
         Regular expression on file stems with a group ``frame`` (and optionally ``name``);

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
+from ._axes import check_no_z
 from ._frames import FilledFrames
 from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
                      split_pair, tiff_stem)
@@ -554,6 +555,7 @@ def read_recording(paths, *, layout: str = "auto",
             for p in file_paths[:1] if layout == "sequence" else file_paths:
                 # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(inspect(p))
+                check_no_z(infos[-1])  # a Z axis is never time nor channels
             found = None
             if layout in ("auto", "hyperstack", "single") and len(infos) == 1 \
                     and needs_choice(infos[0], channels, z_plane):

@@ -120,8 +120,9 @@ def _contrast(arr) -> tuple[float, float]:
 
 
 def _lazy(arr):
-    """numpy / memmap as they are (napari slices them lazily); other frame readers through
-    dask, one chunk per frame."""
+    """Wrap frames for napari: numpy / memmap as they are (napari slices them lazily); others
+    through dask, one chunk per frame.
+    """
     if isinstance(arr, np.ndarray):
         return arr
     import dask.array as da
@@ -191,7 +192,7 @@ def projection_layer(result) -> tuple:
 
 
 def roi_layer_kwargs(result) -> dict:
-    """kwargs of the ROI Labels layer of a result (features, colours, metadata)."""
+    """Return the keyword arguments of a result's ROI Labels layer (features, colours, ...)."""
     from ..review import labels_features
 
     folder = None if result.folder is None else str(result.folder)
