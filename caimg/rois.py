@@ -49,7 +49,18 @@ _NAME_RE = re.compile(r"^roi_(\d+)$")
 
 
 def roi_name(roi: int) -> str:
-    """Name of ROI ``roi`` in an exported RoiSet (``"roi_0007"``); read back as id 7."""
+    """Name of ROI ``roi`` in an exported RoiSet (``"roi_0007"``); read back as id 7.
+
+    Parameters
+    ----------
+    roi : int
+        ROI id (label value).
+
+    Returns
+    -------
+    str
+        ``roi_`` and the id with at least four digits.
+    """
     return f"roi_{int(roi):04d}"
 
 

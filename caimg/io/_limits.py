@@ -35,7 +35,8 @@ MAX_PLANES = 10_000_000
 
 def _ome_plane_claims(xml: str, path: Path) -> tuple[int, list[str], bool] | None:
     """``(planes over all images, one 'SizeT x SizeC x SizeZ' text per image, whether other
-    files are named)`` from OME-XML; None when it cannot be parsed (tifffile decides)."""
+    files are named)`` from OME-XML; None when it cannot be parsed (tifffile decides).
+    """
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
