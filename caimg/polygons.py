@@ -216,6 +216,37 @@ def labels_to_imagej_rois(labels) -> list:
     return rois
 
 
+def _roi_ids(rois, where) -> list[int]:
+    """Label id of each ROI: the number in names caimg wrote (``roi_0007`` -> 7), else its
+    1-based position, else the next free id.
+    """
+    ids = []
+    taken = set()
+    parsed = []
+    for roi in rois:
+        m = _NAME_RE.match(roi.name or "")
+        parsed.append(int(m.group(1)) if m and int(m.group(1)) > 0 else None)
+    named = [p for p in parsed if p is not None]
+    if len(set(named)) != len(named):
+        dup = sorted({p for p in named if named.count(p) > 1})
+        raise RoiError(f"{where}: ROI names give the same id twice ({dup}); expected unique "
+                       f"names like 'roi_0007'")
+    taken.update(named)
+    next_free = 1
+    for i, p in enumerate(parsed, start=1):
+        if p is not None:
+            ids.append(p)
+            continue
+        rid = i if i not in taken else None
+        if rid is None:
+            while next_free in taken:
+                next_free += 1
+            rid = next_free
+        taken.add(rid)
+        ids.append(rid)
+    return ids
+
+
 def imagej_rois_to_labels(rois, shape, *, where="ROIs") -> np.ndarray:
     """Rasterise ImageJ ROIs into a label image with ImageJ's pixel rules.
 
@@ -243,30 +274,7 @@ def imagej_rois_to_labels(rois, shape, *, where="ROIs") -> np.ndarray:
 
     shape = tuple(int(s) for s in shape)
     T = roifile.ROI_TYPE
-    ids = []
-    taken = set()
-    parsed = []
-    for roi in rois:
-        m = _NAME_RE.match(roi.name or "")
-        parsed.append(int(m.group(1)) if m and int(m.group(1)) > 0 else None)
-    named = [p for p in parsed if p is not None]
-    if len(set(named)) != len(named):
-        dup = sorted({p for p in named if named.count(p) > 1})
-        raise RoiError(f"{where}: ROI names give the same id twice ({dup}); expected unique "
-                       f"names like 'roi_0007'")
-    taken.update(named)
-    next_free = 1
-    for i, p in enumerate(parsed, start=1):
-        if p is not None:
-            ids.append(p)
-            continue
-        rid = i if i not in taken else None
-        if rid is None:
-            while next_free in taken:
-                next_free += 1
-            rid = next_free
-        taken.add(rid)
-        ids.append(rid)
+    ids = _roi_ids(rois, where)
 
     labels = np.zeros(shape, dtype=np.int32)
     skipped, overlap, clipped = [], 0, []
