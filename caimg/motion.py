@@ -401,7 +401,8 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
 def _warn_at_limit(raw, max_shift_px, window, frame_shape):
     """Warn when estimates sit at the edge of the search window (drift larger than searched
     is estimated as anything up to the limit, issue 16). ``raw``: (T, 2) estimates against
-    the averaged reference; ``window``: the searched half-widths (rows, columns) in px."""
+    the averaged reference; ``window``: the searched half-widths (rows, columns) in px.
+    """
     limit = np.asarray(window, float)
     # only where max_shift_px, not the frame size, bounds the search: raising it helps
     axes = limit >= float(max_shift_px)

@@ -156,15 +156,10 @@ DOCSTRING_XFAIL = {
     "caimg.config.pipeline_path": IN_FLIGHT,
     "caimg.config.read_calibration_profile": IN_FLIGHT,
     "caimg.config.replace_config": IN_FLIGHT,
-    "caimg.kinetics.treatments_from_table": IN_FLIGHT,
     "caimg.pipeline.read_for_pipeline": IN_FLIGHT,
     "caimg.pipeline.resolve_pipeline": IN_FLIGHT,
-    "caimg.result.trace_columns": IN_FLIGHT,
-    "caimg.rois.roi_name": IN_FLIGHT,
     "caimg.synthetic.fura2_calcium_to_ratio": IN_FLIGHT,
     "caimg.synthetic.rise_time_factor": IN_FLIGHT,
-    "caimg.export.default_nwb_path": IN_FLIGHT,
-    "caimg.export.nwb.read_nwb_metadata": IN_FLIGHT,
 }
 
 
@@ -199,6 +194,7 @@ OPTIONAL_POSITIONAL = {
     ("caimg.config.load_pipeline", "name_or_path"): "the recipe to load is the data",
     ("caimg.synthetic.make_recording", "indicator"): "make_recording('fura2') names the kind",
     ("caimg.export.nwb.export_nwb", "path"): "the output file, as in save_result(result, out)",
+    ("caimg.validate.dropped_frames", "frames"): "the frames are data (or stats= instead)",
 }
 
 SIGNATURE_XFAIL = {
@@ -208,7 +204,6 @@ SIGNATURE_XFAIL = {
     "caimg.config.load_pipeline": IN_FLIGHT,  # overrides
     "caimg.pipeline.read_for_pipeline": IN_FLIGHT,
     "caimg.pipeline.resolve_pipeline": IN_FLIGHT,
-    "caimg.result.trace_columns": IN_FLIGHT,
     "caimg.synthetic.preset_knobs": IN_FLIGHT,
     "caimg.synthetic.rise_time_factor": IN_FLIGHT,
 }
@@ -250,7 +245,6 @@ SPELLINGS = {
 }
 
 SPELLING_XFAIL = {
-    "caimg.kinetics.fit_exponential": IN_FLIGHT,  # (t, y, *, t0)
 }
 
 
@@ -359,8 +353,8 @@ TESTS = Path(__file__).resolve().parent
 PACKAGE = Path(caimg.__file__).resolve().parent
 
 # suites that follow a behaviour across modules rather than one module
-CROSS_CUTTING = {"api_conventions", "bad_inputs", "calibrate", "hess2019", "kill_rerun",
-                 "parallel"}
+CROSS_CUTTING = {"api_conventions", "bad_inputs", "bad_inputs_plausibility", "calibrate",
+                 "hess2019", "kill_rerun", "parallel"}
 
 
 def test_every_subpackage_has_a_tests_folder():

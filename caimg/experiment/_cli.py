@@ -61,10 +61,10 @@ def run(args) -> int:
     print(f"caimg summarize: {summary.design['recording'].nunique()} recording(s) in "
           f"{summary.design['condition'].nunique()} condition(s), control "
           f"{summary.control!r} -> {args.out}")
-    from .report import _fit_text
+    from .report import fit_text
 
     for _, r in summary.dose_response.iterrows():
-        print(f"  {r['compound']} ({r['window']}, {r['measure']}): {_fit_text(r)}")
+        print(f"  {r['compound']} ({r['window']}, {r['measure']}): {fit_text(r)}")
     n_png = sum(p.suffix == ".png" for p in written.values())
     print(f"  {len(written)} files: report.pdf, {n_png} figures, tables as CSV")
     return 0

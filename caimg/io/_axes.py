@@ -62,8 +62,8 @@ def check_pages_in_series(tif, path: Path, series, n_planes: int) -> None:
         rest = ""
     kind = "OME" if tif.is_ome else ("ImageJ" if tif.is_imagej else "TIFF")
     if tif.is_ome:
-        from ._limits import _ome_plane_claims
-        claims = _ome_plane_claims(tif.ome_metadata or "", path)
+        from ._limits import ome_plane_claims
+        claims = ome_plane_claims(tif.ome_metadata or "", path)
         if claims is not None:
             rest += f"; {'; '.join(claims[1])}"
     raise StackReadError(

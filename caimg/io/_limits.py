@@ -33,9 +33,10 @@ MAX_DECODED_BYTES = 1 << 26
 MAX_PLANES = 10_000_000
 
 
-def _ome_plane_claims(xml: str, path: Path) -> tuple[int, list[str], bool] | None:
+def ome_plane_claims(xml: str, path: Path) -> tuple[int, list[str], bool] | None:
     """``(planes over all images, one 'SizeT x SizeC x SizeZ' text per image, whether other
-    files are named)`` from OME-XML; None when it cannot be parsed (tifffile decides)."""
+    files are named)`` from OME-XML; None when it cannot be parsed (tifffile decides).
+    """
     try:
         root = ET.fromstring(xml)
     except ET.ParseError:
@@ -79,7 +80,7 @@ def check_ome_planes(tif, path: Path) -> None:
     """
     if not tif.is_ome:
         return
-    claims = _ome_plane_claims(tif.ome_metadata or "", path)
+    claims = ome_plane_claims(tif.ome_metadata or "", path)
     if claims is None:
         return
     planes, texts, other_files = claims

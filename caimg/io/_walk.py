@@ -21,8 +21,9 @@ __all__ = ["file_problem", "name_problem", "printable_path", "walk_files"]
 
 
 def printable_path(path) -> str:
-    """``path`` as text any table can hold: bytes that are not UTF-8 as ``\\xNN``, control
-    characters (newline, tab, ...) as their escapes."""
+    r"""``path`` as text any table can hold: bytes that are not UTF-8 as ``\\xNN``, control
+    characters (newline, tab, ...) as their escapes.
+    """
     text = os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
@@ -48,7 +49,8 @@ def _message(path, what: str, fix: str) -> tuple[Path, str]:
 def file_problem(path: Path) -> tuple[Path, str] | None:
     """``(printable path, message)`` when ``path`` cannot be read as a recording file: an
     odd name, a symlink loop, a dangling symlink, or not a regular file (a FIFO would
-    block a read forever). None for a regular file (or a path that does not exist)."""
+    block a read forever). None for a regular file (or a path that does not exist).
+    """
     odd = name_problem(path)
     if odd:
         return _message(path, odd, "expected a plain file name: rename the file (result "

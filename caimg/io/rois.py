@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import check_labels
 from ..errors import RoiError
-from ..rois import imagej_rois_to_labels, labels_to_imagej_rois
+from ..polygons import imagej_rois_to_labels, labels_to_imagej_rois
 from ._limits import check_label_tiff
 
 __all__ = ["read_rois", "write_roiset"]

@@ -1,5 +1,6 @@
 """Noise and event detection on one trace: the robust noise SD, the smoothed copy used to
-locate features, and the hysteresis runs that make events."""
+locate features, and the hysteresis runs that make events.
+"""
 
 from __future__ import annotations
 
