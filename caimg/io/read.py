@@ -29,7 +29,7 @@ from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_posi
 from ._tiff import FileInfo, inspect
 from ._times import frame_times, median_interval
 from .select import needs_choice, select_planes
-from .sequence import read_sequence_frames
+from .sequence import sequence_channels
 from .vendor import describe_file, is_vendor_file, recording_from_image
 from .find import RecordingSource
 
@@ -378,18 +378,6 @@ def _sequence_paths(paths) -> tuple[Path, ...] | None:
     return tuple(listed) if len(listed) > 2 else None
 
 
-def _read_sequence(first: FileInfo, file_paths) -> LayoutRead:
-    """An image sequence: one single-frame TIFF per frame, channel ``"f"``."""
-    if len(first.axes) != 2:
-        raise StackReadError(f"{first.path}: the first file of an image sequence of "
-                             f"{len(file_paths)} files holds axes {first.axes} with shape "
-                             f"{first.shape}; expected one 2-D frame (Y, X) per file")
-    frames = read_sequence_frames(file_paths, first.shape, first.dtype)
-    stem = tiff_stem(first.path).rstrip("0123456789").strip("_-. ") or first.path.parent.name
-    return LayoutRead({"f": frames}, stem,
-                      extra={"axes": "TYX", "sequence_files": len(file_paths)})
-
-
 def _auto_layout(info: FileInfo) -> str:
     # any channel axis goes the hyperstack way, whose errors explain what is wrong
     return "hyperstack" if _channels(info) > 1 else "single"
@@ -566,7 +554,8 @@ def read_recording(paths, *, layout: str = "auto",
             elif layout == "auto":
                 layout = _auto_layout(infos[0])
             if found is None and layout == "sequence":
-                found = _read_sequence(infos[0], file_paths)
+                chans, stem, extra = sequence_channels(infos[0], file_paths)
+                found = LayoutRead(chans, stem, extra=extra)
             elif found is None:
                 found = LAYOUTS[layout](infos, channel_order=channel_order,
                                         pair_suffixes=pair_suffixes)

@@ -19,7 +19,7 @@ from ._frames import PlaneFrames
 from ._paths import tiff_stem
 
 __all__ = ["DEFAULT_SEQUENCE_PATTERN", "compile_sequence_pattern", "sequence_key",
-           "is_single_image", "group_sequences", "read_sequence_frames"]
+           "is_single_image", "group_sequences", "read_sequence_frames", "sequence_channels"]
 
 #: a file stem ending in a number: ``cell_0001`` -> name ``cell_``, frame 1
 DEFAULT_SEQUENCE_PATTERN = r"^(?P<name>.*?)(?P<frame>\d+)$"
@@ -192,3 +192,31 @@ def read_sequence_frames(paths, first_shape, dtype) -> PlaneFrames:
 
     label = f"image sequence {paths[0]} (+{len(paths) - 1})"
     return PlaneFrames(read, len(paths), first_shape, dtype, label=label)
+
+
+def sequence_channels(first, file_paths) -> tuple[dict, str, dict]:
+    """Return the channel, default name and metadata of an image sequence.
+
+    Parameters
+    ----------
+    first : caimg.io._tiff.FileInfo
+        What the first file holds (it must be one 2-D frame).
+    file_paths : sequence of Path
+        Every frame's file, in time order.
+
+    Returns
+    -------
+    channels : dict
+        ``{"f": PlaneFrames}`` reading one file per frame.
+    name : str
+        The first file's stem without its frame number.
+    extra : dict
+        ``axes`` (``"TYX"``) and ``sequence_files`` for the recording's metadata.
+    """
+    if len(first.axes) != 2:
+        raise StackReadError(f"{first.path}: the first file of an image sequence of "
+                             f"{len(file_paths)} files holds axes {first.axes} with shape "
+                             f"{first.shape}; expected one 2-D frame (Y, X) per file")
+    frames = read_sequence_frames(file_paths, first.shape, first.dtype)
+    stem = tiff_stem(first.path).rstrip("0123456789").strip("_-. ") or first.path.parent.name
+    return {"f": frames}, stem, {"axes": "TYX", "sequence_files": len(file_paths)}

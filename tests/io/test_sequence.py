@@ -32,6 +32,7 @@ def test_folder_of_numbered_frames_is_one_recording(tmp_path):
     np.testing.assert_array_equal(np.asarray(rec.channels["f"]), frames)
     np.testing.assert_array_equal(rec.channels["f"][[3, 1]], frames[[3, 1]])
     assert len(rec.source) == 12
+    assert rec.metadata["sequence_files"] == 12 and rec.metadata["axes"] == "TYX"
 
 
 def test_frames_are_in_number_order_not_name_order(tmp_path):
