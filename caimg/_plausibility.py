@@ -8,10 +8,15 @@ given as s) before they make segmentation allocate gigabytes or kinetics return 
 from __future__ import annotations
 
 import math
+import warnings
 
-from .errors import ConfigError
+import numpy as np
 
-__all__ = ["PIXEL_SIZE_RANGE_UM", "unit_hint", "check_cell_diameter_px"]
+from .errors import ConfigError, DataQualityWarning
+
+__all__ = ["PIXEL_SIZE_RANGE_UM", "INTENSITY_RANGE", "unit_hint", "check_cell_diameter_px",
+           "recording_where", "warn_inverted", "warn_no_rois", "unit_scaled",
+           "check_scale"]
 
 #: Pixel edge lengths (in the sample plane) of light microscopes with a camera, in um:
 #: from 100x objectives with small pixels (~0.05) to low-magnification macro views.
@@ -167,3 +172,98 @@ def treatment_problem(name: str, time_s: float, first_s: float, last_s: float,
                 "baseline precedes it; its rows in treatments.csv are empty (NaN); expected "
                 f"a time with frames in the {baseline_window_s:g} s before it")
     return None
+
+
+# -- checks of a recording in the pipeline's stages (caimg._stages) -----------------------
+
+def recording_where(rec) -> str:
+    """The recording's files (or its name), to start a message with.
+
+    Parameters
+    ----------
+    rec : Recording
+
+    Returns
+    -------
+    str
+    """
+    return ", ".join(str(p) for p in rec.source) or rec.name
+
+
+def warn_inverted(rec, summary) -> None:
+    """Cells darker than the background make the mean image skewed towards dark; bright
+    cells on a dark background (every fluorescence image caimg is meant for) skew it
+    towards bright (skewness 0.2 to 3 in the examples and shared data).
+    """
+    x = np.asarray(getattr(summary, "mean", summary), dtype=np.float64)
+    x = x[np.isfinite(x)]
+    sd = float(x.std()) if x.size > 2 else 0.0
+    if not sd > 0:
+        return
+    skewness = float(np.mean(((x - x.mean()) / sd) ** 3))
+    if skewness < -1.0:
+        warnings.warn(f"{recording_where(rec)}: the mean image is skewed towards dark "
+                      f"(skewness {skewness:.2g}; bright cells on a dark background give > 0): "
+                      "the contrast looks inverted (background brighter than cells, e.g. an "
+                      "inverted LUT saved into the data or a transmitted-light channel); ROIs "
+                      "found may be the gaps between cells - check the channel, or give ROIs "
+                      "with --rois", DataQualityWarning, stacklevel=3)
+
+
+def warn_no_rois(rec, cfg, source: str) -> None:
+    if source == "auto":
+        sc = cfg.segment
+        size = (f"segment.cell_diameter_um = {sc.cell_diameter_um:g} um at "
+                f"{rec.pixel_size_um:g} um/px" if sc.cell_diameter_um is not None
+                and rec.pixel_size_um else f"segment.cell_diameter_px = {sc.cell_diameter_px:g}")
+        how = (f"segmentation (segment.method = '{sc.method}', {size}) found no cell; check "
+               "the cell size and pixel size, the contrast (cells brighter than the "
+               "background) and the intensity scale, or give ROIs with --rois")
+    else:
+        how = "the ROIs given cover no pixel of the image; check the ROI file"
+    warnings.warn(f"{recording_where(rec)}: 0 ROIs: {how}; the result has no traces or "
+                  "kinetics",
+                  DataQualityWarning, stacklevel=3)
+
+
+#: Typical intensity range (camera counts, or dF/F-like floats) segmentation is tuned for
+INTENSITY_RANGE = (1e-2, 1e7)
+
+
+def unit_scaled(summary):
+    """Summary images with intensities brought into :data:`INTENSITY_RANGE` by a power of
+    two (exact: only the exponent changes), so segmentation, whose thresholds include
+    absolute epsilons, finds the same cells in a float stack scaled by 1e-30 or 1e30
+    (issue 16). Images already in range are returned as they are (same object).
+    """
+    import dataclasses
+
+    mean = getattr(summary, "mean", None)
+    if mean is None or not dataclasses.is_dataclass(summary):
+        return summary
+    level = float(np.nanmedian(np.abs(mean))) if np.size(mean) else 0.0
+    lo, hi = INTENSITY_RANGE
+    if not np.isfinite(level) or level == 0 or lo <= level <= hi:
+        return summary
+    factor = 2.0 ** -round(np.log2(level / 1000.0))  # median about 1000
+    return dataclasses.replace(summary, mean=np.asarray(summary.mean, np.float64) * factor,
+                               std=np.asarray(summary.std, np.float64) * factor,
+                               max=np.asarray(summary.max, np.float64) * factor)
+
+
+def check_scale(rec, sc) -> None:
+    """A pixel size in the wrong unit must not make segmentation run for hours (issue 16)."""
+    px = rec.pixel_size_um
+    if px is None:
+        return
+    source = rec.metadata.get("pixel_size_source", "override")
+    if sc.cell_diameter_um is not None:
+        msg = check_cell_diameter_px(px, sc.cell_diameter_um, rec.shape[1:],
+                                     where=recording_where(rec), source=source)
+        if msg:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+    lo, hi = PIXEL_SIZE_RANGE_UM
+    if not lo <= px <= hi:
+        warnings.warn(f"{recording_where(rec)}: pixel size {px:g} um ({source}) is outside "
+                      f"the usual {lo:g} to {hi:g} um{unit_hint(px, lo, hi)}; ROI areas in um2 "
+                      "use it (give --pixel-size UM)", UserWarning, stacklevel=3)

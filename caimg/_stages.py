@@ -12,12 +12,9 @@ writes what ``run.json`` reports about it into the one :class:`RunLog` of the ru
 
 from __future__ import annotations
 
-import platform
-import threading
 import time
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._plausibility import (
+    check_scale,
+    recording_where,
+    unit_scaled,
+    warn_inverted,
+    warn_no_rois,
+)
+from ._provenance import fingerprint_in_background, versions
 from ._version import __version__
 from .config import PipelineConfig, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
@@ -81,32 +86,9 @@ class RunLog:
         return out
 
 
-def versions() -> dict[str, str]:
-    """Versions of caimg and the libraries that decide its numbers.
-
-    Returns
-    -------
-    dict of str to str or None
-        None for a library that is not installed.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"caimg": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "scikit-image", "tifffile", "pandas", "roifile", "numba"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def _where(rec: Recording) -> str:
-    return ", ".join(str(p) for p in rec.source) or rec.name
-
-
 def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> None:
     stim = cfg.kinetics.stimulus_time_s
-    where = _where(rec)
+    where = recording_where(rec)
     if rec.n_frames < 3:
         raise StackReadError(f"{where}: {rec.n_frames} frame(s); expected a time series of at "
                              "least 3 frames")
@@ -166,8 +148,8 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
     need = set(get_indicator(cfg.indicator).channels)
     if not need <= set(rec.channels):
         raise StackReadError(
-            f"{_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs channels "
-            f"{sorted(need)}, the recording has {sorted(rec.channels)}; choose the pipeline "
+            f"{recording_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs "
+            f"channels {sorted(need)}, the recording has {sorted(rec.channels)}; choose the pipeline "
             f"that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
     if rec.frame_interval_s is None:
         raise StackReadError(f"{rec.name}: no frame interval; pass --frame-interval SECONDS "
@@ -270,98 +252,16 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
     else:
         sc = cfg.segment
-        _check_scale(rec, sc)
-        lab = segment(_unit_scaled(summary), method=sc.method,
+        check_scale(rec, sc)
+        lab = segment(unit_scaled(summary), method=sc.method,
                       cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
-        _warn_inverted(rec, summary)
+        warn_inverted(rec, summary)
     if not lab.any():
-        _warn_no_rois(rec, cfg, source)
+        warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
-
-
-def _warn_inverted(rec: Recording, summary) -> None:
-    """Cells darker than the background make the mean image skewed towards dark; bright
-    cells on a dark background (every fluorescence image caimg is meant for) skew it
-    towards bright (skewness 0.2 to 3 in the examples and shared data)."""
-    from .errors import DataQualityWarning
-
-    x = np.asarray(getattr(summary, "mean", summary), dtype=np.float64)
-    x = x[np.isfinite(x)]
-    sd = float(x.std()) if x.size > 2 else 0.0
-    if not sd > 0:
-        return
-    skewness = float(np.mean(((x - x.mean()) / sd) ** 3))
-    if skewness < -1.0:
-        warnings.warn(f"{_where(rec)}: the mean image is skewed towards dark (skewness "
-                      f"{skewness:.2g}; bright cells on a dark background give > 0): the "
-                      "contrast looks inverted (background brighter than cells, e.g. an "
-                      "inverted LUT saved into the data or a transmitted-light channel); ROIs "
-                      "found may be the gaps between cells - check the channel, or give ROIs "
-                      "with --rois", DataQualityWarning, stacklevel=3)
-
-
-def _warn_no_rois(rec: Recording, cfg: PipelineConfig, source: str) -> None:
-    from .errors import DataQualityWarning
-
-    if source == "auto":
-        sc = cfg.segment
-        size = (f"segment.cell_diameter_um = {sc.cell_diameter_um:g} um at "
-                f"{rec.pixel_size_um:g} um/px" if sc.cell_diameter_um is not None
-                and rec.pixel_size_um else f"segment.cell_diameter_px = {sc.cell_diameter_px:g}")
-        how = (f"segmentation (segment.method = '{sc.method}', {size}) found no cell; check "
-               "the cell size and pixel size, the contrast (cells brighter than the "
-               "background) and the intensity scale, or give ROIs with --rois")
-    else:
-        how = "the ROIs given cover no pixel of the image; check the ROI file"
-    warnings.warn(f"{_where(rec)}: 0 ROIs: {how}; the result has no traces or kinetics",
-                  DataQualityWarning, stacklevel=3)
-
-
-#: Typical intensity range (camera counts, or dF/F-like floats) segmentation is tuned for
-_INTENSITY_RANGE = (1e-2, 1e7)
-
-
-def _unit_scaled(summary):
-    """Summary images with intensities brought into :data:`_INTENSITY_RANGE` by a power of
-    two (exact: only the exponent changes), so segmentation, whose thresholds include
-    absolute epsilons, finds the same cells in a float stack scaled by 1e-30 or 1e30
-    (issue 16). Images already in range are returned as they are (same object)."""
-    import dataclasses
-
-    mean = getattr(summary, "mean", None)
-    if mean is None or not dataclasses.is_dataclass(summary):
-        return summary
-    level = float(np.nanmedian(np.abs(mean))) if np.size(mean) else 0.0
-    lo, hi = _INTENSITY_RANGE
-    if not np.isfinite(level) or level == 0 or lo <= level <= hi:
-        return summary
-    factor = 2.0 ** -round(np.log2(level / 1000.0))  # median about 1000
-    return dataclasses.replace(summary, mean=np.asarray(summary.mean, np.float64) * factor,
-                               std=np.asarray(summary.std, np.float64) * factor,
-                               max=np.asarray(summary.max, np.float64) * factor)
-
-
-def _check_scale(rec: Recording, sc) -> None:
-    """A pixel size in the wrong unit must not make segmentation run for hours (issue 16)."""
-    from ._plausibility import PIXEL_SIZE_RANGE_UM, check_cell_diameter_px, unit_hint
-
-    px = rec.pixel_size_um
-    if px is None:
-        return
-    source = rec.metadata.get("pixel_size_source", "override")
-    if sc.cell_diameter_um is not None:
-        msg = check_cell_diameter_px(px, sc.cell_diameter_um, rec.shape[1:], where=_where(rec),
-                                     source=source)
-        if msg:
-            warnings.warn(msg, UserWarning, stacklevel=3)
-    lo, hi = PIXEL_SIZE_RANGE_UM
-    if not lo <= px <= hi:
-        warnings.warn(f"{_where(rec)}: pixel size {px:g} um ({source}) is outside the usual "
-                      f"{lo:g} to {hi:g} um{unit_hint(px, lo, hi)}; ROI areas in um2 use it "
-                      "(give --pixel-size UM)", UserWarning, stacklevel=3)
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
@@ -581,7 +481,7 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
 
         for name, tk in kc.treatments.items():
             msg = treatment_problem(name, tk, float(time_s[0]), float(time_s[-1]),
-                                    kc.baseline_window_s, where=_where(rec))
+                                    kc.baseline_window_s, where=recording_where(rec))
             if msg:
                 warnings.warn(msg, UserWarning, stacklevel=2)
         treatments = measure_treatments(trace[:, keep], time_s, dict(kc.treatments),
@@ -621,57 +521,6 @@ def tidy_traces(roi_ids, time_s, columns: Mapping[str, np.ndarray]) -> pd.DataFr
         out.reshape(R, T)[...] = wide.T if sorted_ids else wide.T[order]
         data[name] = out
     return pd.DataFrame(data, copy=False)
-
-
-def _fingerprints(paths) -> list[dict]:
-    from .io.result import file_fingerprint
-
-    inputs = []
-    for p in paths:
-        try:
-            inputs.append(file_fingerprint(p))
-        except OSError:
-            inputs.append({"path": str(p)})
-    return inputs
-
-
-def fingerprint_in_background(paths, preload_plotting=False) -> Future:
-    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
-
-    Parameters
-    ----------
-    paths : sequence of Path
-    preload_plotting : bool
-        With it, the thread first imports what ``overview.png`` needs (matplotlib, about
-        1 s), so that import also overlaps the single-threaded steps.
-
-    Returns
-    -------
-    concurrent.futures.Future
-        Of a list of dicts, one per path.
-
-    Notes
-    -----
-    With ``preload_plotting`` the thread first imports what ``overview.png`` needs
-    (matplotlib, about 1 s), so that import also overlaps the single-threaded steps.
-    """
-    fut: Future = Future()
-
-    def work():
-        if preload_plotting:
-            try:
-                import matplotlib.backends.backend_agg  # noqa: F401
-                import matplotlib.figure  # noqa: F401
-                import skimage.segmentation  # noqa: F401
-            except Exception:  # noqa: BLE001 - only a head start; save_result imports again
-                pass
-        try:
-            fut.set_result(_fingerprints(paths))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
-            fut.set_exception(exc)
-
-    threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
-    return fut
 
 
 def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
