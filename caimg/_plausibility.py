@@ -75,9 +75,10 @@ def check_cell_diameter_px(pixel_size_um: float, cell_diameter_um: float,
     Raises
     ------
     ConfigError
-        When a cell would be under 1 px or over half the frame across: the pixel size is
-        almost surely in the wrong unit, and segmenting at that scale would find nothing
-        (or run for hours).
+        When a cell would be under 1 px or over twice the frame's larger side across: the
+        pixel size is almost surely in the wrong unit (mm or m for um moves it by 1e3 or
+        1e6), and segmenting at that scale would find nothing (or run for hours). A small
+        crop around one or two cells stays allowed.
     """
     diameter_px = float(cell_diameter_um) / float(pixel_size_um)
     lo, hi = PIXEL_SIZE_RANGE_UM
@@ -91,9 +92,9 @@ def check_cell_diameter_px(pixel_size_um: float, cell_diameter_um: float,
     what = (f"{where}: {origin} makes a segment.cell_diameter_um = {cell_diameter_um:g} um "
             f"cell {diameter_px:.3g} px across in frames of {frame_shape[0]}x{frame_shape[1]} "
             "px")
-    half = min(frame_shape) / 2
-    if not math.isfinite(diameter_px) or diameter_px > half or diameter_px < 1:
-        raise ConfigError(f"{what}; expected 1 to {half:g} px{hint}; {fix}, or set "
+    most = 2 * max(frame_shape)
+    if not math.isfinite(diameter_px) or diameter_px > most or diameter_px < 1:
+        raise ConfigError(f"{what}; expected 1 to {most:g} px{hint}; {fix}, or set "
                           "segment.cell_diameter_px and drop cell_diameter_um")
     if diameter_px < 2:
         return (f"{what}; cells under 2 px across are hardly resolved, so ROIs are unreliable"

@@ -149,8 +149,8 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
     if not need <= set(rec.channels):
         raise StackReadError(
             f"{recording_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs "
-            f"channels {sorted(need)}, the recording has {sorted(rec.channels)}; choose the pipeline "
-            f"that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
+            f"channels {sorted(need)}, the recording has {sorted(rec.channels)}; choose the "
+            f"pipeline that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
     if rec.frame_interval_s is None:
         raise StackReadError(f"{rec.name}: no frame interval; pass --frame-interval SECONDS "
                              "or set input.frame_interval_s in the recipe")

@@ -89,7 +89,8 @@ class MotionConfig:
 @dataclass(frozen=True)
 class SegmentConfig:
     """ROI segmentation. ``method`` names a registered method; ``params`` are its options
-    (checked against the method's signature)."""
+    (checked against the method's signature).
+    """
 
     method: str = "auto"
     cell_diameter_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
@@ -136,7 +137,8 @@ class BackgroundConfig:
 @dataclass(frozen=True)
 class CalibrationConfig:
     """[Ca2+] calibration. Fura-2: Grynkiewicz ``Kd*beta*(R-Rmin)/(Rmax-R)``;
-    single wavelength: ``Kd*(F-Fmin)/(Fmax-F)``. Off unless ``enabled``."""
+    single wavelength: ``Kd*(F-Fmin)/(Fmax-F)``. Off unless ``enabled``.
+    """
 
     enabled: bool = False
     kd_nM: float = field(default=224.0, metadata=_range(0, None, lo_open=True))
@@ -197,6 +199,8 @@ class KineticsConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
+    """``[output]``: which files besides the tables a result folder and a batch get."""
+
     overview_png: bool = True
     roiset_zip: bool = True
     nwb: bool = False  # <out>/<recording>.nwb beside each result (caimg[export]; docs/export.md)
@@ -207,7 +211,8 @@ class OutputConfig:
 @dataclass(frozen=True)
 class ExperimentConfig:
     """How ``caimg summarize`` maps recordings to the experiment design when no
-    ``design.csv`` is given (docs/experiment.md)."""
+    ``design.csv`` is given (docs/experiment.md).
+    """
 
     # regular expression with named groups (condition, compound, concentration,
     # replicate, ...) matched on each recording's input path, e.g.

@@ -36,7 +36,8 @@ versions = st.versions
 def resolve_pipeline(pipeline: str | Path | PipelineConfig, recording: Recording | None = None,
                      overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """The recipe for a recording. ``"auto"`` picks ``fura2`` for recordings with
-    ``f340``/``f380`` channels and ``fluo4`` for a single channel."""
+    ``f340``/``f380`` channels and ``fluo4`` for a single channel.
+    """
     if isinstance(pipeline, str) and pipeline == "auto":
         if recording is None:
             raise ConfigError("pipeline 'auto' needs a recording to choose fura2 or fluo4")

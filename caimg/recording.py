@@ -77,6 +77,7 @@ class Recording:
 
     @property
     def channel_names(self) -> tuple[str, ...]:
+        """Names of the channels, in order (e.g. ``("f340", "f380")``)."""
         return tuple(self.channels)
 
     @property
@@ -86,22 +87,26 @@ class Recording:
 
     @property
     def n_frames(self) -> int:
+        """Frames per channel (T)."""
         return self.shape[0]
 
     @property
     def dtype(self) -> np.dtype:
+        """Pixel type of the channels (of the first; all channels share it)."""
         return np.dtype(next(iter(self.channels.values())).dtype)
 
     @property
     def time_source(self) -> str:
         """Where :meth:`time_s` comes from, e.g. ``"per-frame (ome DeltaT)"`` or
-        ``"uniform (imagej finterval)"``."""
+        ``"uniform (imagej finterval)"``.
+        """
         kind = "uniform" if self.timestamps_s is None else "per-frame"
         return f"{kind} ({self.frame_interval_source})"
 
     def time_s(self) -> np.ndarray:
         """Time of each frame in seconds, shape (T,): the per-frame times when the recording
-        has them, else ``frame * frame_interval_s`` from 0."""
+        has them, else ``frame * frame_interval_s`` from 0.
+        """
         if self.timestamps_s is not None:
             return np.array(self.timestamps_s, dtype=float)
         if self.frame_interval_s is None:

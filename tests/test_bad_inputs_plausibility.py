@@ -117,7 +117,7 @@ def test_pixel_size_in_wrong_unit_is_an_error(tmp_path, folder, capsys, pixel_si
     error_type, message = _failure(out)
     assert error_type == "ConfigError"
     for needle in ("cells.tif", "--pixel-size", "cell_diameter_um", f"looks like {unit}:",
-                   "expected 1 to 32 px"):
+                   "expected 1 to 128 px"):
         assert needle in message, (needle, message)
 
 

@@ -275,7 +275,8 @@ class TiffFrames:
     def _frame_starts(self, frame_nbytes: int) -> np.ndarray | None:
         """File offset of each frame's bytes when every frame is one run in the file (its
         strips non-empty and back to back, together at least a frame), else None.
-        Computed once per object, vectorised over all frames."""
+        Computed once per object, vectorised over all frames.
+        """
         starts = self._starts
         if starts is None:
             off, cnt = self._offsets, self._bytecounts
@@ -288,7 +289,8 @@ class TiffFrames:
 
     def _read_runs(self, fd, frames, flat, starts):
         """:meth:`_read_raw` for frames that are one run of bytes each: the same vectored
-        reads (same grouping, same errors), without a Python loop over strips."""
+        reads (same grouping, same errors), without a Python loop over strips.
+        """
         fb = flat.shape[1]
         mv = memoryview(flat.reshape(-1))
         scratch = memoryview(_scratch(_MAX_GAP))
@@ -314,7 +316,8 @@ class TiffFrames:
 
     def _read_decoded(self, frames, out):
         """Read each page's compressed segments with positioned reads and decode them
-        with tifffile's decoder for the series' first page (all pages share it)."""
+        with tifffile's decoder for the series' first page (all pages share it).
+        """
         fd = self._fd()
         with self._lock:
             if self._tif is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import CaimgError, ConfigError
 
@@ -68,7 +68,8 @@ def split_pair(path: Path, pair_suffixes: Sequence[str]) -> tuple[str, int] | No
 
 def check_pair_suffixes(pair_suffixes) -> tuple[str, str]:
     """``pair_suffixes`` as a tuple; :class:`ConfigError` unless two different non-empty
-    strings."""
+    strings.
+    """
     if (not isinstance(pair_suffixes, (tuple, list)) or len(pair_suffixes) != 2
             or not all(isinstance(s, str) and s for s in pair_suffixes)
             or pair_suffixes[0] == pair_suffixes[1]):

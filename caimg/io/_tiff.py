@@ -24,11 +24,11 @@ import tifffile
 from ..errors import MetadataWarning, StackReadError
 from ._axes import check_pages_in_series
 from ._frames import TiffFrames
-from .channels import ChannelInfo
 from ._ifdwalk import PageWalk, walk_pages
+from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
 from ._tiffchannels import RGB_NAMES, ome_channels, rgb_frames
 from ._times import ome_plane_times, stk_plane_times
-from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
+from .channels import ChannelInfo
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
@@ -83,7 +83,8 @@ def tiff_error(path: Path, exc: Exception, size: int) -> StackReadError:
 
 class _TifffileErrors(logging.Handler):
     """Collect ERROR records tifffile logs (it logs, rather than raises, on a broken IFD
-    chain), from this thread only, while used as a context manager."""
+    chain), from this thread only, while used as a context manager.
+    """
 
     def __init__(self):
         super().__init__(level=logging.ERROR)
@@ -198,7 +199,8 @@ def _planes_in_metadata(tif: tifffile.TiffFile) -> int | None:
 
 def _first_series(tif: tifffile.TiffFile, path: Path):
     """``(series, axes, shape, dtype)`` of the first series, checked to be grayscale frames
-    of a plausible size; ``dtype`` has the file's byte order."""
+    of a plausible size; ``dtype`` has the file's byte order.
+    """
     if not tif.series:
         raise StackReadError(f"{path}: TIFF without images; expected a stack")
     series = tif.series[0]
@@ -253,7 +255,8 @@ def _check_complete(tif: tifffile.TiffFile, log: _TifffileErrors, path: Path, ax
 def _pixel_data(tif, series, path: Path, size: int, n_planes: int, shape, dtype,
                 walk: PageWalk | None):
     """``(data, memmapped)``: a read-only memory map of a contiguous native-order file,
-    else :class:`TiffFrames` over its pages."""
+    else :class:`TiffFrames` over its pages.
+    """
     axes, frame_shape = series.axes, shape[-2:]
     offset = series.dataoffset
     if offset is None:  # compressed, or not contiguous
@@ -359,7 +362,8 @@ def _own_times(tif, path: Path, axes: str, shape) -> tuple[np.ndarray | None, st
 def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,
                         walk: PageWalk | None = None) -> TiffFrames:
     """:class:`TiffFrames` over the pages of ``series``, with their strip/tile tables
-    (from the walk when it covered exactly these pages, else from tifffile's pages)."""
+    (from the walk when it covered exactly these pages, else from tifffile's pages).
+    """
     pages = list(series.pages)
     if len(pages) != n_planes or any(p is None for p in pages):
         raise StackReadError(f"{path}: the series {series.axes} {tuple(series.shape)} needs "

@@ -6,8 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, StackReadError
-from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_stack_name,
-                     is_tiff_name, split_pair, tiff_stem)
+from ._paths import (
+    LAYOUT_NAMES,
+    as_path_list,
+    check_pair_suffixes,
+    is_stack_name,
+    is_tiff_name,
+    split_pair,
+    tiff_stem,
+)
 from ._walk import file_problem, walk_files
 from .sequence import compile_sequence_pattern, group_sequences
 from .vendor import expand_positions
@@ -54,8 +61,10 @@ def _skip_dir(path: Path) -> bool:
 
 
 def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``; what cannot be taken (unreadable folders, symlink loops,
-    FIFOs, odd names) goes to ``errors`` (or raises), see :mod:`caimg.io._walk`."""
+    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``; what cannot be taken
+    (unreadable folders, symlink loops, FIFOs, odd names) goes to ``errors`` (or raises),
+    see :mod:`caimg.io._walk`.
+    """
     return walk_files(root, errors, skip_dir=_skip_dir,
                       accept=lambda f: not f.startswith(".") and is_stack_name(Path(f)))
 
@@ -63,7 +72,8 @@ def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> lis
 def _collect_files(paths, pair_suffixes, pairing: bool,
                    problems: list[tuple[Path, str]] | None) -> list[tuple[Path, Path]]:
     """``(root the file was found under, file)`` for every given file and every TIFF under
-    the given folders; paths that cannot be searched go to ``problems`` (or raise)."""
+    the given folders; paths that cannot be searched go to ``problems`` (or raise).
+    """
     files: list[tuple[Path, Path]] = []
     for p in as_path_list(paths):
         if not p.exists() and not p.is_symlink():
@@ -95,7 +105,8 @@ def _collect_files(paths, pair_suffixes, pairing: bool,
 def _group_pairs(files, pair_suffixes, layout: str, pairing: bool) -> list[tuple]:
     """``(root, first path, stem, paths, layout)`` per recording, in sorted path order:
     pair files of one folder and stem become one recording, the same file found twice
-    counts once."""
+    counts once.
+    """
     seen: set[Path] = set()
     groups: dict[tuple[Path, str], list[Path | None]] = {}
     # (root, stem, explicit paths or None, group key or None, layout) in sorted path order
@@ -140,7 +151,8 @@ def _next_free(name: str, used: set[str]) -> str:
 
 def _named_sources(resolved, problems) -> list[RecordingSource]:
     """Sources with unique names: the stem, else the path relative to the searched folder;
-    then one source per path that could not be searched."""
+    then one source per path that could not be searched.
+    """
     counts: dict[str, int] = {}
     for r in resolved:
         counts[r[2]] = counts.get(r[2], 0) + 1
@@ -191,14 +203,14 @@ def find_recordings(paths, *, layout: str = "auto",
         Suffixes of the 340 nm and 380 nm file stems.
     on_error : {"raise", "report"}
         What to do with a path that does not exist, a folder that cannot be listed, a
-        symlink loop, a FIFO or an odd name (see :mod:`caimg.io._walk`): raise :class:`StackReadError`, or return it as a source whose ``error`` says why
-        (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
+        symlink loop, a FIFO or an odd name (see :mod:`caimg.io._walk`): raise
+        :class:`StackReadError`, or return it as a source whose ``error`` says why (so a
+        batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
     sequence_pattern : str, optional
         Regular expression on file stems with a group ``frame`` (and optionally ``name``);
         default :data:`~caimg.io.sequence.DEFAULT_SEQUENCE_PATTERN`. With layout
-        ``"auto"``, two or more
-        single-frame TIFFs of one folder that match with the same name are one recording
-        of layout ``"sequence"`` (an image sequence), named after that name.
+        ``"auto"``, two or more single-frame TIFFs of one folder that match with the
+        same name are one recording of layout ``"sequence"`` (an image sequence), named after that name.
 
     Returns
     -------

@@ -13,9 +13,9 @@ import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,14 +24,20 @@ from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
 from ._axes import check_no_z
 from ._frames import FilledFrames
-from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
-                     split_pair, tiff_stem)
+from ._paths import (
+    LAYOUT_NAMES,
+    as_path_list,
+    check_pair_suffixes,
+    check_positive,
+    split_pair,
+    tiff_stem,
+)
 from ._tiff import FileInfo, inspect
 from ._times import frame_times, median_interval
+from .find import RecordingSource
 from .select import needs_choice, select_planes
 from .sequence import sequence_channels
 from .vendor import describe_file, is_vendor_file, recording_from_image
-from .find import RecordingSource
 
 __all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarning",
            "MAX_NONFINITE_FRACTION", "MAX_NONFINITE_FRAME_FRACTION"]
@@ -246,7 +252,8 @@ def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_inter
 
 def _check_finite(name: str, arr, path: Path, chunk_frames: int = 256, stacklevel: int = 3):
     """``(array, number of non-finite pixels)``: the array itself when every pixel is
-    finite, a :class:`FilledFrames` view (with a warning) when a few are not."""
+    finite, a :class:`FilledFrames` view (with a warning) when a few are not.
+    """
     if arr.dtype.kind not in "fc":
         return arr, 0
     if arr.dtype.kind == "c":
@@ -299,7 +306,8 @@ def _check_options(layout, channel_order, pair_suffixes, frame_interval_s, pixel
 
 def _file_paths(paths, layout: str, pair_suffixes, name):
     """``(file paths, layout, name)``: a source's or the given paths, the layout ``"pair"``
-    for two files, and an error when the number of files does not fit the layout."""
+    for two files, and an error when the number of files does not fit the layout.
+    """
     if isinstance(paths, RecordingSource):
         src = paths
         if src.error:
@@ -340,7 +348,8 @@ def _file_paths(paths, layout: str, pair_suffixes, name):
 
 def _vendor_target(paths) -> tuple[Path, int | None, str | None] | None:
     """``(file, position, source name)`` when ``paths`` is one vendor file (or a source of
-    one), else None."""
+    one), else None.
+    """
     if isinstance(paths, RecordingSource):
         if paths.error or len(paths.paths) != 1 or paths.layout != "auto":
             return None
@@ -367,7 +376,8 @@ def _read_vendor(path: Path, position: int | None, source_name: str | None, *, n
 
 def _sequence_paths(paths) -> tuple[Path, ...] | None:
     """The files of an image sequence: a source of layout ``"sequence"``, or more than two
-    paths given; None for anything else."""
+    paths given; None for anything else.
+    """
     if isinstance(paths, RecordingSource):
         if paths.layout == "sequence" and not paths.error:
             return tuple(Path(p) for p in paths.paths)
@@ -388,7 +398,8 @@ def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_or
                timestamps=None) -> Recording:
     """The Recording of what a layout reader found, with what every layout shares: the
     frame interval (or per-frame times), the pixel size, the NaN/inf check and the file
-    metadata, with the warnings ``caught`` so far."""
+    metadata, with the warnings ``caught`` so far.
+    """
     n_frames = int(next(iter(found.channels.values())).shape[0])
     times, times_source = frame_times(infos[0].path, infos[0].times_s, layout=layout,
                                       n_frames=n_frames, timestamps=timestamps,
@@ -472,8 +483,8 @@ def read_recording(paths, *, layout: str = "auto",
         row per frame, seconds). They win over the file metadata and are kept unchanged
         in ``Recording.timestamps_s``.
     time_s : array of float, shape (T,), optional
-        The same as an array (used when no ``timestamps_file`` is given). Without them, per-frame OME
-        ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
+        The same as an array (used when no ``timestamps_file`` is given). Without them,
+        per-frame OME ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
         uniform interval.
     channels : mapping of str to int or str, optional
         ``input.channels``: which file channel is ``f`` (or ``f340``/``f380``), by name,

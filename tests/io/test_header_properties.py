@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
 AS_LIMIT_BYTES = 2 << 30

@@ -12,8 +12,15 @@ import pytest
 import tifffile
 
 from caimg.errors import CaimgError, StackReadError
-from caimg.io.stack import (MetadataWarning, RecordingSource, TiffFrames, find_recordings,
-                            open_stack, read_recording, write_recording)
+from caimg.io.stack import (
+    MetadataWarning,
+    RecordingSource,
+    TiffFrames,
+    find_recordings,
+    open_stack,
+    read_recording,
+    write_recording,
+)
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DYNCLUST = DATA / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"

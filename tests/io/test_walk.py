@@ -103,9 +103,9 @@ def test_really_unreadable_folder_is_a_row(tmp_path):
         os.chmod(d, 0o755)
         os.chmod(d / "a.tif", 0o644)
         os.chmod(d / "locked", 0)
-        proc = subprocess.run([sys.executable, "-c", _AS_USER, str(d)], check=False, capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-                              timeout=120)
+        proc = subprocess.run([sys.executable, "-c", _AS_USER, str(d)], check=False,
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
         assert proc.returncode == 0, proc.stderr
         found = dict(json.loads(proc.stdout))
         assert found["a"] is None
