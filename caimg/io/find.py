@@ -210,7 +210,8 @@ def find_recordings(paths, *, layout: str = "auto",
         Regular expression on file stems with a group ``frame`` (and optionally ``name``);
         default :data:`~caimg.io.sequence.DEFAULT_SEQUENCE_PATTERN`. With layout
         ``"auto"``, two or more single-frame TIFFs of one folder that match with the
-        same name are one recording of layout ``"sequence"`` (an image sequence), named after that name.
+        same name are one recording of layout ``"sequence"`` (an image sequence), named
+        after that name.
 
     Returns
     -------
