@@ -41,8 +41,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cells", choices=["accepted", "responders"], default="accepted",
                    help="cells entering a recording's value (default every accepted cell)")
     p.add_argument("--test", choices=["auto", "dunnett", "welch-holm"], default="auto",
-                   help="comparison with the control: Dunnett (equal variances; default) or "
-                        "Welch t-tests with Holm's correction")
+                   help="comparison with the control: auto (default) = Dunnett when the "
+                        "groups' SDs are within 3-fold, else Welch t-tests with Holm's "
+                        "correction")
     p.add_argument("--direction", choices=["auto", "stimulation", "inhibition"],
                    default="auto", help="concentration-response direction (default auto)")
     p.set_defaults(func=run)
