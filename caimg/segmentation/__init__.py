@@ -37,11 +37,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ConfigError
+from ._diameter import estimate_diameter
 from ._gradient import segment_gradient
+from ._textbook import segment_textbook
 from ._threshold import segment_threshold
 from ._watershed import segment_watershed
 
-__all__ = ["segment", "available_methods", "register_method"]
+__all__ = ["segment", "available_methods", "register_method", "estimate_diameter",
+           "resolve_diameter"]
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"
@@ -85,6 +88,7 @@ def register_method(name: str):
 
 
 register_method("gradient")(segment_gradient)
+register_method("textbook")(segment_textbook)
 register_method("threshold")(segment_threshold)
 register_method("watershed")(segment_watershed)
 
@@ -100,7 +104,7 @@ def available_methods() -> list[str]:
     Examples
     --------
     >>> available_methods()
-    ['auto', 'gradient', 'threshold', 'watershed']
+    ['auto', 'gradient', 'textbook', 'threshold', 'watershed']
     """
     return ["auto", *sorted(_METHODS)]
 
@@ -140,6 +144,65 @@ def _as_images(images):
     return arr.astype(np.float64), None
 
 
+def resolve_diameter(structural, *, cell_diameter_px=None, cell_diameter_um=None,
+                     pixel_size_um=None, estimate="auto", mismatch=1.6):
+    """The cell diameter segmentation uses, in pixels, and where it came from.
+
+    Parameters
+    ----------
+    structural : ndarray, shape (Y, X)
+        Structural image (for the estimate).
+    cell_diameter_px : float, optional
+        Given diameter in pixels.
+    cell_diameter_um, pixel_size_um : float, optional
+        When both are given, ``cell_diameter_um / pixel_size_um`` is the given diameter.
+    estimate : {"auto", "always", "never"} or bool
+        ``"auto"``: measure the image (:func:`estimate_diameter`) when no diameter is
+        given, or when the given one is more than ``mismatch`` times off the measured
+        one (a recipe default at the wrong magnification); ``"always"`` (True): use the
+        measured one whenever there is one; ``"never"`` (False): use the given one.
+    mismatch : float
+        Factor beyond which ``"auto"`` trusts the image over the given diameter.
+
+    Returns
+    -------
+    diameter_px : float
+        The diameter to use.
+    source : str
+        ``"given"``, ``"um/pixel size"``, ``"estimated"`` or ``"default"`` (12 px: no
+        diameter given and none measurable).
+
+    Raises
+    ------
+    ConfigError
+        Non-positive sizes, a diameter below 1 px, or an unknown ``estimate``.
+    """
+    mode = {True: "always", False: "never"}.get(estimate, estimate)
+    if mode not in ("auto", "always", "never"):
+        raise ConfigError(f"segment parameter estimate_diameter = {estimate!r}: expected "
+                          "'auto', 'always' or 'never'")
+    given, source = None, "given"
+    if cell_diameter_um is not None and pixel_size_um is not None:
+        if cell_diameter_um <= 0 or pixel_size_um <= 0:
+            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
+                              f"{pixel_size_um}: expected positive numbers")
+        given, source = float(cell_diameter_um) / float(pixel_size_um), "um/pixel size"
+    elif cell_diameter_px is not None:
+        given = float(cell_diameter_px)
+    if given is not None and not given >= 1:
+        raise ConfigError(f"cell_diameter_px = {given}: expected a value >= 1 pixel")
+    if mode == "never" and given is not None:
+        return given, source
+    est = estimate_diameter(structural) if mode != "never" else None
+    if est is None:
+        return (given, source) if given is not None else (12.0, "default")
+    if mode == "always" or given is None:
+        return est, "estimated"
+    if est > mismatch * given or given > mismatch * est:
+        return est, "estimated"
+    return given, source
+
+
 def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=None,
             pixel_size_um=None, min_area_px=20, max_area_px=5000, **params) -> np.ndarray:
     """Find cells and return them as a label image.
@@ -155,8 +218,9 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     method : str
         ``"auto"`` (the best method, currently ``"gradient"``) or a name from
         :func:`available_methods`.
-    cell_diameter_px : float
-        Typical cell diameter in pixels. Sets every length scale of the methods.
+    cell_diameter_px : float or None
+        Typical cell diameter in pixels. Sets every length scale of the methods. None:
+        measured from the image (:func:`estimate_diameter`).
     cell_diameter_um, pixel_size_um : float, optional
         When both are known they override ``cell_diameter_px``
         (``cell_diameter_px = cell_diameter_um / pixel_size_um``).
@@ -165,7 +229,10 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     **params
         Options of the chosen method (see the ``segment_<name>`` function of its module,
         e.g. ``caimg.segmentation._gradient.segment_gradient``); an unknown name is a
-        :class:`~caimg.errors.ConfigError`.
+        :class:`~caimg.errors.ConfigError`. One option belongs to ``segment`` itself:
+        ``estimate_diameter`` (``"auto"``, the default, ``"always"`` or ``"never"``; see
+        :func:`resolve_diameter`): with ``"auto"`` a given diameter more than 1.6 x off
+        the one measured in the image is replaced by the measured one.
 
     Returns
     -------
@@ -198,6 +265,8 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
         close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0.0)
         raise ConfigError(f"unknown segmentation method '{method}': expected one of {close}")
     fn = _METHODS[name]
+    params = dict(params)
+    estimate = params.pop("estimate_diameter", "auto")
     valid_params = _method_params(fn)
     for k in params:
         if k not in valid_params:
@@ -205,14 +274,6 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"unknown parameter '{k}' for segmentation method '{name}': "
                               f"expected one of {sorted(valid_params)}{hint}")
-    if cell_diameter_um is not None and pixel_size_um is not None:
-        if cell_diameter_um <= 0 or pixel_size_um <= 0:
-            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
-                              f"{pixel_size_um}: expected positive numbers")
-        cell_diameter_px = float(cell_diameter_um) / float(pixel_size_um)
-    cell_diameter_px = float(cell_diameter_px)
-    if not cell_diameter_px >= 1:
-        raise ConfigError(f"cell_diameter_px = {cell_diameter_px}: expected a value >= 1 pixel")
     if min_area_px > max_area_px:
         raise ConfigError(f"min_area_px = {min_area_px} is larger than max_area_px = "
                           f"{max_area_px}; expected min_area_px <= max_area_px")
@@ -227,7 +288,13 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
             if k in activity:
                 activity[k] = np.nan_to_num(activity[k], nan=0.0, posinf=0.0, neginf=0.0)
     if structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0:
+        resolve_diameter(structural, cell_diameter_px=cell_diameter_px,
+                         cell_diameter_um=cell_diameter_um, pixel_size_um=pixel_size_um,
+                         estimate="never")  # still check the arguments
         return np.zeros(structural.shape, dtype=np.int32)
+    cell_diameter_px, _ = resolve_diameter(
+        structural, cell_diameter_px=cell_diameter_px, cell_diameter_um=cell_diameter_um,
+        pixel_size_um=pixel_size_um, estimate=estimate)
 
     labels = fn(structural, activity, cell_diameter_px=cell_diameter_px,
                 min_area_px=int(min_area_px), max_area_px=int(max_area_px), **params)

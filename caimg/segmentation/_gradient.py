@@ -11,7 +11,16 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import find_peaks, flatten, local_scale, log_response, mad_sd, nconv, refine_outlines
+from ._common import (
+    find_peaks,
+    flatten,
+    local_scale,
+    log_response,
+    mad_sd,
+    merge_fragments,
+    nconv,
+    refine_outlines,
+)
 
 __all__ = ["segment_gradient"]
 
@@ -20,7 +29,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
                      gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
-                     use_activity=True, activity_threshold=5.0, min_solidity=0.75):
+                     use_activity=True, activity_threshold=5.0, min_solidity=0.75,
+                     merge_dip=0.12, merge_step=1.4, merge_solidity=0.9):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -68,6 +78,12 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     min_solidity : float
         ROIs covering less than this fraction of their convex hull are not cell-shaped
         (neuropil, dendrite tangles) and are dropped (0 = keep all).
+    merge_dip, merge_step, merge_solidity : float
+        Adjacent ROIs are one cell, and merged, when the image along their border dips
+        less than ``merge_dip`` below the dimmer one's median, their medians differ by
+        less than the factor ``merge_step`` and the union fills ``merge_solidity`` of its
+        convex hull (:func:`~caimg.segmentation._common.merge_fragments`; ``merge_dip =
+        0`` turns it off).
 
     Returns
     -------
@@ -127,6 +143,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
         regions = np.where(regions > 0, regions, act)
+    if merge_dip > 0:
+        regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
+                                  min_solidity=merge_solidity)
     regions = _drop_thin(regions, min_thickness * d)
     return _drop_irregular(regions, min_solidity)
 

@@ -284,7 +284,8 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
     if k["wave_delay_s"] > 0 and n:
         band_owner, delay, weight = wave_bands(owner, labels, prof, n,
                                                kin["responder"].to_numpy(), k, gen)
-        wave = (band_owner, delay, weight)
+        # the bands are rendered from the model kinetics; the truth is what a mask measures
+        wave = (band_owner, delay, weight, kin)
         signal, ca, kin = wave_truth(time_s, kin, delay, weight, indicator, k)
     channels, loading, layout = _render(indicator, k, gen, signal, ca, kin, f_rest, owner,
                                         prof, drift, bg380, wave=wave, time_s=time_s)
@@ -368,7 +369,8 @@ def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg3
     """Render the indicator's channels; return them, the dye loading (N,) and the layout.
 
     ``labels`` is the owner image (the masks, plus neurites when there are any); with
-    ``wave`` = (band_owner, delay, weight) every cell is rendered as delayed bands.
+    ``wave`` = (band_owner, delay, weight, model kinetics) every cell is rendered as
+    delayed bands.
     """
     channels = {}
     if indicator == "fura2":
@@ -377,7 +379,7 @@ def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg3
                                           rmax=k["rmax"], beta=k["beta"])
         loading = f_rest / f380_unit
         if wave is not None:
-            fs = wave_columns(time_s, kin, wave[1], loading, indicator, k)
+            fs = wave_columns(time_s, wave[3], wave[1], loading, indicator, k)
             labels = wave[0]
         else:
             fs = fura2_fluorescence(ca, loading[None, :], kd_nM=k["kd_nM"], rmin=k["rmin"],
@@ -387,7 +389,7 @@ def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg3
             k, gen)
         return channels, loading, "hyperstack"
     if wave is not None:
-        fs = wave_columns(time_s, kin, wave[1], f_rest, indicator, k)
+        fs = wave_columns(time_s, wave[3], wave[1], f_rest, indicator, k)
         labels = wave[0]
     else:
         fs = [f_rest[None, :] * (1 + signal)]
