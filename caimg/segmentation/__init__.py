@@ -37,6 +37,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ConfigError
+from ._cellpose import segment_cellpose
 from ._diameter import estimate_diameter
 from ._gradient import segment_gradient
 from ._textbook import segment_textbook
@@ -87,33 +88,75 @@ def register_method(name: str):
     return deco
 
 
+register_method("cellpose")(segment_cellpose)
 register_method("gradient")(segment_gradient)
 register_method("textbook")(segment_textbook)
 register_method("threshold")(segment_threshold)
 register_method("watershed")(segment_watershed)
 
 
+#: entry-point group through which other packages add segmentation methods
+PLUGIN_GROUP = "caimg.segmenters"
+_PLUGINS: dict[str, Any] = {}  # name -> entry point, loaded on first use
+
+
+def _plugin_entry_points():
+    """Entry points of :data:`PLUGIN_GROUP` not shadowing a built-in method (not loaded)."""
+    from importlib.metadata import entry_points
+
+    builtin = set(_METHODS) - set(_PLUGINS)
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in builtin}
+
+
+def _resolve_method(name):
+    """The method function for ``name``: built-in, or a plugin loaded now; None if unknown."""
+    if name in _METHODS:
+        return _METHODS[name]
+    ep = _plugin_entry_points().get(name)
+    if ep is None:
+        return _METHODS.get(name)
+    try:
+        fn = ep.load()
+    except Exception as exc:  # a broken plugin names itself
+        raise ConfigError(f"segmentation method '{name}' comes from the plugin entry point "
+                          f"'{ep.value}' (group {PLUGIN_GROUP}), which failed to load: {exc}; "
+                          f"fix or uninstall that package, or choose another method") from exc
+    if not callable(fn):
+        raise ConfigError(f"segmentation plugin '{name}' ({ep.value}) is not callable; "
+                          "expected a function fn(structural, activity, *, cell_diameter_px, "
+                          "min_area_px, max_area_px, **params) -> labels")
+    _METHODS[name] = fn
+    _PLUGINS[name] = ep
+    return fn
+
+
 def available_methods() -> list[str]:
     """Names accepted by ``segment(method=...)``.
+
+    Built-in methods and those that installed packages add through the
+    ``caimg.segmenters`` entry-point group (a plugin is imported only when used).
 
     Returns
     -------
     list of str
-        ``"auto"`` first, then the registered method names in alphabetical order.
+        ``"auto"`` first, then the method names in alphabetical order.
 
     Examples
     --------
-    >>> available_methods()
-    ['auto', 'gradient', 'textbook', 'threshold', 'watershed']
+    >>> available_methods()[:5]
+    ['auto', 'cellpose', 'gradient', 'textbook', 'threshold']
     """
-    return ["auto", *sorted(_METHODS)]
+    return ["auto", *sorted(set(_METHODS) | set(_plugin_entry_points()))]
 
 
 _COMMON = ("cell_diameter_px", "min_area_px", "max_area_px")
 
 
-def _method_params(fn) -> dict[str, Any]:
+def _method_params(fn) -> dict[str, Any] | None:
+    """Keyword-only options of a method with their defaults; None when it takes **kwargs."""
     sig = inspect.signature(fn)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
     return {k: p.default for k, p in sig.parameters.items()
             if p.kind is p.KEYWORD_ONLY and k not in _COMMON}
 
@@ -260,20 +303,25 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     name = "auto" if method is None else str(method)
     if name == "auto":
         name = _DEFAULT
-    if name not in _METHODS:
+    fn = _resolve_method(name)
+    if fn is None:
         valid = available_methods()
         close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0.0)
-        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close}")
-    fn = _METHODS[name]
+        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close} "
+                          f"(packages add methods through the '{PLUGIN_GROUP}' entry-point "
+                          "group)")
     params = dict(params)
     estimate = params.pop("estimate_diameter", "auto")
     valid_params = _method_params(fn)
-    for k in params:
+    for k in (params if valid_params is not None else ()):
         if k not in valid_params:
             close = difflib.get_close_matches(k, list(valid_params), n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"unknown parameter '{k}' for segmentation method '{name}': "
                               f"expected one of {sorted(valid_params)}{hint}")
+    check = getattr(fn, "check_params", None)
+    if check is not None:
+        check(params)
     if min_area_px > max_area_px:
         raise ConfigError(f"min_area_px = {min_area_px} is larger than max_area_px = "
                           f"{max_area_px}; expected min_area_px <= max_area_px")

@@ -230,7 +230,7 @@ def find_peaks(response, min_distance, threshold, mask=None):
 
 
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
-                    min_peak_snr, exclude=None):
+                    min_peak_snr, exclude=None, reference="peak"):
     """Cut each watershed region at ``edge_fraction`` of its height above its surroundings.
 
     Parameters
@@ -254,6 +254,12 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         Regions lower than this many noise SDs above their floor are dropped.
     exclude : ndarray of bool, shape (Y, X), optional
         Pixels that are no one's surroundings (cells already found).
+    reference : {"peak", "core"}
+        The height the fraction applies to: ``"peak"``, the region's 90th percentile;
+        ``"core"``, also the median of the pixels above that cut, with the cut at
+        ``1.25 * edge_fraction`` of that when it is lower: a bright nucleus or bright
+        granules (peak far above the body's median) do not pull the outline into the
+        cell, plain cells keep the peak rule.
 
     Returns
     -------
@@ -296,6 +302,10 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         if height < min_peak_snr * noise:
             continue
         thr = floor + edge_fraction * height
+        if reference == "core":
+            core = vals[vals >= thr]
+            if core.size:
+                thr = min(thr, floor + 1.25 * edge_fraction * (float(np.median(core)) - floor))
         m = reg & (smooth[win] >= thr)
         if not m.any():
             continue
