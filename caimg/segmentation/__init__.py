@@ -40,12 +40,13 @@ from ..errors import ConfigError
 from ._cellpose import segment_cellpose
 from ._diameter import estimate_diameter
 from ._gradient import segment_gradient
+from ._saturation import saturated_rois
 from ._textbook import segment_textbook
 from ._threshold import segment_threshold
 from ._watershed import segment_watershed
 
 __all__ = ["segment", "available_methods", "register_method", "estimate_diameter",
-           "resolve_diameter"]
+           "resolve_diameter", "saturated_rois"]
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"

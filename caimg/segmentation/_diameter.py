@@ -5,7 +5,7 @@ how big cells are (or what they say does not fit the image), the segmentation me
 it: blobs are found in the scale space of the scale-normalised LoG of the
 background-flattened image (:func:`skimage.feature.blob_log`), each blob's diameter is
 ``2 sqrt(2) sigma`` (the scale at which a disc of that diameter responds most), and the
-median over blobs is the typical cell diameter.
+area-weighted median over blobs is the typical cell diameter.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
     Returns
     -------
     float or None
-        The median blob diameter, pixels; None when no blob is found (a featureless
-        image).
+        The area-weighted median blob diameter, pixels (half of the blobs' area is in
+        blobs at most this big); None when no blob is found (a featureless image).
 
     Notes
     -----
@@ -44,7 +44,8 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
     1-px Gaussian, so fine texture (granules) does not count as cells. A disc of
     diameter D gives the largest scale-normalised LoG response at sigma = D / (2 sqrt 2).
     On the synthetic families the estimate is within about 20 % of the median true
-    equivalent diameter (flat, irregular cells come out smaller).
+    equivalent diameter (flat, irregular cells come out smaller; with sizes from 6 to
+    40 px it is the size of the bigger half).
 
     References
     ----------
@@ -75,4 +76,8 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
                      exclude_border=False)
     if len(blobs) == 0:
         return None
-    return float(np.median(k * blobs[:, 2]))
+    # area-weighted median: the diameter of the blob that covers the median pixel of all
+    # blobs, so many small puncta (debris, granules, boutons) do not outvote the cells
+    d = np.sort(k * blobs[:, 2])
+    cum = np.cumsum(d * d)
+    return float(d[np.searchsorted(cum, 0.5 * cum[-1])])

@@ -31,7 +31,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.12, merge_step=1.4, merge_solidity=0.9,
-                     min_edge_contrast=0.42, outline_reference="core"):
+                     min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
+                     max_elongation=5.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -91,6 +92,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         outside must be at least this fraction of the ROI's median height above its
         surroundings (3-5 px out) (in-focus cells: 0.45 and more; a blob blurred by sigma
         6 px: 0.3-0.4). Applies to cells seen in the structural image. 0 keeps all.
+    max_elongation : float
+        ROIs whose major axis is more than this many times their minor axis (of the
+        ellipse with the same second moments) are neurites or debris strings, not cell
+        bodies, and are dropped (spindle cells reach about 4). 0 keeps all.
+    close_fraction : float
+        Each ROI is closed (morphological closing with a disc of this fraction of the
+        cell diameter, into free pixels only): dark granules or a dark nucleus at the
+        edge of a cell leave no notches in its outline. 0 = off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
@@ -159,8 +168,57 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
+    if close_fraction > 0:
+        regions = _close_each(regions, close_fraction * d)
     regions = _drop_thin(regions, min_thickness * d)
+    if max_elongation > 0:
+        regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)
+
+
+def _drop_elongated(labels, max_ratio):
+    """Remove ROIs whose moment ellipse is more than ``max_ratio`` times as long as wide."""
+    n = int(labels.max(initial=0))
+    if n == 0:
+        return labels
+    rr, cc = np.indices(labels.shape)
+    lab = labels.ravel()
+    cnt = np.bincount(lab, minlength=n + 1).astype(float)
+    cnt[cnt == 0] = 1.0
+    mr = np.bincount(lab, rr.ravel(), n + 1) / cnt
+    mc = np.bincount(lab, cc.ravel(), n + 1) / cnt
+    dr = rr.ravel() - mr[lab]
+    dc = cc.ravel() - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
+    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
+    src = np.bincount(lab, dr * dc, n + 1) / cnt
+    half_tr = (srr + scc) / 2
+    disc = np.sqrt(np.maximum(half_tr ** 2 - (srr * scc - src ** 2), 0))
+    ratio = np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-12))
+    keep = ratio <= max_ratio
+    keep[0] = True
+    return np.where(keep[labels], labels, 0)
+
+
+def _close_each(labels, radius):
+    """Morphological closing of every ROI with a disc, growing into free pixels only."""
+    r = int(round(radius))
+    if r < 1 or labels.max(initial=0) == 0:
+        return labels
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disc = yy * yy + xx * xx <= r * r
+    out = labels.copy()
+    ny, nx = labels.shape
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = (slice(max(sl[0].start - r, 0), min(sl[0].stop + r, ny)),
+              slice(max(sl[1].start - r, 0), min(sl[1].stop + r, nx)))
+        m = labels[sl] == i
+        closed = ndi.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r]
+        add = closed & (out[sl] == 0)
+        out[sl][add] = i
+    return out
 
 
 def _drop_blurred(labels, flat, min_contrast):
