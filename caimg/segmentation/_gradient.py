@@ -144,7 +144,16 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
         if len(pk):
             pk = pk[fg[pk[:, 0], pk[:, 1]]]
-            near = ndi.binary_dilation(mk > 0, iterations=max(1, int(d / 4)))
+            # not in a big flat interior that already has a marker: inside a cell bigger
+            # than d the LoG at scale d answers to texture, and each answer made a
+            # fragment (small interiors may be two touching cells leaking into each other)
+            comp, _ = ndi.label(interior)
+            sizes = np.bincount(comp.ravel())
+            sizes[0] = 0
+            marked = np.unique(comp[(mk > 0) & (comp > 0)])
+            big = marked[sizes[marked] > 1.5 * math.pi * d * d / 4]
+            owned = np.isin(comp, big) | (mk > 0)
+            near = ndi.binary_dilation(owned, iterations=max(1, int(d / 4)))
             pk = pk[~near[pk[:, 0], pk[:, 1]]]
             for j, (r, c) in enumerate(pk, start=1):
                 mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
@@ -170,7 +179,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   min_solidity=merge_solidity)
     if close_fraction > 0:
         regions = _close_each(regions, close_fraction * d)
-    regions = _drop_thin(regions, min_thickness * d)
+    # capped at 3 px: with a wide range of sizes (d from the bigger cells) small cells stay
+    regions = _drop_thin(regions, min(min_thickness * d, 3.0))
     if max_elongation > 0:
         regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)

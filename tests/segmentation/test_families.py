@@ -17,7 +17,7 @@ from caimg.segmentation import estimate_diameter, resolve_diameter, segment
 from caimg.synthetic import make_recording
 
 # family -> F1 floor on these seeds (standard difficulty); the benchmark's bar is 0.95
-FLOORS = {"dark_nucleus": 0.9, "bright_nucleus": 0.9, "granular": 0.85, "sizes": 0.85,
+FLOORS = {"dark_nucleus": 0.9, "bright_nucleus": 0.9, "granular": 0.8, "sizes": 0.9,
           "haze": 0.85, "vignetting": 0.9, "flat_perinuclear": 0.85, "silent": 0.9}
 
 
