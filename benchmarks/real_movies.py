@@ -7,10 +7,9 @@ caimg's ``auto`` or ``textbook``) on
   ``--frames`` frames at the 30 Hz OptiNiSt assumes; no ground-truth masks ship with it),
 - ``fura2-dynclust-340nm-stack/adu340_4small_TYX.tif`` (Fura-2 340 nm only, 50 x 50 x 128),
 
-prints ROI counts, the diameter segmentation measured, and, where a data set has human
-masks (an ImageJ RoiSet next to the movie), F1 at IoU >= 0.5; writes PNG overlays (ROI
-outlines over the mean image, caimg green, textbook magenta, human masks red) to
-``--out`` (default /tmp/seg13_overlays).
+prints ROI counts and the diameter segmentation used; writes PNG overlays (ROI
+outlines over the mean image, caimg green, textbook magenta) to ``--out`` (default
+/tmp/seg13_overlays), named ``<movie>_<estimate-diameter>.png``.
 
 Run:  python benchmarks/real_movies.py [--data ../shared/data] [--frames 600]
 """
@@ -45,7 +44,7 @@ def _overlay(path, image, layers, title):
     plt.close(fig)
 
 
-def run_movie(stack, name, frame_interval_s, out):
+def run_movie(stack, name, frame_interval_s, out, estimate="auto"):
     import caimg
     from caimg.motion import register
     from caimg.recording import Recording
@@ -55,17 +54,19 @@ def run_movie(stack, name, frame_interval_s, out):
                     frame_interval_source="given", pixel_size_um=None, source=(),
                     layout="single", name=name, metadata={})
     mean = register(stack).summary.mean
-    d, src = resolve_diameter(mean, cell_diameter_px=12.0)
+    d, src = resolve_diameter(mean, cell_diameter_px=12.0, estimate=estimate)
     results = {}
     for method in ("auto", "textbook"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results[method] = caimg.run(rec, pipeline="fluo4", segment_method=method)
+            params = {"estimate_diameter": estimate} if method == "auto" else {}
+            results[method] = caimg.run(rec, pipeline="fluo4", segment_method=method,
+                                        **{"segment.params": params})
     lab_c, lab_t = results["auto"].labels, results["textbook"].labels
     print(f"{name}: {stack.shape}, diameter {d:.1f} px ({src}); caimg {lab_c.max()} ROIs "
           f"({results['auto'].kinetics['responder'].sum()} responders), textbook "
           f"{lab_t.max()} ROIs")
-    _overlay(out / f"{name}.png", mean, [("caimg", lab_c, "lime"),
+    _overlay(out / f"{name}_{estimate}.png", mean, [("caimg", lab_c, "lime"),
                                          ("textbook", lab_t, "magenta")], name)
     return results
 
@@ -78,18 +79,21 @@ def main(argv=None):
                                           / "shared" / "data"))
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--out", default="/tmp/seg13_overlays")
+    ap.add_argument("--estimate-diameter", default="auto", choices=("auto", "always", "never"),
+                    help="segment.params.estimate_diameter for caimg (the recipe gives 12 px)")
     args = ap.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gc = data / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff"
     if gc.exists():
         stack = tifffile.imread(gc)[:args.frames]
-        run_movie(np.ascontiguousarray(stack), "gcamp_optinist", 1 / 30.0, out)
+        run_movie(np.ascontiguousarray(stack), "gcamp_optinist", 1 / 30.0, out,
+                  args.estimate_diameter)
     else:
         print(f"{gc}: not found, skipped")
     fu = data / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"
     if fu.exists():
-        run_movie(tifffile.imread(fu), "fura2_dynclust_340", 1.0, out)
+        run_movie(tifffile.imread(fu), "fura2_dynclust_340", 1.0, out, args.estimate_diameter)
     else:
         print(f"{fu}: not found, skipped")
     return 0

@@ -244,7 +244,8 @@ def _drop_blurred(labels, flat, min_contrast):
               slice(max(sl[1].start - 7, 0), min(sl[1].stop + 7, nx)))
         m = labels[sl] == i
         free = labels[sl] == 0
-        inner = m & ~ndi.binary_erosion(m, iterations=2)
+        # the image border is no outline: erode as if the cell went on beyond it
+        inner = m & ~ndi.binary_erosion(m, iterations=2, border_value=1)
         outer = ndi.binary_dilation(m, iterations=2) & ~m & free
         ring = (ndi.binary_dilation(m, iterations=5) & ~ndi.binary_dilation(m, iterations=3)
                 & free)
@@ -318,8 +319,41 @@ def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fr
     regions = watershed(-csmooth, markers, mask=allowed)
     reach = ndi.distance_transform_edt(seeds == 0)
     regions = np.where(reach <= d, regions, 0).astype(np.int32)
-    return refine_outlines(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
-                           noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
+    act = refine_outlines(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
+                          noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
+    return _drop_stuck(act, cells, 0.6 * math.pi * d * d / 4)
+
+
+def _drop_stuck(act, cells, max_area, fraction=0.2):
+    """Drop activity ROIs stuck to a cell or to the image edge.
+
+    The scattered light of a responding cell is correlated with it, and so are the
+    interpolated or repeated pixels at the edge of registered frames: an activity ROI whose
+    2-px surroundings lie on a known cell for more than ``fraction`` of their length, or
+    that touches the image border, is one of those (the small, often square, ROIs next to
+    bright responding cells), not a cell, when it is smaller than ``max_area`` (a cell that
+    is visible only while active and touches a visible one is bigger).
+    """
+    if act.max(initial=0) == 0:
+        return act
+    out = act.copy()
+    ny, nx = act.shape
+    occupied = cells > 0
+    for i, sl in enumerate(ndi.find_objects(act), start=1):
+        if sl is None:
+            continue
+        if sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == ny or sl[1].stop == nx:
+            out[act == i] = 0
+            continue
+        win = (slice(max(sl[0].start - 3, 0), min(sl[0].stop + 3, ny)),
+               slice(max(sl[1].start - 3, 0), min(sl[1].stop + 3, nx)))
+        m = act[win] == i
+        if m.sum() >= max_area:
+            continue
+        ring = ndi.binary_dilation(m, iterations=2) & ~m
+        if ring.any() and occupied[win][ring].mean() > fraction:
+            out[win][m] = 0
+    return out
 
 
 def _drop_thin(labels, min_radius):
