@@ -21,7 +21,7 @@ signal is clipped; :func:`caimg.metrics.score_against_truth` leaves them out).
 Seeds: the report uses seeds 0 .. N-1. Anything tuned was tuned on seeds 100-199
 (``--tune`` runs those instead); never tune on the reported seeds.
 
-Run:  python benchmarks/families.py [--seeds 2] [--frames 100] [--quick] [--tune]
+Run:  python benchmarks/families.py [--seeds 2] [--frames 60] [--quick] [--tune]
       [--families plain,granular] [--difficulty standard,hard] [--indicators fluo4,fura2]
 """
 
@@ -100,17 +100,17 @@ def bars_met(p, difficulty):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=2, help="report on seeds 0..N-1")
-    ap.add_argument("--frames", type=int, default=100, help="frames per recording")
+    ap.add_argument("--frames", type=int, default=60, help="frames per recording")
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--difficulty", default="standard,hard")
     ap.add_argument("--indicators", default="fluo4,fura2")
     ap.add_argument("--tune", action="store_true", help="seeds 100.. (for tuning), not 0..")
-    ap.add_argument("--quick", action="store_true", help="1 seed, 60 frames, standard only")
+    ap.add_argument("--quick", action="store_true", help="1 seed, 40 frames, standard only")
     ap.add_argument("--verbose", action="store_true", help="one line per recording")
     args = ap.parse_args(argv)
     n_seeds, frames, diffs = args.seeds, args.frames, args.difficulty.split(",")
     if args.quick:
-        n_seeds, frames, diffs = 1, 60, ["standard"]
+        n_seeds, frames, diffs = 1, 40, ["standard"]
     seeds = [s + (100 if args.tune else 0) for s in range(n_seeds)]
     families = args.families.split(",")
     indicators = args.indicators.split(",")

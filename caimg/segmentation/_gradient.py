@@ -30,7 +30,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
-                     merge_dip=0.12, merge_step=1.4, merge_solidity=0.9,
+                     merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
                      max_elongation=5.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
