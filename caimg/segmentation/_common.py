@@ -321,7 +321,7 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
     return out
 
 
-def merge_fragments(labels, smooth, *, max_dip=0.12, max_step=1.4, min_solidity=0.9):
+def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=0.93):
     """Merge adjacent ROIs that are pieces of one cell (no dip between them).
 
     Two ROIs sharing a border are one cell when the image along their border hardly dips
