@@ -80,9 +80,10 @@ class TruthScore:
 
     ``pearson_r``: per matched responding cell, correlation of the extracted signal with
     the true noiseless signal (cells the truth marks ``saturated`` are left out of the
-    signal and kinetics figures: their camera signal is clipped); ``amplitude_error`` / ``decay_tau_error``: relative errors
-    of cells that are responders in both; ``responder_correct``: per matched cell with a
-    kinetics row, whether the responder call is right.
+    signal and kinetics figures: their camera signal is clipped); ``amplitude_error`` /
+    ``decay_tau_error``: relative errors of cells that are responders in both;
+    ``responder_correct``: per matched cell with a kinetics row, whether the responder call
+    is right.
     """
 
     match: MatchResult

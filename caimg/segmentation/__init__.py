@@ -21,9 +21,20 @@ cells along their real border; each cell's outline is then cut at ``edge_fractio
 own height above its own surroundings (one rule for cells of any brightness, which keeps
 scattered-light halos outside), and slivers thinner than a quarter cell are dropped.
 
+Issue 13 added, each a ``segment.params`` option: the cell diameter measured from the
+image when none is given or the given one is far off (:func:`resolve_diameter`,
+:func:`estimate_diameter`), no marker from texture inside big flat interiors, adjacent
+pieces of one cell merged, outlines of textured cells referred to the body's median,
+out-of-focus blobs and elongated strings (neurites) dropped, activity ROIs stuck to a cell
+or the image edge dropped; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
+floor caimg is benchmarked against (``benchmarks/families.py``), ``"cellpose"`` runs
+Cellpose with weights already on disk, and packages add methods through the
+``caimg.segmenters`` entry-point group.
+
 The package: this module holds :func:`segment` and the method registry; each method
-lives in its own module (``_gradient``, ``_watershed``, ``_threshold``) and the helpers
-they share (background flattening, outline cut) in ``_common``.
+lives in its own module (``_gradient``, ``_watershed``, ``_threshold``, ``_textbook``,
+``_cellpose``), the helpers they share (background flattening, outline cut, fragment
+merge) in ``_common``, the diameter estimate in ``_diameter``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import numpy as np
 
 from ._physics import (
     fluo4_calcium,
-    fura2_calcium_to_ratio,
     fura2_fluorescence,
     fura2_ratio_to_calcium,
     response_curve,
@@ -85,7 +84,10 @@ def _column_signal(time_s, kin, delay, k):
     rise = np.nan_to_num(kin["rise_duration_s"].to_numpy(), nan=1.0)
     tau = np.nan_to_num(kin["decay_tau_s"].to_numpy(), nan=1.0)
     s0 = kin["baseline"].to_numpy()
-    rep = lambda a: np.repeat(a, n_b)  # noqa: E731
+
+    def rep(a):
+        return np.repeat(a, n_b)
+
     sig = response_curve(time_s, baseline=rep(s0), amplitude=rep(amp),
                          onset_s=rep(onset) + delay.ravel(), rise_duration_s=rep(rise),
                          decay_tau_s=rep(tau), rise_shape=k["rise_shape"])
