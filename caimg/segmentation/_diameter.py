@@ -21,7 +21,7 @@ from ._common import mad_sd
 __all__ = ["estimate_diameter"]
 
 
-def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=20, threshold_rel=0.1):
+def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_rel=0.1):
     """Typical cell diameter of a structural image, in pixels.
 
     Parameters
@@ -31,7 +31,7 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=20, threshold_
     min_px, max_px : float
         Range of diameters searched, pixels (``max_px`` is cut to a third of the image).
     n_scales : int
-        Number of log-spaced scales. Images of 256 px and more (both sides) are binned
+        Number of log-spaced scales. Images of 512 px and more (both sides) are binned
         2 x 2 first (4x less work).
     threshold_rel : float
         Blobs must reach this fraction of the strongest blob's response.
@@ -74,7 +74,7 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=20, threshold_
     max_px = float(min(max_px, min(img.shape) / 3.0))
     min_px = float(min(min_px, max_px))
     # big fields: the scale space of a 2x2-binned image is 4x cheaper; sizes scale back
-    if min(img.shape) >= 256 and min_px >= 4:
+    if min(img.shape) >= 512 and min_px >= 4:
         ny, nx = (img.shape[0] // 2) * 2, (img.shape[1] // 2) * 2
         binned = img[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2).mean(axis=(1, 3))
         half = estimate_diameter(binned, min_px=min_px / 2, max_px=max_px / 2,
