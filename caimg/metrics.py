@@ -79,9 +79,11 @@ class TruthScore:
     """How a pipeline result compares with a synthetic recording's ground truth.
 
     ``pearson_r``: per matched responding cell, correlation of the extracted signal with
-    the true noiseless signal; ``amplitude_error`` / ``decay_tau_error``: relative errors
-    of cells that are responders in both; ``responder_correct``: per matched cell with a
-    kinetics row, whether the responder call is right.
+    the true noiseless signal (cells the truth marks ``saturated`` are left out of the
+    signal and kinetics figures: their camera signal is clipped); ``amplitude_error`` /
+    ``decay_tau_error``: relative errors of cells that are responders in both;
+    ``responder_correct``: per matched cell with a kinetics row, whether the responder call
+    is right.
     """
 
     match: MatchResult
@@ -113,8 +115,11 @@ def score_against_truth(synthetic, result) -> TruthScore:
     kin = result.kinetics.set_index("roi")
     truth = synthetic.kinetics.set_index("roi")
     rs, amp, tau, rise, ok = [], [], [], [], []
+    clipped = truth["saturated"] if "saturated" in truth.columns else None
     for t_id, p_id in m.pairs:
         t = truth.loc[t_id]
+        if clipped is not None and bool(clipped.loc[t_id]):
+            continue
         if t["responder"] and int(p_id) in col:  # a flat true trace has no correlation
             rs.append(np.corrcoef(synthetic.signal[:, t_id - 1], values[:, col[int(p_id)]])[0, 1])
         if p_id not in kin.index:

@@ -21,9 +21,20 @@ cells along their real border; each cell's outline is then cut at ``edge_fractio
 own height above its own surroundings (one rule for cells of any brightness, which keeps
 scattered-light halos outside), and slivers thinner than a quarter cell are dropped.
 
+Issue 13 added, each a ``segment.params`` option: the cell diameter measured from the
+image when none is given or the given one is far off (:func:`resolve_diameter`,
+:func:`estimate_diameter`), no marker from texture inside big flat interiors, adjacent
+pieces of one cell merged, outlines of textured cells referred to the body's median,
+out-of-focus blobs and elongated strings (neurites) dropped, activity ROIs stuck to a cell
+or the image edge dropped; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
+floor caimg is benchmarked against (``benchmarks/families.py``), ``"cellpose"`` runs
+Cellpose with weights already on disk, and packages add methods through the
+``caimg.segmenters`` entry-point group.
+
 The package: this module holds :func:`segment` and the method registry; each method
-lives in its own module (``_gradient``, ``_watershed``, ``_threshold``) and the helpers
-they share (background flattening, outline cut) in ``_common``.
+lives in its own module (``_gradient``, ``_watershed``, ``_threshold``, ``_textbook``,
+``_cellpose``), the helpers they share (background flattening, outline cut, fragment
+merge) in ``_common``, the diameter estimate in ``_diameter``.
 """
 
 from __future__ import annotations
@@ -37,11 +48,16 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ConfigError
+from ._cellpose import segment_cellpose
+from ._diameter import estimate_diameter
 from ._gradient import segment_gradient
+from ._saturation import saturated_rois
+from ._textbook import segment_textbook
 from ._threshold import segment_threshold
 from ._watershed import segment_watershed
 
-__all__ = ["segment", "available_methods", "register_method", "method_options"]
+__all__ = ["segment", "available_methods", "register_method", "method_options",
+           "estimate_diameter", "resolve_diameter", "saturated_rois"]
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"
@@ -84,32 +100,75 @@ def register_method(name: str):
     return deco
 
 
+register_method("cellpose")(segment_cellpose)
 register_method("gradient")(segment_gradient)
+register_method("textbook")(segment_textbook)
 register_method("threshold")(segment_threshold)
 register_method("watershed")(segment_watershed)
+
+
+#: entry-point group through which other packages add segmentation methods
+PLUGIN_GROUP = "caimg.segmenters"
+_PLUGINS: dict[str, Any] = {}  # name -> entry point, loaded on first use
+
+
+def _plugin_entry_points():
+    """Entry points of :data:`PLUGIN_GROUP` not shadowing a built-in method (not loaded)."""
+    from importlib.metadata import entry_points
+
+    builtin = set(_METHODS) - set(_PLUGINS)
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in builtin}
+
+
+def _resolve_method(name):
+    """The method function for ``name``: built-in, or a plugin loaded now; None if unknown."""
+    if name in _METHODS:
+        return _METHODS[name]
+    ep = _plugin_entry_points().get(name)
+    if ep is None:
+        return _METHODS.get(name)
+    try:
+        fn = ep.load()
+    except Exception as exc:  # a broken plugin names itself
+        raise ConfigError(f"segmentation method '{name}' comes from the plugin entry point "
+                          f"'{ep.value}' (group {PLUGIN_GROUP}), which failed to load: {exc}; "
+                          f"fix or uninstall that package, or choose another method") from exc
+    if not callable(fn):
+        raise ConfigError(f"segmentation plugin '{name}' ({ep.value}) is not callable; "
+                          "expected a function fn(structural, activity, *, cell_diameter_px, "
+                          "min_area_px, max_area_px, **params) -> labels")
+    _METHODS[name] = fn
+    _PLUGINS[name] = ep
+    return fn
 
 
 def available_methods() -> list[str]:
     """Names accepted by ``segment(method=...)``.
 
+    Built-in methods and those that installed packages add through the
+    ``caimg.segmenters`` entry-point group (a plugin is imported only when used).
+
     Returns
     -------
     list of str
-        ``"auto"`` first, then the registered method names in alphabetical order.
+        ``"auto"`` first, then the method names in alphabetical order.
 
     Examples
     --------
-    >>> available_methods()
-    ['auto', 'gradient', 'threshold', 'watershed']
+    >>> available_methods()[:5]
+    ['auto', 'cellpose', 'gradient', 'textbook', 'threshold']
     """
-    return ["auto", *sorted(_METHODS)]
+    return ["auto", *sorted(set(_METHODS) | set(_plugin_entry_points()))]
 
 
 _COMMON = ("cell_diameter_px", "min_area_px", "max_area_px")
 
 
-def _method_params(fn) -> dict[str, Any]:
+def _method_params(fn) -> dict[str, Any] | None:
+    """Keyword-only options of a method with their defaults; None when it takes **kwargs."""
     sig = inspect.signature(fn)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
     return {k: p.default for k, p in sig.parameters.items()
             if p.kind is p.KEYWORD_ONLY and k not in _COMMON}
 
@@ -140,6 +199,65 @@ def _as_images(images):
     return arr.astype(np.float64), None
 
 
+def resolve_diameter(structural, *, cell_diameter_px=None, cell_diameter_um=None,
+                     pixel_size_um=None, estimate="auto", mismatch=1.6):
+    """The cell diameter segmentation uses, in pixels, and where it came from.
+
+    Parameters
+    ----------
+    structural : ndarray, shape (Y, X)
+        Structural image (for the estimate).
+    cell_diameter_px : float, optional
+        Given diameter in pixels.
+    cell_diameter_um, pixel_size_um : float, optional
+        When both are given, ``cell_diameter_um / pixel_size_um`` is the given diameter.
+    estimate : {"auto", "always", "never"} or bool
+        ``"auto"``: measure the image (:func:`estimate_diameter`) when no diameter is
+        given, or when the given one is more than ``mismatch`` times off the measured
+        one (a recipe default at the wrong magnification); ``"always"`` (True): use the
+        measured one whenever there is one; ``"never"`` (False): use the given one.
+    mismatch : float
+        Factor beyond which ``"auto"`` trusts the image over the given diameter.
+
+    Returns
+    -------
+    diameter_px : float
+        The diameter to use.
+    source : str
+        ``"given"``, ``"um/pixel size"``, ``"estimated"`` or ``"default"`` (12 px: no
+        diameter given and none measurable).
+
+    Raises
+    ------
+    ConfigError
+        Non-positive sizes, a diameter below 1 px, or an unknown ``estimate``.
+    """
+    mode = {True: "always", False: "never"}.get(estimate, estimate)
+    if mode not in ("auto", "always", "never"):
+        raise ConfigError(f"segment parameter estimate_diameter = {estimate!r}: expected "
+                          "'auto', 'always' or 'never'")
+    given, source = None, "given"
+    if cell_diameter_um is not None and pixel_size_um is not None:
+        if cell_diameter_um <= 0 or pixel_size_um <= 0:
+            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
+                              f"{pixel_size_um}: expected positive numbers")
+        given, source = float(cell_diameter_um) / float(pixel_size_um), "um/pixel size"
+    elif cell_diameter_px is not None:
+        given = float(cell_diameter_px)
+    if given is not None and not given >= 1:
+        raise ConfigError(f"cell_diameter_px = {given}: expected a value >= 1 pixel")
+    if mode == "never" and given is not None:
+        return given, source
+    est = estimate_diameter(structural) if mode != "never" else None
+    if est is None:
+        return (given, source) if given is not None else (12.0, "default")
+    if mode == "always" or given is None:
+        return est, "estimated"
+    if est > mismatch * given or given > mismatch * est:
+        return est, "estimated"
+    return given, source
+
+
 def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=None,
             pixel_size_um=None, min_area_px=20, max_area_px=5000, **params) -> np.ndarray:
     """Find cells and return them as a label image.
@@ -155,8 +273,9 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     method : str
         ``"auto"`` (the best method, currently ``"gradient"``) or a name from
         :func:`available_methods`.
-    cell_diameter_px : float
-        Typical cell diameter in pixels. Sets every length scale of the methods.
+    cell_diameter_px : float or None
+        Typical cell diameter in pixels. Sets every length scale of the methods. None:
+        measured from the image (:func:`estimate_diameter`).
     cell_diameter_um, pixel_size_um : float, optional
         When both are known they override ``cell_diameter_px``
         (``cell_diameter_px = cell_diameter_um / pixel_size_um``).
@@ -165,7 +284,10 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     **params
         Options of the chosen method (see the ``segment_<name>`` function of its module,
         e.g. ``caimg.segmentation._gradient.segment_gradient``); an unknown name is a
-        :class:`~caimg.errors.ConfigError`.
+        :class:`~caimg.errors.ConfigError`. One option belongs to ``segment`` itself:
+        ``estimate_diameter`` (``"auto"``, the default, ``"always"`` or ``"never"``; see
+        :func:`resolve_diameter`): with ``"auto"`` a given diameter more than 1.6 x off
+        the one measured in the image is replaced by the measured one.
 
     Returns
     -------
@@ -193,26 +315,25 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
     name = "auto" if method is None else str(method)
     if name == "auto":
         name = _DEFAULT
-    if name not in _METHODS:
+    fn = _resolve_method(name)
+    if fn is None:
         valid = available_methods()
         close = difflib.get_close_matches(name, valid, n=len(valid), cutoff=0.0)
-        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close}")
-    fn = _METHODS[name]
+        raise ConfigError(f"unknown segmentation method '{method}': expected one of {close} "
+                          f"(packages add methods through the '{PLUGIN_GROUP}' entry-point "
+                          "group)")
+    params = dict(params)
+    estimate = params.pop("estimate_diameter", "auto")
     valid_params = _method_params(fn)
-    for k in params:
+    for k in (params if valid_params is not None else ()):
         if k not in valid_params:
             close = difflib.get_close_matches(k, list(valid_params), n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"unknown parameter '{k}' for segmentation method '{name}': "
                               f"expected one of {sorted(valid_params)}{hint}")
-    if cell_diameter_um is not None and pixel_size_um is not None:
-        if cell_diameter_um <= 0 or pixel_size_um <= 0:
-            raise ConfigError(f"cell_diameter_um = {cell_diameter_um} and pixel_size_um = "
-                              f"{pixel_size_um}: expected positive numbers")
-        cell_diameter_px = float(cell_diameter_um) / float(pixel_size_um)
-    cell_diameter_px = float(cell_diameter_px)
-    if not cell_diameter_px >= 1:
-        raise ConfigError(f"cell_diameter_px = {cell_diameter_px}: expected a value >= 1 pixel")
+    check = getattr(fn, "check_params", None)
+    if check is not None:
+        check(params)
     if min_area_px > max_area_px:
         raise ConfigError(f"min_area_px = {min_area_px} is larger than max_area_px = "
                           f"{max_area_px}; expected min_area_px <= max_area_px")
@@ -227,7 +348,13 @@ def segment(images, *, method="auto", cell_diameter_px=12.0, cell_diameter_um=No
             if k in activity:
                 activity[k] = np.nan_to_num(activity[k], nan=0.0, posinf=0.0, neginf=0.0)
     if structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0:
+        resolve_diameter(structural, cell_diameter_px=cell_diameter_px,
+                         cell_diameter_um=cell_diameter_um, pixel_size_um=pixel_size_um,
+                         estimate="never")  # still check the arguments
         return np.zeros(structural.shape, dtype=np.int32)
+    cell_diameter_px, _ = resolve_diameter(
+        structural, cell_diameter_px=cell_diameter_px, cell_diameter_um=cell_diameter_um,
+        pixel_size_um=pixel_size_um, estimate=estimate)
 
     labels = fn(structural, activity, cell_diameter_px=cell_diameter_px,
                 min_area_px=int(min_area_px), max_area_px=int(max_area_px), **params)
@@ -283,7 +410,8 @@ def method_options(name: str) -> dict[str, Any] | None:
     ConfigError
         An unknown method.
     """
-    if name not in _METHODS:
+    fn = _resolve_method(name)  # a plugin method is loaded here
+    if fn is None:
         raise ConfigError(f"unknown segmentation method {name!r}; expected one of "
                           f"{available_methods()}")
-    return _method_params(_METHODS[name])
+    return _method_params(fn)

@@ -230,7 +230,7 @@ def find_peaks(response, min_distance, threshold, mask=None):
 
 
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
-                    min_peak_snr, exclude=None):
+                    min_peak_snr, exclude=None, reference="peak"):
     """Cut each watershed region at ``edge_fraction`` of its height above its surroundings.
 
     Parameters
@@ -254,6 +254,12 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         Regions lower than this many noise SDs above their floor are dropped.
     exclude : ndarray of bool, shape (Y, X), optional
         Pixels that are no one's surroundings (cells already found).
+    reference : {"peak", "core"}
+        The height the fraction applies to: ``"peak"``, the region's 90th percentile;
+        ``"core"``, also the median of the pixels above that cut, with the cut at
+        ``1.25 * edge_fraction`` of that when it is lower: a bright nucleus or bright
+        granules (peak far above the body's median) do not pull the outline into the
+        cell, plain cells keep the peak rule.
 
     Returns
     -------
@@ -296,6 +302,10 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         if height < min_peak_snr * noise:
             continue
         thr = floor + edge_fraction * height
+        if reference == "core":
+            core = vals[vals >= thr]
+            if core.size:
+                thr = min(thr, floor + 1.25 * edge_fraction * (float(np.median(core)) - floor))
         m = reg & (smooth[win] >= thr)
         if not m.any():
             continue
@@ -309,3 +319,97 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         m = ndi.binary_fill_holes(m) & reg
         out[win][m] = i
     return out
+
+
+def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=0.93):
+    """Merge adjacent ROIs that are pieces of one cell (no dip between them).
+
+    Two ROIs sharing a border are one cell when the image along their border hardly dips
+    below the dimmer one's median (``1 - border / min(median) < max_dip``), their medians
+    differ by less than the factor ``max_step`` (a dim cell pressed against a bright one
+    is kept apart) and their union fills at least ``min_solidity`` of its convex hull (two
+    round cells touching make a waist). Pairs are merged greedily, smallest dip first;
+    the merged ROI keeps the smaller id. Scale-free: this is what removes the fragments
+    that a too-small cell diameter, a textured interior or a nucleus leave inside or at
+    the edge of a cell.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        ROIs 1..N, 0 = background.
+    smooth : ndarray of float64, shape (Y, X)
+        Smoothed, background-flattened image.
+    max_dip, max_step, min_solidity : float
+        The merge rule (see above).
+
+    Returns
+    -------
+    ndarray of int32, shape (Y, X)
+        The ROIs after merging (ids not consecutive).
+    """
+    from skimage.morphology import convex_hull_image
+
+    labels = np.asarray(labels, dtype=np.int32)
+    n = int(labels.max(initial=0))
+    if n < 2:
+        return labels
+    idx = np.arange(1, n + 1)
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(smooth, labels, idx)
+    vals = {}
+    for a_img, b_img, sa, sb in ((labels[:, :-1], labels[:, 1:], smooth[:, :-1], smooth[:, 1:]),
+                                 (labels[:-1, :], labels[1:, :], smooth[:-1, :], smooth[1:, :])):
+        border = (a_img != b_img) & (a_img > 0) & (b_img > 0)
+        if not border.any():
+            continue
+        pa, pb = a_img[border], b_img[border]
+        key = np.minimum(pa, pb).astype(np.int64) * (n + 1) + np.maximum(pa, pb)
+        v = np.minimum(sa[border], sb[border])
+        order = np.argsort(key, kind="stable")
+        key, v = key[order], v[order]
+        u, start = np.unique(key, return_index=True)
+        for k_, part in zip(u.tolist(), np.split(v, start[1:]), strict=True):
+            vals.setdefault(k_, []).append(part)
+    cand = []
+    for k_, parts in vals.items():
+        a, b = divmod(k_, n + 1)
+        lo, hi = min(med[a], med[b]), max(med[a], med[b])
+        if lo <= 0:
+            continue
+        border_level = float(np.median(np.concatenate(parts)))
+        dip = 1.0 - border_level / lo
+        if dip < max_dip and hi / lo < max_step:
+            cand.append((dip, a, b))
+    if not cand:
+        return labels
+    cand.sort()
+    parent = np.arange(n + 1)
+
+    def root(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    slices = ndi.find_objects(labels)
+    members = {i: [i] for i in idx.tolist()}
+    for _dip, a, b in cand:
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            continue
+        group = members[ra] + members[rb]
+        sl = tuple(slice(min(slices[g - 1][k].start for g in group),
+                         max(slices[g - 1][k].stop for g in group)) for k in range(2))
+        m = np.isin(labels[sl], group)
+        try:
+            hull = convex_hull_image(m)
+        except Exception:  # degenerate (collinear) union
+            continue
+        if m.sum() < min_solidity * hull.sum():
+            continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        members[keep] = group
+        del members[gone]
+    roots = np.array([root(i) for i in range(n + 1)])
+    return roots[labels].astype(np.int32)

@@ -11,7 +11,16 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import find_peaks, flatten, local_scale, log_response, mad_sd, nconv, refine_outlines
+from ._common import (
+    find_peaks,
+    flatten,
+    local_scale,
+    log_response,
+    mad_sd,
+    merge_fragments,
+    nconv,
+    refine_outlines,
+)
 
 __all__ = ["segment_gradient"]
 
@@ -20,7 +29,10 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      threshold_snr=4.0, background_scale=3.0, interior_gradient=0.2,
                      gradient_sigma=1.0, enclosed_fraction=0.6, refine=True, edge_fraction=0.4,
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
-                     use_activity=True, activity_threshold=5.0, min_solidity=0.75):
+                     use_activity=True, activity_threshold=5.0, min_solidity=0.75,
+                     merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
+                     min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
+                     max_elongation=5.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -68,6 +80,30 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     min_solidity : float
         ROIs covering less than this fraction of their convex hull are not cell-shaped
         (neuropil, dendrite tangles) and are dropped (0 = keep all).
+    merge_dip, merge_step, merge_solidity : float
+        Adjacent ROIs are one cell, and merged, when the image along their border dips
+        less than ``merge_dip`` below the dimmer one's median, their medians differ by
+        less than the factor ``merge_step`` and the union fills ``merge_solidity`` of its
+        convex hull (:func:`~caimg.segmentation._common.merge_fragments`; ``merge_dip =
+        0`` turns it off).
+    min_edge_contrast : float
+        Out-of-focus blobs (haze) are dropped: an in-focus cell's outline is a step. The
+        median of the 2 px just inside the outline minus the median of the 2 px just
+        outside must be at least this fraction of the ROI's median height above its
+        surroundings (3-5 px out) (in-focus cells: 0.45 and more; a blob blurred by sigma
+        6 px: 0.3-0.4). Applies to cells seen in the structural image. 0 keeps all.
+    max_elongation : float
+        ROIs whose major axis is more than this many times their minor axis (of the
+        ellipse with the same second moments) are neurites or debris strings, not cell
+        bodies, and are dropped (spindle cells reach about 4). 0 keeps all.
+    close_fraction : float
+        Each ROI is closed (morphological closing with a disc of this fraction of the
+        cell diameter, into free pixels only): dark granules or a dark nucleus at the
+        edge of a cell leave no notches in its outline. 0 = off.
+    outline_reference : {"core", "peak"}
+        Height the ``edge_fraction`` cut refers to (see
+        :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
+        of a cell with a bright nucleus or granules its whole body.
 
     Returns
     -------
@@ -108,7 +144,16 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
         if len(pk):
             pk = pk[fg[pk[:, 0], pk[:, 1]]]
-            near = ndi.binary_dilation(mk > 0, iterations=max(1, int(d / 4)))
+            # not in a big flat interior that already has a marker: inside a cell bigger
+            # than d the LoG at scale d answers to texture, and each answer made a
+            # fragment (small interiors may be two touching cells leaking into each other)
+            comp, _ = ndi.label(interior)
+            sizes = np.bincount(comp.ravel())
+            sizes[0] = 0
+            marked = np.unique(comp[(mk > 0) & (comp > 0)])
+            big = marked[sizes[marked] > 1.5 * math.pi * d * d / 4]
+            owned = np.isin(comp, big) | (mk > 0)
+            near = ndi.binary_dilation(owned, iterations=max(1, int(d / 4)))
             pk = pk[~near[pk[:, 0], pk[:, 1]]]
             for j, (r, c) in enumerate(pk, start=1):
                 mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
@@ -122,13 +167,97 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         seeds = np.where(mk > 0, regions, 0)
         regions = refine_outlines(smooth, regions, seeds, d, edge_fraction,
                                   ring_px=max(2.0, d / 3), noise=noise_s,
-                                  min_peak_snr=threshold_snr)
+                                  min_peak_snr=threshold_snr, reference=outline_reference)
+    if min_edge_contrast > 0:
+        regions = _drop_blurred(regions, flat, min_edge_contrast)
     if use_activity and activity is not None and "corr" in activity:
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
         regions = np.where(regions > 0, regions, act)
-    regions = _drop_thin(regions, min_thickness * d)
+    if merge_dip > 0:
+        regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
+                                  min_solidity=merge_solidity)
+    if close_fraction > 0:
+        regions = _close_each(regions, close_fraction * d)
+    # capped at 3 px: with a wide range of sizes (d from the bigger cells) small cells stay
+    regions = _drop_thin(regions, min(min_thickness * d, 3.0))
+    if max_elongation > 0:
+        regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)
+
+
+def _drop_elongated(labels, max_ratio):
+    """Remove ROIs whose moment ellipse is more than ``max_ratio`` times as long as wide."""
+    n = int(labels.max(initial=0))
+    if n == 0:
+        return labels
+    rr, cc = np.indices(labels.shape)
+    lab = labels.ravel()
+    cnt = np.bincount(lab, minlength=n + 1).astype(float)
+    cnt[cnt == 0] = 1.0
+    mr = np.bincount(lab, rr.ravel(), n + 1) / cnt
+    mc = np.bincount(lab, cc.ravel(), n + 1) / cnt
+    dr = rr.ravel() - mr[lab]
+    dc = cc.ravel() - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
+    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
+    src = np.bincount(lab, dr * dc, n + 1) / cnt
+    half_tr = (srr + scc) / 2
+    disc = np.sqrt(np.maximum(half_tr ** 2 - (srr * scc - src ** 2), 0))
+    ratio = np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-12))
+    keep = ratio <= max_ratio
+    keep[0] = True
+    return np.where(keep[labels], labels, 0)
+
+
+def _close_each(labels, radius):
+    """Morphological closing of every ROI with a disc, growing into free pixels only."""
+    r = int(round(radius))
+    if r < 1 or labels.max(initial=0) == 0:
+        return labels
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disc = yy * yy + xx * xx <= r * r
+    out = labels.copy()
+    ny, nx = labels.shape
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = (slice(max(sl[0].start - r, 0), min(sl[0].stop + r, ny)),
+              slice(max(sl[1].start - r, 0), min(sl[1].stop + r, nx)))
+        m = labels[sl] == i
+        closed = ndi.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r]
+        add = closed & (out[sl] == 0)
+        out[sl][add] = i
+    return out
+
+
+def _drop_blurred(labels, flat, min_contrast):
+    """Remove ROIs whose outline is no step: out-of-focus blobs (haze)."""
+    if labels.max(initial=0) == 0:
+        return labels
+    out = labels.copy()
+    ny, nx = labels.shape
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = (slice(max(sl[0].start - 7, 0), min(sl[0].stop + 7, ny)),
+              slice(max(sl[1].start - 7, 0), min(sl[1].stop + 7, nx)))
+        m = labels[sl] == i
+        free = labels[sl] == 0
+        # the image border is no outline: erode as if the cell went on beyond it
+        inner = m & ~ndi.binary_erosion(m, iterations=2, border_value=1)
+        outer = ndi.binary_dilation(m, iterations=2) & ~m & free
+        ring = (ndi.binary_dilation(m, iterations=5) & ~ndi.binary_dilation(m, iterations=3)
+                & free)
+        if outer.sum() < 5 or ring.sum() < 5:  # packed among other cells: no judgement
+            continue
+        v = flat[sl]
+        height = float(np.median(v[m]) - np.median(v[ring]))
+        if height <= 0:
+            continue
+        if np.median(v[inner]) - np.median(v[outer]) < min_contrast * height:
+            out[sl][m] = 0
+    return out
 
 
 def _drop_irregular(labels, min_solidity):
@@ -190,8 +319,41 @@ def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fr
     regions = watershed(-csmooth, markers, mask=allowed)
     reach = ndi.distance_transform_edt(seeds == 0)
     regions = np.where(reach <= d, regions, 0).astype(np.int32)
-    return refine_outlines(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
-                           noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
+    act = refine_outlines(csmooth, regions, seeds, d, edge_fraction, ring_px=max(2.0, d / 3),
+                          noise=cnoise, min_peak_snr=threshold, exclude=cells > 0)
+    return _drop_stuck(act, cells, 0.6 * math.pi * d * d / 4)
+
+
+def _drop_stuck(act, cells, max_area, fraction=0.2):
+    """Drop activity ROIs stuck to a cell or to the image edge.
+
+    The scattered light of a responding cell is correlated with it, and so are the
+    interpolated or repeated pixels at the edge of registered frames: an activity ROI whose
+    2-px surroundings lie on a known cell for more than ``fraction`` of their length, or
+    that touches the image border, is one of those (the small, often square, ROIs next to
+    bright responding cells), not a cell, when it is smaller than ``max_area`` (a cell that
+    is visible only while active and touches a visible one is bigger).
+    """
+    if act.max(initial=0) == 0:
+        return act
+    out = act.copy()
+    ny, nx = act.shape
+    occupied = cells > 0
+    for i, sl in enumerate(ndi.find_objects(act), start=1):
+        if sl is None:
+            continue
+        if sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == ny or sl[1].stop == nx:
+            out[act == i] = 0
+            continue
+        win = (slice(max(sl[0].start - 3, 0), min(sl[0].stop + 3, ny)),
+               slice(max(sl[1].start - 3, 0), min(sl[1].stop + 3, nx)))
+        m = act[win] == i
+        if m.sum() >= max_area:
+            continue
+        ring = ndi.binary_dilation(m, iterations=2) & ~m
+        if ring.any() and occupied[win][ring].mean() > fraction:
+            out[win][m] = 0
+    return out
 
 
 def _drop_thin(labels, min_radius):

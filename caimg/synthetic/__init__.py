@@ -90,8 +90,9 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..recording import Recording
-from ._cells import cell_profile, place_cells, touching_cells
-from ._knobs import PRESETS, preset_knobs, resolve_knobs
+from ._cells import add_neurites, cell_profile, place_cells, touching_cells
+from ._families import wave_bands, wave_columns, wave_truth
+from ._knobs import FAMILIES, PRESETS, preset_knobs, resolve_knobs
 from ._physics import (
     draw_responses,
     fluo4_calcium,
@@ -108,6 +109,7 @@ __all__ = [
     "make_recording",
     "preset_knobs",
     "PRESETS",
+    "FAMILIES",
     "response_curve",
     "rise_time_factor",
     "fura2_ratio_to_calcium",
@@ -169,7 +171,7 @@ class SyntheticRecording:
 
 def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames=None,
                    n_cells=None, frame_interval_s=None, stimulus_time_s=None, rng=None,
-                   **overrides) -> SyntheticRecording:
+                   family=None, **overrides) -> SyntheticRecording:
     """Render a synthetic calcium-imaging recording with its exact ground truth.
 
     Parameters
@@ -198,6 +200,12 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
     rng : None, int or numpy.random.Generator
         Randomness. An int is a seed (recorded in ``params["seed"]`` and the name); None
         draws a fresh seed and records it, so every result can be reproduced.
+    family : str, optional
+        A family of cell appearance or behaviour from :data:`FAMILIES` (``"plain"``,
+        ``"dark_nucleus"``, ``"bright_nucleus"``, ``"granular"``, ``"flat_perinuclear"``,
+        ``"saturated"``, ``"spindle_neurites"``, ``"wave"``, ``"silent"``,
+        ``"vignetting"``, ``"haze"``, ``"sizes"``): its knobs are applied on top of the
+        preset (explicit ``overrides`` win), and some scale the cell count.
     **overrides
         Any knob of the preset (``drift_px``, ``bleach_per_frame``, ``read_noise``,
         ``gain``, ``offset``, ``responder_fraction``, ``touching_fraction``,
@@ -231,6 +239,14 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
     True
     """
     gen, seed = _generator(rng)
+    if family is not None:
+        if family not in FAMILIES:
+            raise ConfigError(f"family = {family!r}: expected one of {sorted(FAMILIES)}")
+        fam = dict(FAMILIES[family])
+        factor = fam.pop("n_cells_factor", 1.0)
+        if n_cells is None and factor != 1.0:
+            n_cells = max(1, int(round(preset_knobs(preset, indicator)["n_cells"] * factor)))
+        overrides = {**fam, **overrides}
     k = resolve_knobs(indicator, preset, shape, n_frames, n_cells, frame_interval_s, overrides)
     n_frames = k["n_frames"]
     dt = k["frame_interval_s"]
@@ -245,8 +261,34 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
     drift = draw_drift(k, gen, n_frames)
     bg380 = background_image(k, gen, labels.shape)
     f_dim, f_rest = _resting_fluorescence(k, gen, n)
-    channels, loading, layout = _render(indicator, k, gen, signal, ca, kin, f_rest, labels,
-                                        prof, drift, bg380)
+    # families (issue 13): each draws from gen only when its knob is on, so the presets
+    # render exactly as before
+    silent = np.zeros(n, dtype=bool)
+    if k["silent_fraction"] > 0 and n:
+        resp_ids = np.flatnonzero(kin["responder"].to_numpy())
+        n_sil = min(int(round(k["silent_fraction"] * n)), resp_ids.size)
+        silent[gen.choice(resp_ids, size=n_sil, replace=False)] = True
+        f_rest = np.where(silent, f_dim * k["silent_brightness"], f_rest)
+    bright = np.zeros(n, dtype=bool)
+    if k["bright_fraction"] > 0 and n:
+        cand = np.flatnonzero(~silent)
+        n_br = min(max(1, int(round(k["bright_fraction"] * n))), cand.size)
+        bright[gen.choice(cand, size=n_br, replace=False)] = True
+        f_rest = np.where(bright, f_rest * k["bright_factor"], f_rest)
+    if k["haze_cells"] > 0:
+        bg380 = bg380 + _haze(k, gen, labels.shape, f_dim)
+    owner = labels
+    if k["neurites_per_cell"] > 0 and n:
+        owner, prof = add_neurites(labels, prof, cells, k, gen)
+    wave = None
+    if k["wave_delay_s"] > 0 and n:
+        band_owner, delay, weight = wave_bands(owner, labels, prof, n,
+                                               kin["responder"].to_numpy(), k, gen)
+        # the bands are rendered from the model kinetics; the truth is what a mask measures
+        wave = (band_owner, delay, weight, kin)
+        signal, ca, kin = wave_truth(time_s, kin, delay, weight, indicator, k)
+    channels, loading, layout = _render(indicator, k, gen, signal, ca, kin, f_rest, owner,
+                                        prof, drift, bg380, wave=wave, time_s=time_s)
 
     touch = touching_cells(labels)
     kin["touching"] = touch
@@ -254,6 +296,9 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
     kin["brightness"] = f_rest
     kin["loading"] = loading
     kin["nucleus"] = has_nucleus
+    kin["bright"] = bright
+    kin["silent"] = silent
+    kin["saturated"] = _saturated_cells(channels, labels, n, k)
 
     params: dict[str, Any] = {"indicator": indicator, "preset": preset, "seed": seed,
                               "stimulus_time_s": stim, **k}
@@ -319,20 +364,62 @@ def _resting_fluorescence(k, gen, n):
     return f_dim, f_dim * k["brightness_range"] ** u
 
 
-def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg380):
-    """Render the indicator's channels; return them, the dye loading (N,) and the layout."""
+def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg380,
+            wave=None, time_s=None):
+    """Render the indicator's channels; return them, the dye loading (N,) and the layout.
+
+    ``labels`` is the owner image (the masks, plus neurites when there are any); with
+    ``wave`` = (band_owner, delay, weight, model kinetics) every cell is rendered as
+    delayed bands.
+    """
     channels = {}
     if indicator == "fura2":
         ca0 = kin["ca_rest_nM"].to_numpy()
         _, f380_unit = fura2_fluorescence(ca0, 1.0, kd_nM=k["kd_nM"], rmin=k["rmin"],
                                           rmax=k["rmax"], beta=k["beta"])
         loading = f_rest / f380_unit
-        f340, f380 = fura2_fluorescence(ca, loading[None, :], kd_nM=k["kd_nM"], rmin=k["rmin"],
-                                        rmax=k["rmax"], beta=k["beta"])
+        if wave is not None:
+            fs = wave_columns(time_s, wave[3], wave[1], loading, indicator, k)
+            labels = wave[0]
+        else:
+            fs = fura2_fluorescence(ca, loading[None, :], kd_nM=k["kd_nM"], rmin=k["rmin"],
+                                    rmax=k["rmax"], beta=k["beta"])
         channels["f340"], channels["f380"] = render_channels(
-            [f340, f380], [bg380 * k["background_340_factor"], bg380], labels, prof, drift,
+            list(fs), [bg380 * k["background_340_factor"], bg380], labels, prof, drift,
             k, gen)
         return channels, loading, "hyperstack"
-    channels["f"], = render_channels([f_rest[None, :] * (1 + signal)], [bg380], labels,
-                                     prof, drift, k, gen)
+    if wave is not None:
+        fs = wave_columns(time_s, wave[3], wave[1], f_rest, indicator, k)
+        labels = wave[0]
+    else:
+        fs = [f_rest[None, :] * (1 + signal)]
+    channels["f"], = render_channels(fs, [bg380], labels, prof, drift, k, gen)
     return channels, f_rest, "single"
+
+
+def _haze(k, gen, shape, f_dim):
+    """Out-of-focus cells: static Gaussian blobs (not in the truth), photoelectrons."""
+    from scipy import ndimage as ndi
+
+    img = np.zeros(shape)
+    n = int(k["haze_cells"])
+    rows = gen.integers(0, shape[0], size=n)
+    cols = gen.integers(0, shape[1], size=n)
+    amp = gen.uniform(0.5, 1.5, size=n)
+    np.add.at(img, (rows, cols), amp)
+    sigma = float(k["haze_sigma_px"])
+    blob = ndi.gaussian_filter(img, sigma, mode="constant")
+    return blob * (2 * math.pi * sigma * sigma) * k["haze_brightness"] * f_dim
+
+
+def _saturated_cells(channels, labels, n, k):
+    """Which cells reach the camera ceiling in some pixel of some frame (any channel)."""
+    out = np.zeros(n, dtype=bool)
+    top = min(np.iinfo(np.uint16).max, int(k["saturation_adu"]))
+    if not n:
+        return out
+    for arr in channels.values():
+        hit = (arr >= top).any(axis=0)
+        if hit.any():
+            out |= np.bincount(labels[hit], minlength=n + 1)[1:] > 0
+    return out

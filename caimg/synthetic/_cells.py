@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 
 from ..errors import ConfigError
 
-__all__ = ["touching_cells", "place_cells", "cell_profile"]
+__all__ = ["touching_cells", "place_cells", "cell_profile", "illumination", "add_neurites"]
 
 
 def touching_cells(labels):
@@ -66,7 +66,8 @@ def _raster_cell(rng, k, center, cell):
 
 def _new_cell_shape(rng, k):
     d = rng.uniform(k["diameter_min_px"], k["diameter_max_px"])
-    aspect = rng.uniform(1.0, max(1.0, k["aspect_max"]))
+    lo = k.get("aspect_min", 1.0)
+    aspect = rng.uniform(lo, max(lo, k["aspect_max"]))
     a = d / 2 * math.sqrt(aspect)
     b = d / 2 / math.sqrt(aspect)
     harm = [(k["irregularity"] * rng.normal() / (order - 1), order, rng.uniform(0, 2 * np.pi))
@@ -316,10 +317,17 @@ def cell_profile(labels, rho_img, cells, k, rng):
         sl = (slice(r0, r0 + h), slice(c0, c0 + w))
         own = labels[sl] == i + 1
         prof[sl][own] *= 1.0 - k["nucleus_contrast"] * w_nuc[own]
+    if k.get("perinuclear_boost", 0.0) > 0:
+        # flat spread cells: the thick, bright region around the nucleus
+        prof[inside] *= 1.0 + k["perinuclear_boost"] * np.exp(-(rho[inside] / 0.4) ** 2)
     if k["texture"] > 0:
         tex = ndi.gaussian_filter(rng.normal(size=(ny, nx)), 1.0)
         tex /= tex.std() or 1.0
         prof[inside] *= np.clip(1.0 + k["texture"] * tex[inside], 0.2, None)
+    if k.get("granule_contrast", 0.0) > 0:
+        gran = ndi.gaussian_filter(rng.normal(size=(ny, nx)), k["granule_size_px"])
+        gran /= gran.std() or 1.0
+        prof[inside] *= np.clip(1.0 + k["granule_contrast"] * gran[inside], 0.1, None)
     if n:
         means = np.bincount(labels.ravel(), weights=prof.ravel(), minlength=n + 1)
         counts = np.bincount(labels.ravel(), minlength=n + 1)
@@ -337,4 +345,80 @@ def cell_profile(labels, rho_img, cells, k, rng):
             scale = np.ones(n + 1)
             scale[1:] = 1.0 / np.clip(kept, 0.3, None)
             prof = prof * scale[labels]
+    if k.get("shading", 0.0) > 0:
+        # excitation shading: cells away from the optical axis are dimmer, like the
+        # background's vignetting (same radial law)
+        prof = prof * illumination(labels.shape, k["shading"])
     return prof, has_nucleus
+
+
+def illumination(shape, strength):
+    """Radial illumination field ``1 - strength * r2``, 1 at the centre.
+
+    ``r2`` is 1 in the corners, so ``strength = 2/3`` gives 3:1 from centre to corner.
+    """
+    ny, nx = shape
+    rr, cc = np.mgrid[0:ny, 0:nx].astype(float)
+    rr = rr / max(ny - 1, 1) - 0.5
+    cc = cc / max(nx - 1, 1) - 0.5
+    return 1.0 - strength * (rr ** 2 + cc ** 2) / 0.5
+
+
+def add_neurites(labels, prof, cells, k, rng):
+    """Draw neurites out of the cells: thin, dimmer processes that are not in the masks.
+
+    Parameters
+    ----------
+    labels : ndarray of int32, shape (Y, X)
+        Cell masks 1..N (unchanged: the truth is the cell bodies).
+    prof : ndarray of float64, shape (Y, X)
+        Static weights (:func:`cell_profile`).
+    cells : list of dict
+        The cells (:func:`place_cells`).
+    k : dict
+        Resolved knobs (``neurites_per_cell``, ``neurite_length``, ``neurite_width_px``,
+        ``neurite_brightness``).
+    rng : numpy.random.Generator
+        The recording's generator.
+
+    Returns
+    -------
+    owner : ndarray of int32, shape (Y, X)
+        ``labels`` plus the neurite pixels, labelled with their cell's id (whose signal
+        they carry).
+    prof : ndarray of float64, shape (Y, X)
+        The weights with the neurites added.
+    """
+    ny, nx = labels.shape
+    owner = labels.copy()
+    prof = prof.copy()
+    dist, (ir, ic) = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    nearest = labels[ir, ic]
+    half = k["neurite_width_px"] / 2.0
+    margin = 2
+    for i, cell in enumerate(cells, start=1):
+        n_neur = int(rng.poisson(k["neurites_per_cell"]))
+        for _ in range(n_neur):
+            phi = rng.uniform(0, 2 * np.pi)
+            length = cell["radius"] * (1.0 + 2.0 * k["neurite_length"])
+            n_steps = int(length / 0.5)
+            turns = np.cumsum(rng.normal(0.0, 0.06, size=n_steps))
+            r, c = cell["center"]
+            for step in range(n_steps):
+                r += 0.5 * math.sin(phi + turns[step])
+                c += 0.5 * math.cos(phi + turns[step])
+                ri, ci = int(round(r)), int(round(c))
+                if not (margin <= ri < ny - margin and margin <= ci < nx - margin):
+                    break
+                if labels[ri, ci] not in (0, i):
+                    break
+                if labels[ri, ci] == 0 and nearest[ri, ci] != i and dist[ri, ci] < 4:
+                    break
+                rs = slice(max(int(r - half - 1), 0), min(int(r + half + 2), ny))
+                cs = slice(max(int(c - half - 1), 0), min(int(c + half + 2), nx))
+                rr, cc = np.mgrid[rs, cs]
+                disk = (rr - r) ** 2 + (cc - c) ** 2 <= half * half
+                free = disk & (owner[rs, cs] == 0)
+                owner[rs, cs][free] = i
+                prof[rs, cs][free] = k["neurite_brightness"]
+    return owner, prof

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ConfigError
 from ._physics import rise_time_factor
 
-__all__ = ["PRESETS", "preset_knobs", "resolve_knobs"]
+__all__ = ["PRESETS", "FAMILIES", "preset_knobs", "resolve_knobs"]
 
 _COMMON = {
     "pixel_size_um": 1.0,
@@ -60,7 +60,53 @@ _COMMON = {
     "fmax_fmin": 100.0,
     "ca_rest_min_nM": 50.0,
     "ca_rest_max_nM": 100.0,
+    # --- appearance and behaviour families (issue 13); the defaults change nothing and
+    # draw nothing from the generator, so every preset renders bit for bit as before
+    "aspect_min": 1.0,            # aspect ratio drawn from aspect_min .. aspect_max
+    "granule_contrast": 0.0,      # granular cytoplasm: SD of coarse multiplicative granules
+    "granule_size_px": 1.2,       # granule blob sigma, px
+    "perinuclear_boost": 0.0,     # bright perinuclear region: +boost at the centre of flat cells
+    "bright_fraction": 0.0,       # fraction of cells brightness_factor x brighter
+    "bright_factor": 30.0,
+    "saturation_adu": 65535.0,    # camera full well, ADU (frames are clipped here)
+    "neurites_per_cell": 0.0,     # mean number of neurites per cell (not in the truth masks)
+    "neurite_length": 2.0,        # in cell diameters
+    "neurite_width_px": 1.5,
+    "neurite_brightness": 0.6,    # relative to the soma's mean
+    "wave_delay_s": 0.0,          # the response crosses each responding cell in this time
+    "wave_bands": 6,
+    "silent_fraction": 0.0,       # fraction of cells (all responders) visible only while active
+    "silent_brightness": 0.15,    # their resting fluorescence, x the dimmest cell's
+    "shading": 0.0,               # excitation shading of the cells, like vignetting
+    "haze_cells": 0,              # out-of-focus cells (static blurred blobs, not in the truth)
+    "haze_sigma_px": 6.0,
+    "haze_brightness": 1.0,       # haze cell peak, x the dimmest cell's resting F
 }
+
+#: Named families of cell appearance and behaviour (issue 13): knob overrides applied on
+#: top of a preset by ``make_recording(..., family=NAME)``. ``"n_cells_factor"`` scales
+#: the preset's cell count (big cells need room).
+FAMILIES = MappingProxyType({
+    "plain": MappingProxyType({}),
+    "dark_nucleus": MappingProxyType({"nucleus_fraction": 1.0, "nucleus_contrast": 0.6}),
+    "bright_nucleus": MappingProxyType({"nucleus_fraction": 1.0, "nucleus_contrast": -1.0}),
+    "granular": MappingProxyType({"granule_contrast": 0.45, "texture": 0.1}),
+    "flat_perinuclear": MappingProxyType({
+        "diameter_min_px": 20.0, "diameter_max_px": 32.0, "cell_dome": 0.0,
+        "irregularity": 0.15, "perinuclear_boost": 1.5, "nucleus_fraction": 1.0,
+        "nucleus_contrast": 0.5, "n_cells_factor": 0.35}),
+    "saturated": MappingProxyType({"bright_fraction": 0.15, "bright_factor": 40.0,
+                                   "saturation_adu": 4095.0}),
+    "spindle_neurites": MappingProxyType({"aspect_min": 1.8, "aspect_max": 3.5,
+                                          "neurites_per_cell": 1.5, "n_cells_factor": 0.8}),
+    "wave": MappingProxyType({"wave_delay_s": 3.0}),
+    "silent": MappingProxyType({"silent_fraction": 0.3, "responder_fraction": 0.8}),
+    "vignetting": MappingProxyType({"vignetting": 2.0 / 3.0, "shading": 2.0 / 3.0}),
+    "haze": MappingProxyType({"halo_strength": 0.4, "halo_sigma_px": 12.0, "haze_cells": 15,
+                              "haze_sigma_px": 6.0}),
+    "sizes": MappingProxyType({"diameter_min_px": 6.0, "diameter_max_px": 40.0,
+                               "n_cells_factor": 0.45}),
+})
 
 _PRESET_DIFFS = {
     "easy": {
@@ -99,7 +145,9 @@ PRESETS = MappingProxyType({name: MappingProxyType({**_COMMON, **diff})
                             for name, diff in _PRESET_DIFFS.items()})
 
 _FRACTIONS = ("touching_fraction", "responder_fraction", "cell_dome", "nucleus_fraction",
-              "nucleus_contrast", "vignetting", "irregularity")
+              "vignetting", "irregularity", "shading", "bright_fraction", "silent_fraction")
+#: knobs that may be negative, with their lowest value
+_SIGNED = {"nucleus_contrast": -3.0}
 
 
 def preset_knobs(preset="moderate", indicator="fluo4"):
@@ -149,11 +197,19 @@ def _check_knobs(k):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
                                                                  np.floating)):
             bad(name, "a number")
-        if not np.isfinite(v) or v < 0:
-            bad(name, "a finite number >= 0")
-    for name in _FRACTIONS:
+        if not np.isfinite(v) or v < _SIGNED.get(name, 0.0):
+            bad(name, f"a finite number >= {_SIGNED.get(name, 0.0):g}")
+    for name in (*_FRACTIONS, "nucleus_contrast"):
         if k[name] > 1:
             bad(name, "a value between 0 and 1")
+    if k["aspect_min"] < 1 or k["aspect_min"] > max(k["aspect_max"], 1.0):
+        bad("aspect_min", "a number between 1 and aspect_max")
+    if int(k["wave_bands"]) != k["wave_bands"] or k["wave_bands"] < 1:
+        bad("wave_bands", "a whole number >= 1")
+    if int(k["haze_cells"]) != k["haze_cells"]:
+        bad("haze_cells", "a whole number >= 0")
+    if k["saturation_adu"] < 1:
+        bad("saturation_adu", "a camera ceiling >= 1 ADU")
     shape = k["shape"]
     if (not isinstance(shape, (tuple, list)) or len(shape) != 2
             or not all(isinstance(s, (int, np.integer)) and s >= 16 for s in shape)):

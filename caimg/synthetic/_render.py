@@ -127,7 +127,7 @@ def render_channels(cell_fs, bgs, labels, prof, drift, k, rng, chunk=32):
               for cf in cell_fs]
     outs = [np.empty((n_frames, ny, nx), dtype=np.uint16) for _ in cell_fs]
     need_fft = k["edge_blur_px"] > 0 or k["halo_strength"] > 0 or bool(np.any(drift))
-    top = np.iinfo(np.uint16).max
+    top = min(np.iinfo(np.uint16).max, int(k.get("saturation_adu", 65535)))
     for t0 in range(0, n_frames, chunk):
         t1 = min(t0 + chunk, n_frames)
         if need_fft:

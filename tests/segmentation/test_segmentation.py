@@ -69,8 +69,15 @@ def test_hand_made_blobs_and_threshold_method():
         truth[rr, cc] = i
         img[rr, cc] += 30 * i
     for method in available_methods():
+        if method == "cellpose":  # optional, needs model weights (tests/segmentation/test_plugins)
+            continue
         m = match_labels(truth, segment(img, method=method))
-        assert m.f1 == 1.0, (method, m)
+        if method == "textbook":
+            # one global Otsu threshold loses the dimmest of cells 1x..5x bright: the floor
+            # caimg's methods have to beat
+            assert m.recall == 0.8 and m.precision == 1.0, (method, m)
+        else:
+            assert m.f1 == 1.0, (method, m)
 
 
 def test_diameter_in_um_overrides_px():
