@@ -43,7 +43,7 @@ __all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarni
            "MAX_NONFINITE_FRACTION", "MAX_NONFINITE_FRAME_FRACTION"]
 
 # axes tifffile uses for a stack of planes; all of them are read as time
-_TIME_AXES = ("T", "I", "Q", "Z")
+_TIME_AXES = ("T", "I", "Q")  # Z is never time: caimg.io._axes.check_no_z refuses it
 # relative tolerance above which a metadata and an explicit frame interval "differ"
 _INTERVAL_RTOL = 1e-3
 # Non-finite pixels in float stacks: up to this fraction of a channel's pixels, and of any
@@ -104,13 +104,6 @@ def _time_axis(info: FileInfo) -> str:
     if len(lead) > 1 or lead not in _TIME_AXES:
         raise StackReadError(f"{info.path}: found {found}; expected one channel (T, Y, X)")
     return lead
-
-
-def _warn_z(info: FileInfo, axis: str):
-    if axis == "Z":  # stacklevel: _warn_z, the layout reader, read_recording, its caller
-        warnings.warn(f"{info.path}: the stack's planes are labelled as Z slices "
-                      f"({info.shape[0]}); they are read as time frames", MetadataWarning,
-                      stacklevel=4)
 
 
 def _channels(info: FileInfo) -> int:
@@ -179,7 +172,7 @@ def read_pair(infos: list[FileInfo], *, channel_order, pair_suffixes) -> LayoutR
     """Two ``(T, Y, X)`` files ``<stem>_340.tif`` and ``<stem>_380.tif``."""
     chans = {}
     for info, ch in zip(infos, channel_order, strict=True):
-        _warn_z(info, _time_axis(info))
+        _time_axis(info)
         chans[ch] = info.data
     file_paths = [info.path for info in infos]
     s0, s1 = (tuple(chans[c].shape) for c in channel_order)
@@ -205,7 +198,7 @@ def read_single(infos: list[FileInfo], *, channel_order, pair_suffixes) -> Layou
                              f"with shape {info.shape} ({n_c} "
                              "channels); expected one channel (T, Y, X); use layout "
                              "'hyperstack' for two channels")
-    _warn_z(info, _time_axis(info))
+    _time_axis(info)
     return LayoutRead({"f": info.data}, tiff_stem(info.path))
 
 
