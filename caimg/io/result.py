@@ -24,7 +24,7 @@ from ..result import Result
 
 __all__ = ["save_result", "load_result", "is_result_folder", "file_fingerprint", "RESULT_FILES",
            "write_table", "PARTIAL_SUFFIX", "FORMAT_VERSION", "clean_stale_temporaries",
-           "result_format_version", "is_temporary_name"]
+           "result_format_version", "is_temporary_name", "check_replaceable"]
 
 #: Files every complete result folder holds.
 RESULT_FILES = ("rois.tif", "rois.zip", "rois.csv", "traces.csv", "kinetics.csv", "run.json",
@@ -220,7 +220,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.name
-    _check_replaceable(final)
+    check_replaceable(final)
     stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = out_dir / f".{result.name}.{stamp}{PARTIAL_SUFFIX}"
     tmp.mkdir()
@@ -262,7 +262,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
             fh.flush()
             os.fsync(fh.fileno())
         if final.exists():
-            _check_replaceable(final)
+            check_replaceable(final)
             # between these two renames no result of this name exists; a run killed there
             # leaves the previous one as .old, which clean_stale_temporaries puts back
             old = out_dir / f".{result.name}.{stamp}{OLD_SUFFIX}"
@@ -305,8 +305,20 @@ class _Background:
             raise self._error
 
 
-def _check_replaceable(final: Path) -> None:
-    """Refuse to replace anything but a caimg result of this format version."""
+def check_replaceable(final: Path) -> None:
+    """Refuse to replace anything but a caimg result of this format version.
+
+    Parameters
+    ----------
+    final : Path
+        Where a result folder is about to be written.
+
+    Raises
+    ------
+    ResultError
+        ``final`` exists and is not a caimg result of this format version (nor an empty
+        folder).
+    """
     if not final.exists() and not final.is_symlink():
         return
     if final.is_symlink() or not final.is_dir():
@@ -327,6 +339,9 @@ def _check_replaceable(final: Path) -> None:
         raise ResultError(f"{final}: holds a caimg result of format version {version!r}, this "
                           f"caimg writes version {FORMAT_VERSION}; it is not overwritten. Use a "
                           "new output folder (--out), or delete the old result to redo it")
+
+
+_check_replaceable = check_replaceable  # the former private name (other branches)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
