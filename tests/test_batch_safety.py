@@ -199,7 +199,7 @@ def test_full_disk_while_a_result_is_written(days, tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(io_result, "save_result", save_result)
     out = tmp_path / "out"
-    code, stdout, err = _cli(capsys, days / "other", out)
+    code, _, err = _cli(capsys, days / "other", out)
     assert code == 1 and "Traceback" not in err
     fail = pd.read_csv(out / "failures.csv")
     assert list(fail["recording"]) == ["y"] and fail.loc[0, "error_type"] == "OSError"
@@ -227,7 +227,7 @@ def test_full_disk_while_the_tables_are_written(days, tmp_path, capsys, monkeypa
         return real(df, path)
 
     monkeypatch.setattr(io_result, "write_table", write_table)
-    code, stdout, err = _cli(capsys, days / "other" / "y.tif", out)
+    code, _, err = _cli(capsys, days / "other" / "y.tif", out)
     assert code == 2 and "Traceback" not in err
     assert "batch tables could not be written" in err and "No space left" in err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
@@ -272,7 +272,7 @@ def test_out_not_writable(days, tmp_path, capsys, monkeypatch):
         return real_open(path, *a, **kw)
 
     monkeypatch.setattr("builtins.open", deny)
-    code, stdout, err = _cli(capsys, days / "other" / "x.tif", out)
+    code, _, err = _cli(capsys, days / "other" / "x.tif", out)
     assert code == 2 and "Permission denied" in err and "--out" in err, err
 
 
