@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,7 @@ def rebuild_tables(out: Path, outcomes) -> BatchTables:
     """
     out = Path(out)
     with out_lock(out):
+        clean_stale_table_temporaries(out)
         tables = _gather(out, outcomes)
         files = [(tables.kinetics, "kinetics.csv"), (tables.rois, "rois.csv"),
                  (tables.failures, "failures.csv"), (tables.warnings, "warnings.csv"),
@@ -234,6 +236,23 @@ def rebuild_tables(out: Path, outcomes) -> BatchTables:
             files.append((tables.treatments, "treatments.csv"))
         replace_tables(out, files)
     return tables
+
+
+_TABLE_TMP = re.compile(r"^\.(?P<name>[^/]+)\.(?P<pid>\d+)\.tmp$")
+
+
+def clean_stale_table_temporaries(out: Path) -> list[str]:
+    """Remove the hidden ``.<table>.<pid>.tmp`` files of processes that no longer run (a
+    batch killed while writing its tables); returns their names."""
+    from .io.result import pid_alive
+
+    removed = []
+    for entry in Path(out).iterdir():
+        m = _TABLE_TMP.match(entry.name)
+        if m and entry.is_file() and not pid_alive(int(m["pid"])):
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
 
 
 def replace_tables(out: Path, files) -> None:

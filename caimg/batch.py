@@ -443,10 +443,10 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
 
     tasks = [(i, s, str(out), pipeline, overrides, force, path_list, on_conflict)
              for i, s in enumerate(sources)]
-    with stop_on_sigterm():
+    with stop_on_sigterm():  # SIGTERM unwinds as Ctrl-C does: no temporaries left
         _run_tasks(tasks, jobs=jobs, threads=threads, scheduler=scheduler, done=_done)
-    outcomes = [o for o in results if o is not None]
-    tables = rebuild_tables(out, outcomes)
+        outcomes = [o for o in results if o is not None]
+        tables = rebuild_tables(out, outcomes)
     from .export import write_outputs
     write_outputs(out, outcomes)  # recipe [output] nwb/xlsx; refreshes existing exports
     return BatchSummary(out=out, outcomes=tuple(outcomes), kinetics=tables.kinetics,

@@ -301,3 +301,16 @@ def test_tables_resaved_as_utf16_then_rerun(days, tmp_path, capsys):
     assert "1 processed, 1 unchanged" in stdout  # x redone (not up to date), y skipped
     assert (out / "x" / "kinetics.csv").read_bytes()[:4] == b"roi,"
     assert set(pd.read_csv(out / "kinetics.csv")["recording"]) == {"x", "y"}
+
+
+def test_stale_table_temporaries_are_removed(days, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = out / f".kinetics.csv.{dead}.tmp"  # a batch killed while writing its tables
+    stale.write_text("half a table")
+    live = out / f".rois.csv.{os.getppid()}.tmp"  # a running process's: left alone
+    live.write_text("being written")
+    assert run_batch(days / "other" / "x.tif", out, overrides=OV).ok
+    assert not stale.exists() and live.exists()

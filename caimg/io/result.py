@@ -24,7 +24,7 @@ from ..result import Result
 
 __all__ = ["save_result", "load_result", "is_result_folder", "file_fingerprint", "RESULT_FILES",
            "write_table", "PARTIAL_SUFFIX", "FORMAT_VERSION", "clean_stale_temporaries",
-           "result_format_version", "is_temporary_name", "check_replaceable"]
+           "result_format_version", "is_temporary_name", "check_replaceable", "pid_alive"]
 
 #: Files every complete result folder holds.
 RESULT_FILES = ("rois.tif", "rois.zip", "rois.csv", "traces.csv", "kinetics.csv", "run.json",
@@ -44,7 +44,9 @@ def is_temporary_name(name: str) -> bool:
         (PARTIAL_SUFFIX, OLD_SUFFIX)))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (or cannot be checked); a temporary of a process that
+    no longer runs is stale."""
     if pid == os.getpid():
         return True
     try:
@@ -83,7 +85,7 @@ def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
         return done
     for entry in entries:
         m = _TEMP_RE.match(entry.name)
-        if not m or not entry.is_dir() or _pid_alive(int(m["pid"])):
+        if not m or not entry.is_dir() or pid_alive(int(m["pid"])):
             continue
         final = out_dir / m["name"]
         if m["kind"] == OLD_SUFFIX and not final.exists() and is_result_folder(entry, _any_name=True):
