@@ -32,18 +32,21 @@ demo: $(STAMP)
 	$(VENV)/bin/caimg run example_stacks --out demo_results --stimulus-time 20
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest -p xvfb tests
+	$(VENV)/bin/ruff check caimg tests benchmarks docs
+	$(PY) -m pytest -p xvfb --doctest-modules caimg tests
 	$(MAKE) --no-print-directory wheel-check
 
 # The package as a user gets it: build the wheel, install it (not editable) into a fresh
 # virtual environment, and run the CLI from a folder outside the repository.
 WHEEL_VENV := build/wheel-venv
+# a vendor file read through the [formats] extra when ../shared/data is there
+SHARED_ND2 := $(CURDIR)/../shared/data/vendor-nd2-nikon-a1-tzc-pims/cluster.nd2
 wheel-check: $(STAMP)
 	rm -rf build/wheel build/wheel-check $(WHEEL_VENV)
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir build/wheel .
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(WHEEL_VENV)/bin/python -m pip install --quiet build/wheel/caimg-*.whl
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$$(ls build/wheel/caimg-*.whl)[formats]"
 	mkdir -p build/wheel-check
 	cd build/wheel-check && ../wheel-venv/bin/caimg pipelines \
 	  && ../wheel-venv/bin/caimg run ../../example_stacks/fluo4_cells.tif --out results \
@@ -51,6 +54,11 @@ wheel-check: $(STAMP)
 	  && test -f results/fluo4_cells/kinetics.csv \
 	  && ../wheel-venv/bin/python -c "import caimg, pathlib; \
 	       assert 'site-packages' in caimg.__file__, caimg.__file__; print('wheel ok:', caimg.__file__)"
+	if [ -f "$(SHARED_ND2)" ]; then \
+	  cd build/wheel-check && ../wheel-venv/bin/caimg inspect --json "$(SHARED_ND2)" \
+	    --set input.z_plane=0 --set "input.channels={f = 0}" > nd2.json \
+	  && grep -q '"format": "nd2"' nd2.json && echo "wheel ok: caimg inspect reads ND2"; \
+	else echo "wheel-check: $(SHARED_ND2) absent, ND2 inspect skipped"; fi
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py

@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 import tracemalloc
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
@@ -98,8 +99,11 @@ def main(argv=None):
     n_frames = 300 if args.quick else args.frames
     repeat = 1 if args.quick else 2
 
-    from caimg import motion, traces
-    from caimg import _kernels as k  # noqa: F401  (compile outside the timings)
+    from caimg import (
+        _kernels as k,  # noqa: F401  (compile outside the timings)
+        motion,
+        traces,
+    )
     from caimg._stream import run_blocks
 
     print(f"numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}, "
@@ -120,13 +124,13 @@ def main(argv=None):
     ref = motion.register(stack[:200], reference_frames=100).reference
     rows = []
     for crop in (0, 256):
-        t, sh = best(lambda: motion.estimate_shifts(stack, ref, crop_px=crop), repeat)
+        t, sh = best(lambda crop=crop: motion.estimate_shifts(stack, ref, crop_px=crop), repeat)
         err = sh - true
         err -= np.median(err, axis=0)
         rows.append((f"estimate_shifts, {'full frame' if not crop else f'{crop}x{crop} crop'}",
                      T / t, f"max error {np.abs(err).max():.3f} px"))
     for crop in (0, 256):
-        t, reg = best(lambda: motion.register(stack, crop_px=crop), repeat)
+        t, reg = best(lambda crop=crop: motion.register(stack, crop_px=crop), repeat)
         err = reg.shifts - true
         err -= np.median(err, axis=0)
         rows.append((f"register (ref 200 fr x 2 iters + estimate + apply + summary), "
@@ -143,7 +147,7 @@ def main(argv=None):
     # registration proper, without the summary projections: the reference (200 frames x 2
     # rounds) + every frame's shift + every frame shifted (bilinear, into a reused buffer)
     for crop in (0, 256):
-        def estimate_and_apply():
+        def estimate_and_apply(crop=crop):
             sh = motion.estimate_shifts(stack, crop_px=crop)
             apply_all(sh)
             return sh
@@ -159,15 +163,15 @@ def main(argv=None):
         path = os.path.join(d, "stack.u16")
         stack.tofile(path)
         mm = np.memmap(path, np.uint16, "r", shape=stack.shape)
-        t, reg_mm = best(lambda: motion.register(mm, crop_px=256), repeat)
+        t, reg_mm = best(partial(motion.register, mm, crop_px=256), repeat)
         rows.append(("register, crop 256, memory-mapped file", T / t, ""))
 
-        def proper_mm():
-            sh = motion.estimate_shifts(mm, crop_px=256)
+        def proper_mm(src):
+            sh = motion.estimate_shifts(src, crop_px=256)
             for t0 in range(0, T, 64):
                 n = min(64, T - t0)
-                motion.apply_shifts(mm[t0:t0 + n], sh[t0:t0 + n], out=buf[:n])
-        t, _ = best(proper_mm, repeat)
+                motion.apply_shifts(src[t0:t0 + n], sh[t0:t0 + n], out=buf[:n])
+        t, _ = best(partial(proper_mm, mm), repeat)
         rows.append(("registration proper, crop 256, memory-mapped file", T / t, ""))
         del mm, reg_mm
     t, _ = best(lambda: motion.summary_images(stack), repeat)
@@ -184,7 +188,7 @@ def main(argv=None):
         out = np.empty((64, ids.size))
         noshift = np.zeros((0, 2))
         chunk = stack[:64]
-        def kernel_only():
+        def kernel_only(chunk=chunk, noshift=noshift, runs=runs, out=out):
             for _ in range(10):
                 run_blocks(64, lambda a, b: k.roi_sums(chunk[a:b], noshift, *runs, out[a:b]))
         t, _ = best(kernel_only, repeat)
@@ -192,17 +196,17 @@ def main(argv=None):
                      f"({r_.size} px)", 640 / t, ""))
         shifts = reg.shifts + np.random.default_rng(0).uniform(-0.5, 0.5, reg.shifts.shape)
         mask = traces.background_mask(labels)
-        t, _ = best(lambda: traces.extract_traces(stack, labels, shifts=shifts), repeat)
+        t, _ = best(partial(traces.extract_traces, stack, labels, shifts=shifts), repeat)
         rows.append((f"extract_traces + subpixel shifts, {n_rois} ROIs, numba", T / t, ""))
-        t, _ = best(lambda: traces.extract_traces(stack, labels, shifts=shifts,
-                                                  background=mask), repeat)
+        t, _ = best(partial(traces.extract_traces, stack, labels, shifts=shifts,
+                            background=mask), repeat)
         n_bg = int(mask.sum())
         n_bg = -(-n_bg // -(-n_bg // traces.MAX_BACKGROUND_SAMPLES))
         rows.append((f"  ... + background median ({n_bg} px sampled)", T / t, ""))
         os.environ["CAIMG_NO_NUMBA"] = "1"
         try:
-            t, _ = best(lambda: traces.extract_traces(stack[:200], labels,
-                                                      shifts=shifts[:200]), 1)
+            t, _ = best(partial(traces.extract_traces, stack[:200], labels,
+                                shifts=shifts[:200]), 1)
             rows.append((f"extract_traces + subpixel shifts, {n_rois} ROIs, numpy fallback",
                          200 / t, ""))
         finally:

@@ -14,6 +14,10 @@ Prints, for the package folder given (default: this checkout's ``caimg/``):
 Usage::
 
     python benchmarks/layout_stats.py [PACKAGE_DIR]
+    python benchmarks/layout_stats.py --tree [PACKAGE_DIR]   # one line per module
+
+``--tree`` prints every module with its lines and the first line of its docstring
+(``docs/layout.md`` is made with it).
 
 ``tests/test_layout.py`` asserts the limits with the same functions.
 """
@@ -169,9 +173,28 @@ def report(root: Path) -> dict:
     }
 
 
+def tree(root: Path) -> list[str]:
+    """``path  lines  first docstring line`` for every module, in path order."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        first = " ".join(doc.strip().split("\n\n")[0].split())
+        if len(first) > 100:
+            first = first[:97].rsplit(" ", 1)[0] + " ..."
+        rel = path.relative_to(root.parent).as_posix()
+        out.append(f"{rel:<42} {len(text.splitlines()):>4}  {first}")
+    return out
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    show_tree = "--tree" in argv
+    argv = [a for a in argv if a != "--tree"]
     root = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "caimg"
+    if show_tree:
+        print("\n".join(tree(root.resolve())))
+        return 0
     r = report(root.resolve())
     print(f"modules: {r['modules']}, lines median {r['module_median']:.0f} / "
           f"p90 {r['module_p90']:.0f} / max {r['module_max']}")

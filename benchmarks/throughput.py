@@ -291,8 +291,9 @@ def main(argv=None):
         t0 = time.perf_counter()
         fl = make_stack("fluo4", T)
         fu = make_stack("fura2", T_fura)
-        print(f"# stacks ready in {time.perf_counter() - t0:.1f} s: {fl} ({fl.stat().st_size / 2**30:.2f}"
-              f" GiB), {fu} ({fu.stat().st_size / 2**30:.2f} GiB)", flush=True)
+        print(f"# stacks ready in {time.perf_counter() - t0:.1f} s: {fl} "
+              f"({fl.stat().st_size / 2**30:.2f} GiB), {fu} "
+              f"({fu.stat().st_size / 2**30:.2f} GiB)", flush=True)
 
         _warm(fl)
         floor_w = _spawn("floor", fl, "warm")

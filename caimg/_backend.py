@@ -46,7 +46,7 @@ def numba_disabled() -> bool:
 
 
 def kernels_or_none():
-    """The compiled kernel module, or None for the numpy path.
+    """Return the compiled kernel module, or None for the numpy path.
 
     Returns
     -------

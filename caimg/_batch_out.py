@@ -18,7 +18,7 @@ from pathlib import Path
 from ._batch_tables import BATCH_TABLES, LOCK_NAME
 from .errors import ConfigError, ResultError
 
-__all__ = ["ON_CONFLICT", "check_not_reviewed", "prepare_out", "result_name"]
+__all__ = ["is_up_to_date", "ON_CONFLICT", "check_not_reviewed", "prepare_out", "result_name"]
 
 #: Choices for a name taken by the result of another input.
 ON_CONFLICT = ("stop", "rename", "replace")
@@ -67,7 +67,8 @@ def _recorded_inputs(prov: dict) -> list[dict]:
 
 def _same_input(prov: dict, paths: Sequence[Path]) -> bool:
     """The result was made from ``paths``: the same files, or files of the same bytes
-    (moved or copied: sizes and SHA-256 match)."""
+    (moved or copied: sizes and SHA-256 match).
+    """
     from .io.result import file_fingerprint
 
     recorded = _recorded_inputs(prov)
@@ -77,7 +78,7 @@ def _same_input(prov: dict, paths: Sequence[Path]) -> bool:
     if [r.get("path") for r in recorded] == resolved:
         return True
     for rec, p in zip(sorted(recorded, key=lambda r: Path(str(r.get("path"))).name),
-                      sorted(paths, key=lambda p: Path(p).name)):
+                      sorted(paths, key=lambda p: Path(p).name), strict=True):
         try:
             if rec.get("size") != Path(p).stat().st_size or not rec.get("sha256"):
                 return False
@@ -90,7 +91,8 @@ def _same_input(prov: dict, paths: Sequence[Path]) -> bool:
 
 def _free_for(folder: Path, paths) -> bool:
     """``folder`` may take this recording: absent, or not a result of this format version
-    (whose refusal is save_result's), or a result of the same input."""
+    (whose refusal is save_result's), or a result of the same input.
+    """
     if not folder.exists():
         return True
     prov = _provenance(folder)
@@ -147,3 +149,73 @@ def check_not_reviewed(folder: Path) -> None:
                           "run.json); it is not replaced, so the edits are kept. Rerun with "
                           "--force to redo it from the input (the edits are lost), or use "
                           "another --out")
+
+
+def is_up_to_date(folder: Path, paths: Sequence[Path], key: str) -> bool:
+    """Tell whether ``folder`` holds a complete result of this format version, made with the
+    same request (recipe, ROI files, caimg version), whose inputs are unchanged.
+
+    An input is unchanged when its size and modification time are those recorded in
+    ``run.json``; when only the time differs (the file was touched or copied), its SHA-256
+    is compared with the recorded one, so hashing happens only then. A result whose tables
+    are not caimg's UTF-8 CSV any more (re-saved as UTF-16) is not up to date.
+
+    Parameters
+    ----------
+    folder : Path
+        The result folder.
+    paths : sequence of Path
+        The recording's input file(s).
+    key : str
+        The request key of this run for the recording.
+
+    Returns
+    -------
+    bool
+        True when the result can be kept (the recording is skipped).
+    """
+    from .io.result import FORMAT_VERSION, RESULT_FILES, file_fingerprint, is_result_folder
+
+    if not is_result_folder(folder):
+        return False
+    try:
+        prov = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(prov, dict) or prov.get("format_version") != FORMAT_VERSION:
+        return False
+    if prov.get("request_key") != key:
+        return False
+    if any(not (folder / f).is_file() for f in RESULT_FILES
+           if f not in ("overview.png", "rois.zip")):
+        return False
+    if not all(_plain_csv(folder / f) for f in ("rois.csv", "traces.csv", "kinetics.csv")):
+        return False  # e.g. re-saved as UTF-16 by a spreadsheet: redone, not read
+    recorded = {i.get("path"): i for i in prov.get("inputs", []) if isinstance(i, dict)}
+    if len(recorded) != len(paths):
+        return False
+    for p in paths:
+        try:
+            st = Path(p).stat()
+        except OSError:
+            return False
+        rec = recorded.get(str(Path(p).resolve()))
+        if rec is None or rec.get("size") != st.st_size:
+            return False
+        if rec.get("mtime") != st.st_mtime:
+            if not rec.get("sha256") or file_fingerprint(p)["sha256"] != rec["sha256"]:
+                return False
+    return True
+
+
+def _plain_csv(path: Path) -> bool:
+    """The header line of ``path`` is the UTF-8 text caimg writes (no byte-order mark, no
+    NUL bytes as in UTF-16).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline(1 << 16)
+        text = head.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(text) and not text.startswith("\ufeff") and "\x00" not in text

@@ -86,7 +86,8 @@ def _result_folders(out: Path) -> list[str]:
 
 def _read_earlier(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     """An earlier batch table (failures.csv, warnings.csv); empty when missing or unreadable
-    (e.g. re-saved as UTF-16 by a spreadsheet), with a log line saying so."""
+    (e.g. re-saved as UTF-16 by a spreadsheet), with a log line saying so.
+    """
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
@@ -140,7 +141,8 @@ def _run_json(folder: Path) -> dict:
 
 def _gather(out: Path, outcomes) -> BatchTables:
     """The tables from the result folders in ``out``, this run's outcomes and the earlier
-    failure/warning rows of recordings neither processed now nor with a result."""
+    failure/warning rows of recordings neither processed now nor with a result.
+    """
     from .result import KINETICS_COLUMNS
 
     this = {o.name: o for o in outcomes}
@@ -243,7 +245,8 @@ _TABLE_TMP = re.compile(r"^\.(?P<name>[^/]+)\.(?P<pid>\d+)\.tmp$")
 
 def clean_stale_table_temporaries(out: Path) -> list[str]:
     """Remove the hidden ``.<table>.<pid>.tmp`` files of processes that no longer run (a
-    batch killed while writing its tables); returns their names."""
+    batch killed while writing its tables); returns their names.
+    """
     from .io.result import pid_alive
 
     removed = []
@@ -258,7 +261,8 @@ def clean_stale_table_temporaries(out: Path) -> list[str]:
 def replace_tables(out: Path, files) -> None:
     """Write ``[(df, name), ...]`` into ``out`` all or nothing: every table under a temporary
     name first, then each renamed into place; on an error the temporaries are removed and
-    the previous tables stay."""
+    the previous tables stay.
+    """
     from .io.result import write_table
 
     tmps = []

@@ -18,10 +18,11 @@ __all__ = ["format_csv"]
 
 @nb.njit(cache=True, nogil=True)
 def format_csv(ints, floats, kinds, pow10, out):  # pragma: no cover - compiled
-    """CSV body rows (no header): column ``j`` is ``ints[idx]`` when ``kinds[j] = idx >= 0``,
+    r"""CSV body rows (no header): column ``j`` is ``ints[idx]`` when ``kinds[j] = idx >= 0``,
     else ``floats[-idx - 1]``; ints (ni, N) int64 as ``%d``, floats (nf, N) float64 as
-    ``%.9g`` (NaN empty), ``,`` between columns, ``\\n`` after each row. ``out`` uint8 must
-    hold 28 bytes per value; returns the number of bytes written."""
+    ``%.9g`` (NaN empty), ``,`` between columns, ``\n`` after each row. ``out`` uint8 must
+    hold 28 bytes per value; returns the number of bytes written.
+    """
     n = ints.shape[1] if ints.shape[0] else floats.shape[1]
     ncols = kinds.shape[0]
     tmp = np.empty(24, np.uint8)

@@ -140,7 +140,8 @@ def roi_sums(frames, shifts, run_start, run_len, run_col, out):  # pragma: no co
 def _add_runs_whole(frame, ir, ic, run_start, run_len, run_col, run_r, run_c,
                     o):  # pragma: no cover - compiled
     """:func:`roi_sums` of one frame read at a whole-pixel offset ``(ir, ic)``: add each
-    run's sum to ``o[run_col]``."""
+    run's sum to ``o[run_col]``.
+    """
     ny, nx = frame.shape
     f = frame.reshape(ny * nx)
     off = ir * nx + ic
@@ -172,7 +173,8 @@ def _add_runs_whole(frame, ir, ic, run_start, run_len, run_col, run_r, run_c,
 def _add_runs_bilinear(frame, ir, ic, wr, wc, run_start, run_len, run_col, run_r, run_c,
                        o):  # pragma: no cover - compiled
     """:func:`roi_sums` of one frame read at ``(ir + wr, ic + wc)``, ``0 <= wr, wc < 1`` not
-    both 0: add each run's bilinearly interpolated sum to ``o[run_col]``."""
+    both 0: add each run's bilinearly interpolated sum to ``o[run_col]``.
+    """
     ny, nx = frame.shape
     f = frame.reshape(ny * nx)
     off = ir * nx + ic
@@ -249,7 +251,8 @@ def taper_frames(frames, r0, c0, taper, out):  # pragma: no cover - compiled
     c0:c0+w]``; frames (n, Y, X) any real dtype, C-contiguous (whole frames, so each crop
     row is a contiguous slice and the loops vectorise: ~6x faster than indexing a strided
     crop view), taper (h, w) and out (n, h, w) float32. Serial: called from several threads
-    at once."""
+    at once.
+    """
     n, h, w = out.shape
     for t in range(n):
         frame = frames[t]
@@ -368,7 +371,8 @@ def correlation_peaks(rows, ci, upsample_factor, max_shift, out):  # pragma: no 
 @nb.njit(cache=True, nogil=True)
 def _subpixel(lo, mid, hi):  # pragma: no cover - compiled
     """Vertex offset in [-0.5, 0.5] of the parabola through (-1, lo), (0, mid), (1, hi),
-    on the logs when all three are positive (as caimg.motion._subpixel)."""
+    on the logs when all three are positive (as caimg.motion._subpixel).
+    """
     if lo > 0 and mid > 0 and hi > 0:
         lo = math.log(lo)
         mid = math.log(mid)
@@ -393,7 +397,8 @@ def add_frames(frames, acc, r_start, r_stop):  # pragma: no cover - compiled
 def _split_shifts(shifts, start, ir, icol, w):  # pragma: no cover - compiled
     """Frames ``start .. start + len(ir)``: the source offset of each shift (the frame is read
     at ``(r - dr, c - dc)``) as whole rows/columns ``ir``, ``icol`` and the four bilinear
-    weights ``w[t] = (a00, a01, a10, a11)`` of the fractional part (float32 or float64 ``w``)."""
+    weights ``w[t] = (a00, a01, a10, a11)`` of the fractional part (float32 or float64 ``w``).
+    """
     for t in range(ir.shape[0]):
         sr = -shifts[start + t, 0]
         sc = -shifts[start + t, 1]
@@ -414,7 +419,8 @@ def _shifted_row32(f, r, ir, ic, w, out):  # pragma: no cover - compiled
     """Row ``r`` of frame ``f`` shifted as in :func:`shift_frames`, with the bilinear weights
     ``w = (a00, a01, a10, a11)``, into ``out`` (X,) float32. With float64 weights the values
     are exactly shift_frames' (same products, same order); with float32 weights they agree
-    to float32 precision. Whole-pixel shifts copy values exactly."""
+    to float32 precision. Whole-pixel shifts copy values exactly.
+    """
     ny = f.shape[0]
     nx = f.shape[1]
     r0 = min(max(r + ir, 0), ny - 1)
@@ -555,7 +561,8 @@ def shift_add(frames, shifts, acc, r_start, r_stop):  # pragma: no cover - compi
     """``acc[r] += shift_frames(frames, shifts)[:, r].sum(axis=0)`` for rows
     ``r_start:r_stop``, without storing the shifted frames: the same float32 values as
     :func:`shift_frames`, added in frame order. frames (n, Y, X); shifts (n, 2) float64;
-    acc (Y, X) float64."""
+    acc (Y, X) float64.
+    """
     n, ny, nx = frames.shape
     ir = np.empty(n, np.int64)
     icol = np.empty(n, np.int64)
@@ -574,7 +581,8 @@ def shift_add(frames, shifts, acc, r_start, r_stop):  # pragma: no cover - compi
 def frame_stats(frames, sat_value, lo, hi, n_sat):  # pragma: no cover - compiled
     """Per frame of an integer stack: minimum, maximum and the number of pixels equal to
     ``sat_value``, in one pass. frames (n, Y, X) integer, C-contiguous; lo, hi, n_sat (n,)
-    int64, overwritten."""
+    int64, overwritten.
+    """
     n = frames.shape[0]
     for t in range(n):
         f = frames[t].ravel()

@@ -22,7 +22,7 @@ __all__ = ["find_recording", "result_folders", "update_batch_tables"]
 
 
 def result_folders(parent: str | Path) -> list[Path]:
-    """Result folders directly inside ``parent`` (a batch output), sorted by name.
+    """List the result folders directly inside ``parent`` (a batch output), by name.
 
     Parameters
     ----------

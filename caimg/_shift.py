@@ -18,7 +18,7 @@ __all__ = ["shift_frames", "shift_frames_numpy"]
 
 
 def shift_frames_numpy(frames, shifts, out):
-    """numpy twin of :func:`caimg._kernels.shift_frames` (same formula, float64 weights).
+    """Shift frames in numpy: twin of :func:`caimg._kernels.shift_frames` (float64 weights).
 
     Parameters
     ----------

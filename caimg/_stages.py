@@ -12,12 +12,9 @@ writes what ``run.json`` reports about it into the one :class:`RunLog` of the ru
 
 from __future__ import annotations
 
-import platform
-import threading
 import time
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._plausibility import (
+    check_scale,
+    recording_where,
+    unit_scaled,
+    warn_inverted,
+    warn_no_rois,
+)
+from ._provenance import fingerprint_in_background, versions
 from ._version import __version__
 from .config import PipelineConfig, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
@@ -81,35 +86,16 @@ class RunLog:
         return out
 
 
-def versions() -> dict[str, str]:
-    """Versions of caimg and the libraries that decide its numbers.
-
-    Returns
-    -------
-    dict of str to str or None
-        None for a library that is not installed.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"caimg": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "scikit-image", "tifffile", "pandas", "roifile", "numba"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def _where(rec: Recording) -> str:
-    return ", ".join(str(p) for p in rec.source) or rec.name
-
-
 def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> None:
     stim = cfg.kinetics.stimulus_time_s
-    where = _where(rec)
+    where = recording_where(rec)
     if rec.n_frames < 3:
         raise StackReadError(f"{where}: {rec.n_frames} frame(s); expected a time series of at "
                              "least 3 frames")
+    from ._plausibility import check_frame_interval, interval_origin
+
+    check_frame_interval(rec.frame_interval_s, rec.n_frames, where=where,
+                         source=rec.frame_interval_source)
     if stim is None:
         return
     if stim > time_s[-1]:
@@ -120,6 +106,15 @@ def _check_timing(rec: Recording, cfg: PipelineConfig, time_s: np.ndarray) -> No
         raise ConfigError(f"{where}: only {n_before} frame(s) before the stimulus at {stim} s; "
                           "the baseline needs at least 2 (give a later stimulus time or a longer "
                           "recording)")
+    window = cfg.kinetics.baseline_window_s
+    if (cfg.signal.f0_mode in ("auto", "prestim")
+            and not np.any((time_s >= stim - window) & (time_s < stim))):
+        raise ConfigError(f"{where}: no frame lies in the kinetics.baseline_window_s = "
+                          f"{window:g} s before the stimulus at {stim:g} s (--stimulus-time): "
+                          f"{interval_origin(rec.frame_interval_source)} is "
+                          f"{rec.frame_interval_s:g} s; expected a frame interval shorter "
+                          "than the baseline window (check both are in seconds) or a longer "
+                          "--set kinetics.baseline_window_s")
     if time_s[0] + cfg.kinetics.baseline_window_s > stim:
         warnings.warn(f"{rec.name}: only {stim - time_s[0]:.3g} s before the stimulus, shorter "
                       f"than baseline_window_s = {cfg.kinetics.baseline_window_s} s; the baseline "
@@ -153,16 +148,17 @@ def check_inputs(rec: Recording, cfg: PipelineConfig, log: RunLog) -> np.ndarray
     need = set(get_indicator(cfg.indicator).channels)
     if not need <= set(rec.channels):
         raise StackReadError(
-            f"{_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs channels "
-            f"{sorted(need)}, the recording has {sorted(rec.channels)}; choose the pipeline "
-            f"that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
+            f"{recording_where(rec)}: the '{cfg.name}' recipe ({cfg.indicator}) needs "
+            f"channels {sorted(need)}, the recording has {sorted(rec.channels)}; choose the "
+            f"pipeline that fits (--pipeline fura2|fluo4) or set the layout (--layout)")
     if rec.frame_interval_s is None:
         raise StackReadError(f"{rec.name}: no frame interval; pass --frame-interval SECONDS "
                              "or set input.frame_interval_s in the recipe")
     time_s = rec.time_s()
     _check_timing(rec, cfg, time_s)
     with log.stage("check"):
-        check_recording(rec, indicator=cfg.indicator)
+        dropped = check_recording(rec, indicator=cfg.indicator)
+    log.info["dropped_frames"] = [int(i) for i in np.flatnonzero(dropped)]
     return time_s
 
 
@@ -256,10 +252,15 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
     else:
         sc = cfg.segment
-        lab = segment(summary, method=sc.method, cell_diameter_px=sc.cell_diameter_px,
+        check_scale(rec, sc)
+        lab = segment(unit_scaled(summary), method=sc.method,
+                      cell_diameter_px=sc.cell_diameter_px,
                       cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
                       min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
         source = "auto"
+        warn_inverted(rec, summary)
+    if not lab.any():
+        warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
 
 
@@ -361,11 +362,20 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
         return raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
+    dropped = log.info.get("dropped_frames")
+    if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
+        means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
                           ("prestim" if stim is not None else "percentile"), **out.info}
+    return out
+
+
+def _with_nan_rows(means, rows):
+    out = np.array(means, dtype=np.result_type(means, np.float32), copy=True)
+    out[rows] = np.nan
     return out
 
 
@@ -423,7 +433,8 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     return rois
 
 
-def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame):
+def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: pd.DataFrame,
+            *, dropped_frames=None):
     """Kinetics of the accepted ROIs, event counts (``events = "all"``) and treatments.
 
     Parameters
@@ -437,6 +448,8 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     roi_ids : ndarray, (R,)
     rois : DataFrame
         The ROI table; its ``accepted`` column selects the ROIs.
+    dropped_frames : sequence of int, optional
+        Frames left out of kinetics and treatments, with their times (so times stay true).
 
     Returns
     -------
@@ -451,14 +464,26 @@ def measure(rec: Recording, cfg: PipelineConfig, trace, time_s, roi_ids, rois: p
     kc = cfg.kinetics
     accepted = rois.loc[rois["accepted"].astype(bool), "roi"].to_numpy()
     keep = np.isin(roi_ids, accepted)
+    duration_s = float(time_s[-1] - time_s[0] + rec.frame_interval_s)
+    if dropped_frames:
+        good = np.ones(len(time_s), dtype=bool)
+        good[list(dropped_frames)] = False
+        trace, time_s = trace[good], time_s[good]
     kin = measure_kinetics(trace[:, keep], time_s, roi_ids=roi_ids[keep],
                            **kinetics_options(kc))
     kin = kin.loc[:, list(KINETICS_COLUMNS)]
     if kc.events == "all":
-        freq = event_summary(kin, float(time_s[-1] - time_s[0] + rec.frame_interval_s))
+        freq = event_summary(kin, duration_s)
         rois = rois.merge(freq, on="roi", how="left")
     treatments = None
     if kc.treatments:
+        from ._plausibility import treatment_problem
+
+        for name, tk in kc.treatments.items():
+            msg = treatment_problem(name, tk, float(time_s[0]), float(time_s[-1]),
+                                    kc.baseline_window_s, where=recording_where(rec))
+            if msg:
+                warnings.warn(msg, UserWarning, stacklevel=2)
         treatments = measure_treatments(trace[:, keep], time_s, dict(kc.treatments),
                                         roi_ids=roi_ids[keep],
                                         baseline_window_s=kc.baseline_window_s,
@@ -498,57 +523,6 @@ def tidy_traces(roi_ids, time_s, columns: Mapping[str, np.ndarray]) -> pd.DataFr
     return pd.DataFrame(data, copy=False)
 
 
-def _fingerprints(paths) -> list[dict]:
-    from .io.result import file_fingerprint
-
-    inputs = []
-    for p in paths:
-        try:
-            inputs.append(file_fingerprint(p))
-        except OSError:
-            inputs.append({"path": str(p)})
-    return inputs
-
-
-def fingerprint_in_background(paths, preload_plotting=False) -> Future:
-    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
-
-    Parameters
-    ----------
-    paths : sequence of Path
-    preload_plotting : bool
-        With it, the thread first imports what ``overview.png`` needs (matplotlib, about
-        1 s), so that import also overlaps the single-threaded steps.
-
-    Returns
-    -------
-    concurrent.futures.Future
-        Of a list of dicts, one per path.
-
-    Notes
-    -----
-    With ``preload_plotting`` the thread first imports what ``overview.png`` needs
-    (matplotlib, about 1 s), so that import also overlaps the single-threaded steps.
-    """
-    fut: Future = Future()
-
-    def work():
-        if preload_plotting:
-            try:
-                import matplotlib.backends.backend_agg  # noqa: F401
-                import matplotlib.figure  # noqa: F401
-                import skimage.segmentation  # noqa: F401
-            except Exception:  # noqa: BLE001 - only a head start; save_result imports again
-                pass
-        try:
-            fut.set_result(_fingerprints(paths))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
-            fut.set_exception(exc)
-
-    threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
-    return fut
-
-
 def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
                n_responders: int) -> dict:
     """The ``run.json`` content (without the config, which the writer adds).
@@ -579,8 +553,10 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "dtype": str(rec.dtype),
         "frame_interval_s": rec.frame_interval_s,
         "frame_interval_source": rec.frame_interval_source,
+        "time_source": rec.time_source,
         "pixel_size_um": rec.pixel_size_um,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
+        "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
         "rois": log.info["rois"],
         "background": log.info["background"],

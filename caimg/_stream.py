@@ -24,7 +24,8 @@ from ._validation import check_whole
 from .errors import CaimgError
 
 __all__ = ["ReadBuffer", "read_frames", "chunks", "stack_shape", "native_frames",
-           "worker_count", "set_worker_count", "machine_worker_count", "block_edges", "run_blocks", "run_each",
+           "worker_count", "set_worker_count", "machine_worker_count", "block_edges",
+           "run_blocks", "run_each",
            "THREADS_ENV", "MAX_DEFAULT_THREADS"]
 
 #: Environment variable that sets the number of worker threads (a whole number >= 1).
@@ -110,7 +111,7 @@ class ReadBuffer:
         self.buf = None
 
     def get(self, stack, n: int, yx: tuple[int, int]) -> np.ndarray:
-        """An ``(n, *yx)`` array of ``stack.dtype`` (the buffer grows when needed)."""
+        """Return an ``(n, *yx)`` array of ``stack.dtype`` (the buffer grows when needed)."""
         dtype = np.dtype(stack.dtype)
         if self.buf is None or self.buf.shape[0] < n or self.buf.dtype != dtype:
             self.buf = np.empty((n, *yx), dtype)
@@ -269,8 +270,10 @@ def set_worker_count(n: int | None) -> None:
 
 
 def _pool(n_workers):
-    """The shared worker pool with ``n_workers`` threads (None below 2). Tasks never submit
-    tasks, so callers in several threads can share it without deadlock."""
+    """Return the shared worker pool with ``n_workers`` threads (None below 2).
+
+    Tasks never submit tasks, so callers in several threads can share it without deadlock.
+    """
     global _POOL
     if n_workers < 2:
         return None
@@ -296,7 +299,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def machine_worker_count() -> int:
-    """The default worker count of this machine, whatever count is set for this process.
+    """Return this machine's default worker count, whatever count is set for this process.
 
     Returns
     -------

@@ -1,5 +1,6 @@
 """Thread budget of a batch: how many threads one recording may use, applied in one place
-to caimg's worker pool, numba and the BLAS/OpenMP libraries of a process."""
+to caimg's worker pool, numba and the BLAS/OpenMP libraries of a process.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def available_cores() -> int:
 
 def threads_per_job(jobs: int, threads: int | None = None) -> int:
     """The thread budget of one recording: ``threads`` when given, else the available
-    cores shared out between ``jobs`` parallel recordings (at least 1)."""
+    cores shared out between ``jobs`` parallel recordings (at least 1).
+    """
     if threads:
         return int(threads)
     return max(1, available_cores() // max(1, int(jobs)))

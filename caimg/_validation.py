@@ -15,7 +15,7 @@ __all__ = ["check_labels", "check_time_s", "check_shifts", "check_whole", "check
 
 
 def check_whole(value, name: str, *, minimum: int) -> int:
-    """A whole number ``>= minimum`` (bool is not a number here).
+    """Check that ``value`` is a whole number ``>= minimum`` (bool is not a number here).
 
     Parameters
     ----------
@@ -50,7 +50,7 @@ def check_whole(value, name: str, *, minimum: int) -> int:
 
 
 def check_positive(value, name: str) -> float:
-    """A finite real number ``> 0`` (bool is not a number here).
+    """Check that ``value`` is a finite real number ``> 0`` (bool is not a number here).
 
     Parameters
     ----------
@@ -158,7 +158,7 @@ def check_time_s(time_s, n: int, *, name: str = "time_s") -> np.ndarray:
 
 
 def check_labels(labels, shape=None, *, name: str = "labels") -> np.ndarray:
-    """A (Y, X) label image: 0 = background, 1..N = ROIs.
+    """Check a (Y, X) label image: 0 = background, 1..N = ROIs.
 
     The rule for dtypes: integer labels are returned as they are; bool and float labels
     whose values are all finite whole numbers (e.g. a label image saved as float32 by

@@ -20,16 +20,18 @@ __all__ = ["kernel_cache_is_cold", "warm_up"]
 
 
 def _kernels():
-    """The numba kernel module, or None when the numpy path runs (no numba,
-    ``CAIMG_NO_NUMBA=1``). The one place this module picks the backend."""
+    """Return the numba kernel module, or None when the numpy path runs (no numba,
+    ``CAIMG_NO_NUMBA=1``). The one place this module picks the backend.
+    """
     from ._backend import kernels_or_none
 
     return kernels_or_none()
 
 
 def kernel_cache_is_cold() -> bool:
-    """True when the numba kernels have no compiled code cached on disk yet (so the next
-    run compiles them); False when they are cached, or numba is not used."""
+    """Tell whether the numba kernels have no compiled code cached on disk yet (so the next
+    run compiles them); False when they are cached, or numba is not used.
+    """
     kernels = _kernels()
     if kernels is None:
         return False

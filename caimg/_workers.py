@@ -33,7 +33,8 @@ class BatchTerminated(KeyboardInterrupt):
 
 class _WorkerStop(BaseException):
     """Raised in a worker's task by SIGTERM: unwinds it (removing a half-written result
-    folder) up to :func:`_in_worker`, which then ends the process."""
+    folder) up to :func:`_in_worker`, which then ends the process.
+    """
 
 
 _IN_TASK = False
@@ -57,7 +58,8 @@ def _watch_parent(parent: int) -> None:
 def _worker_init(threads: int, parent: int) -> None:
     """Initializer of each worker: its thread budget; Ctrl-C is the parent's to handle (a
     terminal sends it to the whole process group); SIGTERM (from the parent, or from the
-    kernel when the parent dies) stops the worker cleanly."""
+    kernel when the parent dies) stops the worker cleanly.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_worker_sigterm)
     if sys.platform.startswith("linux"):
@@ -76,7 +78,8 @@ def _worker_init(threads: int, parent: int) -> None:
 
 def _in_worker(fn, *args):
     """Run one task in a worker; a SIGTERM during it ends the process once the task's
-    cleanup (e.g. of a ``.partial`` result folder) has run."""
+    cleanup (e.g. of a ``.partial`` result folder) has run.
+    """
     global _IN_TASK
     _IN_TASK = True
     try:
@@ -90,7 +93,8 @@ def _in_worker(fn, *args):
 @contextlib.contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """Turn SIGTERM into :class:`BatchTerminated` (a KeyboardInterrupt) in the main thread
-    while the block runs, so a terminated batch cleans up as on Ctrl-C."""
+    while the block runs, so a terminated batch cleans up as on Ctrl-C.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

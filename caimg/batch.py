@@ -16,13 +16,20 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from ._batch_out import ON_CONFLICT, check_not_reviewed, prepare_out, result_name
+from ._batch_out import (
+    ON_CONFLICT,
+    check_not_reviewed,
+    is_up_to_date,
+    prepare_out,
+    result_name,
+)
 from ._batch_tables import WARNING_COLUMNS, rebuild_tables, write_failures_only
 from ._stream import worker_count
 from ._threads import (
@@ -44,6 +51,11 @@ log = logging.getLogger("caimg")
 
 @dataclass(frozen=True)
 class RecordingOutcome:
+    """What became of one recording of a batch: its result folder name (``name``, the
+    recording's unless another input's result or a batch table took it), its inputs,
+    ``status`` and, when it failed, the error type and one-line message.
+    """
+
     name: str
     paths: tuple[str, ...]
     status: str                    # "ok", "skipped" (complete and unchanged) or "failed"
@@ -63,6 +75,10 @@ class RecordingOutcome:
 
 @dataclass(frozen=True)
 class BatchSummary:
+    """The outcome of :func:`run_batch`: this run's outcomes (in the order found) and the
+    batch tables of ``out`` as written (the union of every result folder there).
+    """
+
     out: Path
     outcomes: tuple[RecordingOutcome, ...]
     kinetics: pd.DataFrame = field(repr=False)
@@ -73,10 +89,12 @@ class BatchSummary:
 
     @property
     def n_failed(self) -> int:
+        """Recordings of this run that failed."""
         return sum(o.status == "failed" for o in self.outcomes)
 
     @property
     def ok(self) -> bool:
+        """True when no recording of this run failed."""
         return self.n_failed == 0
 
 
@@ -89,7 +107,8 @@ def _sha256(path: Path) -> str:
 def _request_key(pipeline, overrides: Mapping[str, Any]) -> str:
     """SHA-256 of everything besides the input that decides a recording's result: the
     fully resolved recipe(s) with this recording's overrides, the content of ROI files the
-    recipe names, the result format version and the caimg version."""
+    recipe names, the result format version and the caimg version.
+    """
     from ._version import __version__
     from .io.result import FORMAT_VERSION
     from .pipeline import resolve_pipeline
@@ -106,66 +125,13 @@ def _request_key(pipeline, overrides: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _is_up_to_date(folder: Path, paths: Sequence[Path], key: str) -> bool:
-    """A complete result of this format version, made with the same request (recipe, ROI
-    files, caimg version), whose inputs are unchanged.
-
-    An input is unchanged when its size and modification time are those recorded in
-    ``run.json``; when only the time differs (the file was touched or copied), its SHA-256
-    is compared with the recorded one, so hashing happens only then.
-    """
-    from .io.result import FORMAT_VERSION, RESULT_FILES, is_result_folder
-
-    if not is_result_folder(folder):
-        return False
-    try:
-        prov = json.loads((folder / "run.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if not isinstance(prov, dict) or prov.get("format_version") != FORMAT_VERSION:
-        return False
-    if prov.get("request_key") != key:
-        return False
-    if any(not (folder / f).is_file() for f in RESULT_FILES
-           if f not in ("overview.png", "rois.zip")):
-        return False
-    if not all(_plain_csv(folder / f) for f in ("rois.csv", "traces.csv", "kinetics.csv")):
-        return False  # e.g. re-saved as UTF-16 by a spreadsheet: redone, not read
-    recorded = {i.get("path"): i for i in prov.get("inputs", []) if isinstance(i, dict)}
-    if len(recorded) != len(paths):
-        return False
-    for p in paths:
-        try:
-            st = Path(p).stat()
-        except OSError:
-            return False
-        rec = recorded.get(str(Path(p).resolve()))
-        if rec is None or rec.get("size") != st.st_size:
-            return False
-        if rec.get("mtime") != st.st_mtime:
-            if not rec.get("sha256") or _sha256(Path(p)) != rec["sha256"]:
-                return False
-    return True
-
-
-def _plain_csv(path: Path) -> bool:
-    """The header line of ``path`` is the UTF-8 text caimg writes (no byte-order mark, no
-    NUL bytes as in UTF-16)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.readline(1 << 16)
-        text = head.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return bool(text) and not text.startswith("\ufeff") and "\x00" not in text
-
-
 TREATMENTS_FILE = "treatments.csv"
 
 
 def _treatments_near(source, roots: Sequence[Path]) -> dict[str, float]:
     """Treatment times for a recording from a ``treatments.csv`` (recording, treatment,
-    time_s) in its folder or a parent folder up to the batch input folder."""
+    time_s) in its folder or a parent folder up to the batch input folder.
+    """
     from .errors import ConfigError
     from .kinetics import treatments_from_table
 
@@ -202,7 +168,8 @@ def _process_on_dask(threads, *args) -> RecordingOutcome:
 
     A worker process runs one recording at a time, on that many threads: Python's warning
     capture is process-wide, so two recordings processed at once in one process would
-    swap their warnings (and each would start its own threads)."""
+    swap their warnings (and each would start its own threads).
+    """
     if threads is None:
         from distributed import get_worker
 
@@ -227,7 +194,8 @@ def _process_one(source, out: str, pipeline, overrides: Mapping[str, Any] | None
                  on_conflict: str = "stop") -> RecordingOutcome:
     """Read, process and save one recording; every failure becomes an outcome, and its
     warnings travel with it (never as Python warnings: a batch never stops for one, and
-    they would be lost in worker processes)."""
+    they would be lost in worker processes).
+    """
     from dataclasses import replace
 
     with warnings.catch_warnings(record=True) as caught:
@@ -289,15 +257,14 @@ def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any
         if near:
             ov["treatments"] = {**near, **dict(ov.get("treatments") or {})}
         key = _request_key(pipeline, ov)
-        if not force and _is_up_to_date(folder, source.paths, key):
+        if not force and is_up_to_date(folder, source.paths, key):
             return RecordingOutcome(name, paths, "skipped", folder=str(folder),
                                     seconds=time.perf_counter() - t0,
                                     warnings=_recorded_warnings(folder))
         if not force:
             check_not_reviewed(folder)
         t_read = time.perf_counter()
-        rec, cfg = read_for_pipeline(source.paths if len(source.paths) > 1 else source.paths[0],
-                                     pipeline, ov)
+        rec, cfg = read_for_pipeline(source, pipeline, ov)
         t_read = round(time.perf_counter() - t_read, 4)
         result = process_recording(_renamed(rec, name), cfg)
         prov = dict(result.provenance)
@@ -420,7 +387,7 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     if out_problem is not None:
         raise ConfigError(out_problem)
     sources = find_recordings(path_list, layout=inp.layout, pair_suffixes=inp.pair_suffixes,
-                              on_error="report")
+                              on_error="report", sequence_pattern=inp.sequence_pattern)
     if sources and all(s.error for s in sources) and not any(Path(p).exists() for p in path_list):
         # nothing at all to work on: a usage error, reported in failures.csv as well
         write_failures_only(out, [{"recording": s.name, "path": ";".join(map(str, s.paths)),
@@ -466,8 +433,7 @@ def _run_tasks(tasks, *, jobs: int, threads: int | None, scheduler: str | None,
                done: Callable) -> None:
     """Process each task (index, source, ...): on dask, on local worker processes, or here."""
     if scheduler:
-        from distributed import Client
-        from distributed import as_completed as das_completed
+        from distributed import Client, as_completed as das_completed
 
         with Client(scheduler) as client:
             futs = [client.submit(_indexed_on_dask, threads, *t, pure=False) for t in tasks]
@@ -488,7 +454,8 @@ def _run_tasks(tasks, *, jobs: int, threads: int | None, scheduler: str | None,
 def _batch_input(pipeline, overrides, path_list, out: Path, out_problem):
     """The input settings of the recipe; validates the recipe and overrides once, before
     touching any recording. A bad recipe fails every recording alike: each is listed in
-    failures.csv and the batch stops."""
+    failures.csv and the batch stops.
+    """
     from .io.stack import find_recordings
     from .pipeline import resolve_pipeline
 
@@ -517,7 +484,8 @@ def _batch_input(pipeline, overrides, path_list, out: Path, out_problem):
 
 def _out_inside_inputs(out: Path, paths) -> str | None:
     """Why ``out`` must not be used, or None. Writing results inside an input folder would
-    mix results and recordings (and a result folder could shadow an input folder)."""
+    mix results and recordings (and a result folder could shadow an input folder).
+    """
     o = out.resolve()
     for p in paths:
         p = Path(p)

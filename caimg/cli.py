@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._cli_inspect import add_parser as add_inspect_parser
+
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("caimg")
@@ -102,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frame-interval", type=float, metavar="S", dest="frame_interval_s",
                    help="seconds between frames (between 340/380 pairs); overrides the file "
                         "metadata, with a warning when they disagree")
+    r.add_argument("--timestamps", metavar="FILE.csv", dest="input.timestamps_file",
+                   help="per-frame times: a CSV with a time_s column, one row per frame")
     r.add_argument("--stimulus-time", type=float, metavar="S", dest="stimulus_time_s",
                    help="stimulus time in seconds from the first frame: baseline before it, "
                         "time to peak counted from it")
@@ -179,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--layout", choices=["auto", "hyperstack", "alternating", "pair"],
                    help="channel layout, as for caimg run")
 
+    add_inspect_parser(sub)
     s = sub.add_parser("pipelines", help="list the shipped recipes, or print one",
                        description="List the recipes shipped with caimg, or print one "
                                    "(fully resolved, as TOML) to start your own from: "
@@ -322,7 +327,7 @@ def _cmd_run(args) -> int:
                                   "--treatment ATP=30") from None
         overrides["treatments"] = treatments
     for key in ("frame_interval_s", "stimulus_time_s", "layout", "pixel_size_um", "rois_file",
-                "calibration_profile"):
+                "calibration_profile", "input.timestamps_file"):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ._recipe_checks import check_recipe, closest_hint
 from .errors import ConfigError
-from .indicators import available_indicators, get_indicator
 
 __all__ = [
     "InputConfig",
@@ -65,6 +65,10 @@ class InputConfig:
     channel_order: tuple[str, str] = ("f340", "f380")
     frame_interval_s: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
     pixel_size_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
+    timestamps_file: str | None = None  # per-frame times, see docs/formats.md for these
+    sequence_pattern: str = r"^(?P<name>.*?)(?P<frame>\d+)$"
+    channels: Mapping[str, int | str] | None = None
+    z_plane: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ class MotionConfig:
 @dataclass(frozen=True)
 class SegmentConfig:
     """ROI segmentation. ``method`` names a registered method; ``params`` are its options
-    (checked against the method's signature)."""
+    (checked against the method's signature).
+    """
 
     method: str = "auto"
     cell_diameter_um: float | None = field(default=None, metadata=_range(0, None, lo_open=True))
@@ -132,7 +137,8 @@ class BackgroundConfig:
 @dataclass(frozen=True)
 class CalibrationConfig:
     """[Ca2+] calibration. Fura-2: Grynkiewicz ``Kd*beta*(R-Rmin)/(Rmax-R)``;
-    single wavelength: ``Kd*(F-Fmin)/(Fmax-F)``. Off unless ``enabled``."""
+    single wavelength: ``Kd*(F-Fmin)/(Fmax-F)``. Off unless ``enabled``.
+    """
 
     enabled: bool = False
     kd_nM: float = field(default=224.0, metadata=_range(0, None, lo_open=True))
@@ -193,11 +199,25 @@ class KineticsConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
+    """``[output]``: which files besides the tables a result folder and a batch get."""
+
     overview_png: bool = True
     roiset_zip: bool = True
     nwb: bool = False  # <out>/<recording>.nwb beside each result (caimg[export]; docs/export.md)
     xlsx: bool = False  # <out>/caimg_batch.xlsx after the batch tables (caimg[export])
     nwb_metadata: str | None = None  # TOML with [nwbfile] and [subject] tables for the NWB
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """How ``caimg summarize`` maps recordings to the experiment design when no
+    ``design.csv`` is given (docs/experiment.md).
+    """
+
+    # regular expression with named groups (condition, compound, concentration,
+    # replicate, ...) matched on each recording's input path, e.g.
+    # '(?P<compound>[A-Za-z]+)_(?P<concentration>[0-9.]+[munp]?M)_cs(?P<replicate>\d+)'
+    name_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +238,7 @@ class PipelineConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     rois: RoisConfig = field(default_factory=RoisConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     kinetics: KineticsConfig = field(default_factory=KineticsConfig)
@@ -225,67 +246,6 @@ class PipelineConfig:
 
     def __post_init__(self):
         check_recipe(self)
-
-
-def check_recipe(cfg: PipelineConfig) -> None:
-    """Check the rules that span sections of a recipe.
-
-    Parameters
-    ----------
-    cfg : PipelineConfig
-
-    Raises
-    ------
-    ConfigError
-        Naming the setting, what was found and what is expected.
-
-    Notes
-    -----
-    ``pipeline = "auto"`` builds one recipe per indicator from the same overrides before a
-    recording says which it is. Settings that fit the recipe's indicator, or another
-    registered one, pass here (e.g. Fura-2 calibration constants in the Fluo-4 sibling);
-    each recording's stages check them again, strictly, once its indicator is known.
-    """
-    get_indicator(cfg.indicator)  # registered
-    bc = cfg.background
-    if bc.method == "roi" and not bc.roi_file:
-        raise ConfigError("background.method = 'roi' needs background.roi_file (an ImageJ "
-                          "ROI or mask TIFF marking background)")
-    others = [name for name in available_indicators() if name != cfg.indicator]
-    for rule in (_indicator_check, _constant_background, _motion_channel):
-        problem = rule(cfg, cfg.indicator)
-        if problem is not None and all(rule(cfg, name) is not None for name in others):
-            raise problem
-
-
-def _indicator_check(cfg: PipelineConfig, name: str) -> ConfigError | None:
-    """The indicator's own rule (e.g. calibration constants), as an error or None."""
-    ind = get_indicator(name)
-    if ind.check is not None:
-        try:
-            ind.check(cfg)
-        except ConfigError as exc:
-            return exc
-    return None
-
-
-def _constant_background(cfg: PipelineConfig, name: str) -> ConfigError | None:
-    bc = cfg.background
-    missing = set(get_indicator(name).channels) - set(bc.constant)
-    if bc.method == "constant" and missing:
-        return ConfigError(f"background.method = 'constant' needs background.constant for "
-                           f"channels {sorted(missing)}, e.g. {{ {sorted(missing)[0]} = 100 }}")
-    return None
-
-
-def _motion_channel(cfg: PipelineConfig, name: str) -> ConfigError | None:
-    channels = get_indicator(name).channels
-    channel = cfg.motion.channel
-    if channel != "auto" and channel not in channels:
-        return ConfigError(f"motion.channel = '{channel}' is not a channel of the {name} "
-                           f"indicator (channels: {sorted(channels)}); expected one of them "
-                           "or 'auto'")
-    return None
 
 
 def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
@@ -381,11 +341,7 @@ def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
         cfg = name_or_path
     else:
         path = pipeline_path(name_or_path)
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"recipe {path} is not valid TOML: {exc}") from exc
+        data = _read_toml(path, "recipe")
         data.setdefault("name", path.stem)
         cal = data.get("signal", {}).get("calibration", {}) if isinstance(
             data.get("signal"), Mapping) else {}
@@ -399,9 +355,17 @@ def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
     return cfg
 
 
-def _closest(key, valid):
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+def _read_toml(path: Path, what: str) -> dict:
+    """A TOML file as a dict; ConfigError naming the file for bad TOML or bad encoding."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                          f"at position {exc.start}); expected a TOML file saved as UTF-8 "
+                          "(re-save it as UTF-8 in your editor)") from None
 
 
 def _check_value(value, tp, key, meta, where=None):
@@ -423,7 +387,7 @@ def _check_value(value, tp, key, meta, where=None):
                           f"'{key}' = {value!r}: expected one of {_describe(tp)}")
     if origin is Literal:
         if value not in args:
-            close = _closest(str(value), [str(a) for a in args])
+            close = closest_hint(str(value), [str(a) for a in args])
             raise ConfigError(f"'{key}' = {value!r}: expected one of {list(args)}{close}")
         return value
     if tp is bool:
@@ -510,7 +474,7 @@ def config_from_dict(data: Mapping[str, Any], cls=PipelineConfig, *, prefix: str
     for key, value in data.items():
         if key not in fields:
             loc = f" in {where}" if where else ""
-            raise ConfigError(f"unknown key '{prefix}{key}'{loc}{_closest(key, fields)} "
+            raise ConfigError(f"unknown key '{prefix}{key}'{loc}{closest_hint(key, fields)} "
                               f"(valid keys: {', '.join(fields)})")
         kwargs[key] = _check_value(value, hints[key], prefix + key, fields[key].metadata, where)
     try:
@@ -539,7 +503,8 @@ def _flatten(overrides: Mapping[str, Any], prefix="") -> dict[str, Any]:
     flat = {}
     for k, v in overrides.items():
         k = SHORTCUTS.get(k, k) if not prefix else k
-        if isinstance(v, Mapping) and not k.endswith(("params", "constant", "treatments")):
+        if isinstance(v, Mapping) and not k.endswith(("params", "constant", "treatments",
+                                                      "channels")):
             flat.update(_flatten(v, prefix=f"{prefix}{k}."))
         else:
             flat[prefix + k] = v
@@ -551,17 +516,17 @@ def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> d
 
     A relative path is looked up from the working folder, then next to the recipe (``base``).
     """
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(f"'signal.calibration.profile' = {path!r}: expected the path of a "
+                          "calibration profile TOML file as a string, e.g. profile = "
+                          '"calibration.toml"')
     p = Path(path)
     if not p.is_absolute() and not p.is_file() and base is not None and (base / p).is_file():
         p = base / p
     if not p.is_file():
         raise ConfigError(f"calibration profile {path} does not exist; expected a TOML file "
                           "with rmin, rmax, kd_nM, beta (or keff_nM), e.g. from `caimg calibrate`")
-    try:
-        with open(p, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"calibration profile {p} is not valid TOML: {exc}") from exc
+    data = _read_toml(p, "calibration profile")
     data = data.get("calibration", data)
     data.pop("profile", None)
     config_from_dict(data, cls=CalibrationConfig, prefix="signal.calibration.", where=str(p))
@@ -585,7 +550,7 @@ def replace_config(cfg: PipelineConfig, overrides: Mapping[str, Any]) -> Pipelin
             fields = {f.name for f in dataclasses.fields(cls)}
             if part not in fields:
                 valid = sorted(set(fields) | (set(SHORTCUTS) if i == 0 else set()))
-                raise ConfigError(f"unknown setting '{dotted}'{_closest(part, valid)}")
+                raise ConfigError(f"unknown setting '{dotted}'{closest_hint(part, valid)}")
             if i == len(parts) - 1:
                 node[part] = value
             else:

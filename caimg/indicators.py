@@ -84,7 +84,7 @@ _REGISTRY: dict[str, Indicator] = {}
 
 def register_indicator(name: str, *, channels, motion_channel: str, signal_column: str,
                        check: Callable[[Any], None] | None = None):
-    """Decorator: register ``func`` as the signal step of indicator ``name``.
+    """Register the decorated function as the signal step of indicator ``name``.
 
     Parameters
     ----------
@@ -118,12 +118,18 @@ def register_indicator(name: str, *, channels, motion_channel: str, signal_colum
 
 
 def available_indicators() -> list[str]:
-    """Names of the registered indicators."""
+    """List the registered indicators.
+
+    Returns
+    -------
+    list of str
+        Their names, sorted.
+    """
     return sorted(_REGISTRY)
 
 
 def get_indicator(name: str) -> Indicator:
-    """The registered indicator ``name``.
+    """Look up the registered indicator ``name``.
 
     Parameters
     ----------

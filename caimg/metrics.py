@@ -98,7 +98,14 @@ def score_against_truth(synthetic, result) -> TruthScore:
     Parameters
     ----------
     synthetic : caimg.synthetic.SyntheticRecording
+        The recording with its ground truth (labels, noiseless signal, kinetics).
     result : caimg.result.Result
+        The pipeline's result for that recording.
+
+    Returns
+    -------
+    TruthScore
+        The matching and the per-cell signal and kinetics errors.
     """
     m = match_labels(synthetic.labels, result.labels, iou_threshold=0.5)
     _, roi_ids, values = result.trace_matrix()

@@ -13,6 +13,7 @@ aligns it to the reference, ``aligned(r, c) = frame(r - dr, c - dc)``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from ._backend import kernels_or_none
 from ._shift import shift_frames
 from ._stream import ReadBuffer, chunks, native_frames, read_frames, run_blocks, stack_shape
 from ._validation import check_positive, check_shifts, check_whole
-from .errors import CaimgError
+from .errors import CaimgError, DataQualityWarning
 from .summary import SummaryImages, shifted_summary, summary_images
 
 # SummaryImages and summary_images live in caimg.summary; they stay importable from here,
@@ -152,7 +153,8 @@ class _ShiftEstimator:
         With the compiled kernels, frames go through in small batches (one FFT call, one
         whitening call and one peak search per batch), which takes the per-frame Python
         overhead out of the loop; the numbers are those of frame-by-frame transforms
-        (pocketfft transforms each frame of a batch alike)."""
+        (pocketfft transforms each frame of a batch alike).
+        """
         if self.kernels is None:
             for t in range(frames.shape[0]):
                 out[t] = self._estimate_numpy(frames[t])
@@ -228,7 +230,8 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
 
     With a centre crop, the estimator of the next round reads only the crop of the current
     reference, so every average but the last is summed over the crop's rows only (the same
-    numbers there; the other rows are left at zero and never read)."""
+    numbers there; the other rows are left at zero and never read).
+    """
     n = min(int(reference_frames), n_frames)
     n_iter = int(reference_iterations)
     acc = np.zeros(yx)
@@ -282,7 +285,7 @@ def _anchor(shifts, offset, upsample_factor):
 
 def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, reference_frames=200,
              reference_iterations=2, crop_px=0, chunk_frames=64) -> Registration:
-    """Rigid, subpixel registration of a stack by FFT phase correlation.
+    r"""Rigid, subpixel registration of a stack by FFT phase correlation.
 
     Builds a reference from the first ``reference_frames`` frames, then makes one streaming
     pass that estimates the shift of every frame and accumulates the summary images of the
@@ -324,8 +327,8 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     raised-cosine edge taper, a Tukey window with alpha = 0.5), with spectra ``F`` and ``G``,
     the smoothed, partially whitened phase correlation is
 
-    .. math:: c = \\mathcal{F}^{-1}\\left[\\frac{F}{|F|^{1/2}}\\,\\frac{G^*}{|G|^{1/2}}\\,
-              e^{-2\\pi^2\\sigma^2 (u^2 + v^2)}\\right], \\quad \\sigma = 1.15\\ \\mathrm{px}
+    .. math:: c = \mathcal{F}^{-1}\left[\frac{F}{|F|^{1/2}}\,\frac{G^*}{|G|^{1/2}}\,
+              e^{-2\pi^2\sigma^2 (u^2 + v^2)}\right], \quad \sigma = 1.15\ \mathrm{px}
 
     (full whitening, ``|F| |G|`` in the denominator, turns the empty high frequencies of
     smooth wide-field images into noise; the square root keeps the peak sharp without
@@ -391,7 +394,32 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     shifts = np.zeros((n_frames, 2))
     summary = shifted_summary(stack, shifts, reference, chunk_frames=chunk_frames,
                               kernels=kernels, estimate=estimate)
+    _warn_at_limit(shifts + offset, max_shift_px, (est.mr, est.mc), (ny, nx))
     return Registration(shifts=shifts, reference=reference, summary=summary)
+
+
+def _warn_at_limit(raw, max_shift_px, window, frame_shape):
+    """Warn when estimates sit at the edge of the search window (drift larger than searched
+    is estimated as anything up to the limit, issue 16). ``raw``: (T, 2) estimates against
+    the averaged reference; ``window``: the searched half-widths (rows, columns) in px.
+    """
+    limit = np.asarray(window, float)
+    # only where max_shift_px, not the frame size, bounds the search: raising it helps
+    axes = limit >= float(max_shift_px)
+    if len(raw) == 0 or not axes.any():
+        return
+    limit = np.minimum(float(max_shift_px), limit)
+    hit = (np.abs(raw) >= limit - 0.5) & axes
+    n_hit = int(hit.any(axis=1).sum())
+    if not n_hit:
+        return
+    cap = min(frame_shape) // 2 - 2
+    fix = (f"raise it, e.g. --set motion.max_shift_px={min(2 * float(max_shift_px), cap):g} "
+           f"(searches reach at most {cap} px in frames of {frame_shape[0]}x{frame_shape[1]})")
+    warnings.warn(f"motion: the shift estimate of {n_hit} of {len(raw)} frame(s) reached the "
+                  f"search limit of {limit.min():g} px (motion.max_shift_px = {max_shift_px:g}"
+                  "); the real drift may be larger than estimated and the registration is "
+                  f"unreliable; {fix}", DataQualityWarning, stacklevel=3)
 
 
 def estimate_shifts(stack, reference=None, *, enabled=True, upsample_factor=10,

@@ -36,7 +36,8 @@ versions = st.versions
 def resolve_pipeline(pipeline: str | Path | PipelineConfig, recording: Recording | None = None,
                      overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """The recipe for a recording. ``"auto"`` picks ``fura2`` for recordings with
-    ``f340``/``f380`` channels and ``fluo4`` for a single channel."""
+    ``f340``/``f380`` channels and ``fluo4`` for a single channel.
+    """
     if isinstance(pipeline, str) and pipeline == "auto":
         if recording is None:
             raise ConfigError("pipeline 'auto' needs a recording to choose fura2 or fluo4")
@@ -48,14 +49,11 @@ def read_for_pipeline(paths, pipeline: str | Path | PipelineConfig = "auto",
                       overrides: Mapping[str, Any] | None = None
                       ) -> tuple[Recording, PipelineConfig]:
     """Read a recording with the recipe's input settings and resolve the recipe for it."""
-    from .io.stack import read_recording
+    from .io.read import read_options, read_recording
 
     base = "fura2" if pipeline == "auto" else pipeline
     inp = load_pipeline(base, overrides).input
-    layout = inp.layout
-    rec = read_recording(paths, layout=layout, channel_order=inp.channel_order,
-                         pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
-                         pixel_size_um=inp.pixel_size_um)
+    rec = read_recording(paths, **read_options(inp))
     cfg = resolve_pipeline(pipeline, rec, overrides)
     return rec, cfg
 
@@ -149,7 +147,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             rois = st.score_rois(rec, cfg, reg.summary, labels, roi_ids, source, sig.signal,
                                  bg_mask, roi_overrides)
         with runlog.stage("kinetics"):
-            kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois)
+            kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois,
+                                               dropped_frames=runlog.info["dropped_frames"])
         with runlog.stage("tables"):
             traces = st.tidy_traces(roi_ids, time_s, sig.columns)
             del raw, sig

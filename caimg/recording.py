@@ -42,6 +42,10 @@ class Recording:
         Short name, used for the result folder.
     metadata : dict
         Anything else worth keeping (axes string, ImageJ/OME fields, warnings).
+    timestamps_s : array of float, shape (T,), optional
+        Per-frame times in seconds as the file (or a timestamps table) records them, for
+        irregular sampling (dropped frames); :meth:`time_s` returns them unchanged and
+        ``frame_interval_s`` is then their median step. ``None``: uniform frames.
     """
 
     channels: Mapping[str, Any]
@@ -52,6 +56,7 @@ class Recording:
     layout: str = "single"
     name: str = "recording"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    timestamps_s: np.ndarray | None = field(default=None, compare=False)
 
     def __post_init__(self):
         shapes = {k: tuple(v.shape) for k, v in self.channels.items()}
@@ -65,9 +70,14 @@ class Recording:
         if any(len(s) != 3 for s in shapes.values()):
             raise CaimgError(f"Recording '{self.name}': channel shapes {shapes}; expected "
                              "(T, Y, X) arrays (add a time axis to a single image)")
+        if self.timestamps_s is not None and np.shape(self.timestamps_s) != (self.n_frames,):
+            raise CaimgError(f"Recording '{self.name}': timestamps_s has shape "
+                             f"{np.shape(self.timestamps_s)}; expected one time per frame "
+                             f"({self.n_frames},)")
 
     @property
     def channel_names(self) -> tuple[str, ...]:
+        """Names of the channels, in order (e.g. ``("f340", "f380")``)."""
         return tuple(self.channels)
 
     @property
@@ -77,14 +87,28 @@ class Recording:
 
     @property
     def n_frames(self) -> int:
+        """Frames per channel (T)."""
         return self.shape[0]
 
     @property
     def dtype(self) -> np.dtype:
+        """Pixel type of the channels (of the first; all channels share it)."""
         return np.dtype(next(iter(self.channels.values())).dtype)
 
+    @property
+    def time_source(self) -> str:
+        """Where :meth:`time_s` comes from, e.g. ``"per-frame (ome DeltaT)"`` or
+        ``"uniform (imagej finterval)"``.
+        """
+        kind = "uniform" if self.timestamps_s is None else "per-frame"
+        return f"{kind} ({self.frame_interval_source})"
+
     def time_s(self) -> np.ndarray:
-        """Time of each frame in seconds from the first frame, shape (T,)."""
+        """Time of each frame in seconds, shape (T,): the per-frame times when the recording
+        has them, else ``frame * frame_interval_s`` from 0.
+        """
+        if self.timestamps_s is not None:
+            return np.array(self.timestamps_s, dtype=float)
         if self.frame_interval_s is None:
             raise CaimgError(f"{self.name}: the frame interval is unknown; expected "
                              "frame_interval_s in seconds (pass --frame-interval SECONDS or "

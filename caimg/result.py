@@ -71,8 +71,21 @@ TREATMENT_DTYPES = {c: {"roi": "int64", "treatment": "object", "responder": "boo
 BATCH_FAILURE_COLUMNS = ("recording", "path", "error_type", "message")
 
 
-def trace_columns(indicator: str, calibrated: bool = False) -> tuple[str, ...]:
-    """Columns of ``traces.csv`` for an indicator, in order."""
+def trace_columns(indicator: str, *, calibrated: bool = False) -> tuple[str, ...]:
+    """Columns of ``traces.csv`` for an indicator, in order.
+
+    Parameters
+    ----------
+    indicator : str
+        ``"fura2"`` or ``"fluo4"`` (the signal path of the recipe).
+    calibrated : bool
+        With the ``ca_nM`` column of a calibrated recipe.
+
+    Returns
+    -------
+    tuple of str
+        ``roi, frame, time_s`` and the indicator's signal columns.
+    """
     cols = TRACE_COLUMNS + _SIGNAL_COLUMNS[indicator]
     return cols + ("ca_nM",) if calibrated else cols
 
@@ -125,16 +138,19 @@ class Result:
 
     @property
     def indicator(self) -> str:
+        """Name of the indicator (signal path) of the recipe, e.g. ``"fura2"``."""
         return self.config.indicator
 
     @property
     def signal_column(self) -> str:
         """The column kinetics are measured on: ``ratio`` (Fura-2), ``dff`` (Fluo-4), or
-        what the indicator's registration says (:mod:`caimg.indicators`)."""
+        what the indicator's registration says (:mod:`caimg.indicators`).
+        """
         return get_indicator(self.indicator).signal_column
 
     @property
     def n_rois(self) -> int:
+        """Number of ROIs (rows of ``rois``, accepted or not)."""
         return int(len(self.rois))
 
     def trace_matrix(self, column: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,4 +188,5 @@ class Result:
         return times.to_numpy(float), wide.columns.to_numpy(), wide.to_numpy(float)
 
     def replace(self, **changes) -> Result:
+        """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)

@@ -76,6 +76,7 @@ class LabelChanges:
         return bool(self.added or self.removed or self.changed)
 
     def as_dict(self) -> dict[str, list[int]]:
+        """Return the changes as a JSON-ready dict of id lists (added, removed, changed)."""
         return {"added": list(self.added), "removed": list(self.removed),
                 "changed": list(self.changed)}
 
@@ -160,6 +161,17 @@ def labels_features(result: Result) -> pd.DataFrame:
 
     napari looks a label value up through an ``index`` column; ecosystem plugins key on
     ``label``. Both equal the ROI id.
+
+    Parameters
+    ----------
+    result : Result
+        A result (its ``rois`` and ``kinetics`` tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ROI: ``index`` and ``label`` (the ROI id), then the
+        :func:`review_table` columns.
     """
     t = review_table(result)
     t.insert(0, "label", t["roi"].to_numpy())
@@ -209,6 +221,7 @@ class ReviewSession:
 
     @property
     def folder(self) -> Path | None:
+        """The result folder (None for a result that was never saved)."""
         return None if self._result.folder is None else Path(self._result.folder)
 
     @property
@@ -231,6 +244,7 @@ class ReviewSession:
 
     @property
     def labels(self) -> np.ndarray:
+        """The current (Y, X) label image, edits applied."""
         return self._result.labels
 
     @property
@@ -266,6 +280,7 @@ class ReviewSession:
         return roi
 
     def is_accepted(self, roi: int) -> bool:
+        """Tell whether ROI ``roi`` is accepted (the ``accepted`` column of ``rois.csv``)."""
         roi = self._check_roi(roi)
         rois = self._result.rois
         return bool(rois.loc[rois["roi"] == roi, "accepted"].iloc[0])
@@ -313,8 +328,9 @@ class ReviewSession:
         return int(lab[r, c])
 
     def step(self, roi: int | None, delta: int = 1) -> int | None:
-        """The ROI ``delta`` places after ``roi`` in id order (wrapping); the first ROI when
-        ``roi`` is None or gone; None when there are no ROIs."""
+        """Return the ROI ``delta`` places after ``roi`` in id order (wrapping); the first when
+        ``roi`` is None or gone; None when there are no ROIs.
+        """
         ids = self.roi_ids
         if len(ids) == 0:
             return None
@@ -360,7 +376,8 @@ class ReviewSession:
 
     def reject(self, roi: int) -> None:
         """Reject ROI ``roi``: it stays in ``rois.csv`` (``accepted = False``), its
-        kinetics rows go."""
+        kinetics rows go.
+        """
         self.set_accepted(roi, False)
 
     def toggle(self, roi: int) -> bool:

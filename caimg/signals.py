@@ -209,9 +209,21 @@ def _check_interval(rmin, rmax, lo_name, hi_name):
 
 
 def calibration_flags(values, *, lo: float, hi: float) -> np.ndarray:
-    """True where a ratio (or F) is outside the open interval ``(lo, hi)`` or not finite.
+    """Flag the values of a ratio (or F) outside the open interval ``(lo, hi)`` or not finite.
 
     These are the samples :func:`grynkiewicz` and :func:`fluo_calcium` return as NaN.
+
+    Parameters
+    ----------
+    values : array_like, any shape
+        Ratios (Fura-2) or fluorescence (single wavelength).
+    lo, hi : float
+        The open interval of valid values (``rmin``/``rmax`` or ``fmin``/``fmax``).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape of ``values``
+        True where a value is ``<= lo``, ``>= hi`` or not finite.
     """
     v = np.asarray(values, dtype=np.float64)
     return ~((v > lo) & (v < hi))

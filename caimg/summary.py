@@ -15,8 +15,16 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._shift import shift_frames, shift_frames_numpy
-from ._stream import (ReadBuffer, block_edges, chunks, machine_worker_count, read_frames,
-                      run_blocks, run_each, stack_shape)
+from ._stream import (
+    ReadBuffer,
+    block_edges,
+    chunks,
+    machine_worker_count,
+    read_frames,
+    run_blocks,
+    run_each,
+    stack_shape,
+)
 from ._validation import check_shifts, check_whole
 
 __all__ = ["SummaryImages", "summary_images", "shifted_summary"]

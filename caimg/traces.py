@@ -114,7 +114,8 @@ def background_mask(labels, dilation_px=4) -> np.ndarray:
 
 def _pixel_runs(rows, cols, col_of, nx):
     """Raster-ordered pixel list -> runs of consecutive columns in one row and one ROI:
-    (flat index of the first pixel, run length, ROI column), each (N,) int64."""
+    (flat index of the first pixel, run length, ROI column), each (N,) int64.
+    """
     if rows.size == 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
@@ -135,7 +136,7 @@ def _shift_parts(shifts, t):
 
 
 def _roi_sums_numpy(frames, shifts, rows, cols, col_of, out):
-    """numpy twin of :func:`caimg._kernels.roi_sums`: gather, then ``np.bincount``."""
+    """Sum ROIs in numpy: twin of :func:`caimg._kernels.roi_sums` (gather, ``np.bincount``)."""
     n, ny, nx = frames.shape
     nr = out.shape[1]
     flat = frames.reshape(n, ny * nx)
@@ -166,7 +167,7 @@ def _roi_sums_numpy(frames, shifts, rows, cols, col_of, out):
 
 
 def _gather_numpy(frames, shifts, rows, cols, out):
-    """numpy twin of :func:`caimg._kernels.gather_pixels` (nearest source pixel)."""
+    """Gather pixels in numpy: twin of :func:`caimg._kernels.gather_pixels` (nearest pixel)."""
     n, ny, nx = frames.shape
     flat = frames.reshape(n, ny * nx)
     for t in range(n):
@@ -180,7 +181,8 @@ def _gather_numpy(frames, shifts, rows, cols, out):
 
 def _background_samples(background, yx):
     """(rows, cols) int64 of at most about MAX_BACKGROUND_SAMPLES pixels of the mask, spread
-    evenly over it in raster order."""
+    evenly over it in raster order.
+    """
     bg = np.asarray(background)
     if bg.shape != yx:
         raise RoiError(f"'background' mask has shape {bg.shape}; expected the frame shape "
@@ -195,7 +197,7 @@ def _background_samples(background, yx):
 
 def extract_traces(stack, labels, *, shifts=None, background=None, background_percentile=50.0,
                    chunk_frames=64) -> Traces:
-    """Mean intensity of every ROI in every frame, and a per-frame background.
+    r"""Mean intensity of every ROI in every frame, and a per-frame background.
 
     Parameters
     ----------
@@ -226,7 +228,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     -----
     For ROI ``j`` with pixel set ``P_j`` and frame ``f_t`` shifted by ``(dr, dc)``:
 
-    .. math:: m_{t,j} = \\frac{1}{|P_j|}\\sum_{(r,c)\\in P_j} f_t(r - dr, c - dc)
+    .. math:: m_{t,j} = \frac{1}{|P_j|}\sum_{(r,c)\in P_j} f_t(r - dr, c - dc)
 
     where ``f_t`` at a fractional position is the bilinear interpolation of its four
     neighbouring pixels, and positions outside the frame are clipped to the edge (the same

@@ -13,11 +13,10 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks
-from .errors import StackReadError
-from .errors import DataQualityWarning
+from .errors import DataQualityWarning, StackReadError
 from .recording import Recording
 
-__all__ = ["check_recording", "DataQualityWarning", "channel_stats"]
+__all__ = ["check_recording", "DataQualityWarning", "channel_stats", "dropped_frames"]
 
 #: a frame counts as saturated when at least this fraction of its pixels (and at least
 #: one pixel) sits at the maximum of the integer dtype
@@ -39,7 +38,9 @@ def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
     dict
         ``min``, ``max`` (float; NaN pixels ignored), ``saturated_per_frame`` (int array
         (T,), pixels at the integer dtype's maximum; zeros for float data) and
-        ``saturation_value`` (the dtype maximum, or None for float data).
+        ``saturation_value`` (the dtype maximum, or None for float data), ``frame_min`` and
+        ``frame_max`` (float arrays (T,), per frame; NaN pixels ignored, NaN for an all-NaN
+        frame).
 
     Examples
     --------
@@ -52,6 +53,8 @@ def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
     n = int(frames.shape[0])
     lo, hi = np.inf, -np.inf
     saturated = np.zeros(n, dtype=np.int64)
+    frame_lo = np.full(n, np.nan)
+    frame_hi = np.full(n, np.nan)
     if sat_value is not None and dtype.itemsize <= 4 and len(frames.shape) == 3 and n \
             and frames.shape[1] and frames.shape[2]:
         kernels = kernels_or_none()
@@ -61,24 +64,32 @@ def channel_stats(frames, *, chunk_frames: int = 64) -> dict:
         block = np.asarray(frames[t0:t0 + chunk_frames])
         if block.size == 0:
             continue
+        flat = block.reshape(len(block), -1)
         if dtype.kind == "f":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
                 lo = min(lo, float(np.nanmin(block)))
                 hi = max(hi, float(np.nanmax(block)))
+                if flat.shape[1]:
+                    frame_lo[t0:t0 + len(block)] = np.nanmin(flat, axis=1)
+                    frame_hi[t0:t0 + len(block)] = np.nanmax(flat, axis=1)
         else:
             lo = min(lo, float(block.min()))
             hi = max(hi, float(block.max()))
+            if flat.shape[1]:
+                frame_lo[t0:t0 + len(block)] = flat.min(axis=1)
+                frame_hi[t0:t0 + len(block)] = flat.max(axis=1)
         if sat_value is not None:
             saturated[t0:t0 + len(block)] = (block == sat_value).reshape(len(block), -1).sum(1)
     return {"min": lo, "max": hi, "saturated_per_frame": saturated,
-            "saturation_value": sat_value}
+            "saturation_value": sat_value, "frame_min": frame_lo, "frame_max": frame_hi}
 
 
 def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
     """:func:`channel_stats` of an integer stack in one compiled pass per chunk (min, max
     and saturated count together, frames split over the worker threads), read into one
-    reused buffer: about 10x faster than the three numpy reductions."""
+    reused buffer: about 10x faster than the three numpy reductions.
+    """
     n, ny, nx = (int(s) for s in frames.shape)
     lo = np.empty(n, np.int64)
     hi = np.empty(n, np.int64)
@@ -89,7 +100,42 @@ def _channel_stats_fast(frames, chunk_frames, kernels, sat_value):
         run_blocks(t1 - t0, lambda a, b, block=block, t0=t0: kernels.frame_stats(
             block[a:b], sat_value, lo[t0 + a:t0 + b], hi[t0 + a:t0 + b], sat[t0 + a:t0 + b]))
     return {"min": float(lo.min()), "max": float(hi.max()), "saturated_per_frame": sat,
-            "saturation_value": sat_value}
+            "saturation_value": sat_value, "frame_min": lo.astype(float),
+            "frame_max": hi.astype(float)}
+
+
+def dropped_frames(frames=None, *, stats: dict | None = None) -> np.ndarray:
+    """Frames the camera or the acquisition dropped: every pixel the same value (all zero,
+    or one constant), from per-frame minimum and maximum.
+
+    Parameters
+    ----------
+    frames : array-like, (T, Y, X), optional
+        One channel; read in frame chunks by :func:`channel_stats`.
+    stats : dict, optional
+        The result of :func:`channel_stats` for the channel (no second read).
+
+    Returns
+    -------
+    ndarray of bool, (T,)
+        True for a dropped frame (also for a frame that is all NaN).
+
+    Notes
+    -----
+    A real frame of cells always has some noise, so a constant frame is never data; it
+    is what a lost frame, a closed shutter with a zero-filling driver, or a padded
+    acquisition writes. A stack constant everywhere is refused by :func:`check_recording`.
+
+    Examples
+    --------
+    >>> v = np.arange(24, dtype=np.uint16).reshape(3, 2, 4); v[1] = 0
+    >>> dropped_frames(v).tolist()
+    [False, True, False]
+    """
+    if stats is None:
+        stats = channel_stats(frames)
+    lo, hi = stats["frame_min"], stats["frame_max"]
+    return ~(hi > lo)  # NaN (all-NaN frame) compares False: dropped too
 
 
 def _reemit_read_warnings(recording: Recording) -> None:
@@ -108,7 +154,7 @@ def _reemit_read_warnings(recording: Recording) -> None:
             warnings.warn(str(record), UserWarning, stacklevel=3)
 
 
-def check_recording(recording: Recording, *, indicator: str) -> None:
+def check_recording(recording: Recording, *, indicator: str) -> np.ndarray:
     """Raise for unusable recordings, warn for doubtful ones.
 
     Parameters
@@ -117,6 +163,12 @@ def check_recording(recording: Recording, *, indicator: str) -> None:
         Channels ``(T, Y, X)``; read once more in frame chunks (never modified).
     indicator : {"fura2", "fluo4"}
         Only used in messages.
+
+    Returns
+    -------
+    ndarray of bool, (T,)
+        Dropped frames (:func:`dropped_frames`) of any channel; the pipeline leaves them
+        out of F0, baselines and kinetics.
 
     Raises
     ------
@@ -144,6 +196,7 @@ def check_recording(recording: Recording, *, indicator: str) -> None:
     where = ", ".join(str(p) for p in recording.source) or recording.name
     _reemit_read_warnings(recording)
     n_frames, rows, cols = recording.shape
+    dropped = np.zeros(n_frames, dtype=bool)
     min_sat = max(1, int(np.ceil(SATURATED_FRAME_FRACTION * rows * cols)))
     for name, frames in recording.channels.items():
         st = channel_stats(frames)
@@ -163,3 +216,14 @@ def check_recording(recording: Recording, *, indicator: str) -> None:
                 f"maximum; up to {100 * sat[k] / (rows * cols):.2g} % of frame {k}); "
                 "intensities there are clipped, so peaks, amplitudes and ratios are "
                 "underestimated", DataQualityWarning, stacklevel=2)
+        if rows * cols > 1:  # a one-pixel frame is constant by nature
+            dropped |= dropped_frames(stats=st)
+    if dropped.any():
+        idx = np.flatnonzero(dropped)
+        shown = ", ".join(str(i) for i in idx[:10]) + (", ..." if len(idx) > 10 else "")
+        warnings.warn(
+            f"{where}: {len(idx)} of {n_frames} frame(s) are dropped (every pixel the same "
+            f"value, e.g. all zero): frame(s) {shown}; they are left out of F0, baselines "
+            "and kinetics (their trace values are NaN) - check the acquisition",
+            DataQualityWarning, stacklevel=2)
+    return dropped

@@ -143,7 +143,7 @@ def test_recipe_with_values_set_round_trips(tmp_path, capsys):
     from caimg.cli import _to_toml
 
     cfg = load_pipeline("fura2", {"frame_interval_s": 0.25, "kinetics.treatments": {"ATP": 30.0},
-                                  "segment.params": {"threshold": "otsu"},
+                                  "segment.params": {"threshold_snr": 3.5},
                                   "signal.calibration.rmin": 0.3})
     path = tmp_path / "set.toml"
     path.write_text(_to_toml(config_to_dict(cfg)))

@@ -11,8 +11,16 @@ import caimg
 from caimg.errors import ResultError, RoiError
 from caimg.io.stack import write_recording
 from caimg.metrics import match_labels
-from caimg.review import (REVIEW_TABLE_COLUMNS, ReviewSession, find_recording, label_changes,
-                          labels_features, result_folders, review_table, update_batch_tables)
+from caimg.review import (
+    REVIEW_TABLE_COLUMNS,
+    ReviewSession,
+    find_recording,
+    label_changes,
+    labels_features,
+    result_folders,
+    review_table,
+    update_batch_tables,
+)
 from caimg.synthetic import make_recording
 
 

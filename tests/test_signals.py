@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from caimg.errors import CaimgError
-from caimg.signals import (calibration_flags, compute_f0, dff, fluo_calcium, fura2_ratio,
-                           fura2_ratio_flags, grynkiewicz, insitu_calibration,
-                           ratio_over_r0, subtract_background)
+from caimg.signals import (
+    calibration_flags,
+    compute_f0,
+    dff,
+    fluo_calcium,
+    fura2_ratio,
+    fura2_ratio_flags,
+    grynkiewicz,
+    insitu_calibration,
+    ratio_over_r0,
+    subtract_background,
+)
 
 
 def test_subtract_background_shapes():

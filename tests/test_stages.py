@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 import caimg
-from caimg import _stages as st
-from caimg import indicators
+from caimg import _stages as st, indicators
 from caimg.config import PipelineConfig, load_pipeline
 from caimg.errors import ConfigError, StackReadError
 from caimg.indicators import SignalOutput, get_indicator, register_indicator

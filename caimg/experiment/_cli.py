@@ -41,8 +41,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cells", choices=["accepted", "responders"], default="accepted",
                    help="cells entering a recording's value (default every accepted cell)")
     p.add_argument("--test", choices=["auto", "dunnett", "welch-holm"], default="auto",
-                   help="comparison with the control: Dunnett (equal variances; default) or "
-                        "Welch t-tests with Holm's correction")
+                   help="comparison with the control: auto (default) = Dunnett when the "
+                        "groups' SDs are within 3-fold, else Welch t-tests with Holm's "
+                        "correction")
     p.add_argument("--direction", choices=["auto", "stimulation", "inhibition"],
                    default="auto", help="concentration-response direction (default auto)")
     p.set_defaults(func=run)
@@ -61,10 +62,10 @@ def run(args) -> int:
     print(f"caimg summarize: {summary.design['recording'].nunique()} recording(s) in "
           f"{summary.design['condition'].nunique()} condition(s), control "
           f"{summary.control!r} -> {args.out}")
-    from .report import _fit_text
+    from .report import fit_text
 
     for _, r in summary.dose_response.iterrows():
-        print(f"  {r['compound']} ({r['window']}, {r['measure']}): {_fit_text(r)}")
+        print(f"  {r['compound']} ({r['window']}, {r['measure']}): {fit_text(r)}")
     n_png = sum(p.suffix == ".png" for p in written.values())
     print(f"  {len(written)} files: report.pdf, {n_png} figures, tables as CSV")
     return 0

@@ -159,7 +159,18 @@ def responder_figure(summary: ExperimentSummary, *, window: str = MAIN_WINDOW):
     return fig
 
 
-def _fit_text(row) -> str:
+def fit_text(row) -> str:
+    """One line for a concentration-response fit: EC50/IC50 with its CI, or the reason.
+
+    Parameters
+    ----------
+    row : mapping
+        A row of the ``dose_response`` table.
+
+    Returns
+    -------
+    str
+    """
     if not row["determined"]:
         return f"{row['label']} not determined: {row['reason']}"
     return (f"{row['label']} = {format_molar(row['ec50_M'])} (95 % CI "
@@ -211,7 +222,7 @@ def dose_response_figure(summary: ExperimentSummary, compound: str, *,
                 label="4-parameter logistic fit")
     fit = summary.dose_response[(summary.dose_response["compound"] == compound) &
                                 (summary.dose_response["window"] == window)]
-    text = _fit_text(fit.iloc[0]) if len(fit) else "no fit"
+    text = fit_text(fit.iloc[0]) if len(fit) else "no fit"
     if len(fit) and fit.iloc[0]["determined"]:
         r = fit.iloc[0]
         ax.axvspan(r["ci_low_M"], r["ci_high_M"], color="C3", alpha=0.12, lw=0,
@@ -247,7 +258,7 @@ def methods_figure(summary: ExperimentSummary, *, title="caimg experiment summar
         "EC50 by profile likelihood (F-test on the residual sum of squares).", 95) + [""]
     for _, r in summary.dose_response.iterrows():
         lines += textwrap.wrap(f"{r['compound']} ({r['window']}, {r['measure']}, "
-                               f"n = {r['n_recordings']} recordings): {_fit_text(r)}", 95)
+                               f"n = {r['n_recordings']} recordings): {fit_text(r)}", 95)
     lines += ["", *_condition_lines(summary)]
     fig.text(0.06, 0.965, title, va="top", ha="left", fontsize=13, weight="bold")
     fig.text(0.06, 0.94, "\n".join(lines[2:]), va="top", ha="left", family="monospace",

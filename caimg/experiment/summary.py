@@ -210,6 +210,32 @@ def _variance_note(rec, measure, test, label) -> str:
             "Consider --test welch-holm (test='welch-holm').")
 
 
+def _recipe_name_pattern(folders) -> str | None:
+    """The ``[experiment] name_pattern`` the results were made with (one for all)."""
+    found = {}
+    for n, f in folders.items():
+        cfg = json.loads((f / "run.json").read_text()).get("config") or {}
+        pattern = (cfg.get("experiment") or {}).get("name_pattern")
+        if pattern:
+            found.setdefault(pattern, []).append(n)
+    if len(found) > 1:
+        raise DesignError("the results were made with different [experiment] name_pattern "
+                          f"settings ({ {p: v[:3] for p, v in found.items()} }); expected one "
+                          "pattern for the batch: give --name-pattern or --design")
+    return next(iter(found), None)
+
+
+def _design_from_paths(folders, name_pattern):
+    if not name_pattern:
+        raise DesignError("no design: expected a design.csv (--design), a name pattern "
+                          "(--name-pattern) or one in the recipe ([experiment] name_pattern)")
+    texts = {}
+    for n, f in folders.items():  # match on the input path: folder names count too
+        inputs = json.loads((f / "run.json").read_text()).get("inputs") or [{}]
+        texts[n] = str(inputs[0].get("path") or n)
+    return design_from_names(texts, name_pattern)
+
+
 def _resolve_design(design, name_pattern, folders, results_dir):
     names = list(folders)
     failed = [n for n in failed_recordings(results_dir) if n not in folders]
@@ -221,15 +247,8 @@ def _resolve_design(design, name_pattern, folders, results_dir):
         table = design.copy()
     elif design is not None:
         table = read_design(design, names + failed)
-    elif name_pattern:
-        texts = {}
-        for n, f in folders.items():  # match on the input path: folder names count too
-            inputs = json.loads((f / "run.json").read_text()).get("inputs") or [{}]
-            texts[n] = str(inputs[0].get("path") or n)
-        table = design_from_names(texts, name_pattern)
     else:
-        raise DesignError("no design: expected a design.csv (--design) or a name pattern "
-                          "(--name-pattern)")
+        table = _design_from_paths(folders, name_pattern or _recipe_name_pattern(folders))
     unknown = sorted(set(table["recording"]) - set(names) - set(failed))
     if unknown:
         raise DesignError(f"design names recordings without a result folder in "
@@ -280,7 +299,8 @@ def summarize(results_dir, design, *, measure: str = "amplitude",
         concentration 0, if there is exactly one; else no comparisons.
     name_pattern : str, optional
         Regular expression with named groups, matched on each recording's input path,
-        when no ``design`` is given.
+        when no ``design`` is given; default the recipe's ``[experiment] name_pattern``
+        that the results were made with.
     per_recording : {"median", "mean"}
         How the cells of one recording become its value.
     cells : {"accepted", "responders"}

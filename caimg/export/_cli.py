@@ -1,5 +1,6 @@
 """``caimg export nwb|xlsx RESULT...``: argument parsing only; the work is in
-:mod:`caimg.export`. Nothing heavy is imported until the command runs."""
+:mod:`caimg.export`. Nothing heavy is imported until the command runs.
+"""
 
 from __future__ import annotations
 

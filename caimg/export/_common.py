@@ -1,5 +1,6 @@
 """What the exporters share: the optional-import gate, errors, where exports go, and how
-RESULT arguments (batch folders or result folders) become result folders."""
+RESULT arguments (batch folders or result folders) become result folders.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +41,18 @@ def require(module: str, *, what: str):
 
 def default_nwb_path(result_folder: str | Path) -> Path:
     """``<parent>/<name>.nwb``: beside the result folder, never inside it, because
-    re-saving a result (``caimg run``, the review's Save) replaces the whole folder."""
+    re-saving a result (``caimg run``, the review's Save) replaces the whole folder.
+
+    Parameters
+    ----------
+    result_folder : str or Path
+        A result folder.
+
+    Returns
+    -------
+    Path
+        Where its NWB file goes.
+    """
     folder = Path(result_folder)
     return folder.parent / f"{folder.name}.nwb"
 
@@ -80,7 +92,8 @@ def result_folders_in(paths: Iterable[str | Path]) -> list[Path]:
 class atomic_target:
     """Context manager giving a temporary path beside ``path``; renamed onto ``path`` when
     the block ends without an error, removed otherwise. An interrupted export never
-    leaves a half-written file under the final name."""
+    leaves a half-written file under the final name.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

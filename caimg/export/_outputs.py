@@ -1,5 +1,6 @@
 """Exports as outputs of ``caimg run`` (recipe ``[output] nwb/xlsx``) and kept consistent
-when a result changes (the napari review's Save)."""
+when a result changes (the napari review's Save).
+"""
 
 from __future__ import annotations
 
@@ -276,7 +277,8 @@ def write_outputs(out_dir: str | Path, outcomes: Iterable) -> list[Path]:
 
 def refresh_exports_nwb_only(folder: Path) -> list[Path]:
     """The NWB part of :func:`refresh_exports` (the batch workbook is written once, after
-    every recording)."""
+    every recording).
+    """
     path = default_nwb_path(folder)
     try:
         return [_refresh_nwb(folder, path)]

@@ -124,7 +124,8 @@ def _parse_time(value) -> _dt.datetime | None:
 
 def _session_start(prov: Mapping, folder: Path | None) -> tuple[_dt.datetime, str]:
     """Session start: the earliest input-file modification time in run.json (the closest
-    to the acquisition caimg knows), else run.json ``created``, else the folder's mtime."""
+    to the acquisition caimg knows), else run.json ``created``, else the folder's mtime.
+    """
     mtimes = [i.get("mtime") for i in prov.get("inputs", []) if isinstance(i, dict)]
     times = [t for t in map(_parse_time, mtimes) if t is not None]
     now = _dt.datetime.now(_dt.UTC)
@@ -141,7 +142,7 @@ def _session_start(prov: Mapping, folder: Path | None) -> tuple[_dt.datetime, st
 
 
 def _series_times(time_s: np.ndarray, frame_interval_s) -> dict[str, Any]:
-    """rate + starting_time when the frames are evenly spaced, else timestamps."""
+    """Rate + starting_time when the frames are evenly spaced, else timestamps."""
     if len(time_s) > 1:
         d = np.diff(time_s)
         if np.all(np.isfinite(d)) and np.allclose(d, d[0], rtol=1e-6, atol=1e-9) and d[0] > 0:
@@ -157,7 +158,8 @@ _TEXT_COLUMNS = ("source", "reject_reason", "treatment")
 
 def _column_values(s: pd.Series):
     """A table column as NWB-friendly values: strings for text (missing = ""), bools,
-    ints and floats as they are."""
+    ints and floats as they are.
+    """
     if s.name not in _TEXT_COLUMNS and (s.dtype == bool
                                          or pd.api.types.is_numeric_dtype(s.dtype)):
         return s.to_numpy()
@@ -189,6 +191,16 @@ def read_nwb_metadata(path: str | Path) -> dict[str, dict[str, Any]]:
     For a file written by :func:`export_nwb` these are exactly the fields the user gave
     (recorded in its ``notes``), not caimg's defaults; for another NWB file, every set
     field among the keys :func:`export_nwb` accepts.
+
+    Parameters
+    ----------
+    path : str or Path
+        An NWB file.
+
+    Returns
+    -------
+    dict
+        ``{"nwbfile": {...}, "subject": {...}}``.
     """
     pynwb = require("pynwb", what="reading NWB metadata")
     out: dict[str, dict[str, Any]] = {"nwbfile": {}, "subject": {}}
@@ -247,7 +259,8 @@ def check_nwb_metadata(metadata: Mapping | None) -> dict[str, dict[str, Any]]:
 def _raw_series(pynwb, prov, res, nwb_dir: Path, times: dict, n_frames: int,
                 name_prefix: str = "raw"):
     """One external-mode ImageSeries per input file that exists (relative paths, as
-    nwbinspector asks); inputs that are gone are only named in the description."""
+    nwbinspector asks); inputs that are gone are only named in the description.
+    """
     series, missing = [], []
     inputs = [i for i in prov.get("inputs", []) if isinstance(i, dict) and i.get("path")]
     layout = prov.get("layout", "unknown")
@@ -359,7 +372,8 @@ def export_nwb(result_folder, path: str | Path | None = None, *,
 
 def _nwbfile_fields(res, md: Mapping, prov: Mapping) -> tuple[dict[str, Any], str]:
     """The user's NWBFile fields completed with caimg's (session start, description,
-    keywords, pharmacology), and where the session start time comes from."""
+    keywords, pharmacology), and where the session start time comes from.
+    """
     from .._version import __version__
 
     indicator = INDICATORS[res.indicator][0]

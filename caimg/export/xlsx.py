@@ -26,7 +26,7 @@ TABLE_SHEETS = ("recordings", "kinetics", "rois", "treatments", "failures")
 
 
 def safe_sheet_names(names: Sequence[str], *, taken: Iterable[str] = ()) -> list[str]:
-    """Excel-safe, unique sheet names for ``names``, in order.
+    r"""Excel-safe, unique sheet names for ``names``, in order.
 
     Excel limits a sheet name to 31 characters, forbids ``[ ] : * ? / \\``, a leading or
     trailing apostrophe, an empty name and the name ``History``, and compares names
@@ -66,7 +66,8 @@ def _combined(results, name: str) -> pd.DataFrame | None:
     """The per-recording table ``name`` (``kinetics``, ``rois``, ``treatments``) of every
     result, with a leading ``recording`` column, as ``caimg run`` writes its batch tables:
     the folder's CSV as it is, or the in-memory table of a result without a folder. None
-    when no result has the table."""
+    when no result has the table.
+    """
     parts = []
     for res in results:
         path = Path(res.folder) / f"{name}.csv" if res.folder is not None else None
@@ -116,7 +117,8 @@ def _summary(results) -> pd.DataFrame:
 
 def wide_traces(result, column: str | None = None) -> pd.DataFrame:
     """``time_s`` then one column ``roi_<id>`` per ROI: :meth:`Result.trace_matrix` as a
-    table (rows are frames)."""
+    table (rows are frames).
+    """
     column = column or result.signal_column
     time_s, roi_ids, values = result.trace_matrix(column)
     df = pd.DataFrame(values, columns=[f"roi_{int(r)}" for r in roi_ids])
@@ -133,7 +135,7 @@ def _check_fits(df: pd.DataFrame, what: str) -> None:
 
 
 def export_xlsx(results, path: str | Path, *, signals: Sequence[str] | None = None) -> Path:
-    """Write one Excel workbook for a batch of results.
+    r"""Write one Excel workbook for a batch of results.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ import tifffile
 
 from ..errors import StackReadError
 
-__all__ = ["TiffFrames", "FilledFrames"]
+__all__ = ["TiffFrames", "FilledFrames", "PlaneFrames"]
 
 
 class TiffFrames:
@@ -275,7 +275,8 @@ class TiffFrames:
     def _frame_starts(self, frame_nbytes: int) -> np.ndarray | None:
         """File offset of each frame's bytes when every frame is one run in the file (its
         strips non-empty and back to back, together at least a frame), else None.
-        Computed once per object, vectorised over all frames."""
+        Computed once per object, vectorised over all frames.
+        """
         starts = self._starts
         if starts is None:
             off, cnt = self._offsets, self._bytecounts
@@ -288,7 +289,8 @@ class TiffFrames:
 
     def _read_runs(self, fd, frames, flat, starts):
         """:meth:`_read_raw` for frames that are one run of bytes each: the same vectored
-        reads (same grouping, same errors), without a Python loop over strips."""
+        reads (same grouping, same errors), without a Python loop over strips.
+        """
         fb = flat.shape[1]
         mv = memoryview(flat.reshape(-1))
         scratch = memoryview(_scratch(_MAX_GAP))
@@ -314,7 +316,8 @@ class TiffFrames:
 
     def _read_decoded(self, frames, out):
         """Read each page's compressed segments with positioned reads and decode them
-        with tifffile's decoder for the series' first page (all pages share it)."""
+        with tifffile's decoder for the series' first page (all pages share it).
+        """
         fd = self._fd()
         with self._lock:
             if self._tif is None:
@@ -466,3 +469,101 @@ class FilledFrames:
             return out
         return out[rest] if out.ndim == 2 else out[(slice(None), *rest)]
 
+
+
+class PlaneFrames:
+    """Lazy ``(T, Y, X)`` array whose frames are read one at a time by a function.
+
+    For inputs whose frames are not TIFF pages of one file: one file per frame (image
+    sequences), or planes of a vendor file (ND2, CZI, LIF, Micro-Manager) read by its
+    library. Indexes like :class:`TiffFrames` along the first axis.
+
+    Parameters
+    ----------
+    read_frame : callable
+        ``read_frame(i) -> (Y, X) array`` for ``0 <= i < n_frames``.
+    n_frames : int
+        Number of frames.
+    frame_shape : (int, int)
+        Rows and columns of one frame.
+    dtype : numpy dtype
+        Data type of the frames.
+    label : str
+        What the frames are read from, for ``repr`` and error messages.
+    """
+
+    def __init__(self, read_frame, n_frames: int, frame_shape, dtype, *, label: str = ""):
+        self._read_frame = read_frame
+        self._index = np.arange(int(n_frames), dtype=np.int64)
+        self._frame_shape = tuple(int(s) for s in frame_shape)
+        self._dtype = np.dtype(dtype).newbyteorder("=")
+        self.label = label
+
+    dtype = property(lambda self: self._dtype)
+    shape = property(lambda self: (len(self._index), *self._frame_shape))
+    ndim = property(lambda self: 3)
+    size = property(lambda self: int(np.prod(self.shape)))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"PlaneFrames({self.label!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _read(self, idx: np.ndarray) -> np.ndarray:
+        out = np.empty((len(idx), *self._frame_shape), self._dtype)
+        for k, i in enumerate(idx):
+            frame = np.asarray(self._read_frame(int(self._index[i])))
+            if frame.shape != self._frame_shape:
+                raise StackReadError(f"{self.label}: frame {int(self._index[i])} has shape "
+                                     f"{frame.shape}; expected {self._frame_shape} like the "
+                                     "first frame")
+            out[k] = frame
+        return out
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = (key[0], key[1:]) if key else (slice(None), ())
+        if key is Ellipsis:
+            out = self[:]
+            return out[(Ellipsis, *rest)] if rest else out
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            i = int(key)
+            if i < -n or i >= n:
+                raise IndexError(f"frame {i} out of range for {n} frames in {self.label}")
+            out = self._read(np.array([i % n]))[0]
+            return out[rest] if rest else out
+        if isinstance(key, slice):
+            idx = np.arange(n)[key]
+        else:
+            idx = np.asarray(key)
+            idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                raise IndexError(f"frame index out of range for {n} frames in {self.label}")
+            idx = idx % n if idx.size else idx
+        out = self._read(idx)
+        return out[(slice(None), *rest)] if rest else out
+
+    def take(self, indices) -> PlaneFrames:
+        """A lazy view of some of the frames, in the order given.
+
+        Parameters
+        ----------
+        indices : array of int
+            Frame indices into this object.
+
+        Returns
+        -------
+        PlaneFrames
+            Reading nothing until indexed.
+        """
+        view = PlaneFrames(self._read_frame, 0, self._frame_shape, self._dtype, label=self.label)
+        view._index = self._index[np.asarray(indices, dtype=np.int64)]
+        return view

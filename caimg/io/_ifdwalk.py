@@ -94,7 +94,8 @@ class PageWalk:
 
 def _gather(fd: int, starts: np.ndarray, length: int) -> np.ndarray | None:
     """``(len(starts), length)`` uint8: ``length`` bytes of the file at each start, or
-    None when the file ends early."""
+    None when the file ends early.
+    """
     pread = os.pread
     data = b"".join([pread(fd, length, s) for s in starts.tolist()])
     if len(data) != len(starts) * length:
@@ -134,7 +135,8 @@ def _seg_values(fd: int, entries: np.ndarray, tiff, size: int) -> np.ndarray | N
 def _walk_chain(fd: int, tiff, first: int, size: int):
     """``(IFD offsets, IFD bytes)`` along the IFD chain: one positioned read per IFD (tag
     count, entries, next offset). None when the chain is unusual: an offset outside the
-    file, a backward pointer (so no loops), more than 4096 tags."""
+    file, a backward pointer (so no loops), more than 4096 tags.
+    """
     unpack_n = struct.Struct(tiff.tagnoformat).unpack_from
     unpack_o = struct.Struct(tiff.offsetformat).unpack_from
     nsize, tagsize, osize = tiff.tagnosize, tiff.tagsize, tiff.offsetsize
@@ -169,7 +171,8 @@ def _walk_chain(fd: int, tiff, first: int, size: int):
 
 def _plain_first_page(pages, tiff, first) -> bool:
     """Whether tifffile has parsed only the first page, and it is of a kind the walk
-    handles (plain or ImageJ; no SubIFDs, per-page JPEG tables, OME, LSM, STK, ...)."""
+    handles (plain or ImageJ; no SubIFDs, per-page JPEG tables, OME, LSM, STK, ...).
+    """
     if not all(hasattr(pages, a) for a in ("_offsets", "_loaded", "_indexed",
                                            "_nextpageoffset")):
         return False
@@ -181,7 +184,8 @@ def _plain_first_page(pages, tiff, first) -> bool:
 def _tag_entries(chain, tiff):
     """``(e0, e1, codes0, codes1)``: the tag entries of page 0 ``(1, n0, tagsize)`` and of
     pages 1.. ``(N - 1, n1, tagsize)`` and their tag codes; None unless pages 1.. all
-    carry the same tags and the first page's image-defining entries, byte for byte."""
+    carry the same tags and the first page's image-defining entries, byte for byte.
+    """
     bo, nsize, tagsize = tiff.byteorder, tiff.tagnosize, tiff.tagsize
     b0, rest = chain[1][0], chain[1][1:]
     n_pages = len(chain[0])
@@ -211,7 +215,8 @@ def _tag_entries(chain, tiff):
 
 def _segment_tables(fd: int, tiff, first, size: int, entries):
     """``(offsets, bytecounts)``, each ``(N, n_segments)`` int64, of every page's strips or
-    tiles; None when they do not match what tifffile would build from the first page."""
+    tiles; None when they do not match what tifffile would build from the first page.
+    """
     e0, e1, codes0, codes1 = entries
     tiled = 324 in codes0
     off_code, cnt_code = (324, 325) if tiled else (273, 279)
@@ -249,7 +254,8 @@ def _segment_tables(fd: int, tiff, first, size: int, entries):
 def _install(tif: tifffile.TiffFile, first, ifd_list: list[int], offsets: np.ndarray,
              counts: np.ndarray, n_last: int) -> None:
     """Hand tifffile the chain: lightweight frames (as its own "virtual frame" constructor
-    builds them) in place of parsing each IFD again."""
+    builds them) in place of parsing each IFD again.
+    """
     pages, tiff = tif.pages, tif.tiff
     frame = tifffile.TiffFrame
     off_rows = offsets.tolist()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import CaimgError, ConfigError
 
-__all__ = ["LAYOUT_NAMES", "TIFF_SUFFIXES", "is_tiff_name", "tiff_stem", "split_pair",
+__all__ = ["LAYOUT_NAMES", "TIFF_SUFFIXES", "STACK_SUFFIXES", "is_tiff_name", "is_stack_name",
+           "tiff_stem", "split_pair",
            "check_pair_suffixes", "check_positive", "as_path_list"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+#: every file suffix folder discovery takes: TIFF, MetaMorph STK (read as TIFF) and the
+#: vendor formats of ``caimg[formats]``
+STACK_SUFFIXES = (*TIFF_SUFFIXES, ".stk", ".nd2", ".czi", ".lif")
 #: every ``layout`` a recording can be read with (``read.LAYOUTS`` holds one reader for each
 #: but ``"auto"``, which picks one of them)
 LAYOUT_NAMES = ("auto", "hyperstack", "alternating", "pair", "single")
@@ -23,8 +27,14 @@ def is_tiff_name(path: Path) -> bool:
     return path.suffix.lower() in TIFF_SUFFIXES
 
 
+def is_stack_name(path: Path) -> bool:
+    """Whether ``path`` ends in one of :data:`STACK_SUFFIXES` (any case)."""
+    return path.suffix.lower() in STACK_SUFFIXES
+
+
 def tiff_stem(path: Path) -> str:
-    """File name without ``.tif``/``.tiff`` and without a trailing ``.ome``.
+    """File name without ``.tif``/``.tiff`` (or another of :data:`STACK_SUFFIXES`) and
+    without a trailing ``.ome``.
 
     Examples
     --------
@@ -32,7 +42,7 @@ def tiff_stem(path: Path) -> str:
     'cell_340'
     """
     stem = path.name
-    if is_tiff_name(path):
+    if is_stack_name(path):
         stem = stem[: -len(path.suffix)]
     if stem.lower().endswith(".ome"):
         stem = stem[:-4]
@@ -58,7 +68,8 @@ def split_pair(path: Path, pair_suffixes: Sequence[str]) -> tuple[str, int] | No
 
 def check_pair_suffixes(pair_suffixes) -> tuple[str, str]:
     """``pair_suffixes`` as a tuple; :class:`ConfigError` unless two different non-empty
-    strings."""
+    strings.
+    """
     if (not isinstance(pair_suffixes, (tuple, list)) or len(pair_suffixes) != 2
             or not all(isinstance(s, str) and s for s in pair_suffixes)
             or pair_suffixes[0] == pair_suffixes[1]):

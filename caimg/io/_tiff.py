@@ -22,17 +22,19 @@ import numpy as np
 import tifffile
 
 from ..errors import MetadataWarning, StackReadError
+from ._axes import check_pages_in_series
 from ._frames import TiffFrames
 from ._ifdwalk import PageWalk, walk_pages
+from ._limits import check_decoded_size, check_ome_planes, check_raw_bytes
+from ._tiffchannels import RGB_NAMES, ome_channels, rgb_frames
+from ._times import ome_plane_times, stk_plane_times
+from .channels import ChannelInfo
 
 __all__ = ["FileInfo", "inspect", "file_size", "tiff_error"]
 
 # one frame larger than this is taken for a damaged header, not an image
 _MAX_FRAME_BYTES = 1 << 31
-# compressed stacks that would decode to more than this many times their file size (and
-# more than _MAX_DECODED_BYTES) are taken for damaged headers: zlib/LZW stay below ~1000x
-_MAX_COMPRESSION_RATIO = 4096
-_MAX_DECODED_BYTES = 1 << 26
+# limits on decoded size vs file size, OME plane counts, ...: see _limits
 
 _TIME_UNITS_S = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3,
                  "us": 1e-6, "µs": 1e-6, "\u03bcs": 1e-6, "ns": 1e-9, "min": 60.0,
@@ -57,6 +59,9 @@ class FileInfo:
     kind: str                       # imagej / ome / generic / ...
     data: Any                       # (P, Y, X) array-like over all planes in file order
     memmapped: bool
+    times_s: np.ndarray | None = None  # per time point, from OME Plane DeltaT or STK
+    times_source: str = "none"
+    channels: list | None = None    # ChannelInfo per C index, when the file names them
 
 
 def file_size(path: Path) -> int:
@@ -78,7 +83,8 @@ def tiff_error(path: Path, exc: Exception, size: int) -> StackReadError:
 
 class _TifffileErrors(logging.Handler):
     """Collect ERROR records tifffile logs (it logs, rather than raises, on a broken IFD
-    chain), from this thread only, while used as a context manager."""
+    chain), from this thread only, while used as a context manager.
+    """
 
     def __init__(self):
         super().__init__(level=logging.ERROR)
@@ -193,16 +199,18 @@ def _planes_in_metadata(tif: tifffile.TiffFile) -> int | None:
 
 def _first_series(tif: tifffile.TiffFile, path: Path):
     """``(series, axes, shape, dtype)`` of the first series, checked to be grayscale frames
-    of a plausible size; ``dtype`` has the file's byte order."""
+    of a plausible size; ``dtype`` has the file's byte order.
+    """
     if not tif.series:
         raise StackReadError(f"{path}: TIFF without images; expected a stack")
     series = tif.series[0]
     axes, shape = series.axes, tuple(series.shape)
-    if "S" in axes:
+    rgb = axes.endswith("YXS") and "C" not in axes and shape[-1] in (3, 4)
+    if "S" in axes and not rgb:
         raise StackReadError(f"{path}: found axes {axes} with shape {shape}: colour "
                              "(RGB) samples; expected grayscale frames (T, Y, X) or "
                              "(T, C, Y, X)")
-    if not axes.endswith("YX"):
+    if not axes.endswith("YX") and not rgb:
         raise StackReadError(f"{path}: found axes {axes} with shape {shape}; expected "
                              "the last two axes to be image rows and columns (Y, X)")
     dtype = np.dtype(series.dtype).newbyteorder(tif.byteorder)
@@ -247,7 +255,8 @@ def _check_complete(tif: tifffile.TiffFile, log: _TifffileErrors, path: Path, ax
 def _pixel_data(tif, series, path: Path, size: int, n_planes: int, shape, dtype,
                 walk: PageWalk | None):
     """``(data, memmapped)``: a read-only memory map of a contiguous native-order file,
-    else :class:`TiffFrames` over its pages."""
+    else :class:`TiffFrames` over its pages.
+    """
     axes, frame_shape = series.axes, shape[-2:]
     offset = series.dataoffset
     if offset is None:  # compressed, or not contiguous
@@ -310,26 +319,51 @@ def inspect(path: Path) -> FileInfo:
                 walk = walk_pages(tif, path, size)
             except Exception:  # e.g. another tifffile version: its own reading stays
                 walk = None
+            check_ome_planes(tif, path)  # before tifffile allocates the announced planes
             series, axes, shape, dtype = _first_series(tif, path)
             interval, source, px = _metadata_interval_and_size(tif, path)
-            n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+            times, times_source = _own_times(tif, path, axes, shape)
+            channels = ome_channels(tif.ome_metadata) if tif.is_ome else None
             kind = series.kind
-            _check_complete(tif, log, path, axes, shape, n_planes)
-            data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
-                                          walk)
+            if axes.endswith("S"):  # RGB: the samples become a channel axis before Y, X
+                n_s, n_pages = shape[-1], int(np.prod(shape[:-3], dtype=np.int64))
+                _check_complete(tif, log, path, axes, shape, n_pages)
+                check_pages_in_series(tif, path, series, n_pages)
+                data = rgb_frames(path, n_pages, shape[-3:-1], n_s, dtype)
+                axes, shape = axes[:-3] + "CYX", (*shape[:-3], n_s, *shape[-3:-1])
+                channels, memmapped = [ChannelInfo(i, RGB_NAMES[i]) for i in range(n_s)], False
+            else:
+                n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+                _check_complete(tif, log, path, axes, shape, n_planes)
+                check_pages_in_series(tif, path, series, n_planes)
+                data, memmapped = _pixel_data(tif, series, path, size, n_planes, shape, dtype,
+                                              walk)
     except StackReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds on damaged files
         raise tiff_error(path, exc, size) from exc
     return FileInfo(path=path, axes=axes, shape=shape, dtype=dtype,
                     frame_interval_s=interval, interval_source=source, pixel_size_um=px,
-                    file_size=size, kind=kind, data=data, memmapped=memmapped)
+                    file_size=size, kind=kind, data=data, memmapped=memmapped, times_s=times,
+                    channels=channels, times_source=times_source)
+
+
+def _own_times(tif, path: Path, axes: str, shape) -> tuple[np.ndarray | None, str]:
+    """Per-time-point times the file records: OME ``DeltaT``, MetaMorph STK plane times."""
+    if tif.is_ome and "T" in axes:
+        t = ome_plane_times(tif.ome_metadata, path)
+        return t, "ome DeltaT" if t is not None else "none"
+    if tif.is_stk and axes[:1] in ("T", "I") and len(axes) == 3:
+        t = stk_plane_times(tif.stk_metadata, int(shape[0]))
+        return t, "stk creation times" if t is not None else "none"
+    return None, "none"
 
 
 def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,
                         walk: PageWalk | None = None) -> TiffFrames:
     """:class:`TiffFrames` over the pages of ``series``, with their strip/tile tables
-    (from the walk when it covered exactly these pages, else from tifffile's pages)."""
+    (from the walk when it covered exactly these pages, else from tifffile's pages).
+    """
     pages = list(series.pages)
     if len(pages) != n_planes or any(p is None for p in pages):
         raise StackReadError(f"{path}: the series {series.axes} {tuple(series.shape)} needs "
@@ -359,10 +393,10 @@ def _frames_from_series(tif, series, path, size, n_planes, frame_shape, dtype,
     raw = (key.compression == 1 and not key.is_tiled and key.fillorder == 1
            and key.samplesperpixel == 1 and key.bitspersample == dtype.itemsize * 8)
     claimed = n_planes * int(np.prod(frame_shape, dtype=np.int64)) * dtype.itemsize
-    if not raw and claimed > max(_MAX_DECODED_BYTES, _MAX_COMPRESSION_RATIO * size):
-        raise StackReadError(f"{path}: the header claims {claimed} bytes of pixels ({n_planes} "
-                             f"frames of {frame_shape} {dtype.name}) in a file of {size} bytes; "
-                             "the file looks damaged, expected a TIFF stack")
+    if raw:
+        check_raw_bytes(path, counts, frame_shape, dtype)
+    else:
+        check_decoded_size(path, claimed, size, n_planes, frame_shape, dtype)
     return TiffFrames(path, index, frame_shape, dtype, offsets=offsets, bytecounts=counts,
                       compressed=not raw)
 

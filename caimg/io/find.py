@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, StackReadError
-from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, is_tiff_name, split_pair,
-                     tiff_stem)
+from ._paths import (
+    LAYOUT_NAMES,
+    as_path_list,
+    check_pair_suffixes,
+    is_stack_name,
+    is_tiff_name,
+    split_pair,
+    tiff_stem,
+)
+from ._walk import file_problem, walk_files
+from .sequence import compile_sequence_pattern, group_sequences
+from .vendor import expand_positions
 
 __all__ = ["RecordingSource", "find_recordings"]
 
@@ -25,18 +34,24 @@ class RecordingSource:
         One file, or two for a pair (340 first, 380 second). A pair with a missing
         partner has one path and ``layout="pair"``; reading it raises a clear error.
     layout : str
-        ``"auto"`` (decided when reading) or ``"pair"``.
+        ``"auto"`` (decided when reading), ``"pair"`` or ``"sequence"`` (one file per
+        frame, in frame order).
     error : str, optional
         Why this source cannot be read (a path that does not exist, a folder that cannot
         be listed), when :func:`find_recordings` was asked to report rather than raise;
         :func:`~caimg.io.read.read_recording` raises :class:`StackReadError` with this
         message.
+    position : int, optional
+        For a vendor file with several positions or images (ND2 ``P``, CZI scenes, LIF
+        images, Micro-Manager positions): which one, as an index into
+        :func:`caimg.io.vendor.describe_file`.
     """
 
     name: str
     paths: tuple[Path, ...]
     layout: str = "auto"
     error: str | None = None
+    position: int | None = None
 
 
 def _skip_dir(path: Path) -> bool:
@@ -46,34 +61,22 @@ def _skip_dir(path: Path) -> bool:
 
 
 def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """TIFF files under ``root``; folders that cannot be listed go to ``errors`` (or raise)."""
-    found = []
-
-    def onerror(exc: OSError):
-        where = Path(exc.filename) if exc.filename else root
-        msg = (f"{where}: folder cannot be read ({exc.strerror or exc}); expected a readable "
-               "folder of TIFF files (check its permissions)")
-        if errors is None:
-            raise StackReadError(msg) from None
-        errors.append((where, msg))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-        here = Path(dirpath)
-        # prune in place so os.walk does not descend into skipped folders
-        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
-        for f in sorted(filenames):
-            if not f.startswith(".") and is_tiff_name(Path(f)):
-                found.append(here / f)
-    return found
+    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``; what cannot be taken
+    (unreadable folders, symlink loops, FIFOs, odd names) goes to ``errors`` (or raises),
+    see :mod:`caimg.io._walk`.
+    """
+    return walk_files(root, errors, skip_dir=_skip_dir,
+                      accept=lambda f: not f.startswith(".") and is_stack_name(Path(f)))
 
 
 def _collect_files(paths, pair_suffixes, pairing: bool,
                    problems: list[tuple[Path, str]] | None) -> list[tuple[Path, Path]]:
     """``(root the file was found under, file)`` for every given file and every TIFF under
-    the given folders; paths that cannot be searched go to ``problems`` (or raise)."""
+    the given folders; paths that cannot be searched go to ``problems`` (or raise).
+    """
     files: list[tuple[Path, Path]] = []
     for p in as_path_list(paths):
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             msg = (f"{p}: no such file or folder; expected a TIFF file or a folder of TIFF "
                    "files")
             if problems is None:
@@ -83,6 +86,12 @@ def _collect_files(paths, pair_suffixes, pairing: bool,
         if p.is_dir():
             files.extend((p, f) for f in _walk_tiffs(p, problems))
         else:
+            bad = file_problem(p)  # a FIFO, a symlink loop, an odd name: a row, not a read
+            if bad is not None:
+                if problems is None:
+                    raise StackReadError(bad[1])
+                problems.append(bad)
+                continue
             files.append((p.parent, p))
             split = split_pair(p, pair_suffixes) if pairing else None
             if split is not None:  # a pair file given alone: take its partner when present
@@ -96,7 +105,8 @@ def _collect_files(paths, pair_suffixes, pairing: bool,
 def _group_pairs(files, pair_suffixes, layout: str, pairing: bool) -> list[tuple]:
     """``(root, first path, stem, paths, layout)`` per recording, in sorted path order:
     pair files of one folder and stem become one recording, the same file found twice
-    counts once."""
+    counts once.
+    """
     seen: set[Path] = set()
     groups: dict[tuple[Path, str], list[Path | None]] = {}
     # (root, stem, explicit paths or None, group key or None, layout) in sorted path order
@@ -106,7 +116,7 @@ def _group_pairs(files, pair_suffixes, layout: str, pairing: bool) -> list[tuple
         if key in seen:
             continue
         seen.add(key)
-        split = split_pair(f, pair_suffixes) if pairing else None
+        split = split_pair(f, pair_suffixes) if pairing and is_tiff_name(f) else None
         if split is None:
             items.append((root, tiff_stem(f), (f,), None,
                           "pair" if layout == "pair" else "auto"))
@@ -141,13 +151,14 @@ def _next_free(name: str, used: set[str]) -> str:
 
 def _named_sources(resolved, problems) -> list[RecordingSource]:
     """Sources with unique names: the stem, else the path relative to the searched folder;
-    then one source per path that could not be searched."""
+    then one source per path that could not be searched.
+    """
     counts: dict[str, int] = {}
     for r in resolved:
         counts[r[2]] = counts.get(r[2], 0) + 1
     out: list[RecordingSource] = []
     used: set[str] = set()
-    for root, first, stem, rec_paths, lay in resolved:
+    for root, first, stem, rec_paths, lay, *position in resolved:
         name = stem
         if counts[stem] > 1:
             try:
@@ -157,7 +168,7 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
                 parts = [first.parent.name, stem]
             name = "__".join(p for p in parts if p not in ("", "."))
         out.append(RecordingSource(name=_next_free(name, used), paths=tuple(rec_paths),
-                                   layout=lay))
+                                   layout=lay, position=position[0] if position else None))
     for p, msg in problems or ():
         name = (tiff_stem(p) if is_tiff_name(p) else p.name) or "input"
         out.append(RecordingSource(name=_next_free(name, used), paths=(p,), layout="auto",
@@ -167,7 +178,8 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
 
 def find_recordings(paths, *, layout: str = "auto",
                     pair_suffixes: tuple[str, str] = ("_340", "_380"),
-                    on_error: str = "raise") -> list[RecordingSource]:
+                    on_error: str = "raise",
+                    sequence_pattern: str | None = None) -> list[RecordingSource]:
     """Find the recordings under files and folders.
 
     Parameters
@@ -175,7 +187,11 @@ def find_recordings(paths, *, layout: str = "auto",
     paths : str, Path or list of them
         Files (taken as given, whatever their extension; a pair file given alone brings
         its partner from the same folder) or folders. Folders are walked
-        recursively in sorted order; ``*.tif``/``*.tiff`` files of any case are taken.
+        recursively in sorted order; ``.tif``/``.tiff``/``.stk`` files and the vendor
+        formats ``.nd2``/``.czi``/``.lif`` of any case are taken. A vendor file with several
+        positions (or a LIF with several images) gives one recording per position, named
+        ``<file stem>_<position>``; the files of one Micro-Manager dataset give one
+        recording per position, named ``<dataset prefix>_<position label>``.
         Hidden files and folders, folders ending in ``.partial`` and caimg result folders
         (any folder holding a ``run.json``) are skipped.
     layout : str
@@ -186,9 +202,16 @@ def find_recordings(paths, *, layout: str = "auto",
     pair_suffixes : (str, str)
         Suffixes of the 340 nm and 380 nm file stems.
     on_error : {"raise", "report"}
-        What to do with a path that does not exist or a folder that cannot be listed:
-        raise :class:`StackReadError`, or return it as a source whose ``error`` says why
-        (so a batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
+        What to do with a path that does not exist, a folder that cannot be listed, a
+        symlink loop, a FIFO or an odd name (see :mod:`caimg.io._walk`): raise
+        :class:`StackReadError`, or return it as a source whose ``error`` says why (so a
+        batch lists it in ``failures.csv`` and goes on). Nothing is skipped silently.
+    sequence_pattern : str, optional
+        Regular expression on file stems with a group ``frame`` (and optionally ``name``);
+        default :data:`~caimg.io.sequence.DEFAULT_SEQUENCE_PATTERN`. With layout
+        ``"auto"``, two or more single-frame TIFFs of one folder that match with the
+        same name are one recording of layout ``"sequence"`` (an image sequence), named
+        after that name.
 
     Returns
     -------
@@ -223,5 +246,9 @@ def find_recordings(paths, *, layout: str = "auto",
     # (path, message) of paths that could not be searched
     problems: list[tuple[Path, str]] | None = [] if on_error == "report" else None
     files = _collect_files(paths, pair_suffixes, pairing, problems)
+    rx = compile_sequence_pattern(sequence_pattern)
     resolved = _group_pairs(files, pair_suffixes, layout, pairing)
+    if layout == "auto":
+        resolved = group_sequences(resolved, rx)
+    resolved = expand_positions(resolved)
     return _named_sources(resolved, problems)

@@ -9,25 +9,37 @@ pixel size, the NaN/inf check and the warnings raised while reading.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, MetadataWarning, StackReadError
 from ..recording import Recording
+from ._axes import check_no_z
 from ._frames import FilledFrames
-from ._paths import (LAYOUT_NAMES, as_path_list, check_pair_suffixes, check_positive,
-                     split_pair, tiff_stem)
+from ._paths import (
+    LAYOUT_NAMES,
+    as_path_list,
+    check_pair_suffixes,
+    check_positive,
+    split_pair,
+    tiff_stem,
+)
 from ._tiff import FileInfo, inspect
+from ._times import frame_times, median_interval
 from .find import RecordingSource
+from .select import needs_choice, select_planes
+from .sequence import sequence_channels
+from .vendor import describe_file, is_vendor_file, recording_from_image
 
-__all__ = ["read_recording", "LAYOUTS", "LayoutRead", "ReadWarning",
+__all__ = ["read_recording", "read_options", "LAYOUTS", "LayoutRead", "ReadWarning",
            "MAX_NONFINITE_FRACTION", "MAX_NONFINITE_FRAME_FRACTION"]
 
 # axes tifffile uses for a stack of planes; all of them are read as time
@@ -231,16 +243,17 @@ def _resolve_interval(infos: list[FileInfo], per_page_factor: float, frame_inter
         return frame_interval_s, "override", meta_val
     if meta_val is None:
         raise StackReadError(f"{infos[0].path}: no frame interval in the file metadata (no "
-                             "ImageJ finterval or OME TimeIncrement); expected one: pass "
+                             "ImageJ finterval, OME TimeIncrement or DeltaT); expected one: pass "
                              "--frame-interval SECONDS or set input.frame_interval_s in the "
-                             "recipe")
+                             "recipe (or --timestamps FILE.csv for per-frame times)")
     return meta_val, meta_src, meta_val
 
 
 
 def _check_finite(name: str, arr, path: Path, chunk_frames: int = 256, stacklevel: int = 3):
     """``(array, number of non-finite pixels)``: the array itself when every pixel is
-    finite, a :class:`FilledFrames` view (with a warning) when a few are not."""
+    finite, a :class:`FilledFrames` view (with a warning) when a few are not.
+    """
     if arr.dtype.kind not in "fc":
         return arr, 0
     if arr.dtype.kind == "c":
@@ -293,7 +306,8 @@ def _check_options(layout, channel_order, pair_suffixes, frame_interval_s, pixel
 
 def _file_paths(paths, layout: str, pair_suffixes, name):
     """``(file paths, layout, name)``: a source's or the given paths, the layout ``"pair"``
-    for two files, and an error when the number of files does not fit the layout."""
+    for two files, and an error when the number of files does not fit the layout.
+    """
     if isinstance(paths, RecordingSource):
         src = paths
         if src.error:
@@ -332,19 +346,73 @@ def _file_paths(paths, layout: str, pair_suffixes, name):
     return file_paths, layout, name
 
 
+def _vendor_target(paths) -> tuple[Path, int | None, str | None] | None:
+    """``(file, position, source name)`` when ``paths`` is one vendor file (or a source of
+    one), else None.
+    """
+    if isinstance(paths, RecordingSource):
+        if paths.error or len(paths.paths) != 1 or paths.layout != "auto":
+            return None
+        path, position, name = Path(paths.paths[0]), paths.position, paths.name
+    elif isinstance(paths, (str, os.PathLike)):
+        path, position, name = Path(paths), None, None
+    else:
+        return None
+    return (path, position, name) if path.is_file() and is_vendor_file(path) else None
+
+
+def _read_vendor(path: Path, position: int | None, source_name: str | None, *, name,
+                 **options) -> Recording:
+    """One position of a vendor file (:mod:`caimg.io.vendor`) as a Recording."""
+    infos = describe_file(path)
+    if position is None and len(infos) > 1:
+        names = ", ".join(str(i.position) for i in infos)
+        raise StackReadError(f"{path}: holds {len(infos)} positions or images ({names}); "
+                             "expected one: caimg run PATH and find_recordings give one "
+                             "recording per position")
+    info = infos[position or 0]
+    return recording_from_image(info, name=name or source_name, **options)
+
+
+def _sequence_paths(paths) -> tuple[Path, ...] | None:
+    """The files of an image sequence: a source of layout ``"sequence"``, or more than two
+    paths given; None for anything else.
+    """
+    if isinstance(paths, RecordingSource):
+        if paths.layout == "sequence" and not paths.error:
+            return tuple(Path(p) for p in paths.paths)
+        return None
+    if isinstance(paths, (str, os.PathLike)):
+        return None
+    listed = as_path_list(paths)
+    return tuple(listed) if len(listed) > 2 else None
+
+
 def _auto_layout(info: FileInfo) -> str:
     # any channel axis goes the hyperstack way, whose errors explain what is wrong
     return "hyperstack" if _channels(info) > 1 else "single"
 
 
 def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_order,
-               frame_interval_s, pixel_size_um, name, caught: list) -> Recording:
+               frame_interval_s, pixel_size_um, name, caught: list,
+               timestamps=None) -> Recording:
     """The Recording of what a layout reader found, with what every layout shares: the
-    frame interval, the pixel size, the NaN/inf check and the file metadata, with the
-    warnings ``caught`` so far."""
-    # stacklevel 4: the warning, this function, read_recording, its caller
-    interval, source, meta_interval = _resolve_interval(infos, found.per_page,
-                                                        frame_interval_s, stacklevel=4)
+    frame interval (or per-frame times), the pixel size, the NaN/inf check and the file
+    metadata, with the warnings ``caught`` so far.
+    """
+    n_frames = int(next(iter(found.channels.values())).shape[0])
+    times, times_source = frame_times(infos[0].path, infos[0].times_s, layout=layout,
+                                      n_frames=n_frames, timestamps=timestamps,
+                                      frame_interval_s=frame_interval_s,
+                                      own_source=infos[0].times_source)
+    if times is not None:
+        interval, source = median_interval(times), times_source
+        meta_interval = next((i.frame_interval_s * found.per_page for i in infos
+                              if i.frame_interval_s is not None), None)
+    else:
+        # stacklevel 4: the warning, this function, read_recording, its caller
+        interval, source, meta_interval = _resolve_interval(infos, found.per_page,
+                                                            frame_interval_s, stacklevel=4)
     meta_px = next((i.pixel_size_um for i in infos if i.pixel_size_um is not None), None)
     px = pixel_size_um if pixel_size_um is not None else meta_px
     chans, extra = found.channels, dict(found.extra)
@@ -374,17 +442,19 @@ def _recording(infos: list[FileInfo], found: LayoutRead, layout: str, channel_or
         "warnings": [ReadWarning(w.category, str(w.message)) for w in caught
                      if issubclass(w.category, UserWarning)],
     }
-    return Recording(channels=chans, frame_interval_s=float(interval),
+    return Recording(channels=chans,
+                     frame_interval_s=None if interval is None else float(interval),
                      frame_interval_source=source, pixel_size_um=px,
                      source=tuple(i.path for i in infos), layout=layout,
-                     name=name or found.default_name, metadata=metadata)
+                     name=name or found.default_name, metadata=metadata, timestamps_s=times)
 
 
 def read_recording(paths, *, layout: str = "auto",
                    channel_order: tuple[str, str] = ("f340", "f380"),
                    pair_suffixes: tuple[str, str] = ("_340", "_380"),
                    frame_interval_s: float | None = None, pixel_size_um: float | None = None,
-                   name: str | None = None) -> Recording:
+                   name: str | None = None, timestamps_file=None, time_s=None,
+                   channels=None, z_plane=None) -> Recording:
     """Read one recording (one TIFF, or a 340/380 pair of TIFFs) without loading its pixels.
 
     Parameters
@@ -408,6 +478,21 @@ def read_recording(paths, *, layout: str = "auto",
         Pixel edge length in µm; wins over the file metadata.
     name : str, optional
         Recording name; default the file stem (pair: the common stem).
+    timestamps_file : str or Path, optional
+        Per-frame times for what no file says: a CSV file with a ``time_s`` column (one
+        row per frame, seconds). They win over the file metadata and are kept unchanged
+        in ``Recording.timestamps_s``.
+    time_s : array of float, shape (T,), optional
+        The same as an array (used when no ``timestamps_file`` is given). Without them,
+        per-frame OME ``DeltaT`` times are used (unless ``frame_interval_s`` is given), else the
+        uniform interval.
+    channels : mapping of str to int or str, optional
+        ``input.channels``: which file channel is ``f`` (or ``f340``/``f380``), by name,
+        index or excitation wavelength (``"340nm"``); see
+        :func:`caimg.io.channels.choose_channels`. Vendor files only.
+    z_plane : int, "max" or "mean", optional
+        The Z plane (or projection) of a Z-stack time series in a vendor file; such a
+        file is refused without it (Z is never read as time).
 
     Returns
     -------
@@ -415,8 +500,9 @@ def read_recording(paths, *, layout: str = "auto",
         ``channels`` are ``(T, Y, X)`` arrays in the file's dtype: read-only
         :class:`numpy.memmap` views for uncompressed contiguous files, else
         :class:`TiffFrames`. ``frame_interval_source`` is ``"imagej finterval"``,
-        ``"ome TimeIncrement"`` or ``"override"``. ``metadata["warnings"]`` lists
-        each warning raised while reading as a :class:`ReadWarning`.
+        ``"ome TimeIncrement"``, ``"ome DeltaT"``, ``"stk creation times"``, ``"timestamps
+        file NAME"`` or ``"override"``. ``metadata["warnings"]`` lists each warning
+        raised while reading as a :class:`ReadWarning`.
 
     Raises
     ------
@@ -444,7 +530,18 @@ def read_recording(paths, *, layout: str = "auto",
     """
     channel_order, pair_suffixes, frame_interval_s, pixel_size_um = _check_options(
         layout, channel_order, pair_suffixes, frame_interval_s, pixel_size_um)
-    file_paths, layout, name = _file_paths(paths, layout, pair_suffixes, name)
+    vendor = _vendor_target(paths)
+    if vendor is not None:
+        return _read_vendor(*vendor, channels=channels, z_plane=z_plane,
+                            channel_order=channel_order, frame_interval_s=frame_interval_s,
+                            pixel_size_um=pixel_size_um, timestamps_file=timestamps_file,
+                            time_s=time_s, name=name)
+    sequence = _sequence_paths(paths)
+    if sequence is not None:
+        file_paths, layout = sequence, "sequence"
+        name = name or getattr(paths, "name", None)
+    else:
+        file_paths, layout, name = _file_paths(paths, layout, pair_suffixes, name)
     # Warnings raised while reading are passed on to the caller unchanged and also kept
     # in metadata["warnings"]: the pipeline runs later and records them in run.json.
     caught: list = []
@@ -454,15 +551,51 @@ def read_recording(paths, *, layout: str = "auto",
             # (e.g. ResourceWarning from unrelated garbage collection) follow the filters
             warnings.simplefilter("always", UserWarning)
             infos = []
-            for p in file_paths:  # a loop, not a comprehension, so warning stacklevels stay right
+            for p in file_paths[:1] if layout == "sequence" else file_paths:
+                # a loop, not a comprehension, so warning stacklevels stay right
                 infos.append(inspect(p))
-            if layout == "auto":
+                check_no_z(infos[-1])  # a Z axis is never time nor channels
+            found = None
+            if layout in ("auto", "hyperstack", "single") and len(infos) == 1 \
+                    and needs_choice(infos[0], channels, z_plane):
+                chans, extra = select_planes(infos[0], channels=channels, z_plane=z_plane,
+                                             channel_order=channel_order)
+                found = LayoutRead(chans, tiff_stem(infos[0].path), extra=extra)
+                layout = "single" if len(chans) == 1 else "hyperstack"
+            elif layout == "auto":
                 layout = _auto_layout(infos[0])
-            found = LAYOUTS[layout](infos, channel_order=channel_order,
-                                    pair_suffixes=pair_suffixes)
+            if found is None and layout == "sequence":
+                chans, stem, extra = sequence_channels(infos[0], file_paths)
+                found = LayoutRead(chans, stem, extra=extra)
+            elif found is None:
+                found = LAYOUTS[layout](infos, channel_order=channel_order,
+                                        pair_suffixes=pair_suffixes)
             rec = _recording(infos, found, layout, channel_order, frame_interval_s,
-                             pixel_size_um, name, caught)
+                             pixel_size_um, name, caught,
+                             timestamps_file if timestamps_file is not None else time_s)
+            if layout == "sequence":
+                rec = dataclasses.replace(rec, source=tuple(file_paths))
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return rec
+
+
+def read_options(inp) -> dict[str, Any]:
+    """The keyword options of :func:`read_recording` from a recipe's ``[input]`` section.
+
+    Parameters
+    ----------
+    inp : caimg.config.InputConfig
+        The recipe's input settings.
+
+    Returns
+    -------
+    dict
+        ``layout``, ``channel_order``, ``pair_suffixes``, ``frame_interval_s``,
+        ``pixel_size_um``, ``timestamps_file``, ``channels`` and ``z_plane``.
+    """
+    return dict(layout=inp.layout, channel_order=inp.channel_order,
+                pair_suffixes=inp.pair_suffixes, frame_interval_s=inp.frame_interval_s,
+                pixel_size_um=inp.pixel_size_um, timestamps_file=inp.timestamps_file,
+                channels=inp.channels, z_plane=inp.z_plane)

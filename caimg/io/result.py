@@ -39,14 +39,35 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}(?P<kind>\.part
 
 
 def is_temporary_name(name: str) -> bool:
-    """True for the names of save_result's hidden temporary folders (never results)."""
+    """Tell whether ``name`` is one of save_result's hidden temporary folders.
+
+    Parameters
+    ----------
+    name : str
+        A folder name (not a path).
+
+    Returns
+    -------
+    bool
+        True for the name of a ``.partial`` or ``.old`` folder (never a result).
+    """
     return bool(_TEMP_RE.match(name)) or (name.startswith(".") and name.endswith(
         (PARTIAL_SUFFIX, OLD_SUFFIX)))
 
 
 def pid_alive(pid: int) -> bool:
-    """True while process ``pid`` runs (or cannot be checked); a temporary of a process that
-    no longer runs is stale."""
+    """Tell whether process ``pid`` still runs (a temporary of one that does not is stale).
+
+    Parameters
+    ----------
+    pid : int
+        A process id, e.g. from a temporary file's or folder's name.
+
+    Returns
+    -------
+    bool
+        True while it runs, or when that cannot be checked (another user's process).
+    """
     if pid == os.getpid():
         return True
     try:
@@ -59,7 +80,19 @@ def pid_alive(pid: int) -> bool:
 
 
 def result_format_version(folder: str | Path):
-    """``format_version`` of the result in ``folder``; None when it holds no readable run.json."""
+    """Read the ``format_version`` of the result in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A result folder.
+
+    Returns
+    -------
+    str or int or None
+        ``format_version`` from ``run.json``; ``"unknown"`` when run.json has none; None
+        when the folder holds no readable run.json.
+    """
     try:
         with open(Path(folder) / "run.json") as fh:
             prov = json.load(fh)
@@ -69,13 +102,24 @@ def result_format_version(folder: str | Path):
 
 
 def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
-    """Remove what interrupted runs left in ``out_dir``; returns what was done.
+    """Remove what interrupted runs left in ``out_dir``.
 
     A ``.partial`` folder of a process that no longer runs is deleted. A ``.old`` folder
     (a previous result moved aside while its replacement was renamed into place) is put
     back when the process died between the two renames and no result of that name
     exists; otherwise it is deleted. Folders of running processes are left alone, so
     two runs writing to one folder do not disturb each other.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        An output folder (results side by side); a missing folder holds nothing to clean.
+
+    Returns
+    -------
+    list of str
+        What was done, one line per temporary folder (``"removed ..."``,
+        ``"restored ... from ..."``).
     """
     out_dir = Path(out_dir)
     done = []
@@ -88,7 +132,8 @@ def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
         if not m or not entry.is_dir() or pid_alive(int(m["pid"])):
             continue
         final = out_dir / m["name"]
-        if m["kind"] == OLD_SUFFIX and not final.exists() and is_result_folder(entry, _any_name=True):
+        if (m["kind"] == OLD_SUFFIX and not final.exists()
+                and is_result_folder(entry, _any_name=True)):
             os.rename(entry, final)
             done.append(f"restored {final.name} from {entry.name}")
         else:
@@ -98,7 +143,21 @@ def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
 
 
 def file_fingerprint(path: str | Path, *, hash_bytes: bool = True) -> dict:
-    """Size, modification time and SHA-256 of a file (never modifies it)."""
+    """Describe a file by its size, modification time and SHA-256 (never modifies it).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    hash_bytes : bool
+        ``False``: skip the SHA-256 (no read of the file's bytes).
+
+    Returns
+    -------
+    dict
+        ``path`` (resolved, str), ``size`` (bytes), ``mtime`` (s since the epoch) and, with
+        ``hash_bytes``, ``sha256`` (hex).
+    """
     path = Path(path)
     st = path.stat()
     info = {"path": str(path.resolve()), "size": st.st_size, "mtime": st.st_mtime}
@@ -112,12 +171,19 @@ def file_fingerprint(path: str | Path, *, hash_bytes: bool = True) -> dict:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    """CSV with a fixed float format so reruns give byte-identical files.
+    """Write a CSV with a fixed float format so reruns give byte-identical files.
 
     Floats are written as ``%.9g`` (NaN as an empty field), integers as ``%d``. Long tables
     of plain int64/float64 columns (``traces.csv``: one row per ROI and frame) are formatted
     by a compiled kernel (``caimg._kernels.format_csv``, about 40x pandas) into the same
     bytes; everything else, or without numba, goes through ``DataFrame.to_csv``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its index is not written.
+    path : Path
+        The CSV file to write (overwritten).
     """
     if len(df) >= _FAST_CSV_MIN_ROWS and _write_table_fast(df, path):
         return
@@ -133,7 +199,8 @@ def _write_table_fast(df: pd.DataFrame, path: Path) -> bool:
     from .._backend import kernels_or_none
 
     kernels = kernels_or_none()
-    if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c) for c in df.columns):
+    if kernels is None or not all(isinstance(c, str) and _SIMPLE_NAME.match(c)
+                                  for c in df.columns):
         return False
     ints, floats, kinds = [], [], []
     for c in df.columns:
@@ -193,8 +260,19 @@ def _json_default(obj):
 
 
 def is_result_folder(folder: str | Path, *, _any_name: bool = False) -> bool:
-    """True when ``folder`` holds a complete caimg result (``run.json`` present) and is not
-    one of the hidden temporary folders an interrupted run may leave behind."""
+    """Tell whether ``folder`` holds a complete caimg result (``run.json`` present), not
+    one of the hidden temporary folders an interrupted run may leave behind.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to look at.
+
+    Returns
+    -------
+    bool
+        True for a complete result folder.
+    """
     folder = Path(folder)
     if not _any_name and is_temporary_name(folder.name):
         return False
@@ -210,6 +288,21 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     version) is replaced only once the new one is complete; anything else in the way (a
     folder that is not a caimg result, or a result of another format version) is never
     overwritten.
+
+    Parameters
+    ----------
+    result : Result
+        The result to write.
+    out_dir : str or Path
+        The output folder (created when missing); the result goes into a folder named
+        ``result.name`` inside it.
+    overview : bool, optional
+        Write ``overview.png``; None: as ``result.config.output.overview_png`` says.
+
+    Returns
+    -------
+    Path
+        The result folder ``out_dir/<result.name>``.
 
     Raises
     ------
@@ -355,6 +448,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def load_result(folder: str | Path) -> Result:
     """Read a result folder written by :func:`save_result` (or edited in napari).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The result folder (the one holding ``run.json``).
+
+    Returns
+    -------
+    Result
+        The result, its config and provenance read back from ``run.json``.
 
     Raises
     ------

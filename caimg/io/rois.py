@@ -13,7 +13,8 @@ import numpy as np
 
 from .._validation import check_labels
 from ..errors import RoiError
-from ..rois import imagej_rois_to_labels, labels_to_imagej_rois
+from ..polygons import imagej_rois_to_labels, labels_to_imagej_rois
+from ._limits import check_label_tiff
 
 __all__ = ["read_rois", "write_roiset"]
 
@@ -75,6 +76,7 @@ def read_rois(path, shape) -> np.ndarray:
 def _read_label_tiff(path, shape):
     import tifffile
 
+    check_label_tiff(path, shape)  # from the header: a huge image is never decoded
     try:
         data = tifffile.imread(path)
     except Exception as exc:

@@ -36,8 +36,13 @@ from ..errors import MetadataWarning
 from ._dask import open_stack
 from ._frames import FilledFrames, TiffFrames
 from .find import RecordingSource, find_recordings
-from .read import (LAYOUTS, MAX_NONFINITE_FRACTION, MAX_NONFINITE_FRAME_FRACTION,
-                   ReadWarning, read_recording)
+from .read import (
+                   LAYOUTS,
+                   MAX_NONFINITE_FRACTION,
+                   MAX_NONFINITE_FRAME_FRACTION,
+                   ReadWarning,
+                   read_recording,
+)
 from .write import write_recording
 
 __all__ = [

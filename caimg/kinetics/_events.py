@@ -1,5 +1,6 @@
 """Noise and event detection on one trace: the robust noise SD, the smoothed copy used to
-locate features, and the hysteresis runs that make events."""
+locate features, and the hysteresis runs that make events.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +102,9 @@ def smooth(y, n):
     if n <= 1 or y.size == 0:
         return y.copy()
     ok = np.isfinite(y)
-    k = np.ones(int(n))
+    # a window longer than the trace would make np.convolve(mode="same") return the
+    # window's length instead of the trace's
+    k = np.ones(min(int(n), y.size))
     num = np.convolve(np.where(ok, y, 0.0), k, mode="same")
     den = np.convolve(ok.astype(np.float64), k, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):

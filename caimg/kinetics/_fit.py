@@ -63,16 +63,16 @@ def _vp_grid(t, y, nb, taus):
     return sse, c, a
 
 
-def fit_exponential(t, y, *, t0: float | None = None, baseline=None) -> ExpFit | None:
+def fit_exponential(time_s, y, *, t0: float | None = None, baseline=None) -> ExpFit | None:
     """Least-squares fit of ``y = c + a*exp(-(t - t0)/tau)``, optionally with baseline
     samples fitted jointly as ``y = c``.
 
     Parameters
     ----------
-    t, y : array_like, shape (n,)
+    time_s, y : array_like, shape (n,)
         Times (s) and values of the decay phase. Non-finite values are dropped.
     t0 : float, optional
-        Time origin; default the first time in ``t``.
+        Time origin; default the first time in ``time_s``.
     baseline : array_like, shape (m,), optional
         Baseline samples that share the asymptote ``c`` (the authors' joint fit in
         Hess et al. 2019).
@@ -93,7 +93,7 @@ def fit_exponential(t, y, *, t0: float | None = None, baseline=None) -> ExpFit |
     """
     from scipy.optimize import curve_fit, minimize_scalar
 
-    t = np.asarray(t, dtype=np.float64)
+    t = np.asarray(time_s, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(t) & np.isfinite(y)
     t, y = t[ok], y[ok]

@@ -90,7 +90,8 @@ def integrate(t, v, t_a, t_b):
 @dataclass(frozen=True)
 class Response:
     """One response of one ROI: every :data:`KINETICS_COLUMNS` value plus what a plot
-    needs to draw the kinetics. Times are in seconds on the clock of ``time_s``."""
+    needs to draw the kinetics. Times are in seconds on the clock of ``time_s``.
+    """
 
     roi: int
     event: int
@@ -132,7 +133,8 @@ class Response:
 class _Options:
     """The checked keyword options of :func:`measure_trace` (defaults live in the
     signatures of :func:`measure_trace` / :func:`measure_kinetics` and in
-    :class:`caimg.config.KineticsConfig`)."""
+    :class:`caimg.config.KineticsConfig`).
+    """
 
     stimulus_time_s: float | None
     baseline_window_s: float
@@ -199,7 +201,8 @@ class _Trace:
 class _Window:
     """Frames of one response: the peak lies in ``[i_lo, i_peak_hi)``; ``i_prev`` is the
     first frame the rising edge may use (end of the previous event); ``i_hi`` bounds the
-    decay (next event's start or the end of the trace)."""
+    decay (next event's start or the end of the trace).
+    """
 
     i_lo: int
     i_peak_hi: int
@@ -280,7 +283,8 @@ def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
 def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_sel,
                  fallback_level, stim):
     """Measure one response in ``win``; ``baseline_sel``: bool mask of baseline frames,
-    or None = the window before the onset; ``stim``: the stimulus time or None."""
+    or None = the window before the onset; ``stim``: the stimulus time or None.
+    """
     y, t, sigma = tr.y, tr.t, tr.sigma
     ip = _peak_index(tr, win, o.smooth_frames)
     if ip is None:
@@ -323,7 +327,8 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
 
 def _single_response(tr: _Trace, runs, level, o: _Options, roi):
     """``events="single"``: the main response, the largest smoothed value after the
-    stimulus (or anywhere without one)."""
+    stimulus (or anywhere without one).
+    """
     t, ys, T = tr.t, tr.ys, tr.y.size
     stim = o.stimulus_time_s
     if stim is not None:

@@ -1,5 +1,6 @@
 """Named treatments (stimuli) of a recording: peak, AUC, slope, latency and responder call
-per ROI and treatment (``treatments.csv``)."""
+per ROI and treatment (``treatments.csv``).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def treatments_from_table(table, recording: str):
     """Treatment times of one recording from a table with columns ``recording``,
     ``treatment``, ``time_s`` (e.g. a small CSV next to the recordings, read by the IO
     layer).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``recording``, ``treatment`` and ``time_s`` (seconds from the first frame).
+    recording : str
+        The recording whose rows are taken.
 
     Returns
     -------

@@ -30,7 +30,7 @@ __all__ = ["napari_get_reader", "read_stack_layers", "read_result_layers", "reco
 
 ROI_LAYER_NAME = "ROIs"
 PROJECTION_LAYER_NAME = "projection"
-_TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".ome.tif", ".ome.tiff")
+_TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".ome.tif", ".ome.tiff", ".stk")
 _RESULT_FILES = ("rois.tif", "projection.tif", "background.tif", "run.json")
 
 #: Display only: how each channel is shown (Fura-2 340 magenta + 380 green, additive).
@@ -84,6 +84,7 @@ def napari_get_reader(path):
 
 
 def _reader_for(path):
+    from ..io.vendor import is_vendor_file, viewable_recordings
     from ..review import result_folders
 
     paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
@@ -100,6 +101,8 @@ def _reader_for(path):
         if found:
             return lambda _p: read_result_layers(found[0])
         return None
+    if p.is_file() and is_vendor_file(p):  # ND2, CZI, LIF, Micro-Manager: every channel
+        return lambda _p: [lay for r in viewable_recordings(p) for lay in recording_layers(r)]
     if p.is_file() and _is_tiff(p):
         return lambda _p: read_stack_layers(p)
     return None
@@ -117,8 +120,9 @@ def _contrast(arr) -> tuple[float, float]:
 
 
 def _lazy(arr):
-    """numpy / memmap as they are (napari slices them lazily); other frame readers through
-    dask, one chunk per frame."""
+    """Wrap frames for napari: numpy / memmap as they are (napari slices them lazily); others
+    through dask, one chunk per frame.
+    """
     if isinstance(arr, np.ndarray):
         return arr
     import dask.array as da
@@ -188,7 +192,7 @@ def projection_layer(result) -> tuple:
 
 
 def roi_layer_kwargs(result) -> dict:
-    """kwargs of the ROI Labels layer of a result (features, colours, metadata)."""
+    """Return the keyword arguments of a result's ROI Labels layer (features, colours, ...)."""
     from ..review import labels_features
 
     folder = None if result.folder is None else str(result.folder)

@@ -380,7 +380,8 @@ class ReviewWidget(QWidget):
 
     def plot(self):
         """Trace of the current ROI with baseline, peak, 10 % / 90 % marks, the decay fit
-        and the stimulus time (kinetics marks on the signal and ``ca_nM`` columns only)."""
+        and the stimulus time (kinetics marks on the signal and ``ca_nM`` columns only).
+        """
         if not self._has_roi():
             self.trace_plot.show_message("no ROI selected")
             return

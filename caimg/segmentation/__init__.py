@@ -41,7 +41,7 @@ from ._gradient import segment_gradient
 from ._threshold import segment_threshold
 from ._watershed import segment_watershed
 
-__all__ = ["segment", "available_methods", "register_method"]
+__all__ = ["segment", "available_methods", "register_method", "method_options"]
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"
@@ -263,3 +263,27 @@ def _finalise(labels, min_area_px, max_area_px):
         k += 1
         out[sl][m] = k
     return out
+
+
+def method_options(name: str) -> dict[str, Any] | None:
+    """The options (``segment.params``) of a registered method, with their defaults.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`available_methods` other than ``"auto"``.
+
+    Returns
+    -------
+    dict or None
+        Option name -> default; None for a method that takes any option.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method.
+    """
+    if name not in _METHODS:
+        raise ConfigError(f"unknown segmentation method {name!r}; expected one of "
+                          f"{available_methods()}")
+    return _method_params(_METHODS[name])

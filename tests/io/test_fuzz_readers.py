@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from caimg.errors import CaimgError
 from caimg.io.stack import read_recording, write_recording

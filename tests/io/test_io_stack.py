@@ -12,8 +12,15 @@ import pytest
 import tifffile
 
 from caimg.errors import CaimgError, StackReadError
-from caimg.io.stack import (MetadataWarning, RecordingSource, TiffFrames, find_recordings,
-                            open_stack, read_recording, write_recording)
+from caimg.io.stack import (
+    MetadataWarning,
+    RecordingSource,
+    TiffFrames,
+    find_recordings,
+    open_stack,
+    read_recording,
+    write_recording,
+)
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 DYNCLUST = DATA / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"
@@ -286,26 +293,15 @@ def test_register_and_extract_same_on_lazy_and_in_memory_stack(tmp_path):
     np.testing.assert_array_equal(ta.means, tb.means)
 
 
-def test_z_slices_read_as_time_with_warning(tmp_path):
-    v = _stack(10)
-    p = tmp_path / "slices.tif"
-    tifffile.imwrite(p, v, imagej=True, metadata={"axes": "ZYX"})
-    with pytest.warns(MetadataWarning, match="Z slices") as rec_w:
-        rec = read_recording(p, frame_interval_s=1.0)
-    assert rec_w[0].filename == __file__  # stacklevel points at the caller
-    _assert_same(rec, {"f": v})
-    assert rec.metadata["axes"] == "ZYX" and rec.metadata["byteorder"] == "little"
-
-
 def test_read_warnings_keep_their_class(tmp_path):
     """metadata["warnings"] keeps each warning's class, and check_recording raises it again
     with that class and text (what run.json lists as "Class: text")."""
     from caimg.io.read import ReadWarning
     from caimg.validate import check_recording
 
-    p = tmp_path / "slices.tif"
-    tifffile.imwrite(p, _stack(10), imagej=True, metadata={"axes": "ZYX"})
-    with pytest.warns(MetadataWarning, match="Z slices") as first:
+    p = tmp_path / "frames.tif"
+    tifffile.imwrite(p, _stack(10), imagej=True, metadata={"axes": "TYX", "finterval": 2.0})
+    with pytest.warns(MetadataWarning, match="was given") as first:
         rec = read_recording(p, frame_interval_s=1.0)
     (record,) = rec.metadata["warnings"]
     assert isinstance(record, ReadWarning) and record.category is MetadataWarning
