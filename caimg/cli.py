@@ -140,7 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="send one task per recording to this dask.distributed scheduler")
     r.add_argument("--force", action="store_true",
-                   help="redo recordings whose result is complete and unchanged")
+                   help="redo recordings whose result is complete and unchanged, and replace "
+                        "results that hold review edits")
+    r.add_argument("--on-conflict", choices=["stop", "rename", "replace"], default="stop",
+                   dest="on_conflict",
+                   help="when --out holds a result of the same name made from another input "
+                        "(day1/cell.tif, now day2/cell.tif): stop that recording with a "
+                        "failures.csv row (the default), write it as <folder>__<name>, or "
+                        "replace the other result")
 
     i = sub.add_parser("info", help="print what a result folder holds and how it was made",
                        description="Print the provenance (run.json) of a result folder readably.")
@@ -340,7 +347,7 @@ def _cmd_run(args) -> int:
     # progress lines count them, -v prints them, warnings.csv lists them
     summary = run_batch(args.paths, args.out, args.pipeline, overrides=overrides,
                         jobs=args.jobs, force=args.force, scheduler=args.scheduler,
-                        threads=args.threads,
+                        threads=args.threads, on_conflict=args.on_conflict,
                         progress=_progress_printer(args.quiet, verbose=args.verbose))
     n = len(summary.outcomes)
     ok = sum(o.status == "ok" for o in summary.outcomes)
@@ -533,9 +540,9 @@ def main(argv=None) -> int:
     except CaimgError as exc:
         print(f"caimg: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a batch (exit 143)
         print("caimg: interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     finally:
         logging.captureWarnings(False)
 

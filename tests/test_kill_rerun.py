@@ -42,7 +42,8 @@ def _check_all_or_nothing(out: Path) -> set[str]:
         return complete
     for entry in out.iterdir():
         if entry.name.startswith("."):
-            assert is_temporary_name(entry.name) or entry.name.endswith(".tmp"), entry.name
+            assert is_temporary_name(entry.name) or entry.name.endswith((".tmp", ".lock")), \
+                entry.name
             if entry.is_dir():
                 with pytest.raises(caimg.errors.ResultError):
                     caimg.load_result(entry)

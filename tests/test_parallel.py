@@ -110,7 +110,7 @@ def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_p
 
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         dask_run = run_batch([batch_inputs], tmp_path / "dask",
                              scheduler=cluster.scheduler_address)
     assert dask_run.ok

@@ -24,7 +24,7 @@ from ..result import Result
 
 __all__ = ["save_result", "load_result", "is_result_folder", "file_fingerprint", "RESULT_FILES",
            "write_table", "PARTIAL_SUFFIX", "FORMAT_VERSION", "clean_stale_temporaries",
-           "result_format_version", "is_temporary_name"]
+           "result_format_version", "is_temporary_name", "check_replaceable", "pid_alive"]
 
 #: Files every complete result folder holds.
 RESULT_FILES = ("rois.tif", "rois.zip", "rois.csv", "traces.csv", "kinetics.csv", "run.json",
@@ -55,7 +55,19 @@ def is_temporary_name(name: str) -> bool:
         (PARTIAL_SUFFIX, OLD_SUFFIX)))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Tell whether process ``pid`` still runs (a temporary of one that does not is stale).
+
+    Parameters
+    ----------
+    pid : int
+        A process id, e.g. from a temporary file's or folder's name.
+
+    Returns
+    -------
+    bool
+        True while it runs, or when that cannot be checked (another user's process).
+    """
     if pid == os.getpid():
         return True
     try:
@@ -117,7 +129,7 @@ def clean_stale_temporaries(out_dir: str | Path) -> list[str]:
         return done
     for entry in entries:
         m = _TEMP_RE.match(entry.name)
-        if not m or not entry.is_dir() or _pid_alive(int(m["pid"])):
+        if not m or not entry.is_dir() or pid_alive(int(m["pid"])):
             continue
         final = out_dir / m["name"]
         if (m["kind"] == OLD_SUFFIX and not final.exists()
@@ -303,7 +315,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.name
-    _check_replaceable(final)
+    check_replaceable(final)
     stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = out_dir / f".{result.name}.{stamp}{PARTIAL_SUFFIX}"
     tmp.mkdir()
@@ -345,7 +357,7 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
             fh.flush()
             os.fsync(fh.fileno())
         if final.exists():
-            _check_replaceable(final)
+            check_replaceable(final)
             # between these two renames no result of this name exists; a run killed there
             # leaves the previous one as .old, which clean_stale_temporaries puts back
             old = out_dir / f".{result.name}.{stamp}{OLD_SUFFIX}"
@@ -388,8 +400,20 @@ class _Background:
             raise self._error
 
 
-def _check_replaceable(final: Path) -> None:
-    """Refuse to replace anything but a caimg result of this format version."""
+def check_replaceable(final: Path) -> None:
+    """Refuse to replace anything but a caimg result of this format version.
+
+    Parameters
+    ----------
+    final : Path
+        Where a result folder is about to be written.
+
+    Raises
+    ------
+    ResultError
+        ``final`` exists and is not a caimg result of this format version (nor an empty
+        folder).
+    """
     if not final.exists() and not final.is_symlink():
         return
     if final.is_symlink() or not final.is_dir():
@@ -410,6 +434,9 @@ def _check_replaceable(final: Path) -> None:
         raise ResultError(f"{final}: holds a caimg result of format version {version!r}, this "
                           f"caimg writes version {FORMAT_VERSION}; it is not overwritten. Use a "
                           "new output folder (--out), or delete the old result to redo it")
+
+
+_check_replaceable = check_replaceable  # the former private name (other branches)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
