@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 from ._cli_inspect import add_parser as add_inspect_parser
@@ -44,7 +45,8 @@ def _parse_set(values):
 
 def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
     """-q, -v and --version. After the subcommand their default is SUPPRESS, so a
-    subcommand's parser sets them only when given and never resets what came before it."""
+    subcommand's parser sets them only when given and never resets what came before it.
+    """
     def default(value):
         return argparse.SUPPRESS if after_command else value
 
@@ -66,7 +68,8 @@ class _CommandParser(argparse.ArgumentParser):
 
 def _without_none(value):
     """TOML has no null: a key whose value is None is left out, which loads back as the
-    same default (every None in a config is a field's default)."""
+    same default (every None in a config is a field's default).
+    """
     if isinstance(value, dict):
         return {k: _without_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
@@ -82,6 +85,14 @@ def _to_toml(data: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``caimg`` argument parser with every subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Global options (``-q``, ``-v``, ``--version``) are accepted before or after the
+        subcommand.
+    """
     p = argparse.ArgumentParser(
         prog="caimg",
         description="Calcium-imaging stacks (Fura-2 340/380, Fluo-4) to per-cell traces and "
@@ -237,7 +248,8 @@ def _n_warnings(n: int) -> str:
 def _progress_printer(quiet, stream=None, verbose=0):
     """Progress of a batch: a live bar on a terminal, one log line per recording otherwise
     (files, CI, cluster logs). Each line says how many warnings the recording had;
-    ``verbose`` prints them."""
+    ``verbose`` prints them.
+    """
     stream = stream or sys.stderr
     start = time.perf_counter()
     live = stream.isatty()
@@ -380,7 +392,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .errors import ResultError
 
@@ -399,7 +411,7 @@ def _cmd_info(args) -> int:
           f"{prov.get('dtype')})")
     for inp in prov.get("inputs", []):
         mtime = inp.get("mtime")
-        when = (datetime.fromtimestamp(mtime, timezone.utc).isoformat(timespec="seconds")
+        when = (datetime.fromtimestamp(mtime, UTC).isoformat(timespec="seconds")
                 if isinstance(mtime, (int, float)) else "?")
         print(f"input      {inp.get('path')}  {inp.get('size', '?')} bytes  modified {when}  "
               f"sha256 {str(inp.get('sha256', '?'))[:16]}...")

@@ -51,7 +51,8 @@ def test_run_folder_writes_contract(data_dir, tmp_path, capsys):
         assert prov["config"]["kinetics"]["stimulus_time_s"] == stim
         assert (folder / "overview.png").stat().st_size > 1000
     batch = pd.read_csv(out / "kinetics.csv")
-    assert batch.columns[0] == "recording" and set(batch["recording"]) == {"hyper", "cellsA", "fluo"}
+    assert batch.columns[0] == "recording"
+    assert set(batch["recording"]) == {"hyper", "cellsA", "fluo"}
     assert len(pd.read_csv(out / "failures.csv")) == 0
     # a rerun skips the complete, unchanged results
     assert main(["run", str(d), "--out", str(out), "--stimulus-time", str(stim)]) == 0

@@ -203,8 +203,9 @@ def test_bad_threads_is_a_usage_error(folder, tmp_path, capsys):
 
 def test_calibration_profile_is_written_at_full_precision(tmp_path, monkeypatch, capsys):
     """The profile `caimg calibrate` writes loads back to exactly the numbers computed."""
-    import caimg.signals
     from test_calibrate import _calibration_stack
+
+    import caimg.signals
 
     exact = {"rmin": 0.30000000000000004, "rmax": 6.123456789012345, "beta": 5.98765432101,
              "kd_nM": 224.0}
@@ -288,8 +289,8 @@ def test_only_caimg_warnings_are_a_recordings(folder, tmp_path, monkeypatch):
     real = caimg.pipeline.versions
 
     def noisy():
-        warnings.warn("unclosed file <somebody else's>", ResourceWarning)
-        warnings.warn("old API", DeprecationWarning)
+        warnings.warn("unclosed file <somebody else's>", ResourceWarning, stacklevel=2)
+        warnings.warn("old API", DeprecationWarning, stacklevel=2)
         return real()
 
     monkeypatch.setattr(caimg.pipeline, "versions", noisy)
