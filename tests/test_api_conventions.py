@@ -148,7 +148,6 @@ def _docstring_problems(func) -> list[str]:
 DOCSTRING_XFAIL = {
     "caimg.batch.available_cores": IN_FLIGHT,
     "caimg.batch.set_thread_budget": IN_FLIGHT,
-    "caimg.cli.build_parser": IN_FLIGHT,
     "caimg.cli.main": IN_FLIGHT,
     "caimg.config.available_pipelines": IN_FLIGHT,
     "caimg.config.config_from_dict": IN_FLIGHT,

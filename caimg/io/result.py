@@ -436,7 +436,6 @@ def check_replaceable(final: Path) -> None:
                           "new output folder (--out), or delete the old result to redo it")
 
 
-_check_replaceable = check_replaceable  # the former private name (other branches)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
