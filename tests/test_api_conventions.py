@@ -353,7 +353,7 @@ PACKAGE = Path(caimg.__file__).resolve().parent
 
 # suites that follow a behaviour across modules rather than one module
 CROSS_CUTTING = {"api_conventions", "bad_inputs", "bad_inputs_plausibility", "calibrate",
-                 "hess2019", "kill_rerun", "parallel", "batch_layout"}
+                 "hess2019", "kill_rerun", "parallel", "layout"}
 
 
 def test_every_subpackage_has_a_tests_folder():
