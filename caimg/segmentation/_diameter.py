@@ -21,6 +21,11 @@ from ._common import mad_sd
 __all__ = ["estimate_diameter"]
 
 
+#: the brightest 0.5 % of the flattened image must reach this many noise SDs for a size to
+#: be measured (a Gaussian noise field reaches about 2.6)
+_MIN_OBJECT_SNR = 5.0
+
+
 def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_rel=0.1):
     """Typical cell diameter of a structural image, in pixels.
 
@@ -87,6 +92,11 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
     noise = mad_sd(flat)
     if noise <= 0:
         noise = max(float(np.std(flat)), 1e-12)
+    if np.percentile(flat, 99.5) < _MIN_OBJECT_SNR * noise:
+        # nothing stands out of the noise (an empty field): no size to measure, and
+        # blob_log would keep a blob at nearly every noise peak and run out of memory
+        # pruning them
+        return None
     logi = np.log(np.maximum(flat, 2.0 * noise))
     k = 2.0 * math.sqrt(2.0)
     blobs = blob_log(logi, min_sigma=min_px / k, max_sigma=max_px / k, num_sigma=n_scales,
