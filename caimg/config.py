@@ -299,7 +299,6 @@ def available_pipelines() -> list[str]:
     Returns
     -------
     list of str
-        Recipe names (``"fluo4"``, ``"fura2"``, ...), sorted.
     """
     names = set()
     for d in _PIPELINE_DIRS:
@@ -314,17 +313,10 @@ def pipeline_path(name_or_path: str | Path) -> Path:
     Parameters
     ----------
     name_or_path : str or Path
-        A shipped recipe name, or the path of a ``.toml`` recipe.
 
     Returns
     -------
     Path
-        The recipe file.
-
-    Raises
-    ------
-    ConfigError
-        For a missing file or an unknown name (with the closest name).
     """
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
@@ -486,18 +478,14 @@ def config_from_dict(data: Mapping[str, Any], *, cls=PipelineConfig, prefix: str
     Parameters
     ----------
     data : mapping
-        Field name -> value; nested sections as nested mappings.
     cls : type
         The config dataclass to build (a whole recipe by default, or one section).
-    prefix : str
-        Dotted location of ``data`` in the recipe, for messages (``"signal.calibration."``).
-    where : str, optional
-        The file the values come from, for messages.
+    prefix, where : str
+        The location of ``data`` in the recipe and its file, for messages.
 
     Returns
     -------
-    object
-        An instance of ``cls``.
+    cls instance
 
     Raises
     ------
@@ -528,12 +516,10 @@ def config_to_dict(cfg) -> dict:
     Parameters
     ----------
     cfg : dataclass instance
-        A config (``PipelineConfig`` or one of its sections).
 
     Returns
     -------
     dict
-        Field name -> value; sections as dicts, tuples as lists.
     """
     out = {}
     for f in dataclasses.fields(cfg):
@@ -568,19 +554,11 @@ def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> d
     Parameters
     ----------
     path : str or Path
-        The calibration profile TOML file.
     base : Path, optional
-        The recipe's folder, searched second for a relative ``path``.
 
     Returns
     -------
     dict
-        Calibration keys -> values (``rmin``, ``rmax``, ``kd_nM``, ``beta`` or ``keff_nM``).
-
-    Raises
-    ------
-    ConfigError
-        For a missing file, an unknown key or a value out of range.
     """
     if not isinstance(path, (str, Path)):
         raise ConfigError(f"'signal.calibration.profile' = {path!r}: expected the path of a "
@@ -605,15 +583,12 @@ def replace_config(cfg: PipelineConfig, overrides: Mapping[str, Any]) -> Pipelin
     Parameters
     ----------
     cfg : PipelineConfig
-        The config to start from; it is not changed.
     overrides : mapping
-        Dotted keys, shortcut names from :data:`SHORTCUTS` or nested dicts, as in
-        :func:`load_pipeline`.
+        As in :func:`load_pipeline`.
 
     Returns
     -------
     PipelineConfig
-        The new config, checked.
     """
     data = config_to_dict(cfg)
     flat = _flatten(overrides)
