@@ -58,7 +58,7 @@ def cmd_inspect(args) -> int:
     for key in ("frame_interval_s", "input.timestamps_file"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    inp = load_pipeline(args.pipeline, overrides).input
+    inp = load_pipeline(args.pipeline, overrides=overrides).input
     entries = inspect_inputs(args.paths, sequence_pattern=inp.sequence_pattern,
                              **read_options(inp))
     if args.json:

@@ -286,7 +286,7 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
     bc = cfg.background
     mask = None
     if bc.method == "auto":
-        mask = background_mask(labels, bc.dilation_px)
+        mask = background_mask(labels, dilation_px=bc.dilation_px)
         info = {"method": "auto", "dilation_px": bc.dilation_px,
                 "percentile": bc.percentile, "n_pixels": int(mask.sum())}
     elif bc.method == "roi":

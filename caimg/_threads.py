@@ -29,7 +29,13 @@ _BUDGET: int | None = None  # the budget applied in this process, if any
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` elsewhere)."""
+    """Cores this process may run on (its CPU affinity; ``os.cpu_count()`` elsewhere).
+
+    Returns
+    -------
+    int
+        The number of usable cores, at least 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -51,6 +57,11 @@ def set_thread_budget(n: int) -> None:
 
     This is the one place a batch sizes threads; it runs in each worker process before
     its first recording (and in the calling process for ``jobs=1`` with ``threads``).
+
+    Parameters
+    ----------
+    n : int
+        Threads per recording; values below 1 count as 1.
     """
     global _BUDGET
     n = max(1, int(n))

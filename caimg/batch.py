@@ -114,7 +114,7 @@ def _request_key(pipeline, overrides: Mapping[str, Any]) -> str:
     from .pipeline import resolve_pipeline
 
     names = ("fura2", "fluo4") if isinstance(pipeline, str) and pipeline == "auto" else (pipeline,)
-    configs = [config_to_dict(resolve_pipeline(n, None, overrides)) for n in names]
+    configs = [config_to_dict(resolve_pipeline(n, overrides=overrides)) for n in names]
     files = {}
     for cfg in configs:
         for f in (cfg["segment"].get("rois_file"), cfg["background"].get("roi_file")):
@@ -264,7 +264,7 @@ def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any
         if not force:
             check_not_reviewed(folder)
         t_read = time.perf_counter()
-        rec, cfg = read_for_pipeline(source, pipeline, ov)
+        rec, cfg = read_for_pipeline(source, pipeline, overrides=ov)
         t_read = round(time.perf_counter() - t_read, 4)
         result = process_recording(_renamed(rec, name), cfg)
         prov = dict(result.provenance)
@@ -461,12 +461,12 @@ def _batch_input(pipeline, overrides, path_list, out: Path, out_problem):
 
     try:
         if pipeline != "auto":
-            resolve_pipeline(pipeline, None, overrides)
+            resolve_pipeline(pipeline, overrides=overrides)
         else:
-            resolve_pipeline("fluo4", None, overrides)
+            resolve_pipeline("fluo4", overrides=overrides)
         return (pipeline.input if isinstance(pipeline, PipelineConfig) else
-                resolve_pipeline("fura2" if pipeline == "auto" else pipeline, None,
-                                 overrides).input)
+                resolve_pipeline("fura2" if pipeline == "auto" else pipeline,
+                                 overrides=overrides).input)
     except CaimgError as exc:
         try:
             found = find_recordings(path_list, on_error="report")

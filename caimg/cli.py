@@ -522,7 +522,18 @@ def _cmd_pipelines(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Entry point; returns the exit code (0 success, 1 a recording failed, 2 bad usage)."""
+    """Entry point; returns the exit code (0 success, 1 a recording failed, 2 bad usage).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments without the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 success, 1 a recording failed, 2 bad usage.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

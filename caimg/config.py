@@ -294,7 +294,12 @@ _PIPELINE_DIRS = (Path(__file__).resolve().parent / "pipelines",
 
 
 def available_pipelines() -> list[str]:
-    """Names of the recipes shipped with caimg."""
+    """Names of the recipes shipped with caimg.
+
+    Returns
+    -------
+    list of str
+    """
     names = set()
     for d in _PIPELINE_DIRS:
         if d.is_dir():
@@ -303,7 +308,16 @@ def available_pipelines() -> list[str]:
 
 
 def pipeline_path(name_or_path: str | Path) -> Path:
-    """Resolve a recipe name (``"fura2"``) or a path to a TOML file."""
+    """Resolve a recipe name (``"fura2"``) or a path to a TOML file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+
+    Returns
+    -------
+    Path
+    """
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.is_file():
@@ -320,7 +334,7 @@ def pipeline_path(name_or_path: str | Path) -> Path:
                       f"{available_pipelines()} or a path to a .toml recipe{hint}")
 
 
-def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4",
+def load_pipeline(name_or_path: str | Path | PipelineConfig = "fluo4", *,
                   overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """Load a recipe by name or path and apply overrides.
 
@@ -457,9 +471,21 @@ def _hints(cls):
     return typing.get_type_hints(cls)
 
 
-def config_from_dict(data: Mapping[str, Any], cls=PipelineConfig, *, prefix: str = "",
+def config_from_dict(data: Mapping[str, Any], *, cls=PipelineConfig, prefix: str = "",
                      where: str | None = None):
     """Build a config dataclass from a (TOML) dict, strictly.
+
+    Parameters
+    ----------
+    data : mapping
+    cls : type
+        The config dataclass to build (a whole recipe by default, or one section).
+    prefix, where : str
+        The location of ``data`` in the recipe and its file, for messages.
+
+    Returns
+    -------
+    cls instance
 
     Raises
     ------
@@ -485,7 +511,16 @@ def config_from_dict(data: Mapping[str, Any], cls=PipelineConfig, *, prefix: str
 
 
 def config_to_dict(cfg) -> dict:
-    """Plain dict (JSON/TOML-serialisable) of a config dataclass."""
+    """Plain dict (JSON/TOML-serialisable) of a config dataclass.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
@@ -515,6 +550,15 @@ def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> d
     """Read a calibration profile TOML (keys of ``[signal.calibration]``), strictly.
 
     A relative path is looked up from the working folder, then next to the recipe (``base``).
+
+    Parameters
+    ----------
+    path : str or Path
+    base : Path, optional
+
+    Returns
+    -------
+    dict
     """
     if not isinstance(path, (str, Path)):
         raise ConfigError(f"'signal.calibration.profile' = {path!r}: expected the path of a "
@@ -534,7 +578,18 @@ def read_calibration_profile(path: str | Path, *, base: Path | None = None) -> d
 
 
 def replace_config(cfg: PipelineConfig, overrides: Mapping[str, Any]) -> PipelineConfig:
-    """Return a new config with dotted-key overrides applied (``None`` values skipped)."""
+    """Return a new config with dotted-key overrides applied (``None`` values skipped).
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    overrides : mapping
+        As in :func:`load_pipeline`.
+
+    Returns
+    -------
+    PipelineConfig
+    """
     data = config_to_dict(cfg)
     flat = _flatten(overrides)
     profile = flat.get("signal.calibration.profile")

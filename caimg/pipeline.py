@@ -34,27 +34,58 @@ versions = st.versions
 
 
 def resolve_pipeline(pipeline: str | Path | PipelineConfig, recording: Recording | None = None,
-                     overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
+                     *, overrides: Mapping[str, Any] | None = None) -> PipelineConfig:
     """The recipe for a recording. ``"auto"`` picks ``fura2`` for recordings with
     ``f340``/``f380`` channels and ``fluo4`` for a single channel.
+
+    Parameters
+    ----------
+    pipeline : str, Path or PipelineConfig
+        ``"fura2"``, ``"fluo4"``, a recipe file, a config, or ``"auto"``.
+    recording : Recording, optional
+        The recording; needed for ``"auto"``.
+    overrides : mapping, optional
+        Recipe overrides, as in :func:`caimg.config.load_pipeline`.
+
+    Returns
+    -------
+    PipelineConfig
     """
     if isinstance(pipeline, str) and pipeline == "auto":
         if recording is None:
             raise ConfigError("pipeline 'auto' needs a recording to choose fura2 or fluo4")
         pipeline = "fura2" if {"f340", "f380"} <= set(recording.channels) else "fluo4"
-    return load_pipeline(pipeline, overrides)
+    return load_pipeline(pipeline, overrides=overrides)
 
 
-def read_for_pipeline(paths, pipeline: str | Path | PipelineConfig = "auto",
+def read_for_pipeline(paths, pipeline: str | Path | PipelineConfig = "auto", *,
                       overrides: Mapping[str, Any] | None = None
                       ) -> tuple[Recording, PipelineConfig]:
-    """Read a recording with the recipe's input settings and resolve the recipe for it."""
+    """Read a recording with the recipe's input settings and resolve the recipe for it.
+
+    Parameters
+    ----------
+    paths : str, Path or tuple of two paths
+        A stack file or a ``(*_340.tif, *_380.tif)`` pair.
+    pipeline : str, Path or PipelineConfig
+        ``"fura2"``, ``"fluo4"``, a recipe file, a config, or ``"auto"`` (by channel count;
+        read with the ``fura2`` input settings).
+    overrides : mapping, optional
+        Recipe overrides, as in :func:`caimg.config.load_pipeline`.
+
+    Returns
+    -------
+    recording : Recording
+        The recording read.
+    config : PipelineConfig
+        The recipe resolved for it.
+    """
     from .io.read import read_options, read_recording
 
     base = "fura2" if pipeline == "auto" else pipeline
-    inp = load_pipeline(base, overrides).input
+    inp = load_pipeline(base, overrides=overrides).input
     rec = read_recording(paths, **read_options(inp))
-    cfg = resolve_pipeline(pipeline, rec, overrides)
+    cfg = resolve_pipeline(pipeline, rec, overrides=overrides)
     return rec, cfg
 
 
@@ -87,13 +118,13 @@ def run(path, pipeline: str | Path | PipelineConfig = "auto", *, out: str | Path
     """
     if isinstance(path, Recording):
         rec = path
-        cfg = resolve_pipeline(pipeline, rec, overrides)
+        cfg = resolve_pipeline(pipeline, rec, overrides=overrides)
     else:
         if isinstance(path, (str, Path)) and Path(path).is_dir():
             raise StackReadError(f"{path} is a folder; caimg.run takes one recording. Use "
                                  "caimg.run_batch(folder, out=...) or "
                                  "`caimg run FOLDER --out DIR`")
-        rec, cfg = read_for_pipeline(path, pipeline, overrides)
+        rec, cfg = read_for_pipeline(path, pipeline, overrides=overrides)
     result = process_recording(rec, cfg)
     if out is not None:
         from .io.result import save_result

@@ -55,7 +55,7 @@ class Traces:
     n_pixels: np.ndarray
 
 
-def background_mask(labels, dilation_px=4) -> np.ndarray:
+def background_mask(labels, *, dilation_px=4) -> np.ndarray:
     """Pixels far from every ROI, for the background estimate.
 
     Parameters

@@ -73,10 +73,6 @@ def _public_functions():
 
 FUNCTIONS = _public_functions()
 
-# Modules being rewritten on other branches while this test was written: their cases are
-# strict xfails, to be flipped (deleted from these dicts) once the branches are merged.
-IN_FLIGHT = "in flight on another branch (issue 11); fix after merging"
-
 # -- (a) the top-level names ---------------------------------------------------------------
 
 
@@ -146,19 +142,6 @@ def _docstring_problems(func) -> list[str]:
 
 
 DOCSTRING_XFAIL = {
-    "caimg.batch.available_cores": IN_FLIGHT,
-    "caimg.batch.set_thread_budget": IN_FLIGHT,
-    "caimg.cli.main": IN_FLIGHT,
-    "caimg.config.available_pipelines": IN_FLIGHT,
-    "caimg.config.config_from_dict": IN_FLIGHT,
-    "caimg.config.config_to_dict": IN_FLIGHT,
-    "caimg.config.pipeline_path": IN_FLIGHT,
-    "caimg.config.read_calibration_profile": IN_FLIGHT,
-    "caimg.config.replace_config": IN_FLIGHT,
-    "caimg.pipeline.read_for_pipeline": IN_FLIGHT,
-    "caimg.pipeline.resolve_pipeline": IN_FLIGHT,
-    "caimg.synthetic.fura2_calcium_to_ratio": IN_FLIGHT,
-    "caimg.synthetic.rise_time_factor": IN_FLIGHT,
 }
 
 
@@ -189,6 +172,8 @@ OPTIONAL_POSITIONAL = {
     ("caimg.cli.main", "argv"): "the console-script convention main(argv=None)",
     ("caimg.pipeline.run", "pipeline"): "the recipe: caimg.run(path, 'fura2') (README)",
     ("caimg.batch.run_batch", "pipeline"): "the recipe, as in caimg.run",
+    ("caimg.pipeline.read_for_pipeline", "pipeline"): "the recipe, as in caimg.run",
+    ("caimg.pipeline.resolve_pipeline", "recording"): "the recording is data (for 'auto')",
     ("caimg.pipeline.process_recording", "config"): "the recipe, as in caimg.run",
     ("caimg.config.load_pipeline", "name_or_path"): "the recipe to load is the data",
     ("caimg.synthetic.make_recording", "indicator"): "make_recording('fura2') names the kind",
@@ -197,14 +182,6 @@ OPTIONAL_POSITIONAL = {
 }
 
 SIGNATURE_XFAIL = {
-    # _stages.py (in flight) passes dilation_px positionally; make it keyword-only after
-    "caimg.traces.background_mask": IN_FLIGHT,
-    "caimg.config.config_from_dict": IN_FLIGHT,
-    "caimg.config.load_pipeline": IN_FLIGHT,  # overrides
-    "caimg.pipeline.read_for_pipeline": IN_FLIGHT,
-    "caimg.pipeline.resolve_pipeline": IN_FLIGHT,
-    "caimg.synthetic.preset_knobs": IN_FLIGHT,
-    "caimg.synthetic.rise_time_factor": IN_FLIGHT,
 }
 
 

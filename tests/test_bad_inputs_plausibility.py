@@ -215,7 +215,7 @@ def test_dropped_frame_in_baseline_is_left_out(tmp_path):
     from caimg.recording import Recording
 
     rec = _truth().recording
-    cfg = load_pipeline("fluo4", {"stimulus_time_s": STIM})
+    cfg = load_pipeline("fluo4", overrides={"stimulus_time_s": STIM})
     f = np.array(rec.channels["f"])
     f[10] = 0  # 5 s, inside the 10 s baseline window before the 12 s stimulus
     bad = Recording(channels={"f": f}, frame_interval_s=rec.frame_interval_s,

@@ -42,7 +42,7 @@ def test_calibrate_recovers_rmin_rmax_beta(tmp_path, capsys):
     assert main(["calibrate", str(stack), "--free", "2", "18", "--saturated", "42", "58",
                  "--out", str(prof)]) == 0
     assert "Rmin" in capsys.readouterr().out
-    cal = load_pipeline("fura2", {"calibration_profile": str(prof)}).signal.calibration
+    cal = load_pipeline("fura2", overrides={"calibration_profile": str(prof)}).signal.calibration
     assert cal.enabled
     assert cal.rmin == pytest.approx(RMIN, rel=0.03)
     assert cal.rmax == pytest.approx(RMAX, rel=0.03)
@@ -69,4 +69,4 @@ def test_bad_profile_key_is_named(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("rminn = 0.3\n")
     with pytest.raises(ConfigError, match=r"rminn.*bad.toml.*did you mean 'rmin'"):
-        load_pipeline("fura2", {"calibration_profile": str(bad)})
+        load_pipeline("fura2", overrides={"calibration_profile": str(bad)})

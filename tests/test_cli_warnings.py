@@ -142,9 +142,10 @@ def test_recipe_with_values_set_round_trips(tmp_path, capsys):
     """Values that are None by default, once set, and nested tables survive the trip."""
     from caimg.cli import _to_toml
 
-    cfg = load_pipeline("fura2", {"frame_interval_s": 0.25, "kinetics.treatments": {"ATP": 30.0},
-                                  "segment.params": {"threshold_snr": 3.5},
-                                  "signal.calibration.rmin": 0.3})
+    cfg = load_pipeline("fura2", overrides={"frame_interval_s": 0.25,
+                                            "kinetics.treatments": {"ATP": 30.0},
+                                            "segment.params": {"threshold_snr": 3.5},
+                                            "signal.calibration.rmin": 0.3})
     path = tmp_path / "set.toml"
     path.write_text(_to_toml(config_to_dict(cfg)))
     assert load_pipeline(path) == cfg
@@ -159,7 +160,7 @@ def test_printed_recipe_runs(folder, tmp_path, capsys):
                              mine, "--stimulus-time", STIM)
     assert code == 0, stdout + err
     prov = json.loads((out / "plain" / "run.json").read_text())
-    expected = config_to_dict(load_pipeline("fluo4", {"stimulus_time_s": STIM}))
+    expected = config_to_dict(load_pipeline("fluo4", overrides={"stimulus_time_s": STIM}))
     assert prov["config"] == json.loads(json.dumps(expected))
 
 
@@ -221,7 +222,7 @@ def test_calibration_profile_is_written_at_full_precision(tmp_path, monkeypatch,
                  "--out", str(prof)]) == 0
     capsys.readouterr()
     assert tomllib.loads(prof.read_text()) == {"enabled": True, **exact}
-    cal = load_pipeline("fura2", {"calibration_profile": str(prof)}).signal.calibration
+    cal = load_pipeline("fura2", overrides={"calibration_profile": str(prof)}).signal.calibration
     assert (cal.enabled, cal.rmin, cal.rmax, cal.beta) == (True, exact["rmin"], exact["rmax"],
                                                            exact["beta"])
 

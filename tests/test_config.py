@@ -30,15 +30,15 @@ def test_unknown_section_and_wrong_type(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'kinetics'"):
         load_pipeline(p)
     with pytest.raises(ConfigError, match="'motion.enabled' = 'yes': expected true or false"):
-        load_pipeline("fluo4", {"motion.enabled": "yes"})
+        load_pipeline("fluo4", overrides={"motion.enabled": "yes"})
 
 
 def test_out_of_range_names_key_and_range():
     with pytest.raises(ConfigError, match=r"'signal.f0_percentile' = 150.0 is out of range: "
                                           r"expected a value >= 0 and <= 100"):
-        load_pipeline("fluo4", {"signal": {"f0_percentile": 150}})
+        load_pipeline("fluo4", overrides={"signal": {"f0_percentile": 150}})
     with pytest.raises(ConfigError, match="expected one of"):
-        load_pipeline("fluo4", {"layout": "sideways"})
+        load_pipeline("fluo4", overrides={"layout": "sideways"})
 
 
 def test_unknown_pipeline_name():
@@ -58,7 +58,7 @@ def test_overrides_shortcuts_do_not_mutate():
 
 
 def test_round_trip_through_dict():
-    cfg = load_pipeline("fura2", {"stimulus_time_s": 5.0})
+    cfg = load_pipeline("fura2", overrides={"stimulus_time_s": 5.0})
     assert config_from_dict(config_to_dict(cfg)) == cfg
     assert isinstance(cfg, PipelineConfig)
 
@@ -76,7 +76,7 @@ def test_round_trip_through_dict():
 ])
 def test_cross_field_rules_fail_when_the_config_is_built(recipe, overrides, match):
     with pytest.raises(ConfigError, match=match):
-        load_pipeline(recipe, overrides)
+        load_pipeline(recipe, overrides=overrides)
 
 
 def test_cross_field_rules_on_direct_construction_and_unknown_indicator():
@@ -85,7 +85,7 @@ def test_cross_field_rules_on_direct_construction_and_unknown_indicator():
     with pytest.raises(ConfigError, match="roi_file"):
         PipelineConfig(background=BackgroundConfig(method="roi"))
     with pytest.raises(ConfigError, match="did you mean 'fura2'"):
-        load_pipeline("fluo4", {"indicator": "fura3"})
+        load_pipeline("fluo4", overrides={"indicator": "fura3"})
 
 
 def test_settings_of_the_sibling_indicator_pass_for_auto():
@@ -93,8 +93,8 @@ def test_settings_of_the_sibling_indicator_pass_for_auto():
     do not fail the Fluo-4 sibling (the recording's own stage checks them strictly)."""
     ov = {"signal.calibration": {"enabled": True, "rmin": 0.2, "rmax": 5.0, "beta": 8.0},
           "background": {"method": "constant", "constant": {"f340": 90.0, "f380": 95.0}}}
-    assert load_pipeline("fluo4", ov).signal.calibration.enabled
-    assert load_pipeline("fura2", ov).background.constant == {"f340": 90.0, "f380": 95.0}
+    assert load_pipeline("fluo4", overrides=ov).signal.calibration.enabled
+    assert load_pipeline("fura2", overrides=ov).background.constant == {"f340": 90.0, "f380": 95.0}
 
 
 def test_rois_section_defaults_and_round_trip(tmp_path):
@@ -108,4 +108,4 @@ def test_rois_section_defaults_and_round_trip(tmp_path):
     p.write_text('indicator = "fluo4"\n[rois]\naccept_min_area_px = 40\nmin_contrast = 0.1\n')
     assert load_pipeline(p).rois.accept_min_area_px == 40
     with pytest.raises(ConfigError, match="did you mean 'accept_min_area_px'"):
-        load_pipeline("fluo4", {"rois.min_area_px": 5})
+        load_pipeline("fluo4", overrides={"rois.min_area_px": 5})

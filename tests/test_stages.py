@@ -20,7 +20,7 @@ from caimg.synthetic import make_recording
 def fluo():
     syn = make_recording("fluo4", preset="easy", rng=4, n_frames=40, n_cells=6,
                          stimulus_time_s=12.0)
-    return syn, load_pipeline("fluo4", {"stimulus_time_s": 12.0})
+    return syn, load_pipeline("fluo4", overrides={"stimulus_time_s": 12.0})
 
 
 @pytest.fixture
@@ -140,15 +140,16 @@ def test_calibration_checked_strictly_per_recording(fluo):
     """Fura-2 constants pass for the Fluo-4 sibling of an "auto" recipe, but a Fluo-4
     recording cannot be calibrated with them."""
     syn, _ = fluo
-    cfg = load_pipeline("fluo4", {"signal.calibration": {"enabled": True, "rmin": 0.2,
-                                                         "rmax": 5.0, "beta": 8.0}})
+    cfg = load_pipeline("fluo4", overrides={"signal.calibration": {"enabled": True, "rmin": 0.2,
+                                                                   "rmax": 5.0, "beta": 8.0}})
     with pytest.raises(ConfigError, match="fmin, fmax"):
         caimg.process_recording(syn.recording, cfg)
 
 
 def test_run_log_strings_in_run_json(fluo):
     syn, _ = fluo
-    cfg = load_pipeline("fluo4", {"stimulus_time_s": 2.0, "kinetics.baseline_window_s": 5.0})
+    cfg = load_pipeline("fluo4", overrides={"stimulus_time_s": 2.0,
+                                            "kinetics.baseline_window_s": 5.0})
     with pytest.warns(UserWarning, match="before the stimulus"):
         res = caimg.process_recording(syn.recording, cfg)
     assert any(w.startswith("UserWarning: ") and "before the stimulus" in w

@@ -120,7 +120,7 @@ def test_background_mask_geometry():
     assert not mask[18:22, 18:22].any()
     assert not mask[20, 23] and not mask[20, 24] and mask[20, 25]  # 3 px away: out; 4 px: in
     assert mask[0, 0] and mask.dtype == bool
-    np.testing.assert_array_equal(background_mask(labels, 0), labels == 0)
+    np.testing.assert_array_equal(background_mask(labels, dilation_px=0), labels == 0)
 
 
 def test_background_mask_no_rois_is_everything():
@@ -147,7 +147,7 @@ def test_background_is_percentile_of_mask_pixels(backend):
     stack = rng.normal(200, 20, (9, 30, 30)).astype(np.float32)
     labels = np.zeros((30, 30), int)
     labels[10:15, 10:15] = 1
-    mask = background_mask(labels, 2)
+    mask = background_mask(labels, dilation_px=2)
     for q in (50.0, 10.0):
         tr = extract_traces(stack, labels, background=mask, background_percentile=q)
         expected = np.percentile(stack[:, mask], q, axis=1)

@@ -72,7 +72,7 @@ def run_request(source: dict, pipeline: str, overrides: dict, out: str | None,
         if overrides.get("frame_interval_s"):
             rec = replace(rec, frame_interval_s=float(overrides["frame_interval_s"]),
                           frame_interval_source="override")
-        cfg = resolve_pipeline(pipeline, rec, overrides)
+        cfg = resolve_pipeline(pipeline, rec, overrides=overrides)
     else:
         paths = [Path(p) for p in source.get("paths", [])]
         if not paths:
@@ -80,7 +80,7 @@ def run_request(source: dict, pipeline: str, overrides: dict, out: str | None,
                                  "with the caimg reader")
         say(f"reading {paths[0].name}")
         rec, cfg = read_for_pipeline(paths[0] if len(paths) == 1 else tuple(paths), pipeline,
-                                     overrides)
+                                     overrides=overrides)
     say(f"processing {rec.name} ({cfg.name}: register, segment, extract, kinetics)")
     result = process_recording(rec, cfg)
     if out:

@@ -245,7 +245,8 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
         fam = dict(FAMILIES[family])
         factor = fam.pop("n_cells_factor", 1.0)
         if n_cells is None and factor != 1.0:
-            n_cells = max(1, int(round(preset_knobs(preset, indicator)["n_cells"] * factor)))
+            base = preset_knobs(preset=preset, indicator=indicator)["n_cells"]
+            n_cells = max(1, int(round(base * factor)))
         overrides = {**fam, **overrides}
     k = resolve_knobs(indicator, preset, shape, n_frames, n_cells, frame_interval_s, overrides)
     n_frames = k["n_frames"]

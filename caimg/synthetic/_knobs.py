@@ -150,7 +150,7 @@ _FRACTIONS = ("touching_fraction", "responder_fraction", "cell_dome", "nucleus_f
 _SIGNED = {"nucleus_contrast": -3.0}
 
 
-def preset_knobs(preset="moderate", indicator="fluo4"):
+def preset_knobs(*, preset="moderate", indicator="fluo4"):
     """All knobs of a preset for one indicator, as a new dict.
 
     Parameters
@@ -168,7 +168,7 @@ def preset_knobs(preset="moderate", indicator="fluo4"):
 
     Examples
     --------
-    >>> knobs = preset_knobs("hard", "fura2")
+    >>> knobs = preset_knobs(preset="hard", indicator="fura2")
     >>> knobs["n_cells"], knobs["kd_nM"]
     (90, 224.0)
     """
@@ -238,7 +238,7 @@ def _check_knobs(k):
         bad("tau_min_s", "a time constant > 0 s")
     if k["dimmest_snr"] <= 0:
         bad("dimmest_snr", "a number > 0")
-    rise_time_factor(k["rise_shape"])
+    rise_time_factor(rise_shape=k["rise_shape"])
 
 
 def resolve_knobs(indicator, preset, shape, n_frames, n_cells, frame_interval_s, overrides):
@@ -266,7 +266,7 @@ def resolve_knobs(indicator, preset, shape, n_frames, n_cells, frame_interval_s,
     ConfigError
         Unknown knob (with the closest valid name), or a value out of range.
     """
-    knobs = preset_knobs(preset, indicator)
+    knobs = preset_knobs(preset=preset, indicator=indicator)
     unknown = [n for n in overrides if n not in knobs or n in _STRUCTURAL]
     if unknown:
         import difflib

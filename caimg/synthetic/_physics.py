@@ -58,6 +58,22 @@ def fura2_ratio_to_calcium(ratio, *, kd_nM=224.0, rmin=0.3, rmax=6.0, beta=6.0):
 def fura2_calcium_to_ratio(ca_nM, *, kd_nM=224.0, rmin=0.3, rmax=6.0, beta=6.0):
     """Fura-2 ratio from [Ca2+] (inverse of :func:`fura2_ratio_to_calcium`).
 
+    Parameters
+    ----------
+    ca_nM : array_like
+        [Ca2+] in nM.
+    kd_nM : float
+        Dissociation constant in nM.
+    rmin, rmax : float
+        Ratios (F340/F380) of calcium-free and calcium-saturated dye.
+    beta : float
+        F380 of free over bound dye.
+
+    Returns
+    -------
+    ndarray
+        The ratio F340/F380, same shape as ``ca_nM``.
+
     Notes
     -----
     ``R = (Rmin * Kd * beta + Rmax * Ca) / (Kd * beta + Ca)``.
@@ -126,11 +142,26 @@ def fluo4_calcium(dff, ca_rest_nM, *, kd_nM=345.0, fmax_fmin=100.0):
     return kd_nM * (f - 1) / (fmax_fmin - f)
 
 
-def rise_time_factor(rise_shape="linear"):
+def rise_time_factor(*, rise_shape="linear"):
     """10-90 % rise time as a fraction of the rise duration (onset to peak).
 
     ``0.8`` for a linear ramp; ``(acos(-0.8) - acos(0.8)) / pi`` (about 0.590) for a
     raised cosine ``(1 - cos(pi * u)) / 2``.
+
+    Parameters
+    ----------
+    rise_shape : {"linear", "cosine"}
+        The shape of the rise.
+
+    Returns
+    -------
+    float
+        The 10-90 % rise time over the rise duration (dimensionless).
+
+    Raises
+    ------
+    ConfigError
+        For another ``rise_shape``.
     """
     if rise_shape == "linear":
         return 0.8
@@ -187,7 +218,7 @@ def response_curve(time_s, *, baseline, amplitude, onset_s, rise_duration_s, dec
         if rise_shape == "cosine":
             g = (1 - np.cos(np.pi * u)) / 2
         else:
-            rise_time_factor(rise_shape)
+            rise_time_factor(rise_shape=rise_shape)
             g = u
         g = np.where(t >= t_peak, np.exp(-np.maximum(t - t_peak, 0.0) / tau), g)
         g = np.where(t < on, 0.0, g)
@@ -257,7 +288,7 @@ def draw_responses(k, rng, n, time_s, stim, indicator):
     else:
         ca = fluo4_calcium(signal, ca_rest, kd_nM=k["kd_nM"], fmax_fmin=k["fmax_fmin"])
     nan = np.full(n, np.nan)
-    f_rise = rise_time_factor(k["rise_shape"])
+    f_rise = rise_time_factor(rise_shape=k["rise_shape"])
     kin = pd.DataFrame({
         "roi": np.arange(1, n + 1, dtype=np.int64),
         "responder": responder,

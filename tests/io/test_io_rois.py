@@ -174,7 +174,7 @@ def test_imported_roiset_drives_a_run_and_keeps_ids(tmp_path):
     ids = np.array([0, 3, 7, 11, 20, 21, 40])          # non-consecutive ids
     lab = ids[syn.labels]
     path = write_roiset(lab, tmp_path / "RoiSet.zip")
-    cfg = load_pipeline("fluo4", {"rois_file": str(path), "frame_interval_s": 0.5})
+    cfg = load_pipeline("fluo4", overrides={"rois_file": str(path), "frame_interval_s": 0.5})
     for rec in (syn.recording, synthetic.make_recording("fluo4", preset="easy", rng=1,
                                                         n_frames=40).recording):
         res = process_recording(rec, cfg)

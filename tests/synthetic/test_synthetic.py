@@ -163,7 +163,7 @@ def test_overrides_are_used_and_recorded():
     assert s.params["offset"] == 500.0 and s.params["responder_fraction"] == 0.0
     assert s.recording.channels["f"].min() >= 490
     assert PRESETS["moderate"]["drift_px"] == 1.0  # presets are not mutated
-    assert preset_knobs("hard", "fura2")["kd_nM"] == 224.0
+    assert preset_knobs(preset="hard", indicator="fura2")["kd_nM"] == 224.0
 
 
 # --------------------------------------------------------------------- photophysics
