@@ -5,6 +5,7 @@ is built, so a bad recipe fails once for a batch, before any recording is read.
 from __future__ import annotations
 
 import difflib
+import typing
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
@@ -13,7 +14,7 @@ from .indicators import available_indicators, get_indicator
 if TYPE_CHECKING:  # the config module imports this one
     from .config import PipelineConfig, SegmentConfig
 
-__all__ = ["check_recipe", "closest_hint"]
+__all__ = ["check_recipe", "closest_hint", "check_range", "describe_type"]
 
 
 def closest_hint(key, valid) -> str:
@@ -155,3 +156,41 @@ def _motion_channel(cfg: PipelineConfig, name: str) -> ConfigError | None:
                            f"indicator (channels: {sorted(channels)}); expected one of them "
                            "or 'auto'")
     return None
+
+
+def describe_type(tp) -> str:
+    """``"int or str"`` for a union type annotation.
+
+    Parameters
+    ----------
+    tp : type annotation
+
+    Returns
+    -------
+    str
+    """
+    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(tp))
+
+
+def check_range(value, key: str, meta) -> None:
+    """Raise a ConfigError naming ``key`` when ``value`` is outside the field's range.
+
+    Parameters
+    ----------
+    value : int or float
+    key : str
+        Dotted recipe key, for the message.
+    meta : mapping
+        The dataclass field's metadata; its ``"range"`` is ``(lo, hi, lo_open, hi_open)``.
+    """
+    rng = meta.get("range")
+    if not rng:
+        return
+    lo, hi, lo_open, hi_open = rng
+    bad = ((lo is not None and (value < lo or (lo_open and value == lo)))
+           or (hi is not None and (value > hi or (hi_open and value == hi))))
+    if bad:
+        lo_s = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
+        hi_s = "" if hi is None else (f"< {hi}" if hi_open else f"<= {hi}")
+        allowed = " and ".join(s for s in (lo_s, hi_s) if s)
+        raise ConfigError(f"'{key}' = {value!r} is out of range: expected a value {allowed}")

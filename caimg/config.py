@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._recipe_checks import check_recipe, closest_hint
+from ._recipe_checks import check_range, check_recipe, closest_hint, describe_type
 from .errors import ConfigError
 
 __all__ = [
@@ -398,7 +398,7 @@ def _check_value(value, tp, key, meta, where=None):
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[-1] if len(errors) == 1 else
-                          f"'{key}' = {value!r}: expected one of {_describe(tp)}")
+                          f"'{key}' = {value!r}: expected one of {describe_type(tp)}")
     if origin is Literal:
         if value not in args:
             close = closest_hint(str(value), [str(a) for a in args])
@@ -414,7 +414,7 @@ def _check_value(value, tp, key, meta, where=None):
                 value = int(value)
             else:
                 raise ConfigError(f"'{key}' = {value!r}: expected a whole number")
-        _check_range(value, key, meta)
+        check_range(value, key, meta)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -422,7 +422,7 @@ def _check_value(value, tp, key, meta, where=None):
         value = float(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"'{key}' = {value!r}: expected a finite number")
-        _check_range(value, key, meta)
+        check_range(value, key, meta)
         return value
     if tp is str:
         if not isinstance(value, str):
@@ -447,24 +447,6 @@ def _check_value(value, tp, key, meta, where=None):
             raise ConfigError(f"'{key}' = {value!r}: expected a table of {tp.__name__} settings")
         return config_from_dict(value, cls=tp, prefix=f"{key}.", where=where)
     return value
-
-
-def _describe(tp):
-    return " or ".join(getattr(a, "__name__", str(a)) for a in typing.get_args(tp))
-
-
-def _check_range(value, key, meta):
-    rng = meta.get("range")
-    if not rng:
-        return
-    lo, hi, lo_open, hi_open = rng
-    bad = ((lo is not None and (value < lo or (lo_open and value == lo)))
-           or (hi is not None and (value > hi or (hi_open and value == hi))))
-    if bad:
-        lo_s = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
-        hi_s = "" if hi is None else (f"< {hi}" if hi_open else f"<= {hi}")
-        allowed = " and ".join(s for s in (lo_s, hi_s) if s)
-        raise ConfigError(f"'{key}' = {value!r} is out of range: expected a value {allowed}")
 
 
 def _hints(cls):
