@@ -41,10 +41,28 @@ _IN_TASK = False
 _PR_SET_PDEATHSIG = 1
 
 
+#: seconds a stopping task may take to unwind before the worker ends regardless
+_STOP_GRACE_S = 5.0
+
+
 def _on_worker_sigterm(signum, frame):
     if _IN_TASK:
+        # the exception can land where Python cannot raise it (inside a weakref or __del__
+        # callback, reported as "Exception ignored"), and the task would go on: end the
+        # process then, after a grace period for the normal unwinding
+        timer = threading.Timer(_STOP_GRACE_S, os._exit, (128 + signum,))
+        timer.daemon = True
+        timer.start()
         raise _WorkerStop()
     os._exit(128 + signum)  # idle: nothing to clean up
+
+
+def _quiet_stop(unraisable, _default=sys.unraisablehook) -> None:
+    """Drop the "Exception ignored" report of a stop that landed in a callback (the
+    grace timer ends the worker); report anything else as Python would.
+    """
+    if not isinstance(unraisable.exc_value, _WorkerStop):
+        _default(unraisable)
 
 
 def _watch_parent(parent: int) -> None:
@@ -62,6 +80,7 @@ def _worker_init(threads: int, parent: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_worker_sigterm)
+    sys.unraisablehook = _quiet_stop
     if sys.platform.startswith("linux"):
         try:
             import ctypes
