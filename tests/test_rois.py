@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from skimage.draw import disk, ellipse, polygon
+from skimage.draw import disk
 
 from caimg.errors import CaimgError, RoiError
 from caimg.result import ROI_DTYPES
@@ -16,33 +16,6 @@ from caimg.rois import (
     measure_rois,
     roi_table,
 )
-
-
-def _blobs(shape=(80, 100), n=25, seed=0):
-    """Random ellipses and concave polygons, touching allowed, one id each (not consecutive)."""
-    rng = np.random.default_rng(seed)
-    lab = np.zeros(shape, np.int32)
-    for i in range(n):
-        r, c = rng.integers(0, shape[0]), rng.integers(0, shape[1])
-        if i % 3 == 0:  # an L-shaped / concave polygon
-            pr = r + np.array([0, 0, 4, 4, 10, 10])
-            pc = c + np.array([0, 9, 9, 3, 3, 0])
-            rr, cc = polygon(pr, pc, shape)
-        else:
-            rr, cc = ellipse(r, c, rng.uniform(1.5, 7), rng.uniform(1.5, 7), shape=shape,
-                             rotation=rng.uniform(0, np.pi))
-        lab[rr, cc] = 3 * i + 2
-    # make every label one 4-connected hole-free region (what segment() returns)
-    from scipy import ndimage as ndi
-
-    out = np.zeros_like(lab)
-    for v in np.unique(lab)[1:]:
-        cc, k = ndi.label(lab == v)
-        if k == 0:
-            continue
-        m = cc == (np.argmax(np.bincount(cc.ravel())[1:]) + 1)
-        out[ndi.binary_fill_holes(m) & (out == 0)] = v
-    return out
 
 
 # ---------------------------------------------------------------------------- roi_table
@@ -94,9 +67,9 @@ def test_roi_table_accept_rules():
     assert bool(t2.loc[2, "accepted"])
 
 
-def test_roi_table_empty_has_same_columns_and_dtypes():
+def test_roi_table_empty_has_same_columns_and_dtypes(make_blobs):
     t = roi_table(np.zeros((10, 10), int), np.ones((10, 10)))
-    full = roi_table(_blobs(), np.ones((80, 100)))
+    full = roi_table(make_blobs(), np.ones((80, 100)))
     assert len(t) == 0
     assert list(t.columns) == list(full.columns)
     assert (t.dtypes == full.dtypes).all()
@@ -121,8 +94,8 @@ def test_roi_table_background_mask_and_errors():
     assert roi_table(lab.astype(float), img)["roi"].tolist() == [1]
 
 
-def test_roi_table_does_not_modify_inputs():
-    lab = _blobs()
+def test_roi_table_does_not_modify_inputs(make_blobs):
+    lab = make_blobs()
     img = np.random.default_rng(0).normal(100, 5, lab.shape)
     lab0, img0 = lab.copy(), img.copy()
     roi_table(lab, img, signal=np.ones((5, len(np.unique(lab)) - 1)))
@@ -130,8 +103,8 @@ def test_roi_table_does_not_modify_inputs():
 
 
 # ---------------------------------------------------------------------------- outlines
-def test_label_outline_fills_back_exactly():
-    lab = _blobs(seed=3)
+def test_label_outline_fills_back_exactly(make_blobs):
+    lab = make_blobs(seed=3)
     for v in np.unique(lab)[1:]:
         m = lab == v
         poly = label_outline(m)
@@ -167,8 +140,8 @@ def test_roi_table_nan_traces_and_dilated_background_mask():
 
 
 # ---------------------------------------------------------------------------- measure + accept
-def test_measure_then_accept_equals_roi_table():
-    lab = _blobs(seed=2)
+def test_measure_then_accept_equals_roi_table(make_blobs):
+    lab = make_blobs(seed=2)
     img = np.random.default_rng(2).normal(100, 5, lab.shape)
     img[lab > 0] += 40
     sig = np.random.default_rng(3).normal(0, 1, (40, len(np.unique(lab)) - 1))

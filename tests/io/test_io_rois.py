@@ -8,43 +8,16 @@ import numpy as np
 import pytest
 import roifile
 import tifffile
-from skimage.draw import disk, ellipse, polygon
+from skimage.draw import disk
 
 from caimg.errors import RoiError
 from caimg.io.rois import read_rois, write_roiset
 from caimg.rois import imagej_rois_to_labels, labels_to_imagej_rois
 
 
-def _blobs(shape=(80, 100), n=25, seed=0):
-    """Random ellipses and concave polygons, touching allowed, one id each (not consecutive)."""
-    rng = np.random.default_rng(seed)
-    lab = np.zeros(shape, np.int32)
-    for i in range(n):
-        r, c = rng.integers(0, shape[0]), rng.integers(0, shape[1])
-        if i % 3 == 0:  # an L-shaped / concave polygon
-            pr = r + np.array([0, 0, 4, 4, 10, 10])
-            pc = c + np.array([0, 9, 9, 3, 3, 0])
-            rr, cc = polygon(pr, pc, shape)
-        else:
-            rr, cc = ellipse(r, c, rng.uniform(1.5, 7), rng.uniform(1.5, 7), shape=shape,
-                             rotation=rng.uniform(0, np.pi))
-        lab[rr, cc] = 3 * i + 2
-    # make every label one 4-connected hole-free region (what segment() returns)
-    from scipy import ndimage as ndi
-
-    out = np.zeros_like(lab)
-    for v in np.unique(lab)[1:]:
-        cc, k = ndi.label(lab == v)
-        if k == 0:
-            continue
-        m = cc == (np.argmax(np.bincount(cc.ravel())[1:]) + 1)
-        out[ndi.binary_fill_holes(m) & (out == 0)] = v
-    return out
-
-
 @pytest.mark.parametrize("seed", [0, 1])
-def test_roiset_round_trip_pixel_identical_and_ids_kept(tmp_path, seed):
-    lab = _blobs(seed=seed)
+def test_roiset_round_trip_pixel_identical_and_ids_kept(tmp_path, seed, make_blobs):
+    lab = make_blobs(seed=seed)
     path = write_roiset(lab, tmp_path / "rois.zip")
     names = zipfile.ZipFile(path).namelist()
     assert len(names) == len(np.unique(lab)) - 1
@@ -99,8 +72,8 @@ def test_write_roiset_empty(tmp_path):
 
 
 # ---------------------------------------------------------------------------- label TIFF
-def test_label_tiff_import(tmp_path):
-    lab = _blobs()
+def test_label_tiff_import(tmp_path, make_blobs):
+    lab = make_blobs()
     tifffile.imwrite(tmp_path / "rois.tif", lab.astype(np.uint16), imagej=True)
     back = read_rois(tmp_path / "rois.tif", lab.shape)
     assert back.dtype == np.int32
@@ -121,10 +94,10 @@ def test_roiset_outside_image_is_error(tmp_path):
         read_rois(tmp_path / "rois.zip", (50, 50))
 
 
-def test_missing_and_broken_files(tmp_path):
+def test_missing_and_broken_files(tmp_path, make_blobs):
     with pytest.raises(RoiError, match="nope.zip"):
         read_rois(tmp_path / "nope.zip", (10, 10))
-    lab = _blobs()
+    lab = make_blobs()
     good = write_roiset(lab, tmp_path / "good.zip")
     data = bytearray(good.read_bytes())
     (tmp_path / "broken.zip").write_bytes(bytes(data[: len(data) // 2]))
