@@ -19,6 +19,36 @@ from ..errors import StackReadError
 __all__ = ["TiffFrames", "FilledFrames", "PlaneFrames"]
 
 
+def _index_frames(frames, key, where) -> np.ndarray:
+    """``frames[key]`` for a lazy (T, Y, X) array whose ``_read(indices)`` reads whole frames:
+    the first index picks frames (int, slice, list, bool mask, ``...``), the rest applies to
+    what was read. Shared by :class:`TiffFrames` and :class:`PlaneFrames`.
+    """
+    rest = ()
+    if isinstance(key, tuple):
+        key, rest = (key[0], key[1:]) if key else (slice(None), ())
+    n = len(frames)
+    if key is Ellipsis:
+        out = frames._read(np.arange(n))
+        return out[(Ellipsis, *rest)] if rest else out
+    if isinstance(key, (int, np.integer)):
+        i = int(key)
+        if i < -n or i >= n:
+            raise IndexError(f"frame {i} out of range for {n} frames in {where}")
+        out = frames._read(np.array([i % n]))[0]
+        return out[rest] if rest else out
+    if isinstance(key, slice):
+        idx = np.arange(n)[key]
+    else:
+        idx = np.asarray(key)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"frame index out of range for {n} frames in {where}")
+        idx = idx % n if idx.size else idx
+    out = frames._read(idx)
+    return out[(slice(None), *rest)] if rest else out
+
+
 class TiffFrames:
     """Lazy ``(T, Y, X)`` view of selected TIFF pages that reads only what is indexed.
 
@@ -94,32 +124,7 @@ class TiffFrames:
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __getitem__(self, key):
-        rest = ()
-        if isinstance(key, tuple):
-            if not key:
-                return np.asarray(self)
-            key, rest = key[0], key[1:]
-        if key is Ellipsis:
-            out = np.asarray(self)
-            return out[(Ellipsis, *rest)] if rest else out
-        n = len(self)
-        if isinstance(key, (int, np.integer)):
-            i = int(key)
-            if i < -n or i >= n:
-                raise IndexError(f"frame {i} out of range for {n} frames in {self.path}")
-            out = self._read(np.array([i % n]))[0]
-            return out[rest] if rest else out
-        elif isinstance(key, slice):
-            out = self._read(np.arange(n)[key])
-        else:
-            idx = np.asarray(key)
-            if idx.dtype == bool:
-                idx = np.flatnonzero(idx)
-            idx = idx.astype(np.int64)
-            if idx.size and (idx.min() < -n or idx.max() >= n):
-                raise IndexError(f"frame index out of range for {n} frames in {self.path}")
-            out = self._read(idx % n if idx.size else idx)
-        return out[(slice(None), *rest)] if rest else out
+        return _index_frames(self, key, self.path)
 
     def take(self, indices) -> TiffFrames:
         """A lazy view of some of the frames (e.g. one channel of an interleaved file).
@@ -527,29 +532,7 @@ class PlaneFrames:
         return out
 
     def __getitem__(self, key):
-        rest = ()
-        if isinstance(key, tuple):
-            key, rest = (key[0], key[1:]) if key else (slice(None), ())
-        if key is Ellipsis:
-            out = self[:]
-            return out[(Ellipsis, *rest)] if rest else out
-        n = len(self)
-        if isinstance(key, (int, np.integer)):
-            i = int(key)
-            if i < -n or i >= n:
-                raise IndexError(f"frame {i} out of range for {n} frames in {self.label}")
-            out = self._read(np.array([i % n]))[0]
-            return out[rest] if rest else out
-        if isinstance(key, slice):
-            idx = np.arange(n)[key]
-        else:
-            idx = np.asarray(key)
-            idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
-            if idx.size and (idx.min() < -n or idx.max() >= n):
-                raise IndexError(f"frame index out of range for {n} frames in {self.label}")
-            idx = idx % n if idx.size else idx
-        out = self._read(idx)
-        return out[(slice(None), *rest)] if rest else out
+        return _index_frames(self, key, self.label)
 
     def take(self, indices) -> PlaneFrames:
         """A lazy view of some of the frames, in the order given.
