@@ -32,7 +32,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
-                     max_elongation=5.0):
+                     max_elongation=5.0, halo_ratio=3.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -96,6 +96,11 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         ROIs whose major axis is more than this many times their minor axis (of the
         ellipse with the same second moments) are neurites or debris strings, not cell
         bodies, and are dropped (spindle cells reach about 4). 0 keeps all.
+    halo_ratio : float
+        Pieces of the scattered light around a very bright (saturated) cell are dropped:
+        an ROI near one at least this many times as high whose own median is more than
+        half explained by the light measured around that bright cell at the same distance
+        (:func:`_drop_halo`). 0 keeps all.
     close_fraction : float
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
@@ -170,6 +175,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   min_peak_snr=threshold_snr, reference=outline_reference)
     if min_edge_contrast > 0:
         regions = _drop_blurred(regions, flat, min_edge_contrast)
+    if halo_ratio > 0:
+        regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2))
     if use_activity and activity is not None and "corr" in activity:
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
@@ -184,6 +191,74 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if max_elongation > 0:
         regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)
+
+
+def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.5):
+    """Remove ROIs that are the scattered light of a much brighter neighbour.
+
+    For an ROI within ``reach_px`` of ROIs at least ``ratio`` times as high (median of the
+    flattened image), the light scattered from those bright ones is measured on the free
+    pixels around them, as the median at each whole-pixel distance; when that light
+    explains more than ``explained`` of the ROI's median (its median excess over the
+    scattered light at its pixels' distances is below ``1 - explained`` of its median),
+    the ROI is a piece of the halo, not a cell (the crescents beside saturated cells).
+    A dim cell touching a bright one stands out of that light by its own height.
+    """
+    n = int(labels.max(initial=0))
+    if n < 2:
+        return labels
+    idx = np.arange(1, n + 1)
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(smooth, labels, idx)
+    out = labels.copy()
+    ny, nx = labels.shape
+    slices = ndi.find_objects(labels)
+    for i, sl in enumerate(slices, start=1):
+        if sl is None or med[i] <= 0:
+            continue
+        r = int(math.ceil(reach_px))
+        win = (slice(max(sl[0].start - r - 1, 0), min(sl[0].stop + r + 1, ny)),
+               slice(max(sl[1].start - r - 1, 0), min(sl[1].stop + r + 1, nx)))
+        m = labels[win] == i
+        if m.sum() < 5:
+            continue
+        near = labels[win][(ndi.distance_transform_edt(~m) <= reach_px) & ~m]
+        near = np.unique(near[near > 0])
+        bright = [j for j in near.tolist() if med[j] >= ratio * med[i]]
+        if not bright:
+            continue
+        # a box holding the ROI, its bright neighbours and the light around them
+        group = [i, *bright]
+        r0 = min(slices[g - 1][0].start for g in group)
+        r1 = max(slices[g - 1][0].stop for g in group)
+        c0 = min(slices[g - 1][1].start for g in group)
+        c1 = max(slices[g - 1][1].stop for g in group)
+        pad = max(r1 - r0, c1 - c0) // 2 + 3
+        box = (slice(max(r0 - pad, 0), min(r1 + pad, ny)),
+               slice(max(c0 - pad, 0), min(c1 + pad, nx)))
+        lab = labels[box]
+        dist = np.rint(ndi.distance_transform_edt(~np.isin(lab, bright))).astype(int)
+        own = lab == i
+        # the light around the bright ones: the median at each distance of every pixel
+        # but this ROI's (the rings are mostly free pixels and other halo pieces; a cell
+        # beside them does not cover most of a ring)
+        other = (lab != i) & (dist > 0)
+        v = smooth[box]
+        dmax = int(dist[own].max())
+        scat = np.full(dmax + 1, np.nan)
+        for k in range(1, dmax + 1):
+            ring = other & (dist == k)
+            if ring.sum() >= 5:
+                scat[k] = np.median(v[ring])
+        ok = np.isfinite(scat)
+        if ok.sum() < 2:
+            continue
+        ks = np.arange(dmax + 1)
+        scat = np.interp(ks, ks[ok], scat[ok])
+        excess = np.median(v[own] - scat[dist[own]])
+        if excess < (1.0 - explained) * med[i]:
+            out[box][own] = 0
+    return out
 
 
 def _drop_elongated(labels, max_ratio):
