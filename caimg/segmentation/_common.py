@@ -230,7 +230,8 @@ def find_peaks(response, min_distance, threshold, mask=None):
 
 
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
-                    min_peak_snr, exclude=None, reference="peak"):
+                    min_peak_snr, exclude=None, reference="peak", reach_px=None,
+                    reach_from=None):
     """Cut each watershed region at ``edge_fraction`` of its height above its surroundings.
 
     Parameters
@@ -260,6 +261,13 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         ``1.25 * edge_fraction`` of that when it is lower: a bright nucleus or bright
         granules (peak far above the body's median) do not pull the outline into the
         cell, plain cells keep the peak rule.
+    reach_px : float, optional
+        How far (pixels) a region reaches from its part of ``reach_from`` (default
+        ``seeds_lab``): pixels farther away are no part of it, nor of its height. A dim
+        cell's watershed region that runs out over the scattered light of a bright
+        neighbour is cut back to the cell.
+    reach_from : ndarray of int, shape (Y, X), optional
+        Per region, the pixels its reach is measured from (label values).
 
     Returns
     -------
@@ -288,6 +296,15 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         c0, c1 = max(sl[1].start - pad, 0), min(sl[1].stop + pad, X)
         win = (slice(r0, r1), slice(c0, c1))
         reg = regions[win] == i
+        if reach_px is not None:
+            own_seed = (seeds_lab if reach_from is None else reach_from)[win] == i
+            if own_seed.any():
+                near = reg & (ndi.distance_transform_edt(~own_seed) <= reach_px)
+                # only a region whose brightest part lies beyond its reach swallowed a
+                # brighter neighbour's light (dimmer neurites or tails stay)
+                if near.any() and (np.percentile(smooth[win][reg], 90)
+                                   > 1.1 * np.percentile(smooth[win][near], 90)):
+                    reg = near
         vals = smooth[win][reg]
         if vals.size == 0:
             continue

@@ -32,7 +32,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
-                     max_elongation=5.0, halo_ratio=3.0):
+                     max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -167,12 +167,21 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     markers[~ndi.binary_dilation(fg, iterations=1)] = n + 1
     ws = watershed(grad, markers)
     regions = np.where(ws <= n, ws, 0).astype(np.int32)
-    regions = _merge_enclosed(regions, enclosed_fraction)
+    regions = _merge_enclosed(regions, enclosed_fraction, smooth, edge_fraction,
+                              halo_ratio if halo_ratio > 0 else np.inf)
     if refine:
         seeds = np.where(mk > 0, regions, 0)
+        # a cell reaches about a cell radius beyond its flat interior (the interior
+        # piece that holds its marker), whatever its watershed region swallowed beyond
+        # that (the scattered light of a bright neighbour)
+        icomp, _ = ndi.label(interior)
+        held = np.unique(icomp[(mk > 0) & (icomp > 0)])
+        core = np.where((np.isin(icomp, held) & (icomp > 0)) | (mk > 0), regions, 0)
         regions = refine_outlines(smooth, regions, seeds, d, edge_fraction,
                                   ring_px=max(2.0, d / 3), noise=noise_s,
-                                  min_peak_snr=threshold_snr, reference=outline_reference)
+                                  min_peak_snr=threshold_snr, reference=outline_reference,
+                                  reach_px=seed_reach * d if seed_reach > 0 else None,
+                                  reach_from=core)
     if min_edge_contrast > 0:
         regions = _drop_blurred(regions, flat, min_edge_contrast)
     if halo_ratio > 0:
@@ -454,11 +463,28 @@ def _drop_thin(labels, min_radius):
     return np.where(keep[labels], labels, 0)
 
 
-def _merge_enclosed(regions, fraction):
-    """Merge regions that share more than ``fraction`` of their outline with one neighbour."""
+def _merge_enclosed(regions, fraction, smooth=None, body_level=0.0, max_ratio=np.inf):
+    """Merge regions that share more than ``fraction`` of their outline with one neighbour.
+
+    With ``smooth`` (the flattened image) given, only when the neighbour is bright along
+    that border: its pixels there reach at least ``body_level`` of its 90th percentile;
+    and not when the enclosed region's median is more than ``max_ratio`` times the
+    neighbour's. A nucleus or a granule lies inside its cell's body; a dim cell enclosed
+    by the watershed region of a bright cell lies in that cell's faint skirt of scattered
+    light, and a very bright (saturated) cell enclosed by the region of a dim neighbour
+    that ran out over its skirt is no part of that neighbour: both stay cells.
+    """
     n = int(regions.max(initial=0))
     if n < 2:
         return regions
+    peak = med = None
+    if smooth is not None:
+        idx = np.arange(1, n + 1)
+        peak = np.zeros(n + 1)
+        peak[1:] = ndi.labeled_comprehension(smooth, regions, idx,
+                                             lambda v: np.percentile(v, 90), float, 0.0)
+        med = np.zeros(n + 1)
+        med[1:] = ndi.median(smooth, regions, idx)
     perim = np.zeros(n + 1)
     shared = {}
     for a_img, b_img in ((regions[:, :-1], regions[:, 1:]), (regions[:-1, :], regions[1:, :])):
@@ -475,6 +501,13 @@ def _merge_enclosed(regions, fraction):
     for k_, c_ in sorted(shared.items(), key=lambda kv: -kv[1]):
         x, y = divmod(k_, n + 1)
         if perim[x] > 0 and c_ / perim[x] > fraction and parent[x] == x:
+            if peak is not None:
+                if med[x] > max_ratio * max(med[y], 0.0):
+                    continue
+                # y's pixels next to x
+                around = ndi.binary_dilation(regions == x) & (regions == y)
+                if np.median(smooth[around]) < body_level * peak[y]:
+                    continue
             parent[x] = y
     roots = parent.copy()
     for i in range(n + 1):
