@@ -98,9 +98,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         bodies, and are dropped (spindle cells reach about 4). 0 keeps all.
     halo_ratio : float
         Pieces of the scattered light around a very bright (saturated) cell are dropped:
-        an ROI near one at least this many times as high whose own median is more than
-        half explained by the light measured around that bright cell at the same distance
-        (:func:`_drop_halo`). 0 keeps all.
+        an ROI near one at least this many times as high whose own median is mostly
+        (70 %) explained by the light measured around that bright cell at the same distance
+        (:func:`_drop_halo`); also, a region at most this many times dimmer than one it
+        encloses is not merged into it. 0 keeps all.
+    seed_reach : float
+        Before its outline is cut, a watershed region whose brightest part lies beyond
+        this many cell diameters from its flat interior (it ran out over a bright
+        neighbour's scattered light) is cut back to that reach. 0 = off.
     close_fraction : float
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
@@ -202,7 +207,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     return _drop_irregular(regions, min_solidity)
 
 
-def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.5):
+def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7):
     """Remove ROIs that are the scattered light of a much brighter neighbour.
 
     For an ROI within ``reach_px`` of ROIs at least ``ratio`` times as high (median of the
