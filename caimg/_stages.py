@@ -32,7 +32,7 @@ from ._plausibility import (
 )
 from ._provenance import fingerprint_in_background, versions
 from ._version import __version__
-from .config import PipelineConfig, kinetics_options
+from .config import PipelineConfig, config_to_dict, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
 from .indicators import SignalOutput, get_indicator
 from .recording import Recording
@@ -217,7 +217,8 @@ def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
 
 
 def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
-              roi_source: str | None = None) -> tuple[np.ndarray, str]:
+              roi_source: str | None = None, *, log: RunLog | None = None
+              ) -> tuple[np.ndarray, str]:
     """ROIs: given labels, a ROI file from the recipe, or segmentation of ``summary``.
 
     Parameters
@@ -231,6 +232,10 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         ROIs to use as given.
     roi_source : str, optional
         ``source`` value to report instead of the automatic one.
+    log : RunLog, optional
+        The run's log; this stage adds ``info["segment"]``: how the ROIs were made (the
+        method and the cell diameter used, with where it came from; or the ROI file with
+        its SHA-256).
 
     Returns
     -------
@@ -238,30 +243,74 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     source : str
         ``"imported"``, ``"auto"`` or ``roi_source`` when given.
     """
-    from .segmentation import segment
-
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != rec.shape[1:]:
             raise RoiError(f"{rec.name}: ROI label image has shape {labels.shape}, the recording "
                            f"frames are {rec.shape[1:]}; expected the same (rows, columns)")
         lab, source = labels.astype(np.int32, copy=False), "imported"
+        info = {"rois_from": "given labels"}
     elif cfg.segment.rois_file:
+        from .io.result import file_fingerprint
         from .io.rois import read_rois
 
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
+        fp = file_fingerprint(cfg.segment.rois_file)
+        info = {"rois_from": "file", "rois_file": fp["path"], "rois_file_sha256": fp["sha256"]}
     else:
-        sc = cfg.segment
-        check_scale(rec, sc)
-        lab = segment(unit_scaled(summary), method=sc.method,
-                      cell_diameter_px=sc.cell_diameter_px,
-                      cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
-                      min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
+        lab, info = _segment(rec, cfg, summary)
         source = "auto"
         warn_inverted(rec, summary)
+    if log is not None:
+        log.info["segment"] = info
     if not lab.any():
         warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
+
+
+#: run.json names of where the cell diameter came from (caimg.segmentation.resolve_diameter)
+_DIAMETER_SOURCES = {"given": "recipe px (segment.cell_diameter_px)",
+                     "um/pixel size": "recipe um x pixel size (segment.cell_diameter_um / "
+                                      "pixel_size_um)",
+                     "estimated": "estimated from the image",
+                     "default": "default"}
+
+
+def _segment(rec: Recording, cfg: PipelineConfig, summary) -> tuple[np.ndarray, dict]:
+    """Segment ``summary``; the label image and what ``run.json`` says about it.
+
+    The cell diameter is resolved here (:func:`caimg.segmentation.resolve_diameter`, on
+    the image :func:`~caimg.segmentation.segment` would measure) and handed on as given,
+    so that run.json reports the diameter segmentation used, and the image is measured
+    once.
+    """
+    from .segmentation import resolve_diameter, segment
+
+    sc = cfg.segment
+    check_scale(rec, sc)
+    images = unit_scaled(summary)
+    params = dict(sc.params)
+    estimate = params.pop("estimate_diameter", "auto")
+    structural = np.asarray(images.mean, dtype=np.float64)
+    finite = np.isfinite(structural)
+    if not finite.all():  # as segment() fills them
+        structural = np.where(finite, structural,
+                              np.median(structural[finite]) if finite.any() else 0.0)
+    flat = structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0
+    diameter_px, where = resolve_diameter(  # a flat image: nothing to measure, no cells
+        structural, cell_diameter_px=sc.cell_diameter_px, cell_diameter_um=sc.cell_diameter_um,
+        pixel_size_um=rec.pixel_size_um, estimate="never" if flat else estimate)
+    lab = segment(images, method=sc.method, cell_diameter_px=diameter_px,
+                  min_area_px=sc.min_area_px, max_area_px=sc.max_area_px,
+                  estimate_diameter="never", **params)
+    info = {"rois_from": "segmentation", "method": sc.method,
+            "cell_diameter_px": float(diameter_px),
+            "cell_diameter_source": _DIAMETER_SOURCES.get(where, where),
+            "estimate_diameter": estimate if not isinstance(estimate, bool) else
+            ("always" if estimate else "never"),
+            "min_area_px": sc.min_area_px, "max_area_px": sc.max_area_px,
+            "params": dict(sc.params)}
+    return lab, info
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
@@ -379,10 +428,45 @@ def _with_nan_rows(means, rows):
     return out
 
 
+#: pixels at one value a plateau needs to be taken as a camera's ceiling below the dtype's
+_CEILING_MIN_PIXELS = 3
+
+
+def _camera_ceiling(max_image, dtype) -> float | None:
+    """The value at which the camera clipped this recording, or None when nothing did.
+
+    Parameters
+    ----------
+    max_image : ndarray, (Y, X)
+        Maximum projection of the raw counts.
+    dtype : numpy dtype
+        The recording's pixel type.
+
+    Returns
+    -------
+    float or None
+        The integer dtype's maximum when a pixel reaches it; else the image maximum when
+        it is ``2**n - 1`` (n >= 8: a 8/10/12/14-bit camera in a wider container, e.g.
+        4095 in uint16) shared by at least 3 pixels (a clipped plateau, not one bright
+        pixel); else None (float data: None).
+    """
+    if not np.issubdtype(dtype, np.integer) or np.size(max_image) == 0:
+        return None
+    full = float(np.iinfo(dtype).max)
+    top = float(np.nanmax(max_image))
+    if top >= full:
+        return full
+    if (top >= 255 and float(top + 1).is_integer() and int(top + 1) & int(top) == 0
+            and np.count_nonzero(max_image == top) >= _CEILING_MIN_PIXELS):
+        return top
+    return None
+
+
 def _saturated_fraction(max_image, labels, roi_ids, dtype):
-    if not np.issubdtype(dtype, np.integer) or len(roi_ids) == 0:
+    ceiling = _camera_ceiling(max_image, dtype)
+    if ceiling is None or len(roi_ids) == 0:
         return np.zeros(len(roi_ids))
-    sat = max_image >= np.iinfo(dtype).max
+    sat = max_image >= ceiling
     counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
     areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
     return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
@@ -558,7 +642,8 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
         "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
-        "rois": log.info["rois"],
+        "segment": log.info.get("segment"),
+        "rois": {**log.info["rois"], "accept_rules": config_to_dict(cfg.rois)},
         "background": log.info["background"],
         "signal": log.info["signal"],
         "n_responders": n_responders,
