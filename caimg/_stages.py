@@ -31,6 +31,7 @@ from ._plausibility import (
     warn_no_rois,
 )
 from ._provenance import fingerprint_in_background, versions
+from ._segment_stage import saturated_fraction, segment_summary
 from ._version import __version__
 from .config import PipelineConfig, config_to_dict, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
@@ -258,7 +259,7 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         fp = file_fingerprint(cfg.segment.rois_file)
         info = {"rois_from": "file", "rois_file": fp["path"], "rois_file_sha256": fp["sha256"]}
     else:
-        lab, info = _segment(rec, cfg, summary)
+        lab, info = segment_summary(rec, cfg, summary)
         source = "auto"
         warn_inverted(rec, summary)
     if log is not None:
@@ -266,51 +267,6 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     if not lab.any():
         warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
-
-
-#: run.json names of where the cell diameter came from (caimg.segmentation.resolve_diameter)
-_DIAMETER_SOURCES = {"given": "recipe px (segment.cell_diameter_px)",
-                     "um/pixel size": "recipe um x pixel size (segment.cell_diameter_um / "
-                                      "pixel_size_um)",
-                     "estimated": "estimated from the image",
-                     "default": "default"}
-
-
-def _segment(rec: Recording, cfg: PipelineConfig, summary) -> tuple[np.ndarray, dict]:
-    """Segment ``summary``; the label image and what ``run.json`` says about it.
-
-    The cell diameter is resolved here (:func:`caimg.segmentation.resolve_diameter`, on
-    the image :func:`~caimg.segmentation.segment` would measure) and handed on as given,
-    so that run.json reports the diameter segmentation used, and the image is measured
-    once.
-    """
-    from .segmentation import resolve_diameter, segment
-
-    sc = cfg.segment
-    check_scale(rec, sc)
-    images = unit_scaled(summary)
-    params = dict(sc.params)
-    estimate = params.pop("estimate_diameter", "auto")
-    structural = np.asarray(images.mean, dtype=np.float64)
-    finite = np.isfinite(structural)
-    if not finite.all():  # as segment() fills them
-        structural = np.where(finite, structural,
-                              np.median(structural[finite]) if finite.any() else 0.0)
-    flat = structural.size == 0 or min(structural.shape) < 3 or np.ptp(structural) == 0
-    diameter_px, where = resolve_diameter(  # a flat image: nothing to measure, no cells
-        structural, cell_diameter_px=sc.cell_diameter_px, cell_diameter_um=sc.cell_diameter_um,
-        pixel_size_um=rec.pixel_size_um, estimate="never" if flat else estimate)
-    lab = segment(images, method=sc.method, cell_diameter_px=diameter_px,
-                  min_area_px=sc.min_area_px, max_area_px=sc.max_area_px,
-                  estimate_diameter="never", **params)
-    info = {"rois_from": "segmentation", "method": sc.method,
-            "cell_diameter_px": float(diameter_px),
-            "cell_diameter_source": _DIAMETER_SOURCES.get(where, where),
-            "estimate_diameter": estimate if not isinstance(estimate, bool) else
-            ("always" if estimate else "never"),
-            "min_area_px": sc.min_area_px, "max_area_px": sc.max_area_px,
-            "params": dict(sc.params)}
-    return lab, info
 
 
 def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
@@ -428,50 +384,6 @@ def _with_nan_rows(means, rows):
     return out
 
 
-#: pixels at one value a plateau needs to be taken as a camera's ceiling below the dtype's
-_CEILING_MIN_PIXELS = 3
-
-
-def _camera_ceiling(max_image, dtype) -> float | None:
-    """The value at which the camera clipped this recording, or None when nothing did.
-
-    Parameters
-    ----------
-    max_image : ndarray, (Y, X)
-        Maximum projection of the raw counts.
-    dtype : numpy dtype
-        The recording's pixel type.
-
-    Returns
-    -------
-    float or None
-        The integer dtype's maximum when a pixel reaches it; else the image maximum when
-        it is ``2**n - 1`` (n >= 8: a 8/10/12/14-bit camera in a wider container, e.g.
-        4095 in uint16) shared by at least 3 pixels (a clipped plateau, not one bright
-        pixel); else None (float data: None).
-    """
-    if not np.issubdtype(dtype, np.integer) or np.size(max_image) == 0:
-        return None
-    full = float(np.iinfo(dtype).max)
-    top = float(np.nanmax(max_image))
-    if top >= full:
-        return full
-    if (top >= 255 and float(top + 1).is_integer() and int(top + 1) & int(top) == 0
-            and np.count_nonzero(max_image == top) >= _CEILING_MIN_PIXELS):
-        return top
-    return None
-
-
-def _saturated_fraction(max_image, labels, roi_ids, dtype):
-    ceiling = _camera_ceiling(max_image, dtype)
-    if ceiling is None or len(roi_ids) == 0:
-        return np.zeros(len(roi_ids))
-    sat = max_image >= ceiling
-    counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
-    areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
-    return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
-
-
 def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
                trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
     """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
@@ -500,7 +412,7 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     from .rois import roi_table
 
     rc = cfg.rois
-    sat = _saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
+    sat = saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
     rois = roi_table(labels, summary.mean, source=source, pixel_size_um=rec.pixel_size_um,
                      signal=trace, saturated_fraction=sat, background=bg_mask,
                      accept_min_area_px=rc.accept_min_area_px,

@@ -98,13 +98,10 @@ class SegmentConfig:
     min_area_px: int = field(default=20, metadata=_range(1, None))
     max_area_px: int = field(default=5000, metadata=_range(1, None))
     params: Mapping[str, Any] = field(default_factory=dict)
-    # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF / PNG) used instead of
-    # segmentation, for every recording
+    # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF) used instead of segmentation
     rois_file: str | None = None
-    # batch: a mask file beside a recording (<stem>_cp_masks.png/.tif, <stem>_masks.tif,
-    # <stem>_labels.tif, <stem>_RoiSet.zip, RoiSet_<stem>.zip; see caimg.io.rois) is used
-    # for that recording instead of segmentation, unless rois_file is set
-    masks_beside: bool = True
+    # batch: a mask file beside a recording (<stem>_cp_masks.png ..., caimg.io.rois) is used
+    masks_beside: bool = True  # for it instead of segmentation, unless rois_file is set
 
 
 @dataclass(frozen=True)
