@@ -90,26 +90,31 @@ def camera_ceiling(max_image, dtype) -> float | None:
     Parameters
     ----------
     max_image : ndarray, (Y, X)
-        Maximum projection of the raw counts.
+        Maximum projection of the raw counts (of the motion-corrected frames: a clipped
+        plateau shifted by a fraction of a pixel is the ceiling give or take float
+        rounding, so values are compared to within half a count).
     dtype : numpy dtype
         The recording's pixel type.
 
     Returns
     -------
     float or None
-        The integer dtype's maximum when a pixel reaches it; else the image maximum when
-        it is ``2**n - 1`` (n >= 8: a 8/10/12/14-bit camera in a wider container, e.g.
-        4095 in uint16) shared by at least 3 pixels (a clipped plateau, not one bright
-        pixel); else None (float data: None).
+        The integer dtype's maximum when a pixel reaches it; else the image maximum
+        (rounded) when it is ``2**n - 1`` with n >= 8 (an 8 to 14-bit camera in a wider
+        container, e.g. 4095 in uint16) and at least 3 pixels reach it (a clipped
+        plateau, not one bright pixel); else None. Float data: None.
     """
     if not np.issubdtype(dtype, np.integer) or np.size(max_image) == 0:
         return None
     full = float(np.iinfo(dtype).max)
     top = float(np.nanmax(max_image))
-    if top >= full:
+    if not np.isfinite(top):
+        return None
+    if top >= full - 0.5:
         return full
-    if (top >= 255 and float(top + 1).is_integer() and int(top + 1) & int(top) == 0
-            and np.count_nonzero(max_image == top) >= _CEILING_MIN_PIXELS):
+    top = float(round(top))
+    if (top >= 255 and (int(top) + 1) & int(top) == 0
+            and np.count_nonzero(max_image >= top - 0.5) >= _CEILING_MIN_PIXELS):
         return top
     return None
 
@@ -134,7 +139,7 @@ def saturated_fraction(max_image, labels, roi_ids, dtype):
     ceiling = camera_ceiling(max_image, dtype)
     if ceiling is None or len(roi_ids) == 0:
         return np.zeros(len(roi_ids))
-    sat = max_image >= ceiling
+    sat = max_image >= ceiling - 0.5
     counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
     areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
     return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
