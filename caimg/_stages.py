@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._plausibility import (
-    check_scale,
     recording_where,
-    unit_scaled,
     warn_inverted,
     warn_no_rois,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,16 +96,28 @@ def _without_masks(files: list[Path]) -> list[Path]:
     stems: dict[Path, list[str]] = {}
     for f in files:
         stems.setdefault(f.parent, []).append(tiff_stem(f))
+    for v in stems.values():
+        v.sort()
     out = []
     for f in files:
         m = mask_stem(f.name)
-        if m is not None:
-            own = tiff_stem(f)
-            if m[1] == "cellpose" or any(_stem_of(o, m[0]) for o in stems[f.parent]
-                                         if o != own):
-                continue
+        if m is not None and (m[1] == "cellpose" or _has_recording(stems[f.parent], m[0],
+                                                                   tiff_stem(f))):
+            continue
         out.append(f)
     return out
+
+
+def _has_recording(sorted_stems: list[str], stem: str, own: str) -> bool:
+    """Whether a stem of ``sorted_stems`` other than ``own`` belongs to the recording
+    ``stem`` (a bisection: folders of thousands of recordings stay fast).
+    """
+    i = bisect.bisect_left(sorted_stems, stem)
+    while i < len(sorted_stems) and sorted_stems[i].startswith(stem):
+        if sorted_stems[i] != own and _stem_of(sorted_stems[i], stem):
+            return True
+        i += 1
+    return False
 
 
 def mask_for(source: RecordingSource) -> Path | None:

@@ -23,6 +23,7 @@ The part after (or, for ``RoiSet_``, before) the stem is matched in any case.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -212,11 +213,11 @@ def find_mask_beside(folder, stems) -> Path | None:
     folder = Path(folder)
     wanted = set(stems)
     try:
-        names = sorted(e.name for e in folder.iterdir())
+        index = _masks_in(str(folder), folder.stat().st_mtime_ns)
     except OSError:
         return None  # the recording's own read says why the folder cannot be listed
-    found = [folder / n for n in names
-             if (m := mask_stem(n)) is not None and m[0] in wanted and (folder / n).is_file()]
+    found = sorted((folder / n for s in wanted for n in index.get(s, ())
+                    if (folder / n).is_file()), key=lambda f: f.name)
     if len(found) > 1:
         raise RoiError(f"{folder}: {len(found)} mask files for the recording "
                        f"{'/'.join(sorted(wanted))}: {', '.join(f.name for f in found)}; "
@@ -224,6 +225,20 @@ def find_mask_beside(folder, stems) -> Path | None:
                        "use in the recipe (segment.rois_file), or set segment.masks_beside = "
                        "false to segment instead")
     return found[0] if found else None
+
+
+@functools.lru_cache(maxsize=16)
+def _masks_in(folder: str, mtime_ns: int) -> dict[str, tuple[str, ...]]:
+    """Mask file names of a folder by the stem they name, listed once per folder state
+    (``mtime_ns`` changes when a file is added, removed or renamed): a batch of thousands
+    of recordings in one folder lists it once, not once per recording.
+    """
+    index: dict[str, list[str]] = {}
+    for e in Path(folder).iterdir():
+        m = mask_stem(e.name)
+        if m is not None:
+            index.setdefault(m[0], []).append(e.name)
+    return {k: tuple(v) for k, v in index.items()}
 
 
 def write_roiset(labels, path) -> Path:
