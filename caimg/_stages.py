@@ -24,15 +24,14 @@ import numpy as np
 import pandas as pd
 
 from ._plausibility import (
-    check_scale,
     recording_where,
-    unit_scaled,
     warn_inverted,
     warn_no_rois,
 )
 from ._provenance import fingerprint_in_background, versions
+from ._segment_stage import saturated_fraction, segment_summary
 from ._version import __version__
-from .config import PipelineConfig, kinetics_options
+from .config import PipelineConfig, config_to_dict, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
 from .indicators import SignalOutput, get_indicator
 from .recording import Recording
@@ -217,7 +216,8 @@ def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
 
 
 def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
-              roi_source: str | None = None) -> tuple[np.ndarray, str]:
+              roi_source: str | None = None, *, log: RunLog | None = None
+              ) -> tuple[np.ndarray, str]:
     """ROIs: given labels, a ROI file from the recipe, or segmentation of ``summary``.
 
     Parameters
@@ -231,6 +231,10 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         ROIs to use as given.
     roi_source : str, optional
         ``source`` value to report instead of the automatic one.
+    log : RunLog, optional
+        The run's log; this stage adds ``info["segment"]``: how the ROIs were made (the
+        method and the cell diameter used, with where it came from; or the ROI file with
+        its SHA-256).
 
     Returns
     -------
@@ -238,27 +242,26 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     source : str
         ``"imported"``, ``"auto"`` or ``roi_source`` when given.
     """
-    from .segmentation import segment
-
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != rec.shape[1:]:
             raise RoiError(f"{rec.name}: ROI label image has shape {labels.shape}, the recording "
                            f"frames are {rec.shape[1:]}; expected the same (rows, columns)")
         lab, source = labels.astype(np.int32, copy=False), "imported"
+        info = {"rois_from": "given labels"}
     elif cfg.segment.rois_file:
+        from .io.result import file_fingerprint
         from .io.rois import read_rois
 
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
+        fp = file_fingerprint(cfg.segment.rois_file)
+        info = {"rois_from": "file", "rois_file": fp["path"], "rois_file_sha256": fp["sha256"]}
     else:
-        sc = cfg.segment
-        check_scale(rec, sc)
-        lab = segment(unit_scaled(summary), method=sc.method,
-                      cell_diameter_px=sc.cell_diameter_px,
-                      cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
-                      min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
+        lab, info = segment_summary(rec, cfg, summary)
         source = "auto"
         warn_inverted(rec, summary)
+    if log is not None:
+        log.info["segment"] = info
     if not lab.any():
         warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
@@ -379,15 +382,6 @@ def _with_nan_rows(means, rows):
     return out
 
 
-def _saturated_fraction(max_image, labels, roi_ids, dtype):
-    if not np.issubdtype(dtype, np.integer) or len(roi_ids) == 0:
-        return np.zeros(len(roi_ids))
-    sat = max_image >= np.iinfo(dtype).max
-    counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
-    areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
-    return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
-
-
 def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
                trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
     """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
@@ -416,7 +410,7 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     from .rois import roi_table
 
     rc = cfg.rois
-    sat = _saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
+    sat = saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
     rois = roi_table(labels, summary.mean, source=source, pixel_size_um=rec.pixel_size_um,
                      signal=trace, saturated_fraction=sat, background=bg_mask,
                      accept_min_area_px=rc.accept_min_area_px,
@@ -558,7 +552,8 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
         "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
-        "rois": log.info["rois"],
+        "segment": log.info.get("segment"),
+        "rois": {**log.info["rois"], "accept_rules": config_to_dict(cfg.rois)},
         "background": log.info["background"],
         "signal": log.info["signal"],
         "n_responders": n_responders,

@@ -100,6 +100,8 @@ class SegmentConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
     # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF) used instead of segmentation
     rois_file: str | None = None
+    # batch: a mask file beside a recording (<stem>_cp_masks.png ..., caimg.io.rois) is used
+    masks_beside: bool = True  # for it instead of segmentation, unless rois_file is set
 
 
 @dataclass(frozen=True)

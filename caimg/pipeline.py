@@ -167,7 +167,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         # that follow; hashlib releases the GIL
         fingerprints = st.fingerprint_in_background(rec.source, cfg.output.overview_png)
         with runlog.stage("segment"):
-            labels, source = st.find_rois(rec, cfg, reg.summary, labels, roi_source)
+            labels, source = st.find_rois(rec, cfg, reg.summary, labels, roi_source,
+                                          log=runlog)
             bg_mask = st.background(rec, cfg, labels, runlog)
         with runlog.stage("extract"):
             raw = st.extract(rec, cfg, labels, reg.shifts, bg_mask)

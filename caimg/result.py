@@ -39,6 +39,7 @@ ROI_DTYPES = {
     "contrast": "float64",
     "snr": "float64",
     "saturated_fraction": "float64",
+    "saturated": "bool",
     "touches_border": "bool",
     "aspect_ratio": "float64",
     "solidity": "float64",
