@@ -167,7 +167,9 @@ def drift_level(ys, t, sigma, k, window_s):
     The time-varying form of :func:`robust_level`: a centred running median over
     ``window_s`` (loading drift, bleaching and slow focus changes pass, transients much
     shorter than the window do not), then three times: leave out the samples more than
-    ``k*sigma/2`` above the current level and take the running median of the rest.
+    ``k*sigma/2`` above the current level and take the running median of the rest. In the
+    first and last half window, where a centred median sees one side only and lags a
+    drift, the level is a straight line fitted to the kept samples of that whole window.
     Stretches where every sample was left out (an event longer than the window) are
     bridged linearly between their neighbours. With a window at least twice as long as
     the trace the level is constant and equals :func:`robust_level`.
@@ -197,7 +199,7 @@ def drift_level(ys, t, sigma, k, window_s):
         new = v.rolling(w, center=True, min_periods=1).median().to_numpy(dtype=np.float64)
         if not np.isfinite(new).any():
             break
-        level = new
+        level = _line_ends(new, ys, t, keep, w)
         if not (sigma > 0):
             break
         idx = np.flatnonzero(np.isfinite(level))
@@ -207,6 +209,24 @@ def drift_level(ys, t, sigma, k, window_s):
         idx = np.flatnonzero(np.isfinite(level))
         level = np.interp(np.arange(ys.size), idx, level[idx])
     return level
+
+
+def _line_ends(level, ys, t, keep, w):
+    """Replace the first and last half windows of a running median by a straight line
+    fitted to the kept samples of the first and last whole window: a centred median
+    there sees only one side and lags a drifting trace by a quarter window.
+    """
+    T = ys.size
+    h = w // 2
+    if T <= w or h == 0:
+        return level
+    out = level.copy()
+    for sl, ends in ((slice(0, w), slice(0, h)), (slice(T - w, T), slice(T - h, T))):
+        m = keep[sl]
+        if np.count_nonzero(m) >= 3:
+            slope, icpt = np.polyfit(t[sl][m] - t[sl][0], ys[sl][m], 1)
+            out[ends] = icpt + slope * (t[ends] - t[sl][0])
+    return out
 
 
 def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):

@@ -387,32 +387,46 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
 def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
     """No stimulus time: events found above a baseline that follows slow drift.
 
-    (sig13, issue 13.) Runs of the smoothed trace above :func:`drift_level` (hysteresis,
-    ``event_threshold_k``) are candidate events; each is measured like an event of
-    ``events="all"`` and is an event when its amplitude exceeds ``responder_k`` noise
-    SDs. ``responder`` is True on every event row, so a ROI is a responder exactly when it
-    had at least one event. ``"single"``: the event of largest amplitude (``event = 1``);
-    ``"all"``: every event, numbered 1, 2, ... No event: one row with ``responder =
-    False``, the median drift level as ``baseline`` and NaN kinetics (``event`` 1 for
-    ``"single"``, 0 for ``"all"``).
+    (sig13, issue 13.) The trace minus its :func:`drift_level` is measured like
+    ``events="all"``: hysteresis runs above ``event_threshold_k`` noise SDs are candidates,
+    and one is an event when its amplitude exceeds ``responder_k`` noise SDs (noise SD: the
+    larger of the frame-to-frame SD and the SD of the trace below its baseline, so slow
+    wander the baseline does not follow counts as noise). ``baseline`` and ``peak`` are
+    reported on the signal's scale: the drift level at the peak is added back, so
+    ``amplitude`` is the rise above the drifting baseline. ``responder`` is True on every
+    event row: a ROI is a responder exactly when it had at least one event.
+    ``"single"``: the event of largest amplitude (``event = 1``); ``"all"``: every event,
+    numbered 1, 2, ... No event: one row with ``responder = False``, the median drift level
+    as ``baseline`` and NaN kinetics (``event`` 1 for ``"single"``, 0 for ``"all"``).
     """
-    t, T = tr.t, tr.y.size
-    level = drift_level(tr.ys, t, tr.sigma, o.event_threshold_k, o.drift_window_s)
-    runs = event_runs(tr.ys, t, level, tr.sigma, o.event_threshold_k, o.min_event_duration_s,
+    t, T, k = tr.t, tr.y.size, o.event_threshold_k
+    level = drift_level(tr.ys, t, tr.sigma, k, o.drift_window_s)
+    with np.errstate(invalid="ignore"):
+        below = tr.y - level
+    sigma = tr.sigma
+    if np.isfinite(below).sum() >= 3:
+        sigma = max(sigma, float(-np.nanpercentile(below, 15.865)))
+        level = drift_level(tr.ys, t, sigma, k, o.drift_window_s)
+    flat = _Trace(y=tr.y - level, ys=tr.ys - level, t=t, sigma=sigma)
+    runs = event_runs(flat.ys, t, 0.0, sigma, k, o.min_event_duration_s,
                       o.min_event_separation_s)
     found = []
     for n, (s, e) in enumerate(runs):
         win = _Window(i_lo=s, i_peak_hi=e, i_hi=runs[n + 1][0] if n + 1 < len(runs) else T,
                       i_prev=runs[n - 1][1] if n else 0)
-        r = _measure_one(tr, win, o, roi=roi, event=n + 1, baseline_sel=None,
-                         fallback_level=float(level[s]), stim=None)
+        r = _measure_one(flat, win, o, roi=roi, event=n + 1, baseline_sel=None,
+                         fallback_level=0.0, stim=None)
         if r.responder:
-            found.append(r)
+            lv = float(np.interp(r.peak_time_s, t, level))
+            fit = r.decay_fit
+            found.append(replace(r, baseline=r.baseline + lv, peak=r.peak + lv,
+                                 decay_fit=None if fit is None else
+                                 (fit[0] + lv, fit[1], fit[2], fit[3])))
     if o.events == "single" and found:
         found = [max(found, key=lambda r: r.amplitude)]
     if not found:
         base = float(np.median(level)) if np.isfinite(level).any() else _NAN
-        return [_empty(roi, 1 if o.events == "single" else 0, baseline=base, sigma=tr.sigma)]
+        return [_empty(roi, 1 if o.events == "single" else 0, baseline=base, sigma=sigma)]
     return [replace(r, event=i + 1) for i, r in enumerate(found)]
 
 
