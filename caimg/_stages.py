@@ -37,10 +37,10 @@ from .errors import ConfigError, RoiError, StackReadError
 from .indicators import SignalOutput, get_indicator
 from .recording import Recording
 from .result import KINETICS_COLUMNS
+from .signal_quality import background_noise, flag_low_signal
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
-           "find_rois", "background", "background_noise", "extract", "signal", "score_rois",
-           "measure",
+           "find_rois", "background", "extract", "signal", "score_rois", "measure",
            "tidy_traces", "fingerprint_in_background", "provenance"]
 
 
@@ -303,7 +303,8 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
         info = {"method": "constant", "values": dict(bc.constant)}
     else:
         info = {"method": "none"}
-    info["noise_sd"] = background_noise(rec, labels, mask, log.info.get("dropped_frames"))
+    info["noise_sd"] = background_noise(rec, labels, mask,
+                                        dropped_frames=log.info.get("dropped_frames"))
     log.info["background"] = info
     return mask
 
@@ -332,80 +333,6 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
             for ch in rec.channels}
 
 
-def background_noise(rec: Recording, labels, mask, dropped_frames=None) -> dict[str, float]:
-    """Spatial noise SD of the background of every channel, for the low-signal test.
-
-    Parameters
-    ----------
-    rec : Recording
-    labels : ndarray, (Y, X) int
-    mask : ndarray, (Y, X) bool, or None
-        The background pixels; None (``constant`` / ``none`` background): the pixels of
-        :func:`caimg.traces.background_mask` of ``labels``.
-    dropped_frames : sequence of int, optional
-        Frames left out (blank or broken).
-
-    Returns
-    -------
-    dict of str to float
-        :func:`caimg.signals.background_noise_sd` of the mean of up to 64 evenly spaced
-        frames of each channel (camera counts; NaN without background pixels).
-
-    Notes
-    -----
-    64 frames keep the cost at a fraction of one pass over a long stack while cutting the
-    frame-to-frame noise by 8: what remains is the spread a background level cannot
-    remove (uneven illumination, haze, neuropil), the relevant error of F0.
-    """
-    from .signals import background_noise_sd
-    from .traces import background_mask
-
-    if mask is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mask = background_mask(labels)
-    skip = set(dropped_frames or ())
-    out = {}
-    for ch, stack in rec.channels.items():
-        n = int(stack.shape[0])
-        idx = [i for i in np.unique(np.linspace(0, n - 1, min(n, 64)).round().astype(int))
-               if int(i) not in skip]
-        if not idx:
-            out[ch] = float("nan")
-            continue
-        acc = np.zeros(stack.shape[1:], dtype=np.float64)
-        for i in idx:
-            acc += np.asarray(stack[int(i):int(i) + 1], dtype=np.float64)[0]
-        out[ch] = background_noise_sd(acc / len(idx), mask)
-    return out
-
-
-def _flag_low_signal(cfg, ind, means, time_s, roi_ids, out, noise) -> SignalOutput:
-    """Flag ROIs whose baseline of any channel is below ``signal.low_signal_k`` background
-    SDs; their derived columns (every column but the channels and ``f0``) become NaN.
-    """
-    from dataclasses import replace
-
-    from .indicators import f0_options
-    from .signals import compute_f0, low_signal_flags
-
-    k = cfg.signal.low_signal_k
-    flags = np.zeros(len(roi_ids), dtype=bool)
-    for ch in ind.channels:
-        f0 = compute_f0(means[ch], time_s, **f0_options(cfg))
-        flags |= low_signal_flags(f0, noise.get(ch, float("nan")), k=k)
-    columns = dict(out.columns)
-    if flags.any():
-        for name, col in columns.items():
-            if name not in ind.channels and name != "f0":
-                columns[name] = np.where(flags[None, :], np.nan, col)
-    info = {**out.info, "low_signal_k": k,
-            "background_noise_sd": {ch: noise.get(ch, float("nan")) for ch in ind.channels},
-            "low_signal_rois": [int(r) for r in np.asarray(roi_ids)[flags]]}
-    return replace(out, columns=columns, signal=columns[ind.signal_column], info=info,
-                   low_signal=flags)
-
-
 def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> SignalOutput:
     """Background-subtract the channel means, then the indicator's registered signal step,
     then flag the ROIs with no baseline above the background noise.
@@ -426,7 +353,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
         With ``low_signal`` (R,): a ROI whose background-subtracted baseline (F0 of each
         of the indicator's channels, as :func:`caimg.signals.compute_f0` gives it) is below
         ``signal.low_signal_k`` x that channel's background noise SD
-        (``log.info["background"]["noise_sd"]``, from :func:`background_noise`; without
+        (``log.info["background"]["noise_sd"]``, from
+        :func:`caimg.signal_quality.background_noise`; without
         it only a baseline at or below zero counts). Such ROIs keep their channel columns
         and ``f0``; every derived column (dF/F0, ratio, R/R0, [Ca2+]) is NaN.
     """
@@ -449,8 +377,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
     if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
         means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
-    out = _flag_low_signal(cfg, ind, means, time_s, roi_ids, out,
-                           log.info.get("background", {}).get("noise_sd", {}))
+    out = flag_low_signal(out, means, time_s, roi_ids=roi_ids, config=cfg,
+                          noise=log.info.get("background", {}).get("noise_sd", {}))
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else

@@ -165,13 +165,7 @@ class SignalConfig:
     f0_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))
     # background-subtracted F380 at or below this fraction of its ROI median -> NaN ratio
     min_denominator: float = field(default=1e-6, metadata=_range(0, None))
-    # low signal: a ROI whose background-subtracted baseline (F0; Fura-2: F340 and F380) is
-    # below low_signal_k x the background's spatial noise SD is flagged `low_signal` in
-    # rois.csv, rejected, and its derived columns (dF/F0, ratio, ...) are NaN. At 1.5 a one-SD
-    # error of the background under the ROI changes dF/F0 by up to 3x (or flips its sign);
-    # 2 also rejected the one real glomerulus of the DynClust Fura-2 movie (F0 = 2.0 SD).
-    # 0 = flag only a baseline at or below zero
-    low_signal_k: float = field(default=1.5, metadata=_range(0, None))
+    low_signal_k: float = field(default=1.5, metadata=_range(0, None))  # README low_signal
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
@@ -196,10 +190,7 @@ class KineticsConfig:
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
     # smoothing (frames) used only to locate features, never for reported values
     smooth_frames: int = field(default=3, metadata=_range(1, None))
-    # without a stimulus time: events are found above a baseline that follows slow drift
-    # (running median over this many seconds of the samples outside events) and a responder
-    # is a ROI with at least one event; None = one constant baseline level per trace
-    drift_window_s: float | None = field(default=30.0, metadata=_range(0, None, lo_open=True))
+    drift_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))  # README
     # named treatment times in seconds, e.g. {ATP = 30.0, ionomycin = 120.0}; each gets peak,
     # AUC, maximum slope, latency and a responder call in treatments.csv. A treatments.csv
     # (recording, treatment, time_s) next to the recordings adds to these.
@@ -283,9 +274,8 @@ def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
                 event_threshold_k=kc.event_threshold_k,
                 min_event_duration_s=kc.min_event_duration_s,
                 min_event_separation_s=kc.min_event_separation_s,
-                decay_fit_start=kc.decay_fit_start,
+                decay_fit_start=kc.decay_fit_start, drift_window_s=kc.drift_window_s,
                 decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
-                drift_window_s=kc.drift_window_s,
                 smooth_frames=kc.smooth_frames)
 
 

@@ -14,7 +14,6 @@ Definitions and formulas: ``docs/definitions.md``.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -34,8 +33,6 @@ __all__ = [
     "F0_MODES",
     "dff",
     "insitu_calibration",
-    "background_noise_sd",
-    "low_signal_flags",
 ]
 
 F0_MODES = ("auto", "prestim", "percentile", "rolling", "bleach_fit")
@@ -518,91 +515,3 @@ def insitu_calibration(f340, f380, time_s, *, rmin_window_s: tuple[float, float]
     return {**med, "kd_nM": float(kd_nM), "keff_nM": float(kd_nM) * med["beta"],
             "per_roi": {"rmin": rmin, "rmax": rmax, "beta": beta}}
 
-
-def background_noise_sd(image, mask) -> float:
-    """Robust spatial noise SD of the background pixels of an image.
-
-    Parameters
-    ----------
-    image : array_like, shape (Y, X)
-        A time-averaged frame of one channel (camera counts).
-    mask : array_like of bool, shape (Y, X)
-        Background pixels (no ROI).
-
-    Returns
-    -------
-    float
-        ``1.4826 * median(|v - median(v)|)`` over the finite background values ``v``: the
-        SD of a normal distribution with that spread, insensitive to the few bright pixels
-        of unsegmented cells. NaN when fewer than 2 background pixels are finite.
-
-    Notes
-    -----
-    The background subtraction uses one level per frame; the background under a given ROI
-    differs from it by about this much (uneven illumination, haze, neuropil, camera
-    pattern), so a ROI whose background-subtracted F is not well above it has no
-    measurable baseline.
-
-    Examples
-    --------
-    >>> img = np.array([[10.0, 12.0], [14.0, 100.0]])
-    >>> round(background_noise_sd(img, img < 50), 4)
-    2.9652
-    """
-    img = np.asarray(image, dtype=np.float64)
-    m = np.asarray(mask, dtype=bool)
-    if m.shape != img.shape:
-        raise CaimgError(f"background mask has shape {m.shape}, the image {img.shape}: "
-                         "expected the same (rows, columns)")
-    v = img[m]
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return float("nan")
-    return float(1.482602218505602 * np.median(np.abs(v - np.median(v))))
-
-
-def low_signal_flags(baseline, background_sd, *, k: float = 1.5) -> np.ndarray:
-    """Which ROIs have no baseline clearly above the background noise.
-
-    Parameters
-    ----------
-    baseline : array_like, shape (T, R) or (R,)
-        Background-subtracted baseline of one channel (F0 from :func:`compute_f0`); a
-        (T, R) baseline is summarised by its median over time.
-    background_sd : float
-        Background noise SD of that channel (:func:`background_noise_sd`), same units.
-        NaN (no background pixels): only a baseline at or below zero is flagged.
-    k : float
-        A ROI is flagged when its baseline is below ``k * background_sd`` (or at or below
-        zero, or not finite).
-
-    Returns
-    -------
-    flags : ndarray of bool, shape (R,)
-
-    Notes
-    -----
-    dF/F0 and F340/F380 divide by this baseline. When it is within a few background SDs
-    of zero, an error of one background SD in the background under the ROI changes the
-    result by a factor of 3 or more and its sign can flip; such ROIs give dF/F0 values of
-    -8 or +60 on real movies. With ``k = 1.5`` (the default) a flagged ROI's baseline is
-    below about 93 % of a normal background's pixels, and an error of one background SD
-    changes its dF/F0 by a factor of 3 or more.
-
-    Examples
-    --------
-    >>> low_signal_flags(np.array([5.0, 50.0, -1.0]), 10.0, k=2.0).tolist()
-    [True, False, True]
-    """
-    b = np.asarray(baseline, dtype=np.float64)
-    if b.ndim == 2:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN
-            b = np.nanmedian(b, axis=0) if b.shape[0] else np.full(b.shape[1], np.nan)
-    elif b.ndim != 1:
-        raise CaimgError(f"'baseline' has shape {b.shape}: expected (R,) or (T, R)")
-    if not (math.isfinite(k) and k >= 0):
-        raise CaimgError(f"'low_signal_k' = {k!r}: expected a number >= 0")
-    limit = k * background_sd if math.isfinite(background_sd) else 0.0
-    with np.errstate(invalid="ignore"):
-        return ~np.isfinite(b) | (b <= 0) | (b < limit)

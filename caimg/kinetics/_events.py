@@ -169,7 +169,8 @@ def drift_level(ys, t, sigma, k, window_s):
     shorter than the window do not), then three times: leave out the samples more than
     ``k*sigma/2`` above the current level and take the running median of the rest. In the
     first and last half window, where a centred median sees one side only and lags a
-    drift, the level is a straight line fitted to the kept samples of that whole window.
+    drift, the level is blended into a straight line fitted to the kept samples of that
+    whole window (all line at the end frame, all median half a window in).
     Stretches where every sample was left out (an event longer than the window) are
     bridged linearly between their neighbours. With a window at least twice as long as
     the trace the level is constant and equals :func:`robust_level`.
@@ -212,20 +213,24 @@ def drift_level(ys, t, sigma, k, window_s):
 
 
 def _line_ends(level, ys, t, keep, w):
-    """Replace the first and last half windows of a running median by a straight line
-    fitted to the kept samples of the first and last whole window: a centred median
-    there sees only one side and lags a drifting trace by a quarter window.
+    """Blend the first and last half windows of a running median into a straight line
+    fitted to the kept samples of the first and last whole window (weight 1 at the end
+    frame, falling linearly to 0 half a window in): a centred median there sees only one
+    side and lags a drifting trace by up to a quarter window.
     """
     T = ys.size
     h = w // 2
     if T <= w or h == 0:
         return level
     out = level.copy()
-    for sl, ends in ((slice(0, w), slice(0, h)), (slice(T - w, T), slice(T - h, T))):
+    ramp = np.arange(h, 0, -1) / h  # weight of the line: 1 at the end, -> 0 inwards
+    for sl, ends, wt in ((slice(0, w), slice(0, h), ramp),
+                         (slice(T - w, T), slice(T - h, T), ramp[::-1])):
         m = keep[sl]
         if np.count_nonzero(m) >= 3:
             slope, icpt = np.polyfit(t[sl][m] - t[sl][0], ys[sl][m], 1)
-            out[ends] = icpt + slope * (t[ends] - t[sl][0])
+            line = icpt + slope * (t[ends] - t[sl][0])
+            out[ends] = wt * line + (1 - wt) * level[ends]
     return out
 
 
@@ -258,7 +263,8 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
         return []
     d = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # end exclusive
-    runs = [[s, e] for s, e in zip(starts, ends, strict=True) if np.nanmax(ys[s:e] - hi_thr[s:e]) > 0]
+    runs = [[s, e] for s, e in zip(starts, ends, strict=True)
+            if np.nanmax(ys[s:e] - hi_thr[s:e]) > 0]
     merged = []
     for s, e in runs:
         if merged and t[s] - t[merged[-1][1] - 1] < min_separation_s:
@@ -270,7 +276,7 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
 
 def detect_events(trace, time_s, *, threshold_k: float = 5.0, min_duration_s: float = 0.0,
                   min_separation_s: float = 0.0, smooth_frames: int = 3,
-                  drift_window_s: float | None = None):
+                  drift_window_s: float | None = 30.0):
     """Find transients in one trace.
 
     Parameters
@@ -281,16 +287,17 @@ def detect_events(trace, time_s, *, threshold_k: float = 5.0, min_duration_s: fl
         An event is a run of frames where the smoothed trace exceeds
         ``level + threshold_k/2 * sd`` and reaches ``level + threshold_k * sd`` somewhere,
         with ``sd`` from :func:`noise_sd` and ``level`` the median of the frames outside
-        events.
+        events (a running one, see ``drift_window_s``).
     min_duration_s : float
         Runs shorter than this (first to last frame) are dropped.
     min_separation_s : float
         Runs closer than this to the previous one are merged into it.
     smooth_frames : int
         Centred moving-average length used for detection only.
-    drift_window_s : float, optional
-        When given, ``level`` follows slow drift: :func:`drift_level` over a running window
-        of this many seconds instead of one constant for the whole trace.
+    drift_window_s : float or None, default 30
+        ``level`` follows slow drift: :func:`drift_level` over a running window of this
+        many seconds (the default of ``kinetics.drift_window_s``); None: one constant
+        level for the whole trace (:func:`robust_level`).
 
     Returns
     -------

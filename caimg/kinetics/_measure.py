@@ -387,13 +387,14 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
 def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
     """No stimulus time: events found above a baseline that follows slow drift.
 
-    (sig13, issue 13.) The trace minus its :func:`drift_level` is measured like
+    (sig13, issue 13.) Events are found above the trace's :func:`drift_level`, like
     ``events="all"``: hysteresis runs above ``event_threshold_k`` noise SDs are candidates,
     and one is an event when its amplitude exceeds ``responder_k`` noise SDs (noise SD: the
     larger of the frame-to-frame SD and the SD of the trace below its baseline, so slow
-    wander the baseline does not follow counts as noise). ``baseline`` and ``peak`` are
-    reported on the signal's scale: the drift level at the peak is added back, so
-    ``amplitude`` is the rise above the drifting baseline. ``responder`` is True on every
+    wander the baseline does not follow counts as noise). Each event is measured on the
+    trace with the drift before it flattened to the level at its start, so ``baseline`` is
+    the drift level where the event begins and ``amplitude`` the rise above it; the event
+    itself is measured as recorded. ``responder`` is True on every
     event row: a ROI is a responder exactly when it had at least one event.
     ``"single"``: the event of largest amplitude (``event = 1``); ``"all"``: every event,
     numbered 1, 2, ... No event: one row with ``responder = False``, the median drift level
@@ -407,21 +408,22 @@ def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
     if np.isfinite(below).sum() >= 3:
         sigma = max(sigma, float(-np.nanpercentile(below, 15.865)))
         level = drift_level(tr.ys, t, sigma, k, o.drift_window_s)
-    flat = _Trace(y=tr.y - level, ys=tr.ys - level, t=t, sigma=sigma)
-    runs = event_runs(flat.ys, t, 0.0, sigma, k, o.min_event_duration_s,
+    runs = event_runs(tr.ys, t, level, sigma, k, o.min_event_duration_s,
                       o.min_event_separation_s)
     found = []
     for n, (s, e) in enumerate(runs):
         win = _Window(i_lo=s, i_peak_hi=e, i_hi=runs[n + 1][0] if n + 1 < len(runs) else T,
                       i_prev=runs[n - 1][1] if n else 0)
-        r = _measure_one(flat, win, o, roi=roi, event=n + 1, baseline_sel=None,
-                         fallback_level=0.0, stim=None)
+        # the drift before the event is flattened to its level at the event's start, so
+        # the pre-onset baseline does not lag it; the event itself is measured as recorded
+        # (a long decay is not cut by a level that partly follows it)
+        lift = level[:s] - level[s]
+        ev = _Trace(y=np.concatenate([tr.y[:s] - lift, tr.y[s:]]),
+                    ys=np.concatenate([tr.ys[:s] - lift, tr.ys[s:]]), t=t, sigma=sigma)
+        r = _measure_one(ev, win, o, roi=roi, event=n + 1, baseline_sel=None,
+                         fallback_level=float(level[s]), stim=None)
         if r.responder:
-            lv = float(np.interp(r.peak_time_s, t, level))
-            fit = r.decay_fit
-            found.append(replace(r, baseline=r.baseline + lv, peak=r.peak + lv,
-                                 decay_fit=None if fit is None else
-                                 (fit[0] + lv, fit[1], fit[2], fit[3])))
+            found.append(r)
     if o.events == "single" and found:
         found = [max(found, key=lambda r: r.amplitude)]
     if not found:

@@ -30,7 +30,7 @@ def test_drift_level_follows_a_drift_to_the_ends(t):
     y = _loading(t)
     lv = drift_level(y, t, 0.01, 5.0, 30.0)
     # within a small fraction of the threshold (5 x 0.01) everywhere, the ends included
-    assert np.max(np.abs(lv - y)) < 0.01
+    assert np.max(np.abs(lv - y)) < 0.02  # a plain running median: 0.033 at the start
     # a window much longer than the trace: one constant level, the robust median
     flat = np.random.default_rng(0).normal(1.0, 0.01, t.size)
     lv = drift_level(flat, t, 0.01, 5.0, 1000.0)
@@ -50,11 +50,11 @@ def test_drift_level_ignores_events(t):
 def test_events_found_against_the_drift_not_the_drift_itself(t):
     rng = np.random.default_rng(2)
     y = _loading(t) + _event(t, 40.0, 0.6) + _event(t, 110.0, 0.6) + rng.normal(0, 0.02, t.size)
-    ev = detect_events(y, t, drift_window_s=30.0)
+    ev = detect_events(y, t)
     assert len(ev) == 2
     assert np.abs(t[ev[:, 1]] - np.array([41.0, 111.0])).max() <= 1.0
     # the old constant level calls the loaded late half one long event
-    old = detect_events(y, t)
+    old = detect_events(y, t, drift_window_s=None)
     assert len(old) != 2 or np.abs(t[old[:, 1]] - np.array([41.0, 111.0])).max() > 1.0
 
 

@@ -1,5 +1,5 @@
-"""Honest signals (issue 13): low-signal ROIs flagged and not reported as numbers; with no
-stimulus, loading drift is not a response."""
+"""caimg.signal_quality and honest signals (issue 13): low-signal ROIs are flagged and not
+reported as numbers; with no stimulus time, loading drift is not a response."""
 
 import warnings
 
@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 from caimg.config import PipelineConfig, SignalConfig
 from caimg.kinetics import measure_kinetics
 from caimg.pipeline import process_recording, resolve_pipeline
-from caimg.signals import background_noise_sd, low_signal_flags
+from caimg.signal_quality import background_noise_sd, low_signal_flags
 from caimg.synthetic import make_recording
 
 
