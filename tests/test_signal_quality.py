@@ -131,3 +131,34 @@ def test_no_stimulus_responders_and_event_times(indicator, seed):
         old = measure_kinetics(d, res.trace_matrix("dff")[0], roi_ids=ids, drift_window_s=None)
         old_call = old.set_index("roi")["responder"].reindex(truth.index)
         assert (old_call == truth["responder"]).mean() < 0.8
+
+
+def test_real_movies_report_no_impossible_dff(shared_data):
+    """On the OptiNiSt 2P GCaMP movie (no stimulus) ROIs near the background gave dF/F0
+    below -1 (a negative fluorescence) before; they are flagged now. The DynClust Fura-2
+    glomerulus (F0 about 2 background SDs) keeps its numbers."""
+    import tifffile
+
+    import caimg
+    from caimg.recording import Recording
+
+    def run(path, n, dt, **kw):
+        stack = np.ascontiguousarray(tifffile.imread(path)[:n])
+        rec = Recording(channels={"f": stack}, frame_interval_s=dt, frame_interval_source="given",
+                        pixel_size_um=None, source=(), layout="single", name=path.stem,
+                        metadata={})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return caimg.run(rec, pipeline="fluo4", **kw)
+
+    res = run(shared_data / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff", 600, 1 / 30)
+    assert res.rois["low_signal"].any()
+    accepted = res.rois.loc[res.rois["accepted"], "roi"]
+    d = res.traces.loc[res.traces["roi"].isin(accepted), "dff"]
+    assert d.notna().all() and d.min() > -1.0
+    every = run(shared_data / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff", 600,
+                1 / 30, **{"kinetics.events": "all"})
+    assert (set(every.kinetics.loc[every.kinetics["responder"], "roi"])
+            == set(res.kinetics.loc[res.kinetics["responder"], "roi"]))  # had an event
+    fura = run(shared_data / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif", 128, 1.0)
+    assert not fura.rois["low_signal"].any() and fura.traces["dff"].notna().all()
