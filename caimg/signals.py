@@ -514,4 +514,3 @@ def insitu_calibration(f340, f380, time_s, *, rmin_window_s: tuple[float, float]
                (("rmin", rmin), ("rmax", rmax), ("beta", beta))}
     return {**med, "kd_nM": float(kd_nM), "keff_nM": float(kd_nM) * med["beta"],
             "per_roi": {"rmin": rmin, "rmax": rmax, "beta": beta}}
-
