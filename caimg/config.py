@@ -167,6 +167,7 @@ class SignalConfig:
     f0_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))
     # background-subtracted F380 at or below this fraction of its ROI median -> NaN ratio
     min_denominator: float = field(default=1e-6, metadata=_range(0, None))
+    low_signal_k: float = field(default=1.5, metadata=_range(0, None))  # README low_signal
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
@@ -191,6 +192,7 @@ class KineticsConfig:
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
     # smoothing (frames) used only to locate features, never for reported values
     smooth_frames: int = field(default=3, metadata=_range(1, None))
+    drift_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))  # README
     # named treatment times in seconds, e.g. {ATP = 30.0, ionomycin = 120.0}; each gets peak,
     # AUC, maximum slope, latency and a responder call in treatments.csv. A treatments.csv
     # (recording, treatment, time_s) next to the recordings adds to these.
@@ -274,7 +276,7 @@ def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
                 event_threshold_k=kc.event_threshold_k,
                 min_event_duration_s=kc.min_event_duration_s,
                 min_event_separation_s=kc.min_event_separation_s,
-                decay_fit_start=kc.decay_fit_start,
+                decay_fit_start=kc.decay_fit_start, drift_window_s=kc.drift_window_s,
                 decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
                 smooth_frames=kc.smooth_frames)
 

@@ -14,14 +14,14 @@ measured on the unsmoothed trace. Every definition, with its formula, is in
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import KINETICS_COLUMNS, KINETICS_DTYPES
-from ._events import event_runs, noise_sd, robust_level, smooth
+from ._events import drift_level, event_runs, noise_sd, robust_level, smooth
 from ._fit import fit_exponential
 
 __all__ = ["KINETICS_COLUMNS", "Response", "measure_kinetics", "measure_trace", "integrate"]
@@ -146,6 +146,7 @@ class _Options:
     decay_fit_start: str | float
     decay_fit_baseline_samples: int
     smooth_frames: int
+    drift_window_s: float | None = None
 
 
 def _checked_fit_start(fs):
@@ -181,6 +182,9 @@ def _checked_options(**o) -> _Options:
     nb = o["decay_fit_baseline_samples"]
     if isinstance(nb, bool) or not isinstance(nb, (int, np.integer)) or nb < 0:
         raise CaimgError(f"'decay_fit_baseline_samples' = {nb!r}: expected a whole number >= 0")
+    dw = o.get("drift_window_s")
+    if dw is not None and not (isinstance(dw, (int, float)) and math.isfinite(dw) and dw > 0):
+        raise CaimgError(f"'drift_window_s' = {dw!r}: expected a window in seconds > 0 or None")
     sf = o["smooth_frames"]
     if isinstance(sf, bool) or not isinstance(sf, (int, np.integer)) or sf < 1:
         raise CaimgError(f"'smooth_frames' = {sf!r}: expected a whole number >= 1")
@@ -362,6 +366,8 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
     if not math.isfinite(sigma):
         sigma = 0.0
     tr = _Trace(y=y, ys=smooth(y, o.smooth_frames), t=t, sigma=sigma)
+    if o.stimulus_time_s is None and o.drift_window_s is not None:
+        return _drift_responses(tr, o, roi)
     level = robust_level(tr.ys, sigma, o.event_threshold_k)
     runs = event_runs(tr.ys, t, level, sigma, o.event_threshold_k, o.min_event_duration_s,
                       o.min_event_separation_s)
@@ -378,12 +384,61 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
     return out
 
 
+def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
+    """No stimulus time: events found above a baseline that follows slow drift.
+
+    (sig13, issue 13.) Events are found above the trace's :func:`drift_level`, like
+    ``events="all"``: hysteresis runs above ``event_threshold_k`` noise SDs are candidates,
+    and one is an event when its amplitude exceeds ``responder_k`` noise SDs (noise SD: the
+    larger of the frame-to-frame SD and the SD of the trace below its baseline, so slow
+    wander the baseline does not follow counts as noise). Each event is measured on the
+    trace with the drift before it flattened to the level at its start, so ``baseline`` is
+    the drift level where the event begins and ``amplitude`` the rise above it; the event
+    itself is measured as recorded. ``responder`` is True on every
+    event row: a ROI is a responder exactly when it had at least one event.
+    ``"single"``: the event of largest amplitude (``event = 1``); ``"all"``: every event,
+    numbered 1, 2, ... No event: one row with ``responder = False``, the median drift level
+    as ``baseline`` and NaN kinetics (``event`` 1 for ``"single"``, 0 for ``"all"``).
+    """
+    t, T, k = tr.t, tr.y.size, o.event_threshold_k
+    level = drift_level(tr.ys, t, tr.sigma, k, o.drift_window_s)
+    with np.errstate(invalid="ignore"):
+        below = tr.y - level
+    sigma = tr.sigma
+    if np.isfinite(below).sum() >= 3:
+        sigma = max(sigma, float(-np.nanpercentile(below, 15.865)))
+        level = drift_level(tr.ys, t, sigma, k, o.drift_window_s)
+    runs = event_runs(tr.ys, t, level, sigma, k, o.min_event_duration_s,
+                      o.min_event_separation_s)
+    found = []
+    for n, (s, e) in enumerate(runs):
+        win = _Window(i_lo=s, i_peak_hi=e, i_hi=runs[n + 1][0] if n + 1 < len(runs) else T,
+                      i_prev=runs[n - 1][1] if n else 0)
+        # the drift before the event is flattened to its level at the event's start, so
+        # the pre-onset baseline does not lag it; the event itself is measured as recorded
+        # (a long decay is not cut by a level that partly follows it)
+        lift = level[:s] - level[s]
+        ev = _Trace(y=np.concatenate([tr.y[:s] - lift, tr.y[s:]]),
+                    ys=np.concatenate([tr.ys[:s] - lift, tr.ys[s:]]), t=t, sigma=sigma)
+        r = _measure_one(ev, win, o, roi=roi, event=n + 1, baseline_sel=None,
+                         fallback_level=float(level[s]), stim=None)
+        if r.responder:
+            found.append(r)
+    if o.events == "single" and found:
+        found = [max(found, key=lambda r: r.amplitude)]
+    if not found:
+        base = float(np.median(level)) if np.isfinite(level).any() else _NAN
+        return [_empty(roi, 1 if o.events == "single" else 0, baseline=base, sigma=sigma)]
+    return [replace(r, event=i + 1) for i, r in enumerate(found)]
+
+
 def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None = None,
                   baseline_window_s: float = 10.0, responder_k: float = 5.0,
                   events: str = "single", event_threshold_k: float = 5.0,
                   min_event_duration_s: float = 0.0, min_event_separation_s: float = 0.0,
                   decay_fit_start: str | float = "peak", decay_fit_baseline_samples: int = 0,
-                  smooth_frames: int = 3) -> list[Response]:
+                  smooth_frames: int = 3,
+                  drift_window_s: float | None = 30.0) -> list[Response]:
     """Measure the response(s) of one trace.
 
     Parameters
@@ -396,7 +451,7 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
         ROI id written into the responses.
     stimulus_time_s, baseline_window_s, responder_k, events, event_threshold_k, \
 min_event_duration_s, min_event_separation_s, decay_fit_start, \
-decay_fit_baseline_samples, smooth_frames
+decay_fit_baseline_samples, smooth_frames, drift_window_s
         As in :func:`measure_kinetics`.
 
     Returns
@@ -418,7 +473,7 @@ decay_fit_baseline_samples, smooth_frames
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        smooth_frames=smooth_frames, drift_window_s=drift_window_s)
     y = np.array(trace, dtype=np.float64)  # a copy: inputs are never modified
     if y.ndim != 1:
         raise CaimgError(f"'trace' has shape {y.shape}: expected (T,)")
@@ -429,7 +484,7 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
                      baseline_window_s=10.0, responder_k=5.0, events="single",
                      event_threshold_k=5.0, min_event_duration_s=0.0,
                      min_event_separation_s=0.0, decay_fit_start="peak",
-                     decay_fit_baseline_samples=0, smooth_frames=3):
+                     decay_fit_baseline_samples=0, smooth_frames=3, drift_window_s=30.0):
     """Response kinetics of every ROI.
 
     Parameters
@@ -466,6 +521,12 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
         (0 = decay samples only; Hess et al. 2019 used 7).
     smooth_frames : int
         Moving-average length used only to locate features.
+    drift_window_s : float or None, default 30
+        Only without ``stimulus_time_s``: events are runs above a baseline that follows
+        slow drift (running median of the samples outside events over this many seconds),
+        an event's amplitude must exceed ``responder_k`` noise SDs, and ``responder``
+        means "had at least one event" (``"single"``: the largest event is reported).
+        None: one constant level for the whole trace.
 
     Returns
     -------
@@ -490,7 +551,7 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        smooth_frames=smooth_frames, drift_window_s=drift_window_s)
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
