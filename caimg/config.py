@@ -187,6 +187,9 @@ class KineticsConfig:
     decay_fit_start: str | float = "peak"
     # also fit this many baseline samples jointly with the decay (0 = decay only)
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
+    # decay asymptote: "free", or "auto" = tied to the baseline frames unless a free one
+    # fits significantly better (for bleach-free signals such as the Fura-2 ratio)
+    decay_fit_asymptote: Literal["free", "auto"] = "free"
     # smoothing (frames) used only to locate features, never for reported values
     smooth_frames: int = field(default=3, metadata=_range(1, None))
     # named treatment times in seconds, e.g. {ATP = 30.0, ionomycin = 120.0}; each gets peak,
@@ -274,6 +277,7 @@ def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
                 min_event_separation_s=kc.min_event_separation_s,
                 decay_fit_start=kc.decay_fit_start,
                 decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
+                decay_fit_asymptote=kc.decay_fit_asymptote,
                 smooth_frames=kc.smooth_frames)
 
 

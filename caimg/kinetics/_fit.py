@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExpFit", "fit_exponential"]
+__all__ = ["ExpFit", "fit_exponential", "fit_exponential_on_line"]
 
 _NAN = float("nan")
 
@@ -149,3 +149,76 @@ def fit_exponential(time_s, y, *, t0: float | None = None, baseline=None) -> Exp
     ss_tot = float(np.sum((yy - yy.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
     return ExpFit(c=c, a=a, t0=t0, tau=tau, r2=r2, n=int(tt.size))
+
+
+def fit_exponential_on_line(time_s, y, baseline_time_s, baseline, *, t0: float | None = None):
+    """Least-squares fit of an exponential decay onto a straight baseline:
+    ``y = c + s*(t - t0) + a*exp(-(t - t0)/tau)`` on the decay samples and
+    ``y = c + s*(t - t0)`` on the baseline samples, fitted jointly.
+
+    Parameters
+    ----------
+    time_s, y : array_like, shape (n,)
+        Times (s) and values of the decay phase. Non-finite values are dropped.
+    baseline_time_s, baseline : array_like, shape (m,)
+        Times (s) and values of baseline samples (before the response) that share the line.
+    t0 : float, optional
+        Time origin; default the first time in ``time_s``.
+
+    Returns
+    -------
+    (fit, slope) : (ExpFit, float) or None
+        ``fit`` holds ``c`` (the line's value at ``t0``), ``a``, ``t0``, ``tau`` and ``r2``
+        over every fitted sample; ``slope`` is ``s`` (signal units per s). None when fewer
+        than 3 finite decay samples or 2 finite baseline samples are given, or no finite
+        fit exists.
+
+    Notes
+    -----
+    ``c``, ``s`` and ``a`` enter linearly: for each tau of a log-spaced grid (as in
+    :func:`fit_exponential`) they are solved by linear least squares (variable
+    projection); a bounded 1-D search over log(tau) around the best grid point refines it.
+    """
+    from scipy.optimize import minimize_scalar
+
+    t = np.asarray(time_s, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(y)
+    t, y = t[ok], y[ok]
+    tb = np.asarray(baseline_time_s, dtype=np.float64)
+    yb = np.asarray(baseline, dtype=np.float64)
+    okb = np.isfinite(tb) & np.isfinite(yb)
+    tb, yb = tb[okb], yb[okb]
+    if t.size < 3 or tb.size < 2:
+        return None
+    t0 = float(t[0]) if t0 is None else float(t0)
+    span = float(t.max() - t.min())
+    steps = np.diff(np.sort(t))
+    if not span > 0 or not np.any(steps > 0):
+        return None
+    lo, hi = 0.1 * float(steps[steps > 0].min()), 100.0 * span
+    x = np.concatenate([tb - t0, t - t0])
+    yy = np.concatenate([yb, y])
+    decay = np.concatenate([np.zeros(tb.size, bool), np.ones(t.size, bool)])
+
+    def solve(tau):
+        e = np.where(decay, np.exp(-np.where(decay, x, 0.0) / tau), 0.0)
+        design = np.stack([np.ones_like(x), x, e], axis=1)
+        coef, *_ = np.linalg.lstsq(design, yy, rcond=None)
+        res = yy - design @ coef
+        return float(res @ res), coef
+
+    taus = np.geomspace(lo, hi, 48)
+    sse = np.array([solve(tau)[0] for tau in taus])
+    sse = np.where(np.isfinite(sse), sse, np.inf)
+    k = int(np.argmin(sse))
+    kl, kh = max(k - 1, 0), min(k + 1, taus.size - 1)
+    r = minimize_scalar(lambda lt: solve(math.exp(lt))[0],
+                        bounds=(math.log(taus[kl]), math.log(taus[kh])), method="bounded")
+    tau = math.exp(r.x) if solve(math.exp(r.x))[0] <= sse[k] else float(taus[k])
+    ss_res, (c, slope, a) = solve(tau)
+    if not all(math.isfinite(v) for v in (c, slope, a, tau, ss_res)):
+        return None
+    ss_tot = float(np.sum((yy - yy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
+    return ExpFit(c=float(c), a=float(a), t0=t0, tau=tau, r2=r2, n=int(yy.size)), float(slope)

@@ -22,11 +22,16 @@ from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import KINETICS_COLUMNS, KINETICS_DTYPES
 from ._events import event_runs, noise_sd, robust_level, smooth
-from ._fit import fit_exponential
+from ._fit import fit_exponential, fit_exponential_on_line
 
 __all__ = ["KINETICS_COLUMNS", "Response", "measure_kinetics", "measure_trace", "integrate"]
 
 _NAN = float("nan")
+_ASYMPTOTES = ("auto", "free")
+#: ``decay_fit_asymptote = "auto"``: the asymptote stays tied to the baseline unless freeing
+#: it lowers the sum of squares by more than this many noise variances (the 99 % point of
+#: chi-squared with 1 degree of freedom: a likelihood-ratio test at p = 0.01)
+_FREE_ASYMPTOTE_CHI2 = 6.635
 
 
 def _cross_before(t, y, i_peak, level, i_min):
@@ -122,6 +127,10 @@ class Response:
     decay_fit: tuple[float, float, float, float] | None = None  # (c, a, t0, tau)
     decay_fit_start_s: float = _NAN
     decay_fit_end_s: float = _NAN
+    # slope (signal units / s) of the baseline line under the fitted decay: the drawn decay
+    # is c + slope * (t - t0) + a * exp(-(t - t0) / tau); 0 unless decay_fit_asymptote =
+    # "auto" chose a sloping baseline
+    decay_fit_slope: float = 0.0
 
     def row(self) -> dict:
         """The table row: exactly :data:`KINETICS_COLUMNS`."""
@@ -145,6 +154,7 @@ class _Options:
     min_event_separation_s: float
     decay_fit_start: str | float
     decay_fit_baseline_samples: int
+    decay_fit_asymptote: str
     smooth_frames: int
 
 
@@ -178,6 +188,10 @@ def _checked_options(**o) -> _Options:
     if st is not None and not (isinstance(st, (int, float)) and math.isfinite(st)):
         raise CaimgError(f"'stimulus_time_s' = {st!r}: expected a time in seconds or None")
     o["decay_fit_start"] = _checked_fit_start(o["decay_fit_start"])
+    if o["decay_fit_asymptote"] not in _ASYMPTOTES:
+        raise CaimgError(f"'decay_fit_asymptote' = {o['decay_fit_asymptote']!r}: expected "
+                         "'auto' (tied to the baseline unless a free asymptote fits "
+                         "significantly better) or 'free'")
     nb = o["decay_fit_baseline_samples"]
     if isinstance(nb, bool) or not isinstance(nb, (int, np.integer)) or nb < 0:
         raise CaimgError(f"'decay_fit_baseline_samples' = {nb!r}: expected a whole number >= 0")
@@ -263,21 +277,73 @@ def _baseline(tr: _Trace, win: _Window, ip, baseline_sel, fallback_level, window
 
 
 def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
-    """Decay fit of one response: (tau, r2, fit parameters or None, first fitted frame)."""
+    """Decay fit of one response: (tau, r2, fit parameters or None, first fitted frame,
+    baseline slope)."""
     y, t = tr.y, tr.t
     fs = o.decay_fit_start
     if fs == "peak":
         j0 = ip
     else:
         _, j0 = _cross_after(t, y, ip, base + fs * amp, win.i_hi)
-    fit = None
+    fit, slope = None, 0.0
     if j0 >= 0 and win.i_hi - j0 >= 3:
+        td, yd = t[j0:win.i_hi], y[j0:win.i_hi]
         nb = int(o.decay_fit_baseline_samples)
-        bl = y[bl_idx[:nb]] if nb and bl_idx.size else None
-        fit = fit_exponential(t[j0:win.i_hi], y[j0:win.i_hi], baseline=bl)
+        if nb:
+            fit = fit_exponential(td, yd, baseline=y[bl_idx[:nb]] if bl_idx.size else None)
+        else:
+            fit = fit_exponential(td, yd)
+            if o.decay_fit_asymptote == "auto":
+                fit, slope = _tied_or_free(td, yd, t[bl_idx], y[bl_idx], fit, amp, tr.sigma)
     if fit is not None and fit.a * amp > 0:
-        return fit.tau, fit.r2, (fit.c, fit.a, fit.t0, fit.tau), j0
-    return _NAN, _NAN, None, j0
+        return fit.tau, fit.r2, (fit.c, fit.a, fit.t0, fit.tau), j0, slope
+    return _NAN, _NAN, None, j0, 0.0
+
+
+def _sse(y, model):
+    """Sum of squared residuals of the finite samples (inf when the model overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = y - model
+    r = r[np.isfinite(y)]
+    v = float(r @ r)
+    return v if math.isfinite(v) else math.inf
+
+
+def _tied_or_free(td, yd, tb, yb, free, amp, sigma):
+    """``decay_fit_asymptote = "auto"``: the decay fit with its asymptote tied to the
+    baseline unless the data show it settles elsewhere; returns (fit, baseline slope).
+
+    A decay cut by the end of the recording (or by the next event) pins a free asymptote
+    poorly, and ``c`` and ``tau`` trade off against each other; tying ``c`` to the baseline
+    frames removes most of that scatter. Three models are compared on the decay and
+    baseline frames together: the asymptote tied to a flat baseline (baseline frames
+    ``y = c``, fitted jointly), tied to a sloping one (``y = c + s*(t - t0)`` before and
+    under the decay: slow drift), and free (``free``; the baseline frames about their own
+    mean). Each is scored by its sum of squares plus ``_FREE_ASYMPTOTE_CHI2 * sigma**2``
+    per parameter beyond the flat model (the 1 % point of the likelihood-ratio test for one
+    parameter); the lowest score wins, ties to the simpler model.
+    """
+    ok = np.isfinite(tb) & np.isfinite(yb)
+    tb, yb = tb[ok], yb[ok]
+    if yb.size == 0:
+        return free, 0.0
+    penalty = _FREE_ASYMPTOTE_CHI2 * sigma * sigma
+    cands = []  # (score, complexity, fit, slope)
+    tied = fit_exponential(td, yd, baseline=yb)
+    if tied is not None and tied.a * amp > 0:
+        cands.append((_sse(yd, tied(td)) + _sse(yb, tied.c), 0, tied, 0.0))
+    line = fit_exponential_on_line(td, yd, tb, yb)
+    if line is not None and line[0].a * amp > 0:
+        f, slope = line
+        score = _sse(yd, f(td) + slope * (td - f.t0)) + _sse(yb, f.c + slope * (tb - f.t0))
+        cands.append((score + penalty, 1, f, slope))
+    if free is not None and free.a * amp > 0:
+        cands.append((_sse(yd, free(td)) + _sse(yb, yb.mean()) + penalty, 2, free, 0.0))
+    cands = [c for c in cands if math.isfinite(c[0])]
+    if not cands:
+        return free, 0.0
+    best = min(cands, key=lambda c: (c[0], c[1]))
+    return best[2], best[3]
 
 
 def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_sel,
@@ -314,7 +380,7 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
     t_half_up = _cross_before(t, y, ip, base + 0.5 * amp, win.i_prev)
     t_half_dn, _ = _cross_after(t, y, ip, base + 0.5 * amp, win.i_hi)
     t_peak = float(t[ip])
-    tau, r2, params, j0 = _decay(tr, win, ip, base, amp, bl_idx, o)
+    tau, r2, params, j0, slope = _decay(tr, win, ip, base, amp, bl_idx, o)
     return Response(responder=True, onset_s=onset,
                     time_to_peak_s=t_peak - (stim if stim is not None else onset),
                     rise_time_s=t90 - t10, decay_tau_s=tau, decay_r2=r2,
@@ -322,7 +388,7 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
                     t10_s=t10, t90_s=t90, half_rise_s=t_half_up, half_fall_s=t_half_dn,
                     decay_fit=params,
                     decay_fit_start_s=float(t[j0]) if j0 >= 0 else _NAN,
-                    decay_fit_end_s=t_end, **common)
+                    decay_fit_end_s=t_end, decay_fit_slope=slope, **common)
 
 
 def _single_response(tr: _Trace, runs, level, o: _Options, roi):
@@ -383,7 +449,7 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
                   events: str = "single", event_threshold_k: float = 5.0,
                   min_event_duration_s: float = 0.0, min_event_separation_s: float = 0.0,
                   decay_fit_start: str | float = "peak", decay_fit_baseline_samples: int = 0,
-                  smooth_frames: int = 3) -> list[Response]:
+                  decay_fit_asymptote: str = "free", smooth_frames: int = 3) -> list[Response]:
     """Measure the response(s) of one trace.
 
     Parameters
@@ -396,7 +462,7 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
         ROI id written into the responses.
     stimulus_time_s, baseline_window_s, responder_k, events, event_threshold_k, \
 min_event_duration_s, min_event_separation_s, decay_fit_start, \
-decay_fit_baseline_samples, smooth_frames
+decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames
         As in :func:`measure_kinetics`.
 
     Returns
@@ -418,7 +484,7 @@ decay_fit_baseline_samples, smooth_frames
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames)
     y = np.array(trace, dtype=np.float64)  # a copy: inputs are never modified
     if y.ndim != 1:
         raise CaimgError(f"'trace' has shape {y.shape}: expected (T,)")
@@ -429,7 +495,8 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
                      baseline_window_s=10.0, responder_k=5.0, events="single",
                      event_threshold_k=5.0, min_event_duration_s=0.0,
                      min_event_separation_s=0.0, decay_fit_start="peak",
-                     decay_fit_baseline_samples=0, smooth_frames=3):
+                     decay_fit_baseline_samples=0, decay_fit_asymptote="free",
+                     smooth_frames=3):
     """Response kinetics of every ROI.
 
     Parameters
@@ -464,6 +531,15 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
     decay_fit_baseline_samples : int
         Fit the first this-many frames of the baseline window jointly as ``y = c``
         (0 = decay samples only; Hess et al. 2019 used 7).
+    decay_fit_asymptote : {"free", "auto"}
+        With ``decay_fit_baseline_samples = 0``: ``"free"`` fits the decay samples alone
+        (``c`` free); ``"auto"`` ties ``c`` to the baseline frames (all of them, fitted
+        jointly, optionally on a sloping line) unless a free ``c`` fits significantly
+        better (likelihood-ratio test at p = 0.01 with the trace's noise SD). ``"auto"``
+        roughly halves the scatter of tau on decays cut short by the end of the recording;
+        use it on signals whose baseline does not drift (the Fura-2 ratio): a dF/F0 with a
+        constant F0 on a bleaching recording drifts by less than the test can see per
+        trace and biases the tied tau.
     smooth_frames : int
         Moving-average length used only to locate features.
 
@@ -490,7 +566,7 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames)
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
