@@ -28,6 +28,9 @@ __all__ = ["KINETICS_COLUMNS", "Response", "measure_kinetics", "measure_trace", 
 
 _NAN = float("nan")
 _ASYMPTOTES = ("auto", "free")
+#: frame-to-frame changes below this fraction of a trace's magnitude are float rounding
+#: (e.g. a ratio of two constant channels), not noise: such a trace counts as noiseless
+_ROUNDING = 1e-12
 #: ``decay_fit_asymptote = "auto"``: the asymptote stays tied to the baseline unless freeing
 #: it lowers the sum of squares by more than this many noise variances (the 99 % point of
 #: chi-squared with 1 degree of freedom: a likelihood-ratio test at p = 0.01)
@@ -361,7 +364,10 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
         return _empty(roi, event, sigma=sigma)
     amp = peak - base
     snr = amp / sigma if sigma > 0 else _NAN
-    responder = bool(amp > o.responder_k * sigma) if sigma > 0 else bool(amp > 0)
+    if sigma > 0:
+        responder = bool(amp > o.responder_k * sigma)
+    else:  # noiseless: any rise above rounding
+        responder = bool(amp > _ROUNDING * max(abs(peak), abs(base)))
     t_end = float(t[win.i_hi - 1])
     t90 = _cross_before(t, y, ip, base + 0.9 * amp, win.i_prev)
     t10 = _cross_before(t, y, ip, base + 0.1 * amp, win.i_prev)
@@ -425,7 +431,7 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
     if T < 3 or np.isfinite(y).sum() < 3:
         return [_empty(roi, 1 if o.events == "single" else 0)]
     sigma = noise_sd(y)
-    if not math.isfinite(sigma):
+    if not math.isfinite(sigma) or sigma <= _ROUNDING * float(np.nanmax(np.abs(y))):
         sigma = 0.0
     tr = _Trace(y=y, ys=smooth(y, o.smooth_frames), t=t, sigma=sigma)
     level = robust_level(tr.ys, sigma, o.event_threshold_k)

@@ -210,6 +210,20 @@ def test_auto_asymptote_follows_a_sloping_baseline():
     assert len(slopes) > 50 and np.median(slopes) == pytest.approx(-0.03, rel=0.2)
 
 
+def test_rounding_is_not_noise_nor_a_response():
+    # a flat ratio of two constant channels wobbles at float rounding: not a responder
+    t = _time(0.5)
+    f340 = np.full(t.size, 0.3 * 1234.5)
+    f380 = 1234.5 * (1 + 1e-15 * (np.arange(t.size) % 3))
+    flat = f340 / f380
+    assert noise_sd(flat) < 1e-14 and np.ptp(flat) > 0
+    r, = measure_trace(flat, t, stimulus_time_s=TS)
+    assert not r.responder and np.isnan(r.snr)
+    y, _ = exp_rise_decay(t)
+    r, = measure_trace(y * (1 + 1e-15 * (np.arange(t.size) % 2)), t, stimulus_time_s=TS)
+    assert r.responder
+
+
 def test_noise_only_is_not_a_responder():
     rng = np.random.default_rng(2)
     t = _time(0.5)
