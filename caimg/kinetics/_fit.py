@@ -1,4 +1,7 @@
-"""Single-exponential decay fit: :class:`ExpFit` and :func:`fit_exponential`."""
+"""Single-exponential decay fits: :class:`ExpFit`, :func:`fit_exponential` (free or
+baseline-shared asymptote), :func:`fit_exponential_on_line` (onto a sloping baseline) and
+:func:`fit_tied_or_free` (the choice between them of ``decay_fit_asymptote = "auto"``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExpFit", "fit_exponential", "fit_exponential_on_line"]
+__all__ = ["ExpFit", "fit_exponential", "fit_exponential_on_line", "fit_tied_or_free"]
 
 _NAN = float("nan")
+#: :func:`fit_tied_or_free`: the cost of one more parameter in noise variances, the 99 %
+#: point of chi-squared with 1 degree of freedom (a likelihood-ratio test at p = 0.01)
+_FREE_ASYMPTOTE_CHI2 = 6.635
 
 
 @dataclass(frozen=True)
@@ -222,3 +228,68 @@ def fit_exponential_on_line(time_s, y, baseline_time_s, baseline, *, t0: float |
     ss_tot = float(np.sum((yy - yy.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
     return ExpFit(c=float(c), a=float(a), t0=t0, tau=tau, r2=r2, n=int(yy.size)), float(slope)
+
+
+def _sse(y, model):
+    """Sum of squared residuals of the finite samples (inf when the model overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = y - model
+    r = r[np.isfinite(y)]
+    v = float(r @ r)
+    return v if math.isfinite(v) else math.inf
+
+
+def fit_tied_or_free(td, yd, tb, yb, free, amp, sigma):
+    """The decay fit with its asymptote tied to the baseline unless the data show it
+    settles elsewhere (``decay_fit_asymptote = "auto"`` of :func:`measure_kinetics`).
+
+    A decay cut by the end of the recording (or by the next event) pins a free asymptote
+    poorly, and ``c`` and ``tau`` trade off against each other; tying ``c`` to the baseline
+    frames removes most of that scatter. Three models are compared on the decay and
+    baseline frames together: the asymptote tied to a flat baseline (baseline frames
+    ``y = c``, fitted jointly), tied to a sloping one (``y = c + s*(t - t0)`` before and
+    under the decay: slow drift), and free (``free``; the baseline frames about their own
+    mean). Each is scored by its sum of squares plus ``_FREE_ASYMPTOTE_CHI2 * sigma**2``
+    per parameter beyond the flat model (the 1 % point of the likelihood-ratio test for one
+    parameter); the lowest score wins, ties to the simpler model.
+
+    Parameters
+    ----------
+    td, yd : ndarray, shape (n,)
+        Times (s) and values of the decay samples.
+    tb, yb : ndarray, shape (m,)
+        Times (s) and values of the baseline frames; non-finite ones are dropped.
+    free : ExpFit or None
+        The free-asymptote fit of ``(td, yd)`` (:func:`fit_exponential`).
+    amp : float
+        The response amplitude: a fit whose ``a`` has the other sign is no decay.
+    sigma : float
+        Noise SD of the trace (signal units).
+
+    Returns
+    -------
+    (fit, slope) : (ExpFit or None, float)
+        The chosen fit and the slope of its baseline line (signal units / s; 0 unless the
+        sloping-baseline model won).
+    """
+    ok = np.isfinite(tb) & np.isfinite(yb)
+    tb, yb = tb[ok], yb[ok]
+    if yb.size == 0:
+        return free, 0.0
+    penalty = _FREE_ASYMPTOTE_CHI2 * sigma * sigma
+    cands = []  # (score, complexity, fit, slope)
+    tied = fit_exponential(td, yd, baseline=yb)
+    if tied is not None and tied.a * amp > 0:
+        cands.append((_sse(yd, tied(td)) + _sse(yb, tied.c), 0, tied, 0.0))
+    line = fit_exponential_on_line(td, yd, tb, yb)
+    if line is not None and line[0].a * amp > 0:
+        f, slope = line
+        score = _sse(yd, f(td) + slope * (td - f.t0)) + _sse(yb, f.c + slope * (tb - f.t0))
+        cands.append((score + penalty, 1, f, slope))
+    if free is not None and free.a * amp > 0:
+        cands.append((_sse(yd, free(td)) + _sse(yb, yb.mean()) + penalty, 2, free, 0.0))
+    cands = [c for c in cands if math.isfinite(c[0])]
+    if not cands:
+        return free, 0.0
+    best = min(cands, key=lambda c: (c[0], c[1]))
+    return best[2], best[3]

@@ -22,7 +22,7 @@ from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import KINETICS_COLUMNS, KINETICS_DTYPES
 from ._events import event_runs, noise_sd, robust_level, smooth
-from ._fit import fit_exponential, fit_exponential_on_line
+from ._fit import fit_exponential, fit_tied_or_free
 
 __all__ = ["KINETICS_COLUMNS", "Response", "measure_kinetics", "measure_trace", "integrate"]
 
@@ -31,10 +31,6 @@ _ASYMPTOTES = ("auto", "free")
 #: frame-to-frame changes below this fraction of a trace's magnitude are float rounding
 #: (e.g. a ratio of two constant channels), not noise: such a trace counts as noiseless
 _ROUNDING = 1e-12
-#: ``decay_fit_asymptote = "auto"``: the asymptote stays tied to the baseline unless freeing
-#: it lowers the sum of squares by more than this many noise variances (the 99 % point of
-#: chi-squared with 1 degree of freedom: a likelihood-ratio test at p = 0.01)
-_FREE_ASYMPTOTE_CHI2 = 6.635
 
 
 def _cross_before(t, y, i_peak, level, i_min):
@@ -280,8 +276,10 @@ def _baseline(tr: _Trace, win: _Window, ip, baseline_sel, fallback_level, window
 
 
 def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
-    """Decay fit of one response: (tau, r2, fit parameters or None, first fitted frame,
-    baseline slope)."""
+    """Decay fit of one response.
+
+    Returns (tau, r2, fit parameters or None, first fitted frame, baseline slope).
+    """
     y, t = tr.y, tr.t
     fs = o.decay_fit_start
     if fs == "peak":
@@ -297,56 +295,10 @@ def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
         else:
             fit = fit_exponential(td, yd)
             if o.decay_fit_asymptote == "auto":
-                fit, slope = _tied_or_free(td, yd, t[bl_idx], y[bl_idx], fit, amp, tr.sigma)
+                fit, slope = fit_tied_or_free(td, yd, t[bl_idx], y[bl_idx], fit, amp, tr.sigma)
     if fit is not None and fit.a * amp > 0:
         return fit.tau, fit.r2, (fit.c, fit.a, fit.t0, fit.tau), j0, slope
     return _NAN, _NAN, None, j0, 0.0
-
-
-def _sse(y, model):
-    """Sum of squared residuals of the finite samples (inf when the model overflows)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        r = y - model
-    r = r[np.isfinite(y)]
-    v = float(r @ r)
-    return v if math.isfinite(v) else math.inf
-
-
-def _tied_or_free(td, yd, tb, yb, free, amp, sigma):
-    """``decay_fit_asymptote = "auto"``: the decay fit with its asymptote tied to the
-    baseline unless the data show it settles elsewhere; returns (fit, baseline slope).
-
-    A decay cut by the end of the recording (or by the next event) pins a free asymptote
-    poorly, and ``c`` and ``tau`` trade off against each other; tying ``c`` to the baseline
-    frames removes most of that scatter. Three models are compared on the decay and
-    baseline frames together: the asymptote tied to a flat baseline (baseline frames
-    ``y = c``, fitted jointly), tied to a sloping one (``y = c + s*(t - t0)`` before and
-    under the decay: slow drift), and free (``free``; the baseline frames about their own
-    mean). Each is scored by its sum of squares plus ``_FREE_ASYMPTOTE_CHI2 * sigma**2``
-    per parameter beyond the flat model (the 1 % point of the likelihood-ratio test for one
-    parameter); the lowest score wins, ties to the simpler model.
-    """
-    ok = np.isfinite(tb) & np.isfinite(yb)
-    tb, yb = tb[ok], yb[ok]
-    if yb.size == 0:
-        return free, 0.0
-    penalty = _FREE_ASYMPTOTE_CHI2 * sigma * sigma
-    cands = []  # (score, complexity, fit, slope)
-    tied = fit_exponential(td, yd, baseline=yb)
-    if tied is not None and tied.a * amp > 0:
-        cands.append((_sse(yd, tied(td)) + _sse(yb, tied.c), 0, tied, 0.0))
-    line = fit_exponential_on_line(td, yd, tb, yb)
-    if line is not None and line[0].a * amp > 0:
-        f, slope = line
-        score = _sse(yd, f(td) + slope * (td - f.t0)) + _sse(yb, f.c + slope * (tb - f.t0))
-        cands.append((score + penalty, 1, f, slope))
-    if free is not None and free.a * amp > 0:
-        cands.append((_sse(yd, free(td)) + _sse(yb, yb.mean()) + penalty, 2, free, 0.0))
-    cands = [c for c in cands if math.isfinite(c[0])]
-    if not cands:
-        return free, 0.0
-    best = min(cands, key=lambda c: (c[0], c[1]))
-    return best[2], best[3]
 
 
 def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_sel,
