@@ -36,6 +36,7 @@ from .errors import ConfigError, RoiError, StackReadError
 from .indicators import SignalOutput, get_indicator
 from .recording import Recording
 from .result import KINETICS_COLUMNS
+from .signal_quality import background_noise, flag_low_signal
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
            "find_rois", "background", "extract", "signal", "score_rois", "measure",
@@ -305,6 +306,8 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
         info = {"method": "constant", "values": dict(bc.constant)}
     else:
         info = {"method": "none"}
+    info["noise_sd"] = background_noise(rec, labels, mask,
+                                        dropped_frames=log.info.get("dropped_frames"))
     log.info["background"] = info
     return mask
 
@@ -334,7 +337,8 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
 
 
 def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> SignalOutput:
-    """Background-subtract the channel means, then the indicator's registered signal step.
+    """Background-subtract the channel means, then the indicator's registered signal step,
+    then flag the ROIs with no baseline above the background noise.
 
     Parameters
     ----------
@@ -349,6 +353,13 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
     Returns
     -------
     caimg.indicators.SignalOutput
+        With ``low_signal`` (R,): a ROI whose background-subtracted baseline (F0 of each
+        of the indicator's channels, as :func:`caimg.signals.compute_f0` gives it) is below
+        ``signal.low_signal_k`` x that channel's background noise SD
+        (``log.info["background"]["noise_sd"]``, from
+        :func:`caimg.signal_quality.background_noise`; without
+        it only a baseline at or below zero counts). Such ROIs keep their channel columns
+        and ``f0``; every derived column (dF/F0, ratio, R/R0, [Ca2+]) is NaN.
     """
     from .signals import subtract_background
 
@@ -369,6 +380,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
     if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
         means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
+    out = flag_low_signal(out, means, time_s, roi_ids=roi_ids, config=cfg,
+                          noise=log.info.get("background", {}).get("noise_sd", {}))
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
@@ -383,7 +396,7 @@ def _with_nan_rows(means, rows):
 
 
 def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
-               trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
+               trace, bg_mask, roi_overrides=None, *, low_signal=None) -> pd.DataFrame:
     """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
     apply per-ROI overrides (``accepted``, ``source``) from a review.
 
@@ -401,6 +414,12 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
         The signal kinetics are measured on (gives ``snr``).
     bg_mask : ndarray, (Y, X) bool, or None
     roi_overrides : mapping of int to mapping, optional
+    low_signal : ndarray, (R,) bool, optional
+        From the signal stage (:attr:`caimg.indicators.SignalOutput.low_signal`). A
+        flagged ROI gets ``low_signal = True``, ``accepted = False`` and ``reject_reason``
+        "low signal": its dF/F0 or ratio is not a measurement, and leaving it in the
+        kinetics would count it as a non-responder. A reviewer's override may accept it
+        again (its kinetics row is then NaN).
 
     Returns
     -------
@@ -416,6 +435,13 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
                      accept_min_area_px=rc.accept_min_area_px,
                      max_aspect_ratio=rc.max_aspect_ratio, min_contrast=rc.min_contrast,
                      min_snr_no_contrast=rc.min_snr_no_contrast)
+    if low_signal is not None and len(rois):
+        flag = rois["roi"].map(pd.Series(np.asarray(low_signal, dtype=bool),
+                                         index=np.asarray(roi_ids))).fillna(False).astype(bool)
+        rois["low_signal"] = flag
+        rois.loc[flag, "accepted"] = False
+        reason = rois.loc[flag, "reject_reason"].astype(str)
+        rois.loc[flag, "reject_reason"] = reason.where(reason == "", reason + ";") + "low signal"
     for roi, changes in (roi_overrides or {}).items():
         unknown = set(changes) - {"accepted", "source"}
         if unknown:

@@ -177,7 +177,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             sig = st.signal(cfg, raw, time_s, roi_ids, runlog)
         with runlog.stage("rois"):
             rois = st.score_rois(rec, cfg, reg.summary, labels, roi_ids, source, sig.signal,
-                                 bg_mask, roi_overrides)
+                                 bg_mask, roi_overrides, low_signal=sig.low_signal)
         with runlog.stage("kinetics"):
             kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois,
                                                dropped_frames=runlog.info["dropped_frames"])

@@ -43,6 +43,7 @@ ROI_DTYPES = {
     "touches_border": "bool",
     "aspect_ratio": "float64",
     "solidity": "float64",
+    "low_signal": "bool",
     "accepted": "bool",
     "reject_reason": "str",
     "source": "str",

@@ -42,7 +42,7 @@ __all__ = [
 
 #: Columns of :func:`measure_rois`: every ROI column but the accept call and the source.
 MEASURED_COLUMNS = tuple(c for c in ROI_DTYPES if c not in ("accepted", "reject_reason",
-                                                            "source"))
+                                                            "source", "low_signal"))
 
 # --------------------------------------------------------------------------------------
 # measuring ROIs (pure)
@@ -370,4 +370,6 @@ ring_px
                         min_snr_no_contrast=min_snr_no_contrast)
     table["source"] = pd.Series(sources if n else [], index=table.index,
                                 dtype=ROI_DTYPES["source"])
+    # set from the traces by the pipeline's signal stage (caimg._stages.signal)
+    table["low_signal"] = pd.Series(False, index=table.index, dtype=ROI_DTYPES["low_signal"])
     return table.loc[:, list(ROI_DTYPES)]
