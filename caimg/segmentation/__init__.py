@@ -26,7 +26,8 @@ image when none is given or the given one is far off (:func:`resolve_diameter`,
 :func:`estimate_diameter`), no marker from texture inside big flat interiors, adjacent
 pieces of one cell merged, outlines of textured cells referred to the body's median,
 out-of-focus blobs and elongated strings (neurites) dropped, activity ROIs stuck to a cell
-or the image edge dropped; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
+or the image edge dropped, pieces of a saturated cell's scattered light dropped and a dim
+cell's region cut back from it; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
 floor caimg is benchmarked against (``benchmarks/families.py``), ``"cellpose"`` runs
 Cellpose with weights already on disk, and packages add methods through the
 ``caimg.segmenters`` entry-point group.
