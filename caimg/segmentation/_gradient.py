@@ -175,18 +175,11 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = _merge_enclosed(regions, enclosed_fraction, smooth, edge_fraction,
                               halo_ratio if halo_ratio > 0 else np.inf)
     if refine:
-        seeds = np.where(mk > 0, regions, 0)
-        # a cell reaches about a cell radius beyond its flat interior (the interior
-        # piece that holds its marker), whatever its watershed region swallowed beyond
-        # that (the scattered light of a bright neighbour)
-        icomp, _ = ndi.label(interior)
-        held = np.unique(icomp[(mk > 0) & (icomp > 0)])
-        core = np.where((np.isin(icomp, held) & (icomp > 0)) | (mk > 0), regions, 0)
-        regions = refine_outlines(smooth, regions, seeds, d, edge_fraction,
-                                  ring_px=max(2.0, d / 3), noise=noise_s,
+        regions = refine_outlines(smooth, regions, np.where(mk > 0, regions, 0), d,
+                                  edge_fraction, ring_px=max(2.0, d / 3), noise=noise_s,
                                   min_peak_snr=threshold_snr, reference=outline_reference,
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
-                                  reach_from=core)
+                                  reach_from=_held_interior(regions, interior, mk))
     if min_edge_contrast > 0:
         regions = _drop_blurred(regions, flat, min_edge_contrast)
     if halo_ratio > 0:
@@ -205,6 +198,17 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if max_elongation > 0:
         regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)
+
+
+def _held_interior(regions, interior, markers):
+    """Per region, the flat interior pieces that hold its markers (and the markers).
+
+    A cell reaches about a cell radius beyond these, whatever its watershed region
+    swallowed farther out (the scattered light of a bright neighbour).
+    """
+    icomp, _ = ndi.label(interior)
+    held = np.unique(icomp[(markers > 0) & (icomp > 0)])
+    return np.where((np.isin(icomp, held) & (icomp > 0)) | (markers > 0), regions, 0)
 
 
 def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7):
