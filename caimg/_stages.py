@@ -2,7 +2,8 @@
 
 :func:`caimg.pipeline.process_recording` calls them in order::
 
-    check_inputs -> register_motion -> find_rois -> background -> extract -> signal
+    check_inputs -> register_motion -> find_rois -> background (-> local_background)
+      -> extract -> signal
       -> score_rois -> measure -> tidy_traces -> provenance
 
 Every stage takes the recording, the resolved config and what earlier stages made, and
@@ -39,7 +40,7 @@ from .recording import Recording
 from .result import KINETICS_COLUMNS
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
-           "find_rois", "background", "extract", "signal", "score_rois", "measure",
+           "find_rois", "background", "local_background", "extract", "signal", "score_rois", "measure",
            "tidy_traces", "fingerprint_in_background", "provenance"]
 
 
@@ -285,9 +286,11 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 
     bc = cfg.background
     mask = None
-    if bc.method == "auto":
+    if bc.method in ("auto", "annulus"):
+        # annulus: the global mask is the fallback of ROIs whose ring is too small (and the
+        # ring of rois.csv's contrast figures); local_background adds the rings
         mask = background_mask(labels, dilation_px=bc.dilation_px)
-        info = {"method": "auto", "dilation_px": bc.dilation_px,
+        info = {"method": bc.method, "dilation_px": bc.dilation_px,
                 "percentile": bc.percentile, "n_pixels": int(mask.sum())}
     elif bc.method == "roi":
         from .io.rois import read_rois
@@ -306,7 +309,67 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
     return mask
 
 
-def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dict:
+def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog):
+    """The background ring of every ROI for ``background.method = "annulus"``
+    (:func:`caimg.traces.annuli`); its settings and fallbacks go to
+    ``log.info["background"]``.
+
+    Parameters
+    ----------
+    rec : Recording
+    cfg : PipelineConfig
+        The resolved recipe.
+    labels : ndarray, (Y, X) int
+    max_image : ndarray, (Y, X) or None
+        Maximum projection: pixels at the camera's full scale (integer stacks) are left
+        out of every ring, since a clipped pixel's value is not its light.
+    log : RunLog
+        The run's log; :func:`background` has run.
+
+    Returns
+    -------
+    caimg.traces.Annuli or None
+        None for every other method.
+
+    Warns
+    -----
+    UserWarning
+        When some ROIs' rings have fewer than ``annulus_min_pixels`` pixels: they use the
+        global background (their ids are in ``run.json``, ``background.fallback_rois``).
+    """
+    from .traces import annuli
+
+    bc = cfg.background
+    if bc.method != "annulus":
+        return None
+    exclude = None
+    if max_image is not None and np.issubdtype(rec.dtype, np.integer):
+        exclude = np.asarray(max_image) >= np.iinfo(rec.dtype).max
+    rings = annuli(labels, gap_px=bc.annulus_gap_px, width_factor=bc.annulus_width_factor,
+                   min_width_px=bc.annulus_min_width_px, min_pixels=bc.annulus_min_pixels,
+                   exclude=exclude)
+    fb = rings.roi_ids[rings.fallback]
+    n = rings.n_pixels
+    log.info["background"].update({
+        "statistic": f"percentile {bc.percentile:g} of each ROI's ring, per frame and channel",
+        "annulus_gap_px": bc.annulus_gap_px, "annulus_width_factor": bc.annulus_width_factor,
+        "annulus_min_width_px": bc.annulus_min_width_px,
+        "annulus_min_pixels": bc.annulus_min_pixels,
+        "ring_pixels_median": float(np.median(n)) if n.size else None,
+        "n_saturated_excluded": int(exclude.sum()) if exclude is not None else 0,
+        "n_fallback": int(fb.size), "fallback_rois": [int(r) for r in fb]})
+    if fb.size:
+        shown = ", ".join(str(int(r)) for r in fb[:10]) + (", ..." if fb.size > 10 else "")
+        warnings.warn(f"background: {fb.size} of {rings.roi_ids.size} ROIs have fewer than "
+                      f"annulus_min_pixels={bc.annulus_min_pixels} pixels in their background "
+                      f"ring (ROIs {shown}); they use the global background instead. For "
+                      f"more local values lower background.annulus_gap_px or raise "
+                      f"background.annulus_width_factor", stacklevel=2)
+    return rings
+
+
+def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
+            annuli=None) -> dict:
     """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
 
     Parameters
@@ -318,6 +381,9 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
     shifts : ndarray, (T, 2) or None
         Motion-correction shifts applied to each frame.
     bg_mask : ndarray, (Y, X) bool, or None
+    annuli : caimg.traces.Annuli, optional
+        From :func:`local_background`: each channel gets its own per-ROI ring background
+        (Fura-2: 340 and 380 nm each their own).
 
     Returns
     -------
@@ -326,7 +392,7 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
     from .traces import extract_traces
 
     return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
-                               background_percentile=cfg.background.percentile)
+                               background_percentile=cfg.background.percentile, annuli=annuli)
             for ch in rec.channels}
 
 
@@ -359,6 +425,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
             return float(bc.constant[ch])
         if bc.method == "none":
             return 0.0
+        if bc.method == "annulus":
+            return raw[ch].roi_background  # (T, R): one column per ROI
         return raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
