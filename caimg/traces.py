@@ -313,6 +313,25 @@ def _gather_numpy(frames, shifts, rows, cols, out):
     return out
 
 
+def _ring_percentiles_numpy(vals, members, offsets, use, q, out):
+    """Ring percentiles in numpy: twin of :func:`caimg._kernels.ring_percentiles`."""
+    for j in np.flatnonzero(use):
+        a, b = offsets[j], offsets[j + 1]
+        m = b - a
+        if m == 0:
+            out[:, j] = np.nan
+            continue
+        pos = q / 100.0 * (m - 1)
+        lo = min(int(math.floor(pos)), m - 1)
+        w = pos - lo
+        hi = min(lo + 1, m - 1)
+        x = vals.take(members[a:b], axis=1).astype(np.float64)
+        x.partition(sorted({lo, hi}), axis=1)
+        v = x[:, lo]
+        out[:, j] = v + w * (x[:, hi] - v) if w > 0.0 else v
+    return out
+
+
 def _background_samples(background, yx):
     """(rows, cols) int64 of at most about MAX_BACKGROUND_SAMPLES pixels of the mask, spread
     evenly over it in raster order.
@@ -438,8 +457,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     if ring is not None:
         roi_bg = np.full((n_frames, n_rois), np.nan)
         ring_vals = np.empty((nbuf, ring.rows.size), np.float32)
-        own = [(j, ring.members[ring.offsets[j]:ring.offsets[j + 1]])
-               for j in np.flatnonzero(~ring.fallback)]
+        use = ~ring.fallback
     rbuf = ReadBuffer()
     for t0, t1 in chunks(n_frames, chunk_frames):
         if n_rois == 0 and (bg_rows is None or bg_rows.size == 0):
@@ -471,7 +489,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
                 bg_out[a:b] = np.percentile(vals[a:b], q, axis=1)
 
             run_blocks(n, background_block)
-        if ring is not None and own:
+        if ring is not None and use.any():
             rvals = ring_vals[:n]
             r_out = roi_bg[t0:t1]
 
@@ -479,11 +497,13 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
                 if kernels is not None:
                     kernels.gather_pixels(chunk[a:b], sh[a:b] if sh.shape[0] else sh,
                                           ring.rows, ring.cols, rvals[a:b])
+                    kernels.ring_percentiles(rvals[a:b], ring.members, ring.offsets, use, q,
+                                             r_out[a:b])
                 else:
                     _gather_numpy(chunk[a:b], sh[a:b] if sh.shape[0] else sh, ring.rows,
                                   ring.cols, rvals[a:b])
-                for j, idx in own:
-                    r_out[a:b, j] = np.percentile(rvals[a:b].take(idx, axis=1), q, axis=1)
+                    _ring_percentiles_numpy(rvals[a:b], ring.members, ring.offsets, use, q,
+                                            r_out[a:b])
 
             run_blocks(n, ring_block)
     if ring is not None and ring.fallback.any():

@@ -235,3 +235,28 @@ def test_a_roi_without_a_ring_falls_back_to_the_global_background():
     assert info["n_fallback"] == 1 and info["fallback_rois"] == [1]
     assert any("use the global background" in m and "ROIs 1" in m for m in caught)
     assert any("use the global background" in str(w) for w in res.provenance["warnings"])
+
+
+@pytest.mark.parametrize("q", [0.0, 20.0, 50.0, 73.0, 100.0])
+def test_compiled_and_numpy_ring_percentiles_equal_np_percentile(monkeypatch, q):
+    lab = _discs()
+    lab[lab == 5] = 0  # ROI ids need not be consecutive
+    rings = annuli(lab, width_factor=0.3)
+    stack = _field(_discs(), _uneven_background(), _response(int(_discs().max())),
+                   noise=4.0, seed=6)
+    shifts = np.column_stack([np.linspace(-1.2, 1.7, T), np.zeros(T)])
+    got = {}
+    for backend in ("numba", "numpy"):
+        if backend == "numpy":
+            monkeypatch.setenv("CAIMG_NO_NUMBA", "1")
+        else:
+            monkeypatch.delenv("CAIMG_NO_NUMBA", raising=False)
+        got[backend] = extract_traces(stack, lab, shifts=shifts, annuli=rings,
+                                      background_percentile=q, chunk_frames=9).roi_background
+    np.testing.assert_array_equal(got["numba"], got["numpy"])
+    for j in range(rings.roi_ids.size):
+        ring = rings.members[rings.offsets[j]:rings.offsets[j + 1]]
+        for t in (0, 21, T - 1):
+            ir, ic = int(np.rint(-shifts[t, 0])), int(np.rint(-shifts[t, 1]))
+            vals = stack[t, rings.rows[ring] + ir, rings.cols[ring] + ic].astype(float)
+            assert got["numba"][t, j] == pytest.approx(np.percentile(vals, q), abs=1e-9)
