@@ -355,6 +355,7 @@ def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log
         "annulus_gap_px": bc.annulus_gap_px, "annulus_width_factor": bc.annulus_width_factor,
         "annulus_min_width_px": bc.annulus_min_width_px,
         "annulus_min_pixels": bc.annulus_min_pixels,
+        "annulus_smooth_frames": bc.annulus_smooth_frames,
         "ring_pixels_median": float(np.median(n)) if n.size else None,
         "n_saturated_excluded": int(exclude.sum()) if exclude is not None else 0,
         "n_fallback": int(fb.size), "fallback_rois": [int(r) for r in fb]})
@@ -392,7 +393,8 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
     from .traces import extract_traces
 
     return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
-                               background_percentile=cfg.background.percentile, annuli=annuli)
+                               background_percentile=cfg.background.percentile, annuli=annuli,
+                               ring_smooth_frames=cfg.background.annulus_smooth_frames)
             for ch in rec.channels}
 
 

@@ -139,6 +139,8 @@ class BackgroundConfig:
     annulus_min_width_px: int = field(default=3, metadata=_range(1, 200))
     # annulus: a ring with fewer pixels -> that ROI uses the global (auto) background
     annulus_min_pixels: int = field(default=20, metadata=_range(0, None))
+    # annulus: each ring's value averaged over this many frames (1 = none)
+    annulus_smooth_frames: int = field(default=1, metadata=_range(1, 1001))
     # constant: value per channel name, e.g. {f340 = 100, f380 = 120}
     constant: Mapping[str, float] = field(default_factory=dict)
     # roi: a file with one ROI (ImageJ .roi / RoiSet.zip / mask TIFF) marking background

@@ -349,7 +349,7 @@ def _background_samples(background, yx):
 
 
 def extract_traces(stack, labels, *, shifts=None, background=None, background_percentile=50.0,
-                   annuli=None, chunk_frames=64) -> Traces:
+                   annuli=None, ring_smooth_frames=1, chunk_frames=64) -> Traces:
     r"""Mean intensity of every ROI in every frame, and a per-frame background.
 
     Parameters
@@ -372,6 +372,9 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     annuli : Annuli, optional
         Local background rings (from :func:`annuli` on the same labels): adds
         ``roi_background``, the ``background_percentile`` of each ROI's ring per frame.
+    ring_smooth_frames : int
+        With ``annuli``: each ring's background is averaged over this many frames (a
+        centred running mean, edges repeated); 1 = none.
     chunk_frames : int
         Frames read at a time.
 
@@ -506,6 +509,11 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
                                             r_out[a:b])
 
             run_blocks(n, ring_block)
+    ring_smooth_frames = check_whole(ring_smooth_frames, "ring_smooth_frames", minimum=1)
+    if ring is not None and ring_smooth_frames > 1 and n_frames:
+        from scipy.ndimage import uniform_filter1d
+
+        roi_bg = uniform_filter1d(roi_bg, ring_smooth_frames, axis=0, mode="nearest")
     if ring is not None and ring.fallback.any():
         fb = np.flatnonzero(ring.fallback)
         roi_bg[:, fb] = np.nan if bg_trace is None else bg_trace[:, None]
