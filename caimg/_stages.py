@@ -40,8 +40,8 @@ from .recording import Recording
 from .result import KINETICS_COLUMNS
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
-           "find_rois", "background", "local_background", "extract", "signal", "score_rois", "measure",
-           "tidy_traces", "fingerprint_in_background", "provenance"]
+           "find_rois", "background", "local_background", "extract", "signal", "score_rois",
+           "measure", "tidy_traces", "fingerprint_in_background", "provenance"]
 
 
 @dataclass
@@ -310,62 +310,19 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 
 
 def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog):
-    """The background ring of every ROI for ``background.method = "annulus"``
-    (:func:`caimg.traces.annuli`); its settings and fallbacks go to
-    ``log.info["background"]``.
-
-    Parameters
-    ----------
-    rec : Recording
-    cfg : PipelineConfig
-        The resolved recipe.
-    labels : ndarray, (Y, X) int
-    max_image : ndarray, (Y, X) or None
-        Maximum projection: pixels at the camera's full scale (integer stacks) are left
-        out of every ring, since a clipped pixel's value is not its light.
-    log : RunLog
-        The run's log; :func:`background` has run.
-
-    Returns
-    -------
-    caimg.traces.Annuli or None
-        None for every other method.
-
-    Warns
-    -----
-    UserWarning
-        When some ROIs' rings have fewer than ``annulus_min_pixels`` pixels: they use the
-        global background (their ids are in ``run.json``, ``background.fallback_rois``).
+    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`,
+    saturated pixels of ``max_image`` left out); what they are goes to
+    ``log.info["background"]``. Returns None for every other method.
     """
-    from .traces import annuli
+    from .annulus import recipe_annuli
 
-    bc = cfg.background
-    if bc.method != "annulus":
+    if cfg.background.method != "annulus":
         return None
-    exclude = None
+    sat = None
     if max_image is not None and np.issubdtype(rec.dtype, np.integer):
-        exclude = np.asarray(max_image) >= np.iinfo(rec.dtype).max
-    rings = annuli(labels, gap_px=bc.annulus_gap_px, width_factor=bc.annulus_width_factor,
-                   min_width_px=bc.annulus_min_width_px, min_pixels=bc.annulus_min_pixels,
-                   exclude=exclude)
-    fb = rings.roi_ids[rings.fallback]
-    n = rings.n_pixels
-    log.info["background"].update({
-        "statistic": f"percentile {bc.percentile:g} of each ROI's ring, per frame and channel",
-        "annulus_gap_px": bc.annulus_gap_px, "annulus_width_factor": bc.annulus_width_factor,
-        "annulus_min_width_px": bc.annulus_min_width_px,
-        "annulus_min_pixels": bc.annulus_min_pixels,
-        "annulus_smooth_frames": bc.annulus_smooth_frames,
-        "ring_pixels_median": float(np.median(n)) if n.size else None,
-        "n_saturated_excluded": int(exclude.sum()) if exclude is not None else 0,
-        "n_fallback": int(fb.size), "fallback_rois": [int(r) for r in fb]})
-    if fb.size:
-        shown = ", ".join(str(int(r)) for r in fb[:10]) + (", ..." if fb.size > 10 else "")
-        warnings.warn(f"background: {fb.size} of {rings.roi_ids.size} ROIs have fewer than "
-                      f"annulus_min_pixels={bc.annulus_min_pixels} pixels in their background "
-                      f"ring (ROIs {shown}); they use the global background instead. For "
-                      f"more local values lower background.annulus_gap_px or raise "
-                      f"background.annulus_width_factor", stacklevel=2)
+        sat = np.asarray(max_image) >= np.iinfo(rec.dtype).max
+    rings, info = recipe_annuli(labels, cfg.background, saturated=sat)
+    log.info["background"].update(info)
     return rings
 
 
@@ -382,7 +339,7 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
     shifts : ndarray, (T, 2) or None
         Motion-correction shifts applied to each frame.
     bg_mask : ndarray, (Y, X) bool, or None
-    annuli : caimg.traces.Annuli, optional
+    annuli : caimg.annulus.Annuli, optional
         From :func:`local_background`: each channel gets its own per-ROI ring background
         (Fura-2: 340 and 380 nm each their own).
 
@@ -393,8 +350,7 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
     from .traces import extract_traces
 
     return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
-                               background_percentile=cfg.background.percentile, annuli=annuli,
-                               ring_smooth_frames=cfg.background.annulus_smooth_frames)
+                               background_percentile=cfg.background.percentile, annuli=annuli)
             for ch in rec.channels}
 
 

@@ -123,26 +123,15 @@ class RoisConfig:
 class BackgroundConfig:
     """Background per channel and frame."""
 
-    # auto: one value per frame from the pixels far from every ROI (global); annulus: one
-    # value per ROI and frame from a ring around it (local, for uneven fields and haze;
-    # docs/background.md); roi: a drawn region; constant: fixed values; none: no subtraction
+    # auto: the percentile (50 = median) per frame of the pixels farther than dilation_px
+    # from every ROI; annulus: of a ring around each ROI instead (docs/background.md)
     method: Literal["auto", "annulus", "roi", "constant", "none"] = "auto"
-    # auto (and the annulus fallback): pixels farther than this from every ROI
     dilation_px: int = field(default=4, metadata=_range(0, 200))
-    # auto, annulus: percentile of those pixels per frame (50 = median)
     percentile: float = field(default=50.0, metadata=_range(0, 100))
-    # annulus: pixels this close to any ROI are in no ring
-    annulus_gap_px: int = field(default=2, metadata=_range(0, 50))
-    # annulus: ring width as a fraction of the ROI's equivalent diameter ...
-    annulus_width_factor: float = field(default=0.5, metadata=_range(0, 10))
-    # annulus: ... and at least this many px
-    annulus_min_width_px: int = field(default=3, metadata=_range(1, 200))
-    # annulus: a ring with fewer pixels -> that ROI uses the global (auto) background
-    annulus_min_pixels: int = field(default=20, metadata=_range(0, None))
-    # annulus: each ring's value averaged over this many frames (1 = none)
-    annulus_smooth_frames: int = field(default=1, metadata=_range(1, 1001))
-    # constant: value per channel name, e.g. {f340 = 100, f380 = 120}
-    constant: Mapping[str, float] = field(default_factory=dict)
+    annulus_gap_px: int = field(default=2, metadata=_range(0, 50))  # px from every ROI
+    annulus_width_factor: float = field(default=0.5, metadata=_range(0, 10))  # x diameter
+    annulus_min_pixels: int = field(default=20, metadata=_range(0, None))  # else global
+    constant: Mapping[str, float] = field(default_factory=dict)  # {f340 = 100, f380 = 120}
     # roi: a file with one ROI (ImageJ .roi / RoiSet.zip / mask TIFF) marking background
     roi_file: str | None = None
 

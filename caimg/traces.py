@@ -18,9 +18,10 @@ import numpy as np
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks, stack_shape
 from ._validation import check_labels, check_shifts, check_whole
+from .annulus import check_annuli, ring_percentiles
 from .errors import CaimgError, RoiError
 
-__all__ = ["Annuli", "Traces", "annuli", "background_mask", "extract_traces"]
+__all__ = ["Traces", "background_mask", "extract_traces"]
 
 # background_mask: fewer background pixels than this -> shrink the dilation and warn
 MIN_BACKGROUND_PIXELS = 50
@@ -48,7 +49,7 @@ class Traces:
     n_pixels : ndarray, (R,) int
         Pixels per ROI.
     roi_background : ndarray, (T, R) float64 or None
-        Local background of each ROI (percentile of its ring, :func:`annuli`) per frame;
+        Local background of each ROI (percentile of its ring, :mod:`caimg.annulus`);
         ``None`` unless ``annuli`` was given. Columns of ROIs whose ring is too small
         (``Annuli.fallback``) hold ``background`` (NaN without a background mask).
     """
@@ -115,135 +116,6 @@ def background_mask(labels, *, dilation_px=4) -> np.ndarray:
                       f"least {MIN_BACKGROUND_PIXELS}); the background estimate will be noisy"
                       + (" or NaN" if n == 0 else ""), stacklevel=2)
     return mask
-
-
-@dataclass(frozen=True)
-class Annuli:
-    """The local background ring of every ROI, as lists of pixels (see :func:`annuli`).
-
-    Attributes
-    ----------
-    roi_ids : ndarray, (R,) int64
-        Label values, sorted (the columns of :class:`Traces`).
-    rows, cols : ndarray, (P,) int64
-        The union of all rings: every pixel that is in at least one ROI's ring, once.
-    members : ndarray, (M,) int64
-        Indices into ``rows``/``cols``; ring ``j`` is ``members[offsets[j]:offsets[j + 1]]``
-        (rings of neighbouring ROIs may share pixels).
-    offsets : ndarray, (R + 1,) int64
-    width_px : ndarray, (R,) int64
-        Ring width of each ROI, px.
-    gap_px : int
-        Pixels within this distance of any ROI are in no ring.
-    min_pixels : int
-        Rings with fewer pixels fall back to the global background (``fallback``).
-    """
-
-    roi_ids: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
-    members: np.ndarray
-    offsets: np.ndarray
-    width_px: np.ndarray
-    gap_px: int
-    min_pixels: int
-
-    @property
-    def n_pixels(self) -> np.ndarray:
-        """(R,) int64: pixels in each ROI's ring."""
-        return np.diff(self.offsets)
-
-    @property
-    def fallback(self) -> np.ndarray:
-        """(R,) bool: rings with fewer than ``min_pixels`` pixels (they use the global
-        background)."""
-        return self.n_pixels < self.min_pixels
-
-    def mask(self, shape) -> np.ndarray:
-        """(Y, X) bool: the pixels of every ring."""
-        m = np.zeros(shape, bool)
-        m[self.rows, self.cols] = True
-        return m
-
-
-def annuli(labels, *, gap_px=2, width_factor=0.5, min_width_px=3, min_pixels=20,
-           exclude=None) -> Annuli:
-    """A ring of local background pixels around every ROI.
-
-    Parameters
-    ----------
-    labels : array-like, (Y, X) int
-        Label image, 0 = background.
-    gap_px : int
-        Pixels as close as this (Euclidean distance) to ANY ROI are in no ring: the gap
-        keeps each cell's blurred edge, and its neighbours', out of every ring.
-    width_factor : float
-        Ring width as a fraction of the ROI's equivalent diameter ``2 * sqrt(area / pi)``:
-        the ring of ROI ``j`` is the pixels farther than ``gap_px`` from every ROI and at
-        most ``gap_px + width_j`` from ROI ``j``, ``width_j = max(min_width_px,
-        round(width_factor * diameter_j))``. Scaling with the cell keeps the ring's pixel
-        count (hence the noise of its statistic) in proportion to the ROI's.
-    min_width_px : int
-        Narrowest ring, px.
-    min_pixels : int
-        Rings with fewer pixels are marked for the global fallback (:attr:`Annuli.fallback`).
-    exclude : array-like, (Y, X) bool, optional
-        Pixels in no ring (e.g. saturated pixels).
-
-    Returns
-    -------
-    Annuli
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lab = np.zeros((40, 40), int); lab[10:20, 10:20] = 1; lab[10:20, 24:34] = 2
-    >>> a = annuli(lab, gap_px=2, width_factor=0.5)
-    >>> a.width_px.tolist(), bool(a.mask(lab.shape)[15, 22]), bool(a.mask(lab.shape)[15, 7])
-    ([6, 6], False, True)
-    """
-    lab = check_labels(labels)
-    gap_px = check_whole(gap_px, "gap_px", minimum=0)
-    min_width_px = check_whole(min_width_px, "min_width_px", minimum=1)
-    min_pixels = check_whole(min_pixels, "min_pixels", minimum=0)
-    if isinstance(width_factor, bool) or not isinstance(width_factor, (int, float, np.number)) \
-            or not 0.0 <= float(width_factor) <= 10.0:
-        raise CaimgError(f"'width_factor' = {width_factor!r}: expected a number from 0 to 10 "
-                         f"(ring width in ROI diameters, e.g. 0.5)")
-    from scipy import ndimage  # lazy: keeps `import caimg.traces` light
-
-    roi_ids = np.unique(lab[lab != 0]).astype(np.int64)
-    ny, nx = lab.shape
-    allowed = np.ones(lab.shape, bool) if not roi_ids.size else \
-        ndimage.distance_transform_edt(lab == 0) > gap_px
-    if exclude is not None:
-        ex = np.asarray(exclude)
-        if ex.shape != lab.shape or ex.dtype != bool:
-            raise RoiError(f"'exclude' mask has shape {ex.shape} and dtype {ex.dtype}; "
-                           f"expected a bool array of the label image's shape {lab.shape}")
-        allowed &= ~ex
-    areas = np.bincount(lab.ravel())[roi_ids] if roi_ids.size else np.zeros(0, np.int64)
-    widths = np.maximum(min_width_px, np.rint(
-        float(width_factor) * 2.0 * np.sqrt(areas / np.pi))).astype(np.int64)
-    boxes = ndimage.find_objects(lab) if roi_ids.size else []
-    flat_parts, sizes = [], []
-    for j, rid in enumerate(roi_ids):
-        reach = gap_px + int(widths[j])
-        sl = boxes[rid - 1]
-        r0, r1 = max(sl[0].start - reach, 0), min(sl[0].stop + reach, ny)
-        c0, c1 = max(sl[1].start - reach, 0), min(sl[1].stop + reach, nx)
-        crop = lab[r0:r1, c0:c1] != rid
-        ring = (ndimage.distance_transform_edt(crop) <= reach) & allowed[r0:r1, c0:c1]
-        rr, cc = np.nonzero(ring)
-        flat_parts.append((rr + r0) * nx + (cc + c0))
-        sizes.append(rr.size)
-    flat = np.concatenate(flat_parts).astype(np.int64) if flat_parts else np.zeros(0, np.int64)
-    union, members = np.unique(flat, return_inverse=True)
-    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
-    return Annuli(roi_ids=roi_ids, rows=(union // nx).astype(np.int64),
-                  cols=(union % nx).astype(np.int64), members=members.astype(np.int64).ravel(),
-                  offsets=offsets, width_px=widths, gap_px=int(gap_px),
-                  min_pixels=int(min_pixels))
 
 
 def _pixel_runs(rows, cols, col_of, nx):
@@ -313,22 +185,12 @@ def _gather_numpy(frames, shifts, rows, cols, out):
     return out
 
 
-def _ring_percentiles_numpy(vals, members, offsets, use, q, out):
-    """Ring percentiles in numpy: twin of :func:`caimg._kernels.ring_percentiles`."""
-    for j in np.flatnonzero(use):
-        a, b = offsets[j], offsets[j + 1]
-        m = b - a
-        if m == 0:
-            out[:, j] = np.nan
-            continue
-        pos = q / 100.0 * (m - 1)
-        lo = min(int(math.floor(pos)), m - 1)
-        w = pos - lo
-        hi = min(lo + 1, m - 1)
-        x = vals.take(members[a:b], axis=1).astype(np.float64)
-        x.partition(sorted({lo, hi}), axis=1)
-        v = x[:, lo]
-        out[:, j] = v + w * (x[:, hi] - v) if w > 0.0 else v
+def _gather(kernels, frames, shifts, rows, cols, out):
+    """Pixel list values at the nearest shifted position (compiled or numpy) -> ``out``."""
+    if kernels is not None:
+        kernels.gather_pixels(frames, shifts, rows, cols, out)
+    else:
+        _gather_numpy(frames, shifts, rows, cols, out)
     return out
 
 
@@ -349,7 +211,7 @@ def _background_samples(background, yx):
 
 
 def extract_traces(stack, labels, *, shifts=None, background=None, background_percentile=50.0,
-                   annuli=None, ring_smooth_frames=1, chunk_frames=64) -> Traces:
+                   annuli=None, chunk_frames=64) -> Traces:
     r"""Mean intensity of every ROI in every frame, and a per-frame background.
 
     Parameters
@@ -369,12 +231,9 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     background_percentile : float
         Percentile (0-100, linear interpolation) of the background pixels per frame (of the
         global mask, and of each ring).
-    annuli : Annuli, optional
-        Local background rings (from :func:`annuli` on the same labels): adds
+    annuli : caimg.annulus.Annuli, optional
+        Local background rings (:func:`caimg.annulus.annuli` of the same labels): adds
         ``roi_background``, the ``background_percentile`` of each ROI's ring per frame.
-    ring_smooth_frames : int
-        With ``annuli``: each ring's background is averaged over this many frames (a
-        centred running mean, edges repeated); 1 = none.
     chunk_frames : int
         Frames read at a time.
 
@@ -436,15 +295,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     cols = cols.astype(np.int64)
     run_start, run_len, run_col = _pixel_runs(rows, cols, col_of, nx)
 
-    ring = None
-    if annuli is not None:
-        if not isinstance(annuli, Annuli):
-            raise RoiError(f"'annuli' is a {type(annuli).__name__}; expected caimg.traces."
-                           f"Annuli from caimg.traces.annuli(labels)")
-        if not np.array_equal(annuli.roi_ids, roi_ids):
-            raise RoiError(f"'annuli' were made for {annuli.roi_ids.size} ROIs that are not "
-                           f"the {n_rois} ROIs of 'labels'; make them from the same labels")
-        ring = annuli
+    ring = check_annuli(annuli, roi_ids)
     bg_rows = bg_cols = None
     if background is not None:
         bg_rows, bg_cols = _background_samples(background, (ny, nx))
@@ -452,15 +303,12 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     q = float(background_percentile)
     means = np.empty((n_frames, n_rois))
     bg_trace = None if background is None else np.full(n_frames, np.nan)
+    roi_bg = None if ring is None else np.full((n_frames, n_rois), np.nan)
     nbuf = min(chunk_frames, max(n_frames, 1))
     sums = np.empty((nbuf, n_rois))
     bg_vals = None if bg_rows is None else np.empty((nbuf, bg_rows.size), np.float32)
+    ring_vals = None if ring is None else np.empty((nbuf, ring.rows.size), np.float32)
     inv_n = 1.0 / np.maximum(n_pixels, 1)
-    roi_bg = ring_vals = None
-    if ring is not None:
-        roi_bg = np.full((n_frames, n_rois), np.nan)
-        ring_vals = np.empty((nbuf, ring.rows.size), np.float32)
-        use = ~ring.fallback
     rbuf = ReadBuffer()
     for t0, t1 in chunks(n_frames, chunk_frames):
         if n_rois == 0 and (bg_rows is None or bg_rows.size == 0):
@@ -477,45 +325,20 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
             else:
                 _roi_sums_numpy(chunk, sh, rows, cols, col_of, out)
             np.multiply(out, inv_n, out=means[t0:t1])
-        if bg_rows is not None and bg_rows.size:
-            vals = bg_vals[:n]
-            bg_out = bg_trace[t0:t1]
 
-            def background_block(a, b, chunk=chunk, sh=sh, vals=vals, bg_out=bg_out):
-                if kernels is not None:
-                    kernels.gather_pixels(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows,
-                                          bg_cols, vals[a:b])
-                else:
-                    _gather_numpy(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows, bg_cols,
-                                  vals[a:b])
+        def background_block(a, b, chunk=chunk, sh=sh, t0=t0):
+            shb = sh[a:b] if sh.shape[0] else sh
+            if bg_rows is not None and bg_rows.size:
+                vals = _gather(kernels, chunk[a:b], shb, bg_rows, bg_cols, bg_vals[a:b])
                 # np.partition releases the GIL: the percentiles run in parallel too
-                bg_out[a:b] = np.percentile(vals[a:b], q, axis=1)
+                bg_trace[t0 + a:t0 + b] = np.percentile(vals, q, axis=1)
+            if ring is not None and ring.rows.size:
+                vals = _gather(kernels, chunk[a:b], shb, ring.rows, ring.cols, ring_vals[a:b])
+                ring_percentiles(vals, ring, q=q, out=roi_bg[t0 + a:t0 + b])
 
+        if bg_rows is not None and bg_rows.size or ring is not None and ring.rows.size:
             run_blocks(n, background_block)
-        if ring is not None and use.any():
-            rvals = ring_vals[:n]
-            r_out = roi_bg[t0:t1]
-
-            def ring_block(a, b, chunk=chunk, sh=sh, rvals=rvals, r_out=r_out):
-                if kernels is not None:
-                    kernels.gather_pixels(chunk[a:b], sh[a:b] if sh.shape[0] else sh,
-                                          ring.rows, ring.cols, rvals[a:b])
-                    kernels.ring_percentiles(rvals[a:b], ring.members, ring.offsets, use, q,
-                                             r_out[a:b])
-                else:
-                    _gather_numpy(chunk[a:b], sh[a:b] if sh.shape[0] else sh, ring.rows,
-                                  ring.cols, rvals[a:b])
-                    _ring_percentiles_numpy(rvals[a:b], ring.members, ring.offsets, use, q,
-                                            r_out[a:b])
-
-            run_blocks(n, ring_block)
-    ring_smooth_frames = check_whole(ring_smooth_frames, "ring_smooth_frames", minimum=1)
-    if ring is not None and ring_smooth_frames > 1 and n_frames:
-        from scipy.ndimage import uniform_filter1d
-
-        roi_bg = uniform_filter1d(roi_bg, ring_smooth_frames, axis=0, mode="nearest")
     if ring is not None and ring.fallback.any():
-        fb = np.flatnonzero(ring.fallback)
-        roi_bg[:, fb] = np.nan if bg_trace is None else bg_trace[:, None]
+        roi_bg[:, ring.fallback] = np.nan if bg_trace is None else bg_trace[:, None]
     return Traces(roi_ids=roi_ids, means=means, background=bg_trace, n_pixels=n_pixels,
                   roi_background=roi_bg)

@@ -1,4 +1,4 @@
-"""The local ring background (``[background] method = "annulus"``, caimg.traces.annuli).
+"""The local ring background (``[background] method = "annulus"``, caimg.annulus).
 
 On a field with a strong background gradient and a broad haze the ring around each cell
 recovers the cell's true fluorescence, where the one global value per frame does not; each
@@ -11,10 +11,11 @@ import warnings
 import numpy as np
 import pytest
 
+from caimg.annulus import annuli
 from caimg.errors import RoiError
 from caimg.pipeline import process_recording, resolve_pipeline
 from caimg.recording import Recording
-from caimg.traces import annuli, background_mask, extract_traces
+from caimg.traces import background_mask, extract_traces
 
 T, DT, ONSET = 40, 0.5, 10
 SHAPE = (100, 170)
@@ -173,7 +174,7 @@ def test_fluo4_pipeline_annulus_amplitudes_and_run_json():
     assert np.mean(~(errs["auto"] < 0.05)) > 0.5
     assert info["annulus_gap_px"] == 2 and info["annulus_width_factor"] == 0.5
     assert info["annulus_min_pixels"] == 20 and info["percentile"] == 50.0
-    assert info["annulus_min_width_px"] == 3 and info["annulus_smooth_frames"] == 1
+    assert info["annulus_min_width_px"] == 3
     assert info["n_fallback"] == 0 and info["fallback_rois"] == []
     assert "percentile 50" in info["statistic"] and info["ring_pixels_median"] > 100
 
@@ -262,13 +263,3 @@ def test_compiled_and_numpy_ring_percentiles_equal_np_percentile(monkeypatch, q)
             vals = stack[t, rings.rows[ring] + ir, rings.cols[ring] + ic].astype(float)
             assert got["numba"][t, j] == pytest.approx(np.percentile(vals, q), abs=1e-9)
 
-
-def test_ring_smoothing_is_a_running_mean_over_frames():
-    lab = _discs()
-    stack = _field(lab, _uneven_background(), _response(int(lab.max())), noise=5.0, seed=7)
-    rings = annuli(lab)
-    raw = extract_traces(stack, lab, annuli=rings).roi_background
-    smooth = extract_traces(stack, lab, annuli=rings, ring_smooth_frames=5).roi_background
-    np.testing.assert_allclose(smooth[10], raw[8:13].mean(axis=0))
-    np.testing.assert_allclose(smooth[0], (3 * raw[0] + raw[1] + raw[2]) / 5)  # edges repeated
-    assert smooth.std(axis=0).mean() < 0.7 * raw.std(axis=0).mean()
