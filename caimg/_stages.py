@@ -2,8 +2,7 @@
 
 :func:`caimg.pipeline.process_recording` calls them in order::
 
-    check_inputs -> register_motion -> find_rois -> background (-> local_background)
-      -> extract -> signal
+    check_inputs -> register_motion -> find_rois -> background -> extract -> signal
       -> score_rois -> measure -> tidy_traces -> provenance
 
 Every stage takes the recording, the resolved config and what earlier stages made, and
@@ -286,9 +285,7 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 
     bc = cfg.background
     mask = None
-    if bc.method in ("auto", "annulus"):
-        # annulus: the global mask is the fallback of ROIs whose ring is too small (and the
-        # ring of rois.csv's contrast figures); local_background adds the rings
+    if bc.method in ("auto", "annulus"):  # annulus: the fallback (docs/background.md)
         mask = background_mask(labels, dilation_px=bc.dilation_px)
         info = {"method": bc.method, "dilation_px": bc.dilation_px,
                 "percentile": bc.percentile, "n_pixels": int(mask.sum())}
@@ -310,24 +307,15 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 
 
 def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog):
-    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`,
-    saturated pixels of ``max_image`` left out); what they are goes to
-    ``log.info["background"]``. Returns None for every other method.
-    """
+    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`)."""
     from .annulus import recipe_annuli
 
-    if cfg.background.method != "annulus":
-        return None
-    sat = None
-    if max_image is not None and np.issubdtype(rec.dtype, np.integer):
-        sat = np.asarray(max_image) >= np.iinfo(rec.dtype).max
-    rings, info = recipe_annuli(labels, cfg.background, saturated=sat)
+    rings, info = recipe_annuli(labels, cfg.background, max_image=max_image, dtype=rec.dtype)
     log.info["background"].update(info)
     return rings
 
 
-def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
-            annuli=None) -> dict:
+def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, annuli=None) -> dict:
     """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
 
     Parameters
@@ -340,8 +328,7 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *,
         Motion-correction shifts applied to each frame.
     bg_mask : ndarray, (Y, X) bool, or None
     annuli : caimg.annulus.Annuli, optional
-        From :func:`local_background`: each channel gets its own per-ROI ring background
-        (Fura-2: 340 and 380 nm each their own).
+        From :func:`local_background`: a ring background per ROI, frame and channel.
 
     Returns
     -------
@@ -383,9 +370,7 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
             return float(bc.constant[ch])
         if bc.method == "none":
             return 0.0
-        if bc.method == "annulus":
-            return raw[ch].roi_background  # (T, R): one column per ROI
-        return raw[ch].background
+        return raw[ch].roi_background if bc.method == "annulus" else raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
     dropped = log.info.get("dropped_frames")

@@ -231,22 +231,28 @@ def _ring_percentiles_numpy(vals, members, offsets, use, q, out):
     return out
 
 
-def recipe_annuli(labels, bc, *, saturated=None):
+def recipe_annuli(labels, bc, *, max_image=None, dtype=None):
     """The rings a recipe's ``[background]`` asks for, and what ``run.json`` says of them.
 
     Parameters
     ----------
     labels : ndarray, (Y, X) int
     bc : caimg.config.BackgroundConfig
-        ``annulus_gap_px``, ``annulus_width_factor``, ``annulus_min_pixels``, ``percentile``.
-    saturated : ndarray, (Y, X) bool, optional
-        Pixels at the camera's full scale: in no ring.
+        ``method``, ``annulus_gap_px``, ``annulus_width_factor``, ``annulus_min_pixels``,
+        ``percentile``.
+    max_image : ndarray, (Y, X), optional
+        Maximum projection of the recording; with an integer ``dtype``, pixels at its full
+        scale (saturated in some frame) are in no ring: a clipped value is not the light.
+    dtype : numpy dtype, optional
+        The recording's pixel type.
 
     Returns
     -------
-    rings : Annuli
+    rings : Annuli or None
+        None unless ``bc.method == "annulus"``.
     info : dict
-        The settings, the ring sizes and the ROIs that fall back to the global background.
+        The settings, the ring sizes and the ROIs that fall back to the global background
+        (empty when ``rings`` is None).
 
     Warns
     -----
@@ -254,6 +260,11 @@ def recipe_annuli(labels, bc, *, saturated=None):
         When some rings have fewer than ``annulus_min_pixels`` pixels (those ROIs use the
         global background).
     """
+    if bc.method != "annulus":
+        return None, {}
+    saturated = None
+    if max_image is not None and dtype is not None and np.issubdtype(dtype, np.integer):
+        saturated = np.asarray(max_image) >= np.iinfo(dtype).max
     rings = annuli(labels, gap_px=bc.annulus_gap_px, width_factor=bc.annulus_width_factor,
                    min_pixels=bc.annulus_min_pixels, exclude=saturated)
     fb = rings.roi_ids[rings.fallback]

@@ -263,3 +263,20 @@ def test_compiled_and_numpy_ring_percentiles_equal_np_percentile(monkeypatch, q)
             vals = stack[t, rings.rows[ring] + ir, rings.cols[ring] + ic].astype(float)
             assert got["numba"][t, j] == pytest.approx(np.percentile(vals, q), abs=1e-9)
 
+
+
+def test_recipe_rings_leave_out_saturated_pixels_and_only_for_annulus():
+    from caimg.annulus import recipe_annuli
+    from caimg.config import load_pipeline
+
+    lab = _discs()
+    mx = np.full(SHAPE, 900, np.uint16)
+    mx[16, 26] = 65535  # 10 px right of ROI 1's centre: in its ring
+    bc = load_pipeline("fluo4", overrides={"background.method": "annulus"}).background
+    rings, info = recipe_annuli(lab, bc, max_image=mx, dtype=np.uint16)
+    assert info["n_saturated_excluded"] == 1 and not rings.mask(SHAPE)[16, 26]
+    assert annuli(lab).mask(SHAPE)[16, 26]
+    # float stacks have no full scale: nothing is left out
+    assert recipe_annuli(lab, bc, max_image=mx, dtype=np.float32)[1]["n_saturated_excluded"] == 0
+    auto = load_pipeline("fluo4").background
+    assert recipe_annuli(lab, auto, max_image=mx, dtype=np.uint16) == (None, {})
