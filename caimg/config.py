@@ -121,19 +121,16 @@ class RoisConfig:
 
 @dataclass(frozen=True)
 class BackgroundConfig:
-    """Background per channel and frame."""
+    """Background per channel and frame; the methods and their settings: docs/background.md."""
 
-    # auto: the percentile (50 = median) per frame of the pixels farther than dilation_px
-    # from every ROI; annulus: of a ring around each ROI instead (docs/background.md)
     method: Literal["auto", "annulus", "roi", "constant", "none"] = "auto"
-    dilation_px: int = field(default=4, metadata=_range(0, 200))
-    percentile: float = field(default=50.0, metadata=_range(0, 100))
+    dilation_px: int = field(default=4, metadata=_range(0, 200))  # auto: px from every ROI
+    percentile: float = field(default=50.0, metadata=_range(0, 100))  # per frame; 50 = median
     annulus_gap_px: int = field(default=2, metadata=_range(0, 50))  # px from every ROI
     annulus_width_factor: float = field(default=0.5, metadata=_range(0, 10))  # x diameter
     annulus_min_pixels: int = field(default=20, metadata=_range(0, None))  # else global
     constant: Mapping[str, float] = field(default_factory=dict)  # {f340 = 100, f380 = 120}
-    # roi: a file with one ROI (ImageJ .roi / RoiSet.zip / mask TIFF) marking background
-    roi_file: str | None = None
+    roi_file: str | None = None  # roi: one ROI file (.roi / RoiSet.zip / mask TIFF)
 
 
 @dataclass(frozen=True)
