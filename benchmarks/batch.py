@@ -7,8 +7,10 @@ default) once in a temporary folder, then
 * runs the CLI as a subprocess for each J (``-q run --jobs J --force``, a fresh output
   folder; start-up and imports included, as a user sees it),
 * runs :func:`caimg.run_batch` on a ``dask.distributed.LocalCluster`` of J worker processes
-  with one thread each (cluster start-up reported apart; the batch time includes each
-  worker's first imports),
+  with one thread each, started with ``--preload caimg.dask_preload`` as the README says
+  (cluster start-up, which includes each worker's imports, reported apart: a lab starts its
+  cluster once for many batches), and, for J = 2, also the batch on a cluster started
+  without the preload (its time includes each worker's first imports),
 * prints wall time, recordings per second and parallel efficiency (time at J = 1 divided
   by J times the time at J) for each, whether every run wrote the same tables, and
 * the per-recording fixed cost: the median time of a tiny recording (64 x 64, 20 frames),
@@ -74,12 +76,12 @@ def tables(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))}
 
 
-def run_cli(inputs: Path, out: Path, jobs: int) -> float:
+def run_cli(inputs: Path, out: Path, jobs: int, *extra: str) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "caimg", "-q", "run", str(inputs), "--out",
-                        str(out), "--jobs", str(jobs), "--force"], capture_output=True,
+                        str(out), "--jobs", str(jobs), "--force", *extra], capture_output=True,
                        text=True, env=env)
     sec = time.perf_counter() - t
     if p.returncode:
@@ -88,7 +90,7 @@ def run_cli(inputs: Path, out: Path, jobs: int) -> float:
     return sec
 
 
-def run_dask(inputs: Path, out: Path, workers: int) -> tuple[float, float]:
+def run_dask(inputs: Path, out: Path, workers: int, preload=True) -> tuple[float, float]:
     """(cluster start-up s, batch s) on a LocalCluster of ``workers`` 1-thread processes."""
     from distributed import LocalCluster
 
@@ -96,7 +98,8 @@ def run_dask(inputs: Path, out: Path, workers: int) -> tuple[float, float]:
 
     t = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster:
+                      dashboard_address=":0",
+                      preload=["caimg.dask_preload"] if preload else []) as cluster:
         start = time.perf_counter() - t
         t = time.perf_counter()
         summary = run_batch(inputs, out, "auto", scheduler=cluster.scheduler_address,
@@ -105,6 +108,24 @@ def run_dask(inputs: Path, out: Path, workers: int) -> tuple[float, float]:
     if not summary.ok:
         raise SystemExit(f"dask batch with {workers} workers: {summary.n_failed} failed")
     return start, sec
+
+
+def print_ratios(rows, single_thread_s: float) -> None:
+    """The issue-15 comparisons at J = 2, and the scaling against one single-threaded
+    process (``--jobs 1 --threads 1``): what the processes alone gain, free of how well one
+    recording uses several threads.
+    """
+    sec = {(kind, j): s for kind, j, s, *_ in rows}
+    print(f"\n--jobs 1 --threads 1 (one single-threaded process): {single_thread_s:.2f} s")
+    for (kind, j), s in sec.items():
+        if kind == "--jobs":
+            print(f"  --jobs {j}: {single_thread_s / s:.2f}x that, efficiency "
+                  f"{single_thread_s / (j * s):.0%}")
+    if ("--jobs", 2) in sec:
+        print(f"--jobs 2 vs --jobs 1: {sec['--jobs', 1] / sec['--jobs', 2]:.2f}x")
+        for kind in ("dask", "dask, no preload"):
+            if (kind, 2) in sec:
+                print(f"{kind} J=2 vs --jobs 2: {sec[kind, 2] / sec['--jobs', 2] - 1:+.0%}")
 
 
 def fixed_cost(work: Path, n: int = 6) -> None:
@@ -168,13 +189,20 @@ def main(argv=None) -> int:
                 ref = ref or same
                 rows.append((kind, j, sec, n / sec, base / (j * sec), start, same == ref))
                 shutil.rmtree(out, ignore_errors=True)
+                if kind == "dask" and j == 2:
+                    out = work / "dask2_cold"
+                    start, sec = run_dask(inputs, out, j, preload=False)
+                    rows.append(("dask, no preload", j, sec, n / sec, base / (j * sec), start,
+                                 tables(out) == ref))
+                    shutil.rmtree(out, ignore_errors=True)
         print("| run | J | wall s | recordings/s | speed-up | efficiency | same tables |")
         print("|---|---|---|---|---|---|---|")
         for kind, j, sec, rate, eff, start, same in rows:
-            first = next(r[2] for r in rows if r[0] == kind)
+            first = next(r[2] for r in rows if r[0] == kind.split(",")[0])
             note = f" (+{start:.1f} s cluster start)" if start is not None else ""
             print(f"| {kind} | {j} | {sec:.2f}{note} | {rate:.2f} | {first / sec:.2f}x | "
                   f"{eff:.0%} | {same} |")
+        print_ratios(rows, run_cli(inputs, work / "single", 1, "--threads", "1"))
         fixed_cost(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -34,7 +34,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="For each recording under PATH...: format, axes and shape, positions, "
                     "channels with names and wavelengths, which caimg would use as what, "
                     "the time axis (interval or per-frame times, and where they come from), "
-                    "pixel size, and anything caimg would refuse and why.")
+                    "pixel size, the mask file beside it that a batch would use instead of "
+                    "segmentation, and anything caimg would refuse and why.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--json", action="store_true", help="print JSON (one object per recording)")
     p.add_argument("--pipeline", "-p", default="fluo4", metavar="NAME|FILE",
@@ -58,8 +59,10 @@ def cmd_inspect(args) -> int:
     for key in ("frame_interval_s", "input.timestamps_file"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    inp = load_pipeline(args.pipeline, overrides=overrides).input
+    cfg = load_pipeline(args.pipeline, overrides=overrides)
+    inp, sc = cfg.input, cfg.segment
     entries = inspect_inputs(args.paths, sequence_pattern=inp.sequence_pattern,
+                             masks_beside=sc.masks_beside and not sc.rois_file,
                              **read_options(inp))
     if args.json:
         print(json.dumps(entries, indent=2, default=str, ensure_ascii=False))

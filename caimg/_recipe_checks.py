@@ -97,6 +97,7 @@ def _check_segment(sc: SegmentConfig) -> None:
     valid = method_options(name)
     if valid is None:
         return  # a method that takes any option (**params): it checks them itself
+    valid = {**valid, "estimate_diameter": "auto"}  # segment()'s own option, any method
     for key, value in sc.params.items():
         if key not in valid:
             raise ConfigError(f"'segment.params.{key}': unknown parameter of segmentation "

@@ -24,19 +24,19 @@ import numpy as np
 import pandas as pd
 
 from ._plausibility import (
-    check_scale,
     recording_where,
-    unit_scaled,
     warn_inverted,
     warn_no_rois,
 )
 from ._provenance import fingerprint_in_background, versions
+from ._segment_stage import saturated_fraction, segment_summary
 from ._version import __version__
-from .config import PipelineConfig, kinetics_options
+from .config import PipelineConfig, config_to_dict, kinetics_options
 from .errors import ConfigError, RoiError, StackReadError
 from .indicators import SignalOutput, get_indicator
 from .recording import Recording
 from .result import KINETICS_COLUMNS
+from .signal_quality import background_noise, flag_low_signal
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
            "find_rois", "background", "local_background", "extract", "signal", "score_rois",
@@ -217,7 +217,8 @@ def register_motion(rec: Recording, cfg: PipelineConfig, log: RunLog):
 
 
 def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
-              roi_source: str | None = None) -> tuple[np.ndarray, str]:
+              roi_source: str | None = None, *, log: RunLog | None = None
+              ) -> tuple[np.ndarray, str]:
     """ROIs: given labels, a ROI file from the recipe, or segmentation of ``summary``.
 
     Parameters
@@ -231,6 +232,10 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
         ROIs to use as given.
     roi_source : str, optional
         ``source`` value to report instead of the automatic one.
+    log : RunLog, optional
+        The run's log; this stage adds ``info["segment"]``: how the ROIs were made (the
+        method and the cell diameter used, with where it came from; or the ROI file with
+        its SHA-256).
 
     Returns
     -------
@@ -238,27 +243,26 @@ def find_rois(rec: Recording, cfg: PipelineConfig, summary, labels=None,
     source : str
         ``"imported"``, ``"auto"`` or ``roi_source`` when given.
     """
-    from .segmentation import segment
-
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != rec.shape[1:]:
             raise RoiError(f"{rec.name}: ROI label image has shape {labels.shape}, the recording "
                            f"frames are {rec.shape[1:]}; expected the same (rows, columns)")
         lab, source = labels.astype(np.int32, copy=False), "imported"
+        info = {"rois_from": "given labels"}
     elif cfg.segment.rois_file:
+        from .io.result import file_fingerprint
         from .io.rois import read_rois
 
         lab, source = read_rois(cfg.segment.rois_file, rec.shape[1:]), "imported"
+        fp = file_fingerprint(cfg.segment.rois_file)
+        info = {"rois_from": "file", "rois_file": fp["path"], "rois_file_sha256": fp["sha256"]}
     else:
-        sc = cfg.segment
-        check_scale(rec, sc)
-        lab = segment(unit_scaled(summary), method=sc.method,
-                      cell_diameter_px=sc.cell_diameter_px,
-                      cell_diameter_um=sc.cell_diameter_um, pixel_size_um=rec.pixel_size_um,
-                      min_area_px=sc.min_area_px, max_area_px=sc.max_area_px, **dict(sc.params))
+        lab, info = segment_summary(rec, cfg, summary)
         source = "auto"
         warn_inverted(rec, summary)
+    if log is not None:
+        log.info["segment"] = info
     if not lab.any():
         warn_no_rois(rec, cfg, source)
     return lab, roi_source or source
@@ -302,6 +306,8 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
         info = {"method": "constant", "values": dict(bc.constant)}
     else:
         info = {"method": "none"}
+    info["noise_sd"] = background_noise(rec, labels, mask,
+                                        dropped_frames=log.info.get("dropped_frames"))
     log.info["background"] = info
     return mask
 
@@ -342,7 +348,8 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, ann
 
 
 def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> SignalOutput:
-    """Background-subtract the channel means, then the indicator's registered signal step.
+    """Background-subtract the channel means, then the indicator's registered signal step,
+    then flag the ROIs with no baseline above the background noise.
 
     Parameters
     ----------
@@ -357,6 +364,13 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
     Returns
     -------
     caimg.indicators.SignalOutput
+        With ``low_signal`` (R,): a ROI whose background-subtracted baseline (F0 of each
+        of the indicator's channels, as :func:`caimg.signals.compute_f0` gives it) is below
+        ``signal.low_signal_k`` x that channel's background noise SD
+        (``log.info["background"]["noise_sd"]``, from
+        :func:`caimg.signal_quality.background_noise`; without
+        it only a baseline at or below zero counts). Such ROIs keep their channel columns
+        and ``f0``; every derived column (dF/F0, ratio, R/R0, [Ca2+]) is NaN.
     """
     from .signals import subtract_background
 
@@ -377,6 +391,8 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
     if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
         means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
     out = ind.signal(means, time_s, roi_ids, cfg)
+    out = flag_low_signal(out, means, time_s, roi_ids=roi_ids, config=cfg,
+                          noise=log.info.get("background", {}).get("noise_sd", {}))
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
@@ -390,17 +406,8 @@ def _with_nan_rows(means, rows):
     return out
 
 
-def _saturated_fraction(max_image, labels, roi_ids, dtype):
-    if not np.issubdtype(dtype, np.integer) or len(roi_ids) == 0:
-        return np.zeros(len(roi_ids))
-    sat = max_image >= np.iinfo(dtype).max
-    counts = np.bincount(labels.ravel(), weights=sat.ravel(), minlength=int(roi_ids.max()) + 1)
-    areas = np.bincount(labels.ravel(), minlength=int(roi_ids.max()) + 1)
-    return counts[roi_ids] / np.maximum(areas[roi_ids], 1)
-
-
 def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, source,
-               trace, bg_mask, roi_overrides=None) -> pd.DataFrame:
+               trace, bg_mask, roi_overrides=None, *, low_signal=None) -> pd.DataFrame:
     """The ROI table: measure every ROI, accept by the recipe's ``[rois]`` rules, then
     apply per-ROI overrides (``accepted``, ``source``) from a review.
 
@@ -418,6 +425,12 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
         The signal kinetics are measured on (gives ``snr``).
     bg_mask : ndarray, (Y, X) bool, or None
     roi_overrides : mapping of int to mapping, optional
+    low_signal : ndarray, (R,) bool, optional
+        From the signal stage (:attr:`caimg.indicators.SignalOutput.low_signal`). A
+        flagged ROI gets ``low_signal = True``, ``accepted = False`` and ``reject_reason``
+        "low signal": its dF/F0 or ratio is not a measurement, and leaving it in the
+        kinetics would count it as a non-responder. A reviewer's override may accept it
+        again (its kinetics row is then NaN).
 
     Returns
     -------
@@ -427,12 +440,19 @@ def score_rois(rec: Recording, cfg: PipelineConfig, summary, labels, roi_ids, so
     from .rois import roi_table
 
     rc = cfg.rois
-    sat = _saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
+    sat = saturated_fraction(summary.max, labels, roi_ids, rec.dtype)
     rois = roi_table(labels, summary.mean, source=source, pixel_size_um=rec.pixel_size_um,
                      signal=trace, saturated_fraction=sat, background=bg_mask,
                      accept_min_area_px=rc.accept_min_area_px,
                      max_aspect_ratio=rc.max_aspect_ratio, min_contrast=rc.min_contrast,
                      min_snr_no_contrast=rc.min_snr_no_contrast)
+    if low_signal is not None and len(rois):
+        flag = rois["roi"].map(pd.Series(np.asarray(low_signal, dtype=bool),
+                                         index=np.asarray(roi_ids))).fillna(False).astype(bool)
+        rois["low_signal"] = flag
+        rois.loc[flag, "accepted"] = False
+        reason = rois.loc[flag, "reject_reason"].astype(str)
+        rois.loc[flag, "reject_reason"] = reason.where(reason == "", reason + ";") + "low signal"
     for roi, changes in (roi_overrides or {}).items():
         unknown = set(changes) - {"accepted", "source"}
         if unknown:
@@ -569,7 +589,8 @@ def provenance(rec: Recording, cfg: PipelineConfig, log: RunLog, *, inputs,
         "stimulus_time_s": cfg.kinetics.stimulus_time_s,
         "dropped_frames": log.info.get("dropped_frames", []),
         "motion": log.info["motion"],
-        "rois": log.info["rois"],
+        "segment": log.info.get("segment"),
+        "rois": {**log.info["rois"], "accept_rules": config_to_dict(cfg.rois)},
         "background": log.info["background"],
         "signal": log.info["signal"],
         "n_responders": n_responders,

@@ -40,7 +40,7 @@ from ._threads import (
 )
 from ._workers import run_in_pool, stop_on_sigterm
 from .config import PipelineConfig, config_to_dict
-from .errors import CaimgError, ConfigError, ResultError, StackReadError
+from .errors import CaimgError, ConfigError, ResultError, RoiError, StackReadError
 
 __all__ = ["run_batch", "BatchSummary", "RecordingOutcome", "set_thread_budget",
            "available_cores", "WARNING_COLUMNS"]
@@ -256,6 +256,9 @@ def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any
         near = _treatments_near(source, roots)
         if near:
             ov["treatments"] = {**near, **dict(ov.get("treatments") or {})}
+        mask = _mask_beside(source, pipeline, ov)
+        if mask is not None:  # as if the recipe named it: the request key holds its SHA-256
+            ov["segment.rois_file"] = str(mask)
         key = _request_key(pipeline, ov)
         if not force and is_up_to_date(folder, source.paths, key):
             return RecordingOutcome(name, paths, "skipped", folder=str(folder),
@@ -266,9 +269,19 @@ def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any
         t_read = time.perf_counter()
         rec, cfg = read_for_pipeline(source, pipeline, overrides=ov)
         t_read = round(time.perf_counter() - t_read, 4)
-        result = process_recording(_renamed(rec, name), cfg)
+        try:
+            result = process_recording(_renamed(rec, name), cfg)
+        except RoiError as exc:
+            if mask is None:
+                raise
+            raise RoiError(f"{exc} (the mask file {mask.name} lies beside the recording; "
+                           "fix or remove it, or set segment.masks_beside = false to segment "
+                           "this recording instead)") from exc
         prov = dict(result.provenance)
         prov["request_key"] = key
+        if mask is not None:
+            prov["segment"] = {**(prov.get("segment") or {}),
+                               "rois_from": "mask file beside the recording"}
         # opening the file(s): metadata and layout only, the pixels are read by the stages
         prov["timings_s"] = {"open": t_read, **prov.get("timings_s", {})}
         if note:
@@ -288,6 +301,22 @@ def _process_one_quietly(source, out: str, pipeline, overrides: Mapping[str, Any
                                 warnings=tuple(prov.get("warnings", ())))
     except Exception as exc:  # noqa: BLE001 - a batch never stops for one recording
         return _failed(name, paths, exc, t0)
+
+
+def _mask_beside(source, pipeline, overrides: Mapping[str, Any]):
+    """The mask file beside the recording (:func:`caimg.io.find.mask_for`) when the recipe
+    uses one: ``segment.masks_beside`` is on and no ``segment.rois_file`` is named (the
+    recipe's file wins); else None.
+    """
+    from .io.find import mask_for
+    from .pipeline import resolve_pipeline
+
+    names = ("fura2", "fluo4") if isinstance(pipeline, str) and pipeline == "auto" else (pipeline,)
+    for n in names:
+        sc = resolve_pipeline(n, overrides=overrides).segment
+        if sc.rois_file or not sc.masks_beside:
+            return None
+    return mask_for(source)
 
 
 def _renamed(rec, name):

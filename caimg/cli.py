@@ -55,7 +55,7 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
     parser.add_argument("-v", "--verbose", action="count", default=default(0),
                         help="more output: each warning of each recording (-vv for debug logs)")
     parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
-                        help="only errors and the final summary (no progress, no warnings)")
+                        help="only errors: failed recordings, and what stopped the run")
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -364,6 +364,21 @@ def _cmd_run(args) -> int:
     n = len(summary.outcomes)
     ok = sum(o.status == "ok" for o in summary.outcomes)
     skipped = sum(o.status == "skipped" for o in summary.outcomes)
+    if not args.quiet:  # -q keeps only the errors: the FAILED lines below
+        _print_result_table(summary, n=n, ok=ok, skipped=skipped)
+    for o in summary.outcomes:
+        if o.status == "failed":
+            print(f"  FAILED {o.name}: {o.error_type}: {o.message}")
+    if summary.n_failed:
+        print(f"  see {Path(summary.out) / 'failures.csv'}")
+    sys.stdout.flush()
+    if not args.quiet:
+        _print_warning_summary(summary, verbose=args.verbose)
+    return 0 if summary.ok and n > 0 else 1
+
+
+def _print_result_table(summary, *, n: int, ok: int, skipped: int) -> None:
+    """The batch's one-line count and a line of median kinetics per recording (stdout)."""
     kin = summary.kinetics
     print(f"caimg: {n} recording(s): {ok} processed, {skipped} unchanged (skipped), "
           f"{summary.n_failed} failed -> {summary.out}")
@@ -380,15 +395,6 @@ def _cmd_run(args) -> int:
               f"{resp['roi'].nunique() if len(resp) else 0:5d} {_median(resp, 'amplitude'):9.3g} "
               f"{_median(resp, 'time_to_peak_s'):8.3g} {_median(resp, 'rise_time_s'):7.3g} "
               f"{_median(resp, 'decay_tau_s'):6.3g}")
-    for o in summary.outcomes:
-        if o.status == "failed":
-            print(f"  FAILED {o.name}: {o.error_type}: {o.message}")
-    if summary.n_failed:
-        print(f"  see {Path(summary.out) / 'failures.csv'}")
-    sys.stdout.flush()
-    if not args.quiet:
-        _print_warning_summary(summary, verbose=args.verbose)
-    return 0 if summary.ok and n > 0 else 1
 
 
 def _cmd_info(args) -> int:

@@ -100,6 +100,8 @@ class SegmentConfig:
     params: Mapping[str, Any] = field(default_factory=dict)
     # a file of ROIs (ImageJ RoiSet.zip / .roi, or a label TIFF) used instead of segmentation
     rois_file: str | None = None
+    # batch: a mask file beside a recording (<stem>_cp_masks.png ..., caimg.io.rois) is used
+    masks_beside: bool = True  # for it instead of segmentation, unless rois_file is set
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class SignalConfig:
     f0_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))
     # background-subtracted F380 at or below this fraction of its ROI median -> NaN ratio
     min_denominator: float = field(default=1e-6, metadata=_range(0, None))
+    low_signal_k: float = field(default=1.5, metadata=_range(0, None))  # README low_signal
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
@@ -186,8 +189,11 @@ class KineticsConfig:
     decay_fit_start: str | float = "peak"
     # also fit this many baseline samples jointly with the decay (0 = decay only)
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
+    # "auto": the decay's asymptote is tied to the baseline unless a free one fits better
+    decay_fit_asymptote: Literal["free", "auto"] = "free"
     # smoothing (frames) used only to locate features, never for reported values
     smooth_frames: int = field(default=3, metadata=_range(1, None))
+    drift_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))  # README
     # named treatment times in seconds, e.g. {ATP = 30.0, ionomycin = 120.0}; each gets peak,
     # AUC, maximum slope, latency and a responder call in treatments.csv. A treatments.csv
     # (recording, treatment, time_s) next to the recordings adds to these.
@@ -266,14 +272,9 @@ def kinetics_options(kc: KineticsConfig) -> dict[str, Any]:
     >>> kinetics_options(KineticsConfig(responder_k=3.0))["responder_k"]
     3.0
     """
-    return dict(stimulus_time_s=kc.stimulus_time_s, baseline_window_s=kc.baseline_window_s,
-                responder_k=kc.responder_k, events=kc.events,
-                event_threshold_k=kc.event_threshold_k,
-                min_event_duration_s=kc.min_event_duration_s,
-                min_event_separation_s=kc.min_event_separation_s,
-                decay_fit_start=kc.decay_fit_start,
-                decay_fit_baseline_samples=kc.decay_fit_baseline_samples,
-                smooth_frames=kc.smooth_frames)
+    # every field but the treatments (measure_treatments's, not measure_kinetics's)
+    return {f.name: getattr(kc, f.name) for f in dataclasses.fields(kc)
+            if f.name not in ("treatments", "treatment_window_s")}
 
 
 # Short names accepted by caimg.run(**overrides) and the CLI flags, mapped to dotted keys.

@@ -41,11 +41,15 @@ class SignalOutput:
         The trace kinetics are measured on (one of ``columns``).
     info : dict
         Provenance of the step (``run.json`` ``signal`` entry, after ``f0_mode``).
+    low_signal : ndarray, (R,) bool, optional
+        ROIs whose baseline is not clearly above the background noise; set by the
+        pipeline's signal stage (:func:`caimg._stages.signal`), not by indicator functions.
     """
 
     columns: dict[str, np.ndarray]
     signal: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    low_signal: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
         # that follow; hashlib releases the GIL
         fingerprints = st.fingerprint_in_background(rec.source, cfg.output.overview_png)
         with runlog.stage("segment"):
-            labels, source = st.find_rois(rec, cfg, reg.summary, labels, roi_source)
+            labels, source = st.find_rois(rec, cfg, reg.summary, labels, roi_source,
+                                          log=runlog)
             bg_mask = st.background(rec, cfg, labels, runlog)
             rings = st.local_background(rec, cfg, labels, reg.summary.max, runlog)
         with runlog.stage("extract"):
@@ -177,7 +178,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             sig = st.signal(cfg, raw, time_s, roi_ids, runlog)
         with runlog.stage("rois"):
             rois = st.score_rois(rec, cfg, reg.summary, labels, roi_ids, source, sig.signal,
-                                 bg_mask, roi_overrides)
+                                 bg_mask, roi_overrides, low_signal=sig.low_signal)
         with runlog.stage("kinetics"):
             kin, rois, treatments = st.measure(rec, cfg, sig.signal, time_s, roi_ids, rois,
                                                dropped_frames=runlog.info["dropped_frames"])

@@ -43,9 +43,17 @@ from .result import KINETICS_COLUMNS, TRACE_COLUMNS, Result
 __all__ = ["ReviewSession", "LabelChanges", "label_changes", "review_table", "labels_features",
            "find_recording", "result_folders", "update_batch_tables", "REVIEW_TABLE_COLUMNS"]
 
+def _column(table: pd.DataFrame, name: str, missing) -> np.ndarray:
+    """``table[name]`` as an array; all ``missing`` when the column is absent."""
+    if name not in table:
+        return np.full(len(table), missing)
+    return table[name].to_numpy()
+
+
 #: Columns of :func:`review_table` (one row per ROI).
-REVIEW_TABLE_COLUMNS = ("roi", "accepted", "source", "area_px", "responder", "amplitude", "snr",
-                        "time_to_peak_s", "decay_tau_s", "n_events")
+REVIEW_TABLE_COLUMNS = ("roi", "accepted", "reject_reason", "source", "area_px", "saturated",
+                        "low_signal", "responder", "amplitude", "snr", "time_to_peak_s",
+                        "decay_tau_s", "n_events")
 
 
 def _now() -> str:
@@ -137,8 +145,12 @@ def review_table(result: Result) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in REVIEW_TABLE_COLUMNS})
     out = pd.DataFrame({"roi": rois["roi"].astype(np.int64).to_numpy(),
                         "accepted": rois["accepted"].astype(bool).to_numpy(),
+                        "reject_reason": _column(rois, "reject_reason", "").astype(str),
                         "source": rois["source"].astype(str).to_numpy(),
-                        "area_px": rois["area_px"].to_numpy()})
+                        "area_px": rois["area_px"].to_numpy(),
+                        # flags; a result folder written before they existed has neither
+                        "saturated": _column(rois, "saturated", False).astype(bool),
+                        "low_signal": _column(rois, "low_signal", False).astype(bool)})
     kin = result.kinetics
     if len(kin):
         kin = kin.assign(_amp=kin["amplitude"].fillna(-np.inf))

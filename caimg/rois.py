@@ -42,7 +42,7 @@ __all__ = [
 
 #: Columns of :func:`measure_rois`: every ROI column but the accept call and the source.
 MEASURED_COLUMNS = tuple(c for c in ROI_DTYPES if c not in ("accepted", "reject_reason",
-                                                            "source"))
+                                                            "source", "low_signal"))
 
 # --------------------------------------------------------------------------------------
 # measuring ROIs (pure)
@@ -228,8 +228,9 @@ def measure_rois(labels, image, *, pixel_size_um=None, signal=None, noise_sd=Non
         "background_intensity": ring_mean,
         "contrast": contrast,
         "snr": _snr(signal, noise_sd, n),
-        "saturated_fraction": _saturation(saturated_fraction, saturation_value, image,
-                                          labels, ids, area, n),
+        "saturated_fraction": (sat := _saturation(saturated_fraction, saturation_value,
+                                                  image, labels, ids, area, n)),
+        "saturated": sat > 0,  # NaN (not measured) -> False
         "touches_border": np.isin(ids, np.unique(labels[border & any_roi])),
         "aspect_ratio": aspect,
         "solidity": _solidity(labels, ids),
@@ -324,7 +325,8 @@ ring_px
         Sorted by ``roi``; columns and dtypes as in :data:`caimg.result.ROI_DTYPES`:
         ``roi``, ``centroid_row``, ``centroid_col`` (pixels), ``area_px``, ``area_um2``,
         ``mean_intensity``, ``background_intensity`` (mean of the surrounding ring),
-        ``contrast``, ``snr``, ``saturated_fraction``, ``touches_border``,
+        ``contrast``, ``snr``, ``saturated_fraction`` (of the ROI's pixels at the
+        saturation value), ``saturated`` (any are), ``touches_border``,
         ``aspect_ratio`` (major / minor axis of the moment ellipse), ``solidity``,
         ``accepted``, ``reject_reason`` (``""`` when accepted) and ``source``.
         No ROIs give an empty table with the same columns and dtypes.
@@ -368,4 +370,6 @@ ring_px
                         min_snr_no_contrast=min_snr_no_contrast)
     table["source"] = pd.Series(sources if n else [], index=table.index,
                                 dtype=ROI_DTYPES["source"])
+    # set from the traces by the pipeline's signal stage (caimg._stages.signal)
+    table["low_signal"] = pd.Series(False, index=table.index, dtype=ROI_DTYPES["low_signal"])
     return table.loc[:, list(ROI_DTYPES)]

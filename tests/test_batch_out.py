@@ -50,7 +50,7 @@ def _run(capsys, *args):
 
 
 def _cli(capsys, inp, out, *extra):
-    return _run(capsys, "-q", "run", inp, "--out", out, "--stimulus-time", STIM, *extra)
+    return _run(capsys, "run", inp, "--out", out, "--stimulus-time", STIM, *extra)
 
 
 def _inputs_of(folder):

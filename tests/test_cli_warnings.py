@@ -77,12 +77,18 @@ def test_quiet_after_the_subcommand_keeps_only_errors(folder, tmp_path, capsys):
     code, stdout, err = _run(capsys, "run", folder / "plain.tif", "--out", out,
                              "--frame-interval", 0.3, "--stimulus-time", STIM, "-q")
     assert code == 0, stdout + err
-    assert err == "", err  # no progress, no warnings
-    assert "1 processed" in stdout
+    assert err == "" and stdout == "", stdout + err  # no progress, no table, no warnings
     assert len(pd.read_csv(out / "warnings.csv")) == 1  # still recorded
     # errors still reach the terminal under -q
     code, _, err = _run(capsys, "run", tmp_path / "missing.tif", "--out", tmp_path / "o2", "-q")
     assert code == 2 and "missing.tif" in err
+    # and a recording that fails in a batch is named on stdout with its error
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.tif").write_bytes(b"II*\x00 not a tiff")
+    code, stdout, err = _run(capsys, "run", bad, "--out", tmp_path / "o3", "-q")
+    assert code == 1 and "FAILED broken" in stdout and "failures.csv" in stdout, stdout + err
+    assert "processed" not in stdout
 
 
 @pytest.mark.parametrize("argv", [["--version", "pipelines"], ["pipelines", "--version"],

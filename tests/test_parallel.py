@@ -99,6 +99,12 @@ def test_fast_csv_writer_matches_pandas(tmp_path):
     np.testing.assert_allclose(back["value"], x, rtol=1e-8)
 
 
+def _pipeline_imported() -> bool:
+    import sys
+
+    return {"caimg.segmentation", "caimg.io.result", "caimg.plotting"} <= set(sys.modules)
+
+
 def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_path):
     serial = run_batch([batch_inputs], tmp_path / "serial", jobs=1)
     assert serial.ok and len(serial.outcomes) == 3
@@ -109,8 +115,13 @@ def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_p
     assert _folder_bytes(tmp_path / "jobs2") == ref
 
     distributed = pytest.importorskip("distributed")
+    # workers started with the preload have the pipeline imported before the first task
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
+                                  dashboard_address=":0",
+                                  preload=["caimg.dask_preload"]) as cluster:
+        with distributed.Client(cluster.scheduler_address) as client:
+            ready = client.run(_pipeline_imported)
+        assert len(ready) == 2 and all(ready.values()), ready
         dask_run = run_batch([batch_inputs], tmp_path / "dask",
                              scheduler=cluster.scheduler_address)
     assert dask_run.ok

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -85,6 +86,25 @@ def test_open_finds_recording_and_table(out, batch):
     feats = labels_features(s.result)
     assert (feats["index"] == feats["roi"]).all() and (feats["label"] == feats["roi"]).all()
     assert result_folders(out) == [out / "cellA", out / "cellB"]
+
+
+def test_review_table_shows_the_flags_of_rois_csv(out):
+    from caimg.review import review_table
+
+    s = ReviewSession.open(out / "cellA")
+    res = s.result
+    rois = res.rois.copy()
+    first, second = rois["roi"].iloc[0], rois["roi"].iloc[1]
+    rois.loc[rois["roi"] == first, "saturated"] = True
+    rois.loc[rois["roi"] == second, ["low_signal", "accepted", "reject_reason"]] = (
+        True, False, "low signal")
+    t = review_table(replace(res, rois=rois)).set_index("roi")
+    assert t.loc[first, "saturated"] and not t.loc[first, "low_signal"]
+    assert t.loc[second, "low_signal"] and t.loc[second, "reject_reason"] == "low signal"
+    assert not t.loc[second, "accepted"]
+    # a result folder written before the flags existed shows them as False
+    old = review_table(replace(res, rois=rois.drop(columns=["saturated", "low_signal"])))
+    assert not old["saturated"].any() and not old["low_signal"].any()
 
 
 def test_trace_and_responses_match_tables(out):

@@ -77,7 +77,8 @@ def test_signal_stage_uses_the_registry(fluo):
     out = st.signal(cfg, raw, t, raw["f"].roi_ids, log)
     assert tuple(out.columns) == trace_columns("fluo4")[len(TRACE_COLUMNS):]
     assert out.signal is out.columns["dff"]
-    assert log.info["signal"] == {"f0_mode": "prestim"}
+    assert log.info["signal"]["f0_mode"] == "prestim"
+    assert log.info["signal"]["low_signal_rois"] == []  # bright synthetic cells
     assert get_indicator("fura2").signal_column == "ratio"
     with pytest.raises(ConfigError, match="did you mean 'fluo4'"):
         get_indicator("fluo5")

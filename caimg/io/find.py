@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, StackReadError
@@ -16,10 +17,11 @@ from ._paths import (
     tiff_stem,
 )
 from ._walk import file_problem, walk_files
+from .rois import find_mask_beside, mask_stem
 from .sequence import compile_sequence_pattern, group_sequences
 from .vendor import expand_positions
 
-__all__ = ["RecordingSource", "find_recordings"]
+__all__ = ["RecordingSource", "find_recordings", "mask_for"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ class RecordingSource:
         For a vendor file with several positions or images (ND2 ``P``, CZI scenes, LIF
         images, Micro-Manager positions): which one, as an index into
         :func:`caimg.io.vendor.describe_file`.
+    stem : str, optional
+        The recording's stem, which mask files beside it are named after
+        (:func:`mask_for`): a file's name without its extension, a pair's common stem
+        (``cell`` for ``cell_340.tif`` + ``cell_380.tif``), an image sequence's name
+        (``cell`` for ``cell_0001.tif`` ...), ``<file stem>_<position>`` for a position of
+        a vendor file. It is ``name`` before two recordings of one name were told apart.
+        Not compared.
     """
 
     name: str
@@ -52,6 +61,7 @@ class RecordingSource:
     layout: str = "auto"
     error: str | None = None
     position: int | None = None
+    stem: str | None = field(default=None, compare=False)
 
 
 def _skip_dir(path: Path) -> bool:
@@ -61,12 +71,82 @@ def _skip_dir(path: Path) -> bool:
 
 
 def _walk_tiffs(root: Path, errors: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``; what cannot be taken
-    (unreadable folders, symlink loops, FIFOs, odd names) goes to ``errors`` (or raises),
-    see :mod:`caimg.io._walk`.
+    """Stack files (TIFF, STK, ND2, CZI, LIF) under ``root``, without the mask files of
+    recordings (:func:`_without_masks`); what cannot be taken (unreadable folders, symlink
+    loops, FIFOs, odd names) goes to ``errors`` (or raises), see :mod:`caimg.io._walk`.
     """
-    return walk_files(root, errors, skip_dir=_skip_dir,
-                      accept=lambda f: not f.startswith(".") and is_stack_name(Path(f)))
+    return _without_masks(walk_files(
+        root, errors, skip_dir=_skip_dir,
+        accept=lambda f: not f.startswith(".") and is_stack_name(Path(f))))
+
+
+def _stem_of(other: str, stem: str) -> bool:
+    """Whether a file stem ``other`` belongs to the recording ``stem``: the same, or it
+    followed by a separator or a digit (a pair file, a frame of an image sequence).
+    """
+    return other == stem or (other.startswith(stem) and other[len(stem)] in "_-. 0123456789")
+
+
+def _without_masks(files: list[Path]) -> list[Path]:
+    """``files`` without the mask files of recordings (caimg.io.rois names): a Cellpose
+    ``*_cp_masks.tif`` always, a ``<stem>_masks.tif`` / ``<stem>_labels.tif`` when a file
+    of the recording ``<stem>`` lies in the same folder. A mask is a label image, never a
+    recording: taken as one it would fail as "too few frames" or, worse, be analysed.
+    """
+    stems: dict[Path, list[str]] = {}
+    for f in files:
+        stems.setdefault(f.parent, []).append(tiff_stem(f))
+    for v in stems.values():
+        v.sort()
+    out = []
+    for f in files:
+        m = mask_stem(f.name)
+        if m is not None and (m[1] == "cellpose" or _has_recording(stems[f.parent], m[0],
+                                                                   tiff_stem(f))):
+            continue
+        out.append(f)
+    return out
+
+
+def _has_recording(sorted_stems: list[str], stem: str, own: str) -> bool:
+    """Whether a stem of ``sorted_stems`` other than ``own`` belongs to the recording
+    ``stem`` (a bisection: folders of thousands of recordings stay fast).
+    """
+    i = bisect.bisect_left(sorted_stems, stem)
+    while i < len(sorted_stems) and sorted_stems[i].startswith(stem):
+        if sorted_stems[i] != own and _stem_of(sorted_stems[i], stem):
+            return True
+        i += 1
+    return False
+
+
+def mask_for(source: RecordingSource) -> Path | None:
+    """The mask file beside a recording (:func:`caimg.io.rois.find_mask_beside`).
+
+    Parameters
+    ----------
+    source : RecordingSource
+        From :func:`find_recordings`.
+
+    Returns
+    -------
+    Path or None
+        The mask file in the folder of the recording's (first) file named after its
+        :attr:`~RecordingSource.stem` (a pair's mask may also be named after either file,
+        e.g. ``cell_380_cp_masks.png``), or None.
+
+    Raises
+    ------
+    RoiError
+        Two or more mask files for the recording.
+    """
+    if source.error or not source.paths:
+        return None
+    first = Path(source.paths[0])
+    stems = [source.stem or tiff_stem(first)]
+    if source.layout == "pair":
+        stems += [tiff_stem(Path(p)) for p in source.paths]
+    return find_mask_beside(first.parent, stems)
 
 
 def _collect_files(paths, pair_suffixes, pairing: bool,
@@ -168,7 +248,8 @@ def _named_sources(resolved, problems) -> list[RecordingSource]:
                 parts = [first.parent.name, stem]
             name = "__".join(p for p in parts if p not in ("", "."))
         out.append(RecordingSource(name=_next_free(name, used), paths=tuple(rec_paths),
-                                   layout=lay, position=position[0] if position else None))
+                                   layout=lay, position=position[0] if position else None,
+                                   stem=stem))
     for p, msg in problems or ():
         name = (tiff_stem(p) if is_tiff_name(p) else p.name) or "input"
         out.append(RecordingSource(name=_next_free(name, used), paths=(p,), layout="auto",
@@ -193,7 +274,10 @@ def find_recordings(paths, *, layout: str = "auto",
         ``<file stem>_<position>``; the files of one Micro-Manager dataset give one
         recording per position, named ``<dataset prefix>_<position label>``.
         Hidden files and folders, folders ending in ``.partial`` and caimg result folders
-        (any folder holding a ``run.json``) are skipped.
+        (any folder holding a ``run.json``) are skipped, and so are mask files found in
+        folders: a Cellpose ``*_cp_masks.tif``, and a ``<stem>_masks.tif`` or
+        ``<stem>_labels.tif`` beside a file of the recording ``<stem>`` (see
+        :mod:`caimg.io.rois`; they are used as that recording's ROIs, :func:`mask_for`).
     layout : str
         ``"auto"`` or ``"pair"``: files named ``<stem><suffix340>.tif`` and
         ``<stem><suffix380>.tif`` in the same folder become one pair recording named

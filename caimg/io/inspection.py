@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import CaimgError
 from .channels import choose_channels, describe_channels
-from .find import RecordingSource, find_recordings
+from .find import RecordingSource, find_recordings, mask_for
 from .read import read_recording
 from .vendor import describe_file, is_vendor_file, recording_from_image
 
@@ -109,7 +109,9 @@ def inspect_inputs(paths, **options) -> list[dict[str, Any]]:
     **options
         Keyword options of :func:`~caimg.io.read.read_recording` (``channels``,
         ``z_plane``, ``frame_interval_s``, ``timestamps``, ``layout``, ...), as a recipe's
-        ``[input]`` section gives them; ``sequence_pattern`` for discovery.
+        ``[input]`` section gives them; ``sequence_pattern`` for discovery;
+        ``masks_beside`` (default True): look for mask files beside the recordings (a
+        recipe's ``segment.masks_beside``, off when it names a ``segment.rois_file``).
 
     Returns
     -------
@@ -118,9 +120,12 @@ def inspect_inputs(paths, **options) -> list[dict[str, Any]]:
         ``position``, ``axes``, ``shape``, ``channels`` (index, name, excitation_nm,
         emission_nm), ``use`` (caimg channel -> file channel), ``time`` (kind
         ``per-frame``/``uniform``, ``source``, ``interval_s``, ``times_s``),
-        ``pixel_size_um`` and ``refused`` (why caimg would not read it, else None).
+        ``pixel_size_um``, ``mask_file`` (the mask file beside it that a batch would use
+        instead of segmentation, see :func:`~caimg.io.find.mask_for`, else None) and
+        ``refused`` (why caimg would not read it, else None).
     """
     pattern = options.pop("sequence_pattern", None)
+    masks_beside = options.pop("masks_beside", True)
     found = find_recordings(paths, layout=options.get("layout", "auto"),
                             pair_suffixes=options.get("pair_suffixes", ("_340", "_380")),
                             on_error="report", sequence_pattern=pattern)
@@ -138,7 +143,20 @@ def inspect_inputs(paths, **options) -> list[dict[str, Any]]:
                             "use": None, "refused": str(exc)})
         else:
             out.append(_tiff_entry(src, options))
+        if not src.error and masks_beside:
+            _add_mask(out[-1], src)
     return out
+
+
+def _add_mask(entry: dict[str, Any], src: RecordingSource) -> None:
+    """``mask_file`` of an entry; two mask files for one recording are a refusal."""
+    try:
+        mask = mask_for(src)
+    except CaimgError as exc:
+        entry["mask_file"] = None
+        entry["refused"] = entry.get("refused") or str(exc)
+        return
+    entry["mask_file"] = str(mask) if mask is not None else None
 
 
 def format_report(entries: list[dict[str, Any]]) -> str:
@@ -177,6 +195,8 @@ def format_report(entries: list[dict[str, Any]]) -> str:
             lines.append(f"  time       {t['kind']} ({t['source']}), {every}{extra}")
         if e.get("pixel_size_um"):
             lines.append(f"  pixel      {e['pixel_size_um']:.6g} um")
+        if e.get("mask_file"):
+            lines.append(f"  masks      {e['mask_file']} (its ROIs, not segmentation)")
         if e.get("refused"):
             lines.append(f"  REFUSED    {e['refused']}")
     return "\n".join(lines)

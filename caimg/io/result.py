@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import config_from_dict, config_to_dict
 from ..errors import ResultError
-from ..result import Result
+from ..result import ROI_DTYPES, Result
 
 __all__ = ["save_result", "load_result", "is_result_folder", "file_fingerprint", "RESULT_FILES",
            "write_table", "PARTIAL_SUFFIX", "FORMAT_VERSION", "clean_stale_temporaries",
@@ -445,6 +445,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
+def _roi_dtypes(rois: pd.DataFrame) -> pd.DataFrame:
+    """The flags of ``rois.csv`` as bools and its text columns as text ("" where the CSV
+    has an empty field, which pandas reads as NaN), as the pipeline made them.
+    """
+    for col, dtype in ROI_DTYPES.items():
+        if col not in rois:
+            continue
+        if dtype == "bool":
+            rois[col] = rois[col].fillna(False).astype(bool)
+        elif dtype == "str":
+            rois[col] = rois[col].astype(object).where(rois[col].notna(), "").astype(str)
+    return rois
+
+
 def load_result(folder: str | Path) -> Result:
     """Read a result folder written by :func:`save_result` (or edited in napari).
 
@@ -494,9 +508,7 @@ def load_result(folder: str | Path) -> Result:
         raise ResultError(f"{folder}: incomplete result, missing {', '.join(missing)}")
     config = config_from_dict(prov.pop("config"), where=str(folder / "run.json"))
     labels = tifffile.imread(folder / "rois.tif").astype(np.int32)
-    rois = _read_csv(folder / "rois.csv")
-    if "accepted" in rois:
-        rois["accepted"] = rois["accepted"].astype(bool)
+    rois = _roi_dtypes(_read_csv(folder / "rois.csv"))
     kinetics = _read_csv(folder / "kinetics.csv")
     if "responder" in kinetics:
         kinetics["responder"] = kinetics["responder"].astype(bool)

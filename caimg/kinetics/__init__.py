@@ -9,7 +9,8 @@ measure_kinetics``.
 from ..result import KINETICS_COLUMNS, TREATMENT_COLUMNS
 from ._events import detect_events, difference_mad, noise_sd
 from ._fit import ExpFit, fit_exponential
-from ._measure import Response, measure_kinetics, measure_trace
+from ._measure import measure_kinetics, measure_trace
+from ._response import Response
 from ._treatments import measure_treatments, treatments_from_table
 
 __all__ = [

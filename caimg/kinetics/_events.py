@@ -9,8 +9,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["noise_sd", "difference_mad", "smooth", "robust_level", "event_runs",
-           "detect_events"]
+__all__ = ["noise_sd", "difference_mad", "smooth", "robust_level", "drift_level",
+           "event_runs", "detect_events"]
 
 _NAN = float("nan")
 
@@ -141,6 +141,99 @@ def robust_level(ys, sigma, k):
     return b
 
 
+def drift_level(ys, t, sigma, k, window_s):
+    """A baseline that follows slow drift: the running median of the samples outside events.
+
+    Parameters
+    ----------
+    ys : ndarray, shape (T,)
+        Smoothed trace.
+    t : ndarray, shape (T,)
+        Frame times (s), increasing.
+    sigma : float
+        Noise SD.
+    k : float
+        Event threshold in noise SDs; samples above ``level + k*sigma/2`` are left out.
+    window_s : float
+        Length of the centred running window, s (shorter at the ends of the trace).
+
+    Returns
+    -------
+    level : ndarray, shape (T,), float64
+        NaN only when ``ys`` has no finite sample.
+
+    Notes
+    -----
+    The time-varying form of :func:`robust_level`: a centred running median over
+    ``window_s`` (loading drift, bleaching and slow focus changes pass, transients much
+    shorter than the window do not), then three times: leave out the samples more than
+    ``k*sigma/2`` above the current level and take the running median of the rest. In the
+    first and last half window, where a centred median sees one side only and lags a
+    drift, the level is blended into a straight line fitted to the kept samples of that
+    whole window (all line at the end frame, all median half a window in).
+    Stretches where every sample was left out (an event longer than the window) are
+    bridged linearly between their neighbours. With a window at least twice as long as
+    the trace the level is constant and equals :func:`robust_level`.
+
+    Examples
+    --------
+    >>> t = np.arange(200.0)
+    >>> y = 0.01 * t                      # slow drift, no event
+    >>> lv = drift_level(y, t, 0.05, 5.0, 30.0)
+    >>> bool(np.all(np.abs(lv[20:-20] - y[20:-20]) < 1e-9))
+    True
+    """
+    import pandas as pd
+
+    ys = np.asarray(ys, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    ok = np.isfinite(ys)
+    if not ok.any():
+        return np.full(ys.shape, _NAN)
+    dt = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+    w = max(1, int(round(window_s / dt)))
+    w += (w + 1) % 2  # odd, so the window is centred on the frame
+    keep = ok.copy()
+    level = np.full(ys.shape, _NAN)
+    for _ in range(4):
+        v = pd.Series(np.where(keep, ys, np.nan))
+        new = v.rolling(w, center=True, min_periods=1).median().to_numpy(dtype=np.float64)
+        if not np.isfinite(new).any():
+            break
+        level = _line_ends(new, ys, t, keep, w)
+        if not (sigma > 0):
+            break
+        idx = np.flatnonzero(np.isfinite(level))
+        level = np.interp(np.arange(ys.size), idx, level[idx])
+        keep = ok & (ys <= level + 0.5 * k * sigma)
+    if not np.isfinite(level).all():
+        idx = np.flatnonzero(np.isfinite(level))
+        level = np.interp(np.arange(ys.size), idx, level[idx])
+    return level
+
+
+def _line_ends(level, ys, t, keep, w):
+    """Blend the first and last half windows of a running median into a straight line
+    fitted to the kept samples of the first and last whole window (weight 1 at the end
+    frame, falling linearly to 0 half a window in): a centred median there sees only one
+    side and lags a drifting trace by up to a quarter window.
+    """
+    T = ys.size
+    h = w // 2
+    if T <= w or h == 0:
+        return level
+    out = level.copy()
+    ramp = np.arange(h, 0, -1) / h  # weight of the line: 1 at the end, -> 0 inwards
+    for sl, ends, wt in ((slice(0, w), slice(0, h), ramp),
+                         (slice(T - w, T), slice(T - h, T), ramp[::-1])):
+        m = keep[sl]
+        if np.count_nonzero(m) >= 3:
+            slope, icpt = np.polyfit(t[sl][m] - t[sl][0], ys[sl][m], 1)
+            line = icpt + slope * (t[ends] - t[sl][0])
+            out[ends] = wt * line + (1 - wt) * level[ends]
+    return out
+
+
 def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
     """Runs of ``ys > level + k*sigma/2`` that reach ``level + k*sigma`` (hysteresis).
 
@@ -148,8 +241,11 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
     ----------
     ys, t : ndarray, shape (T,)
         Smoothed trace and frame times (s).
-    level, sigma, k : float
-        Baseline level, noise SD and threshold in SDs.
+    level : float or ndarray, shape (T,)
+        Baseline level: a constant (:func:`robust_level`) or one per frame
+        (:func:`drift_level`).
+    sigma, k : float
+        Noise SD and threshold in SDs.
     min_duration_s, min_separation_s : float
         Shorter runs are dropped; closer runs are merged.
 
@@ -158,7 +254,8 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
     list of (int, int)
         ``(start, end)`` frame indices, end exclusive.
     """
-    if not (sigma > 0) or not math.isfinite(level):
+    level = np.broadcast_to(np.asarray(level, dtype=np.float64), np.shape(ys))
+    if not (sigma > 0) or not np.all(np.isfinite(level)):
         return []
     hi_thr, lo_thr = level + k * sigma, level + 0.5 * k * sigma
     above = np.where(np.isfinite(ys), ys > lo_thr, False)
@@ -166,7 +263,8 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
         return []
     d = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # end exclusive
-    runs = [[s, e] for s, e in zip(starts, ends, strict=True) if np.nanmax(ys[s:e]) > hi_thr]
+    runs = [[s, e] for s, e in zip(starts, ends, strict=True)
+            if np.nanmax(ys[s:e] - hi_thr[s:e]) > 0]
     merged = []
     for s, e in runs:
         if merged and t[s] - t[merged[-1][1] - 1] < min_separation_s:
@@ -177,7 +275,8 @@ def event_runs(ys, t, level, sigma, k, min_duration_s, min_separation_s):
 
 
 def detect_events(trace, time_s, *, threshold_k: float = 5.0, min_duration_s: float = 0.0,
-                  min_separation_s: float = 0.0, smooth_frames: int = 3):
+                  min_separation_s: float = 0.0, smooth_frames: int = 3,
+                  drift_window_s: float | None = 30.0):
     """Find transients in one trace.
 
     Parameters
@@ -188,13 +287,17 @@ def detect_events(trace, time_s, *, threshold_k: float = 5.0, min_duration_s: fl
         An event is a run of frames where the smoothed trace exceeds
         ``level + threshold_k/2 * sd`` and reaches ``level + threshold_k * sd`` somewhere,
         with ``sd`` from :func:`noise_sd` and ``level`` the median of the frames outside
-        events.
+        events (a running one, see ``drift_window_s``).
     min_duration_s : float
         Runs shorter than this (first to last frame) are dropped.
     min_separation_s : float
         Runs closer than this to the previous one are merged into it.
     smooth_frames : int
         Centred moving-average length used for detection only.
+    drift_window_s : float or None, default 30
+        ``level`` follows slow drift: :func:`drift_level` over a running window of this
+        many seconds (the default of ``kinetics.drift_window_s``); None: one constant
+        level for the whole trace (:func:`robust_level`).
 
     Returns
     -------
@@ -206,7 +309,10 @@ def detect_events(trace, time_s, *, threshold_k: float = 5.0, min_duration_s: fl
     t = np.asarray(time_s, dtype=np.float64)
     ys = smooth(y, smooth_frames)
     sigma = noise_sd(y)
-    level = robust_level(ys, sigma, threshold_k)
+    if drift_window_s is None:
+        level = robust_level(ys, sigma, threshold_k)
+    else:
+        level = drift_level(ys, t, sigma, threshold_k, drift_window_s)
     runs = event_runs(ys, t, level, sigma, threshold_k, min_duration_s, min_separation_s)
     out = np.zeros((len(runs), 3), dtype=np.int64)
     for i, (s, e) in enumerate(runs):

@@ -1,4 +1,7 @@
-"""Single-exponential decay fit: :class:`ExpFit` and :func:`fit_exponential`."""
+"""Single-exponential decay fits: :class:`ExpFit`, :func:`fit_exponential` (free or
+baseline-shared asymptote), :func:`fit_exponential_on_line` (onto a sloping baseline) and
+:func:`fit_tied_or_free` (the choice between them of ``decay_fit_asymptote = "auto"``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExpFit", "fit_exponential"]
+__all__ = ["ExpFit", "fit_exponential", "fit_exponential_on_line", "fit_tied_or_free"]
 
 _NAN = float("nan")
+#: :func:`fit_tied_or_free`: the cost of one more parameter in noise variances, the 99 %
+#: point of chi-squared with 1 degree of freedom (a likelihood-ratio test at p = 0.01)
+_FREE_ASYMPTOTE_CHI2 = 6.635
 
 
 @dataclass(frozen=True)
@@ -149,3 +155,141 @@ def fit_exponential(time_s, y, *, t0: float | None = None, baseline=None) -> Exp
     ss_tot = float(np.sum((yy - yy.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
     return ExpFit(c=c, a=a, t0=t0, tau=tau, r2=r2, n=int(tt.size))
+
+
+def fit_exponential_on_line(time_s, y, baseline_time_s, baseline, *, t0: float | None = None):
+    """Least-squares fit of an exponential decay onto a straight baseline:
+    ``y = c + s*(t - t0) + a*exp(-(t - t0)/tau)`` on the decay samples and
+    ``y = c + s*(t - t0)`` on the baseline samples, fitted jointly.
+
+    Parameters
+    ----------
+    time_s, y : array_like, shape (n,)
+        Times (s) and values of the decay phase. Non-finite values are dropped.
+    baseline_time_s, baseline : array_like, shape (m,)
+        Times (s) and values of baseline samples (before the response) that share the line.
+    t0 : float, optional
+        Time origin; default the first time in ``time_s``.
+
+    Returns
+    -------
+    (fit, slope) : (ExpFit, float) or None
+        ``fit`` holds ``c`` (the line's value at ``t0``), ``a``, ``t0``, ``tau`` and ``r2``
+        over every fitted sample; ``slope`` is ``s`` (signal units per s). None when fewer
+        than 3 finite decay samples or 2 finite baseline samples are given, or no finite
+        fit exists.
+
+    Notes
+    -----
+    ``c``, ``s`` and ``a`` enter linearly: for each tau of a log-spaced grid (as in
+    :func:`fit_exponential`) they are solved by linear least squares (variable
+    projection); a bounded 1-D search over log(tau) around the best grid point refines it.
+    """
+    from scipy.optimize import minimize_scalar
+
+    t = np.asarray(time_s, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(y)
+    t, y = t[ok], y[ok]
+    tb = np.asarray(baseline_time_s, dtype=np.float64)
+    yb = np.asarray(baseline, dtype=np.float64)
+    okb = np.isfinite(tb) & np.isfinite(yb)
+    tb, yb = tb[okb], yb[okb]
+    if t.size < 3 or tb.size < 2:
+        return None
+    t0 = float(t[0]) if t0 is None else float(t0)
+    span = float(t.max() - t.min())
+    steps = np.diff(np.sort(t))
+    if not span > 0 or not np.any(steps > 0):
+        return None
+    lo, hi = 0.1 * float(steps[steps > 0].min()), 100.0 * span
+    x = np.concatenate([tb - t0, t - t0])
+    yy = np.concatenate([yb, y])
+    decay = np.concatenate([np.zeros(tb.size, bool), np.ones(t.size, bool)])
+
+    def solve(tau):
+        e = np.where(decay, np.exp(-np.where(decay, x, 0.0) / tau), 0.0)
+        design = np.stack([np.ones_like(x), x, e], axis=1)
+        coef, *_ = np.linalg.lstsq(design, yy, rcond=None)
+        res = yy - design @ coef
+        return float(res @ res), coef
+
+    taus = np.geomspace(lo, hi, 48)
+    sse = np.array([solve(tau)[0] for tau in taus])
+    sse = np.where(np.isfinite(sse), sse, np.inf)
+    k = int(np.argmin(sse))
+    kl, kh = max(k - 1, 0), min(k + 1, taus.size - 1)
+    r = minimize_scalar(lambda lt: solve(math.exp(lt))[0],
+                        bounds=(math.log(taus[kl]), math.log(taus[kh])), method="bounded")
+    tau = math.exp(r.x) if solve(math.exp(r.x))[0] <= sse[k] else float(taus[k])
+    ss_res, (c, slope, a) = solve(tau)
+    if not all(math.isfinite(v) for v in (c, slope, a, tau, ss_res)):
+        return None
+    ss_tot = float(np.sum((yy - yy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else _NAN
+    return ExpFit(c=float(c), a=float(a), t0=t0, tau=tau, r2=r2, n=int(yy.size)), float(slope)
+
+
+def _sse(y, model):
+    """Sum of squared residuals of the finite samples (inf when the model overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = y - model
+    r = r[np.isfinite(y)]
+    v = float(r @ r)
+    return v if math.isfinite(v) else math.inf
+
+
+def fit_tied_or_free(td, yd, tb, yb, free, amp, sigma):
+    """The decay fit with its asymptote tied to the baseline unless the data show it
+    settles elsewhere (``decay_fit_asymptote = "auto"`` of :func:`measure_kinetics`).
+
+    A decay cut by the end of the recording (or by the next event) pins a free asymptote
+    poorly, and ``c`` and ``tau`` trade off against each other; tying ``c`` to the baseline
+    frames removes most of that scatter. Three models are compared on the decay and
+    baseline frames together: the asymptote tied to a flat baseline (baseline frames
+    ``y = c``, fitted jointly), tied to a sloping one (``y = c + s*(t - t0)`` before and
+    under the decay: slow drift), and free (``free``; the baseline frames about their own
+    mean). Each is scored by its sum of squares plus ``_FREE_ASYMPTOTE_CHI2 * sigma**2``
+    per parameter beyond the flat model (the 1 % point of the likelihood-ratio test for one
+    parameter); the lowest score wins, ties to the simpler model.
+
+    Parameters
+    ----------
+    td, yd : ndarray, shape (n,)
+        Times (s) and values of the decay samples.
+    tb, yb : ndarray, shape (m,)
+        Times (s) and values of the baseline frames; non-finite ones are dropped.
+    free : ExpFit or None
+        The free-asymptote fit of ``(td, yd)`` (:func:`fit_exponential`).
+    amp : float
+        The response amplitude: a fit whose ``a`` has the other sign is no decay.
+    sigma : float
+        Noise SD of the trace (signal units).
+
+    Returns
+    -------
+    (fit, slope) : (ExpFit or None, float)
+        The chosen fit and the slope of its baseline line (signal units / s; 0 unless the
+        sloping-baseline model won).
+    """
+    ok = np.isfinite(tb) & np.isfinite(yb)
+    tb, yb = tb[ok], yb[ok]
+    if yb.size == 0:
+        return free, 0.0
+    penalty = _FREE_ASYMPTOTE_CHI2 * sigma * sigma
+    cands = []  # (score, complexity, fit, slope)
+    tied = fit_exponential(td, yd, baseline=yb)
+    if tied is not None and tied.a * amp > 0:
+        cands.append((_sse(yd, tied(td)) + _sse(yb, tied.c), 0, tied, 0.0))
+    line = fit_exponential_on_line(td, yd, tb, yb)
+    if line is not None and line[0].a * amp > 0:
+        f, slope = line
+        score = _sse(yd, f(td) + slope * (td - f.t0)) + _sse(yb, f.c + slope * (tb - f.t0))
+        cands.append((score + penalty, 1, f, slope))
+    if free is not None and free.a * amp > 0:
+        cands.append((_sse(yd, free(td)) + _sse(yb, yb.mean()) + penalty, 2, free, 0.0))
+    cands = [c for c in cands if math.isfinite(c[0])]
+    if not cands:
+        return free, 0.0
+    best = min(cands, key=lambda c: (c[0], c[1]))
+    return best[2], best[3]

@@ -14,19 +14,24 @@ measured on the unsmoothed trace. Every definition, with its formula, is in
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import KINETICS_COLUMNS, KINETICS_DTYPES
-from ._events import event_runs, noise_sd, robust_level, smooth
-from ._fit import fit_exponential
+from ._events import drift_level, event_runs, noise_sd, robust_level, smooth
+from ._fit import fit_exponential, fit_tied_or_free
+from ._response import Response, integrate
 
 __all__ = ["KINETICS_COLUMNS", "Response", "measure_kinetics", "measure_trace", "integrate"]
 
 _NAN = float("nan")
+_ASYMPTOTES = ("auto", "free")
+#: frame-to-frame changes below this fraction of a trace's magnitude are float rounding
+#: (e.g. a ratio of two constant channels), not noise: such a trace counts as noiseless
+_ROUNDING = 1e-12
 
 
 def _cross_before(t, y, i_peak, level, i_min):
@@ -52,83 +57,6 @@ def _cross_after(t, y, i_peak, level, i_max):
 
 
 
-def integrate(t, v, t_a, t_b):
-    """Integral of the piecewise-linear interpolant of ``v`` from ``t_a`` to ``t_b``.
-
-    Parameters
-    ----------
-    t, v : ndarray, shape (T,)
-        Times (s) and values; non-finite values are left out.
-    t_a, t_b : float
-        Limits in seconds, clipped to ``t``.
-
-    Returns
-    -------
-    float
-        NaN when the limits are not finite, empty, or fewer than 2 finite points remain.
-    """
-    if not (math.isfinite(t_a) and math.isfinite(t_b)) or t_b <= t_a:
-        return _NAN
-    t_a, t_b = max(t_a, float(t[0])), min(t_b, float(t[-1]))
-    if t_b <= t_a:
-        return _NAN
-    inner = (t > t_a) & (t < t_b)
-    tt = np.concatenate([[t_a], t[inner], [t_b]])
-    vv = np.concatenate([[np.interp(t_a, t, v)], v[inner], [np.interp(t_b, t, v)]])
-    if not np.all(np.isfinite(vv)):
-        ok = np.isfinite(vv)
-        tt, vv = tt[ok], vv[ok]
-        if tt.size < 2:
-            return _NAN
-    return float(np.trapezoid(vv, tt))
-
-
-# --------------------------------------------------------------------------------------
-# Response and per-trace measurement
-# --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Response:
-    """One response of one ROI: every :data:`KINETICS_COLUMNS` value plus what a plot
-    needs to draw the kinetics. Times are in seconds on the clock of ``time_s``.
-    """
-
-    roi: int
-    event: int
-    responder: bool
-    onset_s: float
-    baseline: float
-    peak: float
-    amplitude: float
-    time_to_peak_s: float
-    rise_time_s: float
-    decay_tau_s: float
-    decay_r2: float
-    half_decay_s: float
-    fwhm_s: float
-    auc: float
-    snr: float
-    # drawing aids
-    peak_time_s: float = _NAN
-    t10_s: float = _NAN
-    t90_s: float = _NAN
-    half_rise_s: float = _NAN
-    half_fall_s: float = _NAN
-    baseline_start_s: float = _NAN
-    baseline_end_s: float = _NAN
-    auc_start_s: float = _NAN
-    auc_end_s: float = _NAN
-    noise_sd: float = _NAN
-    decay_fit: tuple[float, float, float, float] | None = None  # (c, a, t0, tau)
-    decay_fit_start_s: float = _NAN
-    decay_fit_end_s: float = _NAN
-
-    def row(self) -> dict:
-        """The table row: exactly :data:`KINETICS_COLUMNS`."""
-        d = asdict(self)
-        return {k: d[k] for k in KINETICS_COLUMNS}
-
-
 @dataclass(frozen=True)
 class _Options:
     """The checked keyword options of :func:`measure_trace` (defaults live in the
@@ -145,7 +73,9 @@ class _Options:
     min_event_separation_s: float
     decay_fit_start: str | float
     decay_fit_baseline_samples: int
+    decay_fit_asymptote: str
     smooth_frames: int
+    drift_window_s: float | None = None
 
 
 def _checked_fit_start(fs):
@@ -178,9 +108,16 @@ def _checked_options(**o) -> _Options:
     if st is not None and not (isinstance(st, (int, float)) and math.isfinite(st)):
         raise CaimgError(f"'stimulus_time_s' = {st!r}: expected a time in seconds or None")
     o["decay_fit_start"] = _checked_fit_start(o["decay_fit_start"])
+    if o["decay_fit_asymptote"] not in _ASYMPTOTES:
+        raise CaimgError(f"'decay_fit_asymptote' = {o['decay_fit_asymptote']!r}: expected "
+                         "'auto' (tied to the baseline unless a free asymptote fits "
+                         "significantly better) or 'free'")
     nb = o["decay_fit_baseline_samples"]
     if isinstance(nb, bool) or not isinstance(nb, (int, np.integer)) or nb < 0:
         raise CaimgError(f"'decay_fit_baseline_samples' = {nb!r}: expected a whole number >= 0")
+    dw = o.get("drift_window_s")
+    if dw is not None and not (isinstance(dw, (int, float)) and math.isfinite(dw) and dw > 0):
+        raise CaimgError(f"'drift_window_s' = {dw!r}: expected a window in seconds > 0 or None")
     sf = o["smooth_frames"]
     if isinstance(sf, bool) or not isinstance(sf, (int, np.integer)) or sf < 1:
         raise CaimgError(f"'smooth_frames' = {sf!r}: expected a whole number >= 1")
@@ -263,21 +200,29 @@ def _baseline(tr: _Trace, win: _Window, ip, baseline_sel, fallback_level, window
 
 
 def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
-    """Decay fit of one response: (tau, r2, fit parameters or None, first fitted frame)."""
+    """Decay fit of one response.
+
+    Returns (tau, r2, fit parameters or None, first fitted frame, baseline slope).
+    """
     y, t = tr.y, tr.t
     fs = o.decay_fit_start
     if fs == "peak":
         j0 = ip
     else:
         _, j0 = _cross_after(t, y, ip, base + fs * amp, win.i_hi)
-    fit = None
+    fit, slope = None, 0.0
     if j0 >= 0 and win.i_hi - j0 >= 3:
+        td, yd = t[j0:win.i_hi], y[j0:win.i_hi]
         nb = int(o.decay_fit_baseline_samples)
-        bl = y[bl_idx[:nb]] if nb and bl_idx.size else None
-        fit = fit_exponential(t[j0:win.i_hi], y[j0:win.i_hi], baseline=bl)
+        if nb:
+            fit = fit_exponential(td, yd, baseline=y[bl_idx[:nb]] if bl_idx.size else None)
+        else:
+            fit = fit_exponential(td, yd)
+            if o.decay_fit_asymptote == "auto":
+                fit, slope = fit_tied_or_free(td, yd, t[bl_idx], y[bl_idx], fit, amp, tr.sigma)
     if fit is not None and fit.a * amp > 0:
-        return fit.tau, fit.r2, (fit.c, fit.a, fit.t0, fit.tau), j0
-    return _NAN, _NAN, None, j0
+        return fit.tau, fit.r2, (fit.c, fit.a, fit.t0, fit.tau), j0, slope
+    return _NAN, _NAN, None, j0, 0.0
 
 
 def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_sel,
@@ -295,7 +240,10 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
         return _empty(roi, event, sigma=sigma)
     amp = peak - base
     snr = amp / sigma if sigma > 0 else _NAN
-    responder = bool(amp > o.responder_k * sigma) if sigma > 0 else bool(amp > 0)
+    if sigma > 0:
+        responder = bool(amp > o.responder_k * sigma)
+    else:  # noiseless: any rise above rounding
+        responder = bool(amp > _ROUNDING * max(abs(peak), abs(base)))
     t_end = float(t[win.i_hi - 1])
     t90 = _cross_before(t, y, ip, base + 0.9 * amp, win.i_prev)
     t10 = _cross_before(t, y, ip, base + 0.1 * amp, win.i_prev)
@@ -314,7 +262,7 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
     t_half_up = _cross_before(t, y, ip, base + 0.5 * amp, win.i_prev)
     t_half_dn, _ = _cross_after(t, y, ip, base + 0.5 * amp, win.i_hi)
     t_peak = float(t[ip])
-    tau, r2, params, j0 = _decay(tr, win, ip, base, amp, bl_idx, o)
+    tau, r2, params, j0, slope = _decay(tr, win, ip, base, amp, bl_idx, o)
     return Response(responder=True, onset_s=onset,
                     time_to_peak_s=t_peak - (stim if stim is not None else onset),
                     rise_time_s=t90 - t10, decay_tau_s=tau, decay_r2=r2,
@@ -322,7 +270,7 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
                     t10_s=t10, t90_s=t90, half_rise_s=t_half_up, half_fall_s=t_half_dn,
                     decay_fit=params,
                     decay_fit_start_s=float(t[j0]) if j0 >= 0 else _NAN,
-                    decay_fit_end_s=t_end, **common)
+                    decay_fit_end_s=t_end, decay_fit_slope=slope, **common)
 
 
 def _single_response(tr: _Trace, runs, level, o: _Options, roi):
@@ -359,9 +307,11 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
     if T < 3 or np.isfinite(y).sum() < 3:
         return [_empty(roi, 1 if o.events == "single" else 0)]
     sigma = noise_sd(y)
-    if not math.isfinite(sigma):
+    if not math.isfinite(sigma) or sigma <= _ROUNDING * float(np.nanmax(np.abs(y))):
         sigma = 0.0
     tr = _Trace(y=y, ys=smooth(y, o.smooth_frames), t=t, sigma=sigma)
+    if o.stimulus_time_s is None and o.drift_window_s is not None:
+        return _drift_responses(tr, o, roi)
     level = robust_level(tr.ys, sigma, o.event_threshold_k)
     runs = event_runs(tr.ys, t, level, sigma, o.event_threshold_k, o.min_event_duration_s,
                       o.min_event_separation_s)
@@ -378,12 +328,61 @@ def _responses(y, t, roi, o: _Options) -> list[Response]:
     return out
 
 
+def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
+    """No stimulus time: events found above a baseline that follows slow drift.
+
+    (sig13, issue 13.) Events are found above the trace's :func:`drift_level`, like
+    ``events="all"``: hysteresis runs above ``event_threshold_k`` noise SDs are candidates,
+    and one is an event when its amplitude exceeds ``responder_k`` noise SDs (noise SD: the
+    larger of the frame-to-frame SD and the SD of the trace below its baseline, so slow
+    wander the baseline does not follow counts as noise). Each event is measured on the
+    trace with the drift before it flattened to the level at its start, so ``baseline`` is
+    the drift level where the event begins and ``amplitude`` the rise above it; the event
+    itself is measured as recorded. ``responder`` is True on every
+    event row: a ROI is a responder exactly when it had at least one event.
+    ``"single"``: the event of largest amplitude (``event = 1``); ``"all"``: every event,
+    numbered 1, 2, ... No event: one row with ``responder = False``, the median drift level
+    as ``baseline`` and NaN kinetics (``event`` 1 for ``"single"``, 0 for ``"all"``).
+    """
+    t, T, k = tr.t, tr.y.size, o.event_threshold_k
+    level = drift_level(tr.ys, t, tr.sigma, k, o.drift_window_s)
+    with np.errstate(invalid="ignore"):
+        below = tr.y - level
+    sigma = tr.sigma
+    if np.isfinite(below).sum() >= 3:
+        sigma = max(sigma, float(-np.nanpercentile(below, 15.865)))
+        level = drift_level(tr.ys, t, sigma, k, o.drift_window_s)
+    runs = event_runs(tr.ys, t, level, sigma, k, o.min_event_duration_s,
+                      o.min_event_separation_s)
+    found = []
+    for n, (s, e) in enumerate(runs):
+        win = _Window(i_lo=s, i_peak_hi=e, i_hi=runs[n + 1][0] if n + 1 < len(runs) else T,
+                      i_prev=runs[n - 1][1] if n else 0)
+        # the drift before the event is flattened to its level at the event's start, so
+        # the pre-onset baseline does not lag it; the event itself is measured as recorded
+        # (a long decay is not cut by a level that partly follows it)
+        lift = level[:s] - level[s]
+        ev = _Trace(y=np.concatenate([tr.y[:s] - lift, tr.y[s:]]),
+                    ys=np.concatenate([tr.ys[:s] - lift, tr.ys[s:]]), t=t, sigma=sigma)
+        r = _measure_one(ev, win, o, roi=roi, event=n + 1, baseline_sel=None,
+                         fallback_level=float(level[s]), stim=None)
+        if r.responder:
+            found.append(r)
+    if o.events == "single" and found:
+        found = [max(found, key=lambda r: r.amplitude)]
+    if not found:
+        base = float(np.median(level)) if np.isfinite(level).any() else _NAN
+        return [_empty(roi, 1 if o.events == "single" else 0, baseline=base, sigma=sigma)]
+    return [replace(r, event=i + 1) for i, r in enumerate(found)]
+
+
 def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None = None,
                   baseline_window_s: float = 10.0, responder_k: float = 5.0,
                   events: str = "single", event_threshold_k: float = 5.0,
                   min_event_duration_s: float = 0.0, min_event_separation_s: float = 0.0,
                   decay_fit_start: str | float = "peak", decay_fit_baseline_samples: int = 0,
-                  smooth_frames: int = 3) -> list[Response]:
+                  decay_fit_asymptote: str = "free", smooth_frames: int = 3,
+                  drift_window_s: float | None = 30.0) -> list[Response]:
     """Measure the response(s) of one trace.
 
     Parameters
@@ -396,7 +395,7 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
         ROI id written into the responses.
     stimulus_time_s, baseline_window_s, responder_k, events, event_threshold_k, \
 min_event_duration_s, min_event_separation_s, decay_fit_start, \
-decay_fit_baseline_samples, smooth_frames
+decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames, drift_window_s
         As in :func:`measure_kinetics`.
 
     Returns
@@ -418,7 +417,8 @@ decay_fit_baseline_samples, smooth_frames
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames,
+        drift_window_s=drift_window_s)
     y = np.array(trace, dtype=np.float64)  # a copy: inputs are never modified
     if y.ndim != 1:
         raise CaimgError(f"'trace' has shape {y.shape}: expected (T,)")
@@ -429,7 +429,8 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
                      baseline_window_s=10.0, responder_k=5.0, events="single",
                      event_threshold_k=5.0, min_event_duration_s=0.0,
                      min_event_separation_s=0.0, decay_fit_start="peak",
-                     decay_fit_baseline_samples=0, smooth_frames=3):
+                     decay_fit_baseline_samples=0, decay_fit_asymptote="free",
+                     smooth_frames=3, drift_window_s=30.0):
     """Response kinetics of every ROI.
 
     Parameters
@@ -464,8 +465,23 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
     decay_fit_baseline_samples : int
         Fit the first this-many frames of the baseline window jointly as ``y = c``
         (0 = decay samples only; Hess et al. 2019 used 7).
+    decay_fit_asymptote : {"free", "auto"}
+        With ``decay_fit_baseline_samples = 0``: ``"free"`` fits the decay samples alone
+        (``c`` free); ``"auto"`` ties ``c`` to the baseline frames (all of them, fitted
+        jointly, optionally on a sloping line) unless a free ``c`` fits significantly
+        better (likelihood-ratio test at p = 0.01 with the trace's noise SD). ``"auto"``
+        roughly halves the scatter of tau on decays cut short by the end of the recording;
+        use it on signals whose baseline does not drift (the Fura-2 ratio): a dF/F0 with a
+        constant F0 on a bleaching recording drifts by less than the test can see per
+        trace and biases the tied tau.
     smooth_frames : int
         Moving-average length used only to locate features.
+    drift_window_s : float or None, default 30
+        Only without ``stimulus_time_s``: events are runs above a baseline that follows
+        slow drift (running median of the samples outside events over this many seconds),
+        an event's amplitude must exceed ``responder_k`` noise SDs, and ``responder``
+        means "had at least one event" (``"single"``: the largest event is reported).
+        None: one constant level for the whole trace.
 
     Returns
     -------
@@ -490,7 +506,8 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
         responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
-        smooth_frames=smooth_frames)
+        decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames,
+        drift_window_s=drift_window_s)
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]

@@ -11,7 +11,7 @@ import numpy as np
 from .._validation import check_time_s
 from ..errors import CaimgError
 from ..result import TREATMENT_COLUMNS, TREATMENT_DTYPES
-from ._measure import integrate
+from ._response import integrate
 
 __all__ = ["TREATMENT_COLUMNS", "measure_treatments", "treatments_from_table"]
 

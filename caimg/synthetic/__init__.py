@@ -210,7 +210,12 @@ def make_recording(indicator="fluo4", *, preset="moderate", shape=None, n_frames
         Any knob of the preset (``drift_px``, ``bleach_per_frame``, ``read_noise``,
         ``gain``, ``offset``, ``responder_fraction``, ``touching_fraction``,
         ``brightness_range``, ``dimmest_snr``, ``halo_strength``, ``background_gradient``,
-        ``shot_noise``, ``kd_nM``, ``rmin``, ``rmax``, ``beta``, ...).
+        ``shot_noise``, ``kd_nM``, ``rmin``, ``rmax``, ``beta``, ...). No stimulus:
+        ``spontaneous=True`` puts each responder's single response at a random time
+        (onset from ``latency_min_s`` to 70 % of the recording; truth ``time_to_peak_s``
+        NaN, ``peak_time_s`` its time) and ``loading_drift=0.5`` lets every cell's dye
+        loading rise linearly by 50 % over the recording (not in ``signal``, like
+        bleaching): run the pipeline without a stimulus time on such a recording.
 
     Returns
     -------
@@ -385,6 +390,7 @@ def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg3
         else:
             fs = fura2_fluorescence(ca, loading[None, :], kd_nM=k["kd_nM"], rmin=k["rmin"],
                                     rmax=k["rmax"], beta=k["beta"])
+        fs = _with_loading_drift(fs, k, time_s)
         channels["f340"], channels["f380"] = render_channels(
             list(fs), [bg380 * k["background_340_factor"], bg380], labels, prof, drift,
             k, gen)
@@ -394,8 +400,19 @@ def _render(indicator, k, gen, signal, ca, kin, f_rest, labels, prof, drift, bg3
         labels = wave[0]
     else:
         fs = [f_rest[None, :] * (1 + signal)]
+    fs = _with_loading_drift(fs, k, time_s)
     channels["f"], = render_channels(fs, [bg380], labels, prof, drift, k, gen)
     return channels, f_rest, "single"
+
+
+def _with_loading_drift(fs, k, time_s):
+    """Cell fluorescence times ``1 + loading_drift * t / t_end`` (dye still loading: the
+    same factor at every wavelength, so a Fura-2 ratio is unaffected); unchanged at 0.
+    """
+    if not k["loading_drift"] or time_s is None or len(time_s) < 2:
+        return list(fs)
+    factor = 1.0 + k["loading_drift"] * (time_s - time_s[0]) / (time_s[-1] - time_s[0])
+    return [np.asarray(f) * factor[:, None] for f in fs]
 
 
 def _haze(k, gen, shape, f_dim):

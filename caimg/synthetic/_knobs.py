@@ -81,6 +81,9 @@ _COMMON = {
     "haze_cells": 0,              # out-of-focus cells (static blurred blobs, not in the truth)
     "haze_sigma_px": 6.0,
     "haze_brightness": 1.0,       # haze cell peak, x the dimmest cell's resting F
+    # --- no stimulus (issue 13, honest signals)
+    "spontaneous": False,         # responses at random times, not after the stimulus
+    "loading_drift": 0.0,         # dye loading rises linearly by this fraction over the run
 }
 
 #: Named families of cell appearance and behaviour (issue 13): knob overrides applied on
@@ -190,7 +193,7 @@ def _check_knobs(k):
     for name, v in k.items():
         if name in ("shape", "rise_shape"):
             continue
-        if name == "shot_noise":
+        if name in ("shot_noise", "spontaneous"):
             if not isinstance(v, (bool, np.bool_)):
                 bad(name, "True or False")
             continue

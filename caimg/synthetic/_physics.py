@@ -261,7 +261,12 @@ def draw_responses(k, rng, n, time_s, stim, indicator):
     if n_resp:
         responder[rng.choice(n, size=n_resp, replace=False)] = True
     ca_rest = rng.uniform(k["ca_rest_min_nM"], k["ca_rest_max_nM"], size=n)
-    latency = rng.uniform(k["latency_min_s"], k["latency_max_s"], size=n)
+    if k["spontaneous"]:  # onsets anywhere from latency_min_s to 70 % of the recording
+        lat_lo = k["latency_min_s"] - stim
+        lat_hi = max(lat_lo, 0.7 * float(time_s[-1]) - stim)
+    else:
+        lat_lo, lat_hi = k["latency_min_s"], k["latency_max_s"]
+    latency = rng.uniform(lat_lo, lat_hi, size=n)
     rise = rng.uniform(k["rise_min_s"], k["rise_max_s"], size=n)
     tau = rng.uniform(k["tau_min_s"], k["tau_max_s"], size=n)
     amp = rng.uniform(k["amplitude_min"], k["amplitude_max"], size=n)
@@ -296,7 +301,7 @@ def draw_responses(k, rng, n, time_s, stim, indicator):
         "baseline": s0,
         "peak": s0 + amp,
         "amplitude": amp,
-        "time_to_peak_s": np.where(responder, t_peak - stim, nan),
+        "time_to_peak_s": np.where(responder & (not k["spontaneous"]), t_peak - stim, nan),
         "rise_time_s": np.where(responder, f_rise * rise, nan),
         "decay_tau_s": np.where(responder, tau, nan),
         "half_decay_s": np.where(responder, tau * math.log(2), nan),

@@ -153,6 +153,77 @@ def test_noise_sd_and_snr():
     assert r.amplitude == pytest.approx(A, rel=0.05)
 
 
+@pytest.mark.parametrize("dt", FRAME_INTERVALS)
+def test_auto_asymptote_is_exact_on_noiseless_curves(dt):
+    t = _time(dt)
+    y, exact = exp_rise_decay(t)
+    r, = measure_trace(y, t, stimulus_time_s=TS, decay_fit_asymptote="auto")
+    _check(r, exact, label=f"dt={dt}")
+    y, exact = plateau(t)
+    r, = measure_trace(y, t, stimulus_time_s=TS, decay_fit_start=0.9,
+                       decay_fit_asymptote="auto")
+    _check(r, exact, label=f"plateau dt={dt}")
+
+
+def _truncated_decays(rng, n, *, settle=0.0, slope_per_s=0.0, sd=0.05, end_s=30.0):
+    """n noisy responses (tau 8 s, peak at 16 s) cut at ``end_s``, the decay settling
+    ``settle`` above the baseline; every trace drifts by ``slope_per_s``."""
+    t = np.arange(0.0, end_s, 0.5)
+    u = np.clip(t - 16.0, 0, None)
+    y = np.where(t < 10, B, np.where(t < 16, B + A * (t - 10) / 6,
+                                     B + settle + (A - settle) * np.exp(-u / 8.0)))
+    y = y + slope_per_s * t
+    return t, y[:, None] + rng.normal(0, sd, (t.size, n))
+
+
+def test_auto_asymptote_halves_tau_scatter_of_truncated_decays():
+    t, y = _truncated_decays(np.random.default_rng(5), 200)
+    err = {}
+    for mode in ("free", "auto"):
+        df = measure_kinetics(y, t, stimulus_time_s=10.0, decay_fit_asymptote=mode)
+        assert df["responder"].all()
+        err[mode] = np.median(np.abs(df["decay_tau_s"] / 8.0 - 1))
+    assert err["auto"] < 0.6 * err["free"], err
+    assert err["auto"] < 0.05
+
+
+def test_auto_asymptote_frees_a_decay_that_settles_above_baseline():
+    # settles 0.6 above the baseline, seen for 5 tau: a tied asymptote would make tau far
+    # too long. (Cut after 2 tau, the same decay looks like a slower one returning to
+    # baseline, and no per-trace test can tell them apart.)
+    t, y = _truncated_decays(np.random.default_rng(6), 100, settle=0.6, end_s=56.0)
+    free = measure_kinetics(y, t, stimulus_time_s=10.0, decay_fit_asymptote="free")
+    auto = measure_kinetics(y, t, stimulus_time_s=10.0, decay_fit_asymptote="auto")
+    tied = measure_kinetics(y, t, stimulus_time_s=10.0, decay_fit_baseline_samples=20)
+    assert np.median(tied["decay_tau_s"]) > 12.0  # the bias "auto" has to avoid
+    assert np.median(auto["decay_tau_s"]) == pytest.approx(8.0, rel=0.1)
+    assert np.median(np.abs(auto["decay_tau_s"] / 8 - 1)) <= np.median(
+        np.abs(free["decay_tau_s"] / 8 - 1)) * 1.2
+
+
+def test_auto_asymptote_follows_a_sloping_baseline():
+    t, y = _truncated_decays(np.random.default_rng(7), 100, slope_per_s=-0.03, sd=0.02)
+    rs = [measure_trace(y[:, j], t, stimulus_time_s=10.0, decay_fit_asymptote="auto")[0]
+          for j in range(y.shape[1])]
+    assert np.median([r.decay_tau_s for r in rs]) == pytest.approx(8.0, rel=0.05)
+    slopes = [r.decay_fit_slope for r in rs if r.decay_fit_slope != 0.0]
+    assert len(slopes) > 50 and np.median(slopes) == pytest.approx(-0.03, rel=0.2)
+
+
+def test_rounding_is_not_noise_nor_a_response():
+    # a flat ratio of two constant channels wobbles at float rounding: not a responder
+    t = _time(0.5)
+    f340 = np.full(t.size, 0.3 * 1234.5)
+    f380 = 1234.5 * (1 + 1e-15 * (np.arange(t.size) % 3))
+    flat = f340 / f380
+    assert noise_sd(flat) < 1e-14 and np.ptp(flat) > 0
+    r, = measure_trace(flat, t, stimulus_time_s=TS)
+    assert not r.responder and np.isnan(r.snr)
+    y, _ = exp_rise_decay(t)
+    r, = measure_trace(y * (1 + 1e-15 * (np.arange(t.size) % 2)), t, stimulus_time_s=TS)
+    assert r.responder
+
+
 def test_noise_only_is_not_a_responder():
     rng = np.random.default_rng(2)
     t = _time(0.5)
@@ -225,6 +296,7 @@ def test_input_not_modified_and_1d_accepted():
     (dict(smooth_frames=0), "smooth_frames"),
     (dict(baseline_window_s=0), "baseline_window_s"),
     (dict(decay_fit_baseline_samples=-1), "decay_fit_baseline_samples"),
+    (dict(decay_fit_asymptote="tied"), "decay_fit_asymptote"),
 ])
 def test_bad_options_name_the_parameter(kwargs, word):
     t = np.arange(10.0)

@@ -13,7 +13,9 @@ __all__ = ["RoiTable", "TABLE_COLUMNS"]
 #: (column of :func:`caimg.review.review_table`, header) shown, in order.
 TABLE_COLUMNS = (("roi", "ROI"), ("accepted", "accepted"), ("responder", "responder"),
                  ("amplitude", "amplitude"), ("snr", "SNR"), ("decay_tau_s", "tau (s)"),
-                 ("time_to_peak_s", "t peak (s)"), ("area_px", "area"), ("source", "source"))
+                 ("time_to_peak_s", "t peak (s)"), ("area_px", "area"), ("source", "source"),
+                 ("saturated", "saturated"), ("low_signal", "low signal"),
+                 ("reject_reason", "rejected because"))
 
 
 class _Item(QTableWidgetItem):

@@ -1,0 +1,203 @@
+"""Is there a signal to report? The low-signal test of issue 13.
+
+A ROI whose background-subtracted baseline is not clearly above the background's noise has
+no measurable dF/F0 or ratio: an error of one background SD in the background under it
+changes the result several-fold or flips its sign (real movies gave dF/F0 of -8 and +60).
+:func:`background_noise_sd` and :func:`low_signal_flags` are the pure test;
+:func:`background_noise` and :func:`flag_low_signal` are what the pipeline's background
+and signal stages (:mod:`caimg._stages`) call. Definitions: README "Definitions".
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .errors import CaimgError
+
+__all__ = ["background_noise_sd", "low_signal_flags", "background_noise", "flag_low_signal"]
+
+
+def background_noise_sd(image, mask) -> float:
+    """Robust spatial noise SD of the background pixels of an image.
+
+    Parameters
+    ----------
+    image : array_like, shape (Y, X)
+        A time-averaged frame of one channel (camera counts).
+    mask : array_like of bool, shape (Y, X)
+        Background pixels (no ROI).
+
+    Returns
+    -------
+    float
+        ``1.4826 * median(|v - median(v)|)`` over the finite background values ``v``: the
+        SD of a normal distribution with that spread, insensitive to the few bright pixels
+        of unsegmented cells. NaN when fewer than 2 background pixels are finite.
+
+    Notes
+    -----
+    The background subtraction uses one level per frame; the background under a given ROI
+    differs from it by about this much (uneven illumination, haze, neuropil, camera
+    pattern), so a ROI whose background-subtracted F is not well above it has no
+    measurable baseline.
+
+    Examples
+    --------
+    >>> img = np.array([[10.0, 12.0], [14.0, 100.0]])
+    >>> round(background_noise_sd(img, img < 50), 4)
+    2.9652
+    """
+    img = np.asarray(image, dtype=np.float64)
+    m = np.asarray(mask, dtype=bool)
+    if m.shape != img.shape:
+        raise CaimgError(f"background mask has shape {m.shape}, the image {img.shape}: "
+                         "expected the same (rows, columns)")
+    v = img[m]
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan")
+    return float(1.482602218505602 * np.median(np.abs(v - np.median(v))))
+
+
+def low_signal_flags(baseline, background_sd, *, k: float = 1.5) -> np.ndarray:
+    """Which ROIs have no baseline clearly above the background noise.
+
+    Parameters
+    ----------
+    baseline : array_like, shape (T, R) or (R,)
+        Background-subtracted baseline of one channel (F0 from :func:`compute_f0`); a
+        (T, R) baseline is summarised by its median over time.
+    background_sd : float
+        Background noise SD of that channel (:func:`background_noise_sd`), same units.
+        NaN (no background pixels): only a baseline at or below zero is flagged.
+    k : float
+        A ROI is flagged when its baseline is below ``k * background_sd`` (or at or below
+        zero, or not finite).
+
+    Returns
+    -------
+    flags : ndarray of bool, shape (R,)
+
+    Notes
+    -----
+    dF/F0 and F340/F380 divide by this baseline. When it is within a few background SDs
+    of zero, an error of one background SD in the background under the ROI changes the
+    result by a factor of 3 or more and its sign can flip; such ROIs give dF/F0 values of
+    -8 or +60 on real movies. With ``k = 1.5`` (the default) a flagged ROI's baseline is
+    below about 93 % of a normal background's pixels, and an error of one background SD
+    changes its dF/F0 by a factor of 3 or more.
+
+    Examples
+    --------
+    >>> low_signal_flags(np.array([5.0, 50.0, -1.0]), 10.0, k=2.0).tolist()
+    [True, False, True]
+    """
+    b = np.asarray(baseline, dtype=np.float64)
+    if b.ndim == 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN
+            b = np.nanmedian(b, axis=0) if b.shape[0] else np.full(b.shape[1], np.nan)
+    elif b.ndim != 1:
+        raise CaimgError(f"'baseline' has shape {b.shape}: expected (R,) or (T, R)")
+    if not (math.isfinite(k) and k >= 0):
+        raise CaimgError(f"'low_signal_k' = {k!r}: expected a number >= 0")
+    limit = k * background_sd if math.isfinite(background_sd) else 0.0
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(b) | (b <= 0) | (b < limit)
+
+
+def background_noise(rec, labels, mask, *, dropped_frames=None) -> dict[str, float]:
+    """Spatial noise SD of the background of every channel, for the low-signal test.
+
+    Parameters
+    ----------
+    rec : Recording
+    labels : ndarray, (Y, X) int
+    mask : ndarray, (Y, X) bool, or None
+        The background pixels; None (``constant`` / ``none`` background): the pixels of
+        :func:`caimg.traces.background_mask` of ``labels``.
+    dropped_frames : sequence of int, optional
+        Frames left out (blank or broken).
+
+    Returns
+    -------
+    dict of str to float
+        :func:`background_noise_sd` of the mean of up to 64 evenly spaced
+        frames of each channel (camera counts; NaN without background pixels).
+
+    Notes
+    -----
+    64 frames keep the cost at a fraction of one pass over a long stack while cutting the
+    frame-to-frame noise by 8: what remains is the spread a background level cannot
+    remove (uneven illumination, haze, neuropil), the relevant error of F0.
+    """
+    from .traces import background_mask
+
+    if mask is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mask = background_mask(labels)
+    skip = set(dropped_frames or ())
+    out = {}
+    for ch, stack in rec.channels.items():
+        n = int(stack.shape[0])
+        idx = [i for i in np.unique(np.linspace(0, n - 1, min(n, 64)).round().astype(int))
+               if int(i) not in skip]
+        if not idx:
+            out[ch] = float("nan")
+            continue
+        acc = np.zeros(stack.shape[1:], dtype=np.float64)
+        for i in idx:
+            acc += np.asarray(stack[int(i):int(i) + 1], dtype=np.float64)[0]
+        out[ch] = background_noise_sd(acc / len(idx), mask)
+    return out
+
+
+def flag_low_signal(out, means, time_s, *, roi_ids, config, noise):
+    """Flag the ROIs with no baseline above the background noise; NaN their derived columns.
+
+    Parameters
+    ----------
+    out : caimg.indicators.SignalOutput
+        What the indicator's signal function returned.
+    means : mapping of str to ndarray, each (T, R)
+        Background-subtracted channel means.
+    time_s : ndarray, (T,)
+    roi_ids : ndarray, (R,)
+    config : caimg.config.PipelineConfig
+        Its indicator (every channel it reads is tested), ``signal.low_signal_k`` and the
+        F0 options.
+    noise : mapping of str to float
+        Background noise SD per channel (:func:`background_noise`); a missing channel
+        counts as NaN (only a baseline at or below zero is flagged).
+
+    Returns
+    -------
+    caimg.indicators.SignalOutput
+        ``out`` with ``low_signal`` (R,) bool, NaN for flagged ROIs in every column but the
+        channels and ``f0``, ``signal`` the indicator's column of those, and ``info`` with
+        ``low_signal_k``, ``background_noise_sd`` and ``low_signal_rois``.
+    """
+    from dataclasses import replace
+
+    from .indicators import f0_options, get_indicator
+    from .signals import compute_f0
+
+    ind, k = get_indicator(config.indicator), config.signal.low_signal_k
+    flags = np.zeros(len(roi_ids), dtype=bool)
+    for ch in ind.channels:
+        f0 = compute_f0(means[ch], time_s, **f0_options(config))
+        flags |= low_signal_flags(f0, noise.get(ch, float("nan")), k=k)
+    columns = dict(out.columns)
+    if flags.any():
+        for name, col in columns.items():
+            if name not in ind.channels and name != "f0":
+                columns[name] = np.where(flags[None, :], np.nan, col)
+    info = {**out.info, "low_signal_k": k,
+            "background_noise_sd": {ch: noise.get(ch, float("nan")) for ch in ind.channels},
+            "low_signal_rois": [int(r) for r in np.asarray(roi_ids)[flags]]}
+    return replace(out, columns=columns, signal=columns[ind.signal_column], info=info,
+                   low_signal=flags)
