@@ -316,7 +316,8 @@ def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log
     """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`)."""
     from .annulus import recipe_annuli
 
-    rings, info = recipe_annuli(labels, cfg.background, max_image=max_image, dtype=rec.dtype)
+    rings, info = recipe_annuli(rec, labels, cfg.background, max_image=max_image,
+                                dropped_frames=log.info.get("dropped_frames"))
     log.info["background"].update(info)
     return rings
 

@@ -21,8 +21,8 @@ from ._backend import kernels_or_none
 from ._validation import check_labels, check_whole
 from .errors import CaimgError, RoiError
 
-__all__ = ["Annuli", "annuli", "check_annuli", "ring_percentiles", "recipe_annuli",
-           "MIN_WIDTH_PX"]
+__all__ = ["Annuli", "annuli", "check_annuli", "ring_percentiles", "ring_noise_sd",
+           "recipe_annuli", "MIN_WIDTH_PX"]
 
 #: Narrowest ring, px: below 3 px a ring around a small cell holds too few pixels for a
 #: stable median.
@@ -231,28 +231,86 @@ def _ring_percentiles_numpy(vals, members, offsets, use, q, out):
     return out
 
 
-def recipe_annuli(labels, bc, *, max_image=None, dtype=None):
+def ring_noise_sd(image, rings) -> float:
+    """Robust SD of the background a ring median leaves: the spread of every ring's pixels
+    around their own ring's median, pooled over the rings.
+
+    Parameters
+    ----------
+    image : array_like, (Y, X)
+        A time-averaged frame of one channel.
+    rings : Annuli
+
+    Returns
+    -------
+    float
+        ``1.4826 * MAD`` of the pooled residuals (rings that fall back are left out); NaN
+        with fewer than 2 residuals.
+
+    Notes
+    -----
+    The ring-method twin of :func:`caimg.signal_quality.background_noise_sd`: there the
+    background under a ROI differs from the one global level by about the whole field's
+    spread (gradient, vignetting, haze), here only by what varies within the ring around
+    it, so the low-signal test (``signal.low_signal_k``) uses this value.
+
+    Examples
+    --------
+    >>> lab = np.zeros((100, 100), int); lab[40:45, 40:45] = 1
+    >>> ramp = np.add.outer(np.zeros(100), 10.0 * np.arange(100))  # a steep gradient
+    >>> field_sd = 1.4826 * np.median(np.abs(ramp - np.median(ramp)))
+    >>> round(float(field_sd)), round(ring_noise_sd(ramp, annuli(lab)))
+    (371, 67)
+    """
+    img = np.asarray(image, dtype=np.float64)
+    vals = img[rings.rows, rings.cols]
+    parts = [vals[rings.members[rings.offsets[j]:rings.offsets[j + 1]]]
+             for j in np.flatnonzero(~rings.fallback)]
+    res = np.concatenate([v - np.median(v) for v in parts]) if parts else np.zeros(0)
+    res = res[np.isfinite(res)]
+    if res.size < 2:
+        return float("nan")
+    return float(1.482602218505602 * np.median(np.abs(res - np.median(res))))
+
+
+def _mean_frame(stack, skip, n_max=64):
+    """Mean of up to ``n_max`` evenly spaced frames not in ``skip`` (None if none)."""
+    n = int(stack.shape[0])
+    idx = [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
+           if int(i) not in skip]
+    if not idx:
+        return None
+    acc = np.zeros(stack.shape[1:], dtype=np.float64)
+    for i in idx:
+        acc += np.asarray(stack[i:i + 1], dtype=np.float64)[0]
+    return acc / len(idx)
+
+
+def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None):
     """The rings a recipe's ``[background]`` asks for, and what ``run.json`` says of them.
 
     Parameters
     ----------
+    rec : caimg.recording.Recording
+        Its channels give ``noise_sd`` (:func:`ring_noise_sd` of the mean of up to 64
+        evenly spaced frames per channel) and its dtype the full scale.
     labels : ndarray, (Y, X) int
     bc : caimg.config.BackgroundConfig
         ``method``, ``annulus_gap_px``, ``annulus_width_factor``, ``annulus_min_pixels``,
         ``percentile``.
     max_image : ndarray, (Y, X), optional
-        Maximum projection of the recording; with an integer ``dtype``, pixels at its full
+        Maximum projection of the recording; with an integer dtype, pixels at its full
         scale (saturated in some frame) are in no ring: a clipped value is not the light.
-    dtype : numpy dtype, optional
-        The recording's pixel type.
+    dropped_frames : sequence of int, optional
+        Frames left out of the mean frames.
 
     Returns
     -------
     rings : Annuli or None
         None unless ``bc.method == "annulus"``.
     info : dict
-        The settings, the ring sizes and the ROIs that fall back to the global background
-        (empty when ``rings`` is None).
+        The settings, the ring sizes, the ROIs that fall back to the global background and
+        ``noise_sd`` per channel (replaces the global one; empty when ``rings`` is None).
 
     Warns
     -----
@@ -263,8 +321,8 @@ def recipe_annuli(labels, bc, *, max_image=None, dtype=None):
     if bc.method != "annulus":
         return None, {}
     saturated = None
-    if max_image is not None and dtype is not None and np.issubdtype(dtype, np.integer):
-        saturated = np.asarray(max_image) >= np.iinfo(dtype).max
+    if max_image is not None and np.issubdtype(rec.dtype, np.integer):
+        saturated = np.asarray(max_image) >= np.iinfo(rec.dtype).max
     rings = annuli(labels, gap_px=bc.annulus_gap_px, width_factor=bc.annulus_width_factor,
                    min_pixels=bc.annulus_min_pixels, exclude=saturated)
     fb = rings.roi_ids[rings.fallback]
@@ -276,6 +334,10 @@ def recipe_annuli(labels, bc, *, max_image=None, dtype=None):
             "ring_pixels_median": float(np.median(n)) if n.size else None,
             "n_saturated_excluded": int(saturated.sum()) if saturated is not None else 0,
             "n_fallback": int(fb.size), "fallback_rois": [int(r) for r in fb]}
+    skip = set(dropped_frames or ())
+    mean_frames = {ch: _mean_frame(st, skip) for ch, st in rec.channels.items()}
+    info["noise_sd"] = {ch: float("nan") if m is None else ring_noise_sd(m, rings)
+                        for ch, m in mean_frames.items()}
     if fb.size:
         shown = ", ".join(str(int(r)) for r in fb[:10]) + (", ..." if fb.size > 10 else "")
         warnings.warn(f"background: {fb.size} of {rings.roi_ids.size} ROIs have fewer than "

@@ -211,9 +211,17 @@ def test_fura2_gets_a_ring_per_wavelength():
         assert np.abs(got - f).max() < 0.05 * F0
     ratio = tr.pivot(index="frame", columns="roi", values="ratio").to_numpy()
     assert np.abs(ratio - f340 / f380).max() < 0.05
+    # the low-signal test measures the background noise left after the ring's median:
+    # the field's gradient does not count against these cells
+    assert not res.rois["low_signal"].any()
     res_global, _ = _run(rec, "fura2", lab, "auto")
+    ring_sd = res.provenance["background"]["noise_sd"]
+    field_sd = res_global.provenance["background"]["noise_sd"]
+    for ch in chans:
+        assert ring_sd[ch] < F0 / 1.5 and ring_sd[ch] < 0.5 * field_sd[ch]
     ratio_g = res_global.traces.pivot(index="frame", columns="roi", values="ratio").to_numpy()
-    assert np.nanmax(np.abs(ratio_g - f340 / f380)) > 0.2
+    wrong = ~(np.abs(ratio_g - f340 / f380) < 0.05)  # off, or not reported (low signal)
+    assert wrong.mean() > 0.5
 
 
 def test_a_roi_without_a_ring_falls_back_to_the_global_background():
@@ -273,10 +281,13 @@ def test_recipe_rings_leave_out_saturated_pixels_and_only_for_annulus():
     mx = np.full(SHAPE, 900, np.uint16)
     mx[16, 26] = 65535  # 10 px right of ROI 1's centre: in its ring
     bc = load_pipeline("fluo4", overrides={"background.method": "annulus"}).background
-    rings, info = recipe_annuli(lab, bc, max_image=mx, dtype=np.uint16)
+    rec = _recording({"f": np.zeros((3, *SHAPE), np.uint16)})
+    rings, info = recipe_annuli(rec, lab, bc, max_image=mx)
     assert info["n_saturated_excluded"] == 1 and not rings.mask(SHAPE)[16, 26]
     assert annuli(lab).mask(SHAPE)[16, 26]
+    assert info["noise_sd"] == {"f": 0.0}
     # float stacks have no full scale: nothing is left out
-    assert recipe_annuli(lab, bc, max_image=mx, dtype=np.float32)[1]["n_saturated_excluded"] == 0
+    frec = _recording({"f": np.zeros((3, *SHAPE), np.float32)})
+    assert recipe_annuli(frec, lab, bc, max_image=mx)[1]["n_saturated_excluded"] == 0
     auto = load_pipeline("fluo4").background
-    assert recipe_annuli(lab, auto, max_image=mx, dtype=np.uint16) == (None, {})
+    assert recipe_annuli(rec, lab, auto, max_image=mx) == (None, {})
