@@ -10,6 +10,13 @@ threshold after a wide background subtraction, filled holes, distance-transform
 watershed; :mod:`caimg.segmentation._textbook`). Everything after segmentation is the
 same, so the difference is the segmentation's.
 
+caimg runs once per background method of ``--background`` (default ``auto,annulus``: the
+global background and the local ring around each ROI, ``[background] method``); the
+table shows, per family and difficulty, caimg's F1 and IoU once (segmentation does not
+depend on the background) and then trace r, amplitude / tau / rise errors and responder
+calls for each background method side by side. The textbook pipeline always uses the
+global ``auto`` background (the floor is the same whatever caimg's background).
+
 Per family and difficulty it prints, pooled over indicators and seeds, for caimg and the
 textbook side by side: F1 at IoU >= 0.5 (2 x matches / (true + found)), mean matched IoU,
 the median Pearson r between extracted and true signal (responders), the median relative
@@ -23,6 +30,7 @@ Seeds: the report uses seeds 0 .. N-1. Anything tuned was tuned on seeds 100-199
 
 Run:  python benchmarks/families.py [--seeds 2] [--frames 60] [--quick] [--tune]
       [--families plain,granular] [--difficulty standard,hard] [--indicators fluo4,fura2]
+      [--background auto,annulus]
 """
 
 from __future__ import annotations
@@ -41,16 +49,20 @@ DIFFICULTY = {"standard": "moderate", "hard": "hard"}
 #: the issue's bars: F1 per difficulty, mean IoU, r, amplitude/tau/rise errors, responders
 BARS = {"f1": {"standard": 0.95, "hard": 0.92}, "iou": 0.85, "r": 0.99, "amp": 0.05,
         "tau": 0.05, "rise": 0.15, "resp": 0.97}
+#: segmentation methods: caimg's and the textbook floor
 METHODS = ("auto", "textbook")
+#: background methods compared by default (``[background] method``)
+BACKGROUNDS = ("auto", "annulus")
 
 
-def run_one(indicator, preset, family, seed, n_frames, method):
-    """Score one method on one recording; the pooled ingredients as a dict."""
+def run_one(indicator, preset, family, seed, n_frames, method, background="auto"):
+    """Score one segmentation and background method on one recording; the pooled
+    ingredients as a dict."""
     syn = make_recording(indicator, preset=preset, family=family, rng=seed, n_frames=n_frames)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = caimg.run(syn.recording, pipeline=indicator, stimulus_time_s=syn.stimulus_time_s,
-                        segment_method=method)
+                        segment_method=method, background={"method": background})
     s = score_against_truth(syn, res)
     return {"n_match": len(s.match.pairs), "n_true": s.match.n_true, "n_pred": s.match.n_pred,
             "iou": list(s.match.ious), "r": list(s.pearson_r), "amp": list(s.amplitude_error),
@@ -79,8 +91,13 @@ def pool(rows):
 
 
 def fmt(p):
-    return (f"{p['f1']:5.3f} {p['iou']:5.3f} {p['r']:6.4f} {p['amp']:6.1%} {p['tau']:6.1%} "
-            f"{p['rise']:6.1%} {p['resp']:6.1%}")
+    return f"{p['f1']:5.3f} {p['iou']:5.3f} " + fmt_traces(p)
+
+
+def fmt_traces(p):
+    """The trace and kinetics figures of a pooled row (what the background changes)."""
+    return (f"{p['r']:6.4f} {p['amp']:6.1%} {p['tau']:6.1%} {p['rise']:6.1%} "
+            f"{p['resp']:6.1%}")
 
 
 def bars_met(p, difficulty):
@@ -107,6 +124,8 @@ def main(argv=None):
     ap.add_argument("--tune", action="store_true", help="seeds 100.. (for tuning), not 0..")
     ap.add_argument("--quick", action="store_true", help="1 seed, 40 frames, standard only")
     ap.add_argument("--verbose", action="store_true", help="one line per recording")
+    ap.add_argument("--background", default=",".join(BACKGROUNDS),
+                    help="caimg's background methods, side by side (default auto,annulus)")
     args = ap.parse_args(argv)
     n_seeds, frames, diffs = args.seeds, args.frames, args.difficulty.split(",")
     if args.quick:
@@ -114,39 +133,50 @@ def main(argv=None):
     seeds = [s + (100 if args.tune else 0) for s in range(n_seeds)]
     families = args.families.split(",")
     indicators = args.indicators.split(",")
+    bgs = args.background.split(",")
+    # the runs of one row: caimg with each background, then the textbook (global background)
+    runs = [("auto", bg) for bg in bgs] + [("textbook", "auto")]
     t_start = time.perf_counter()
-    print(f"seeds {seeds}, {frames} frames, indicators {indicators}")
-    head = (f"{'family':17s} {'diff':8s} | {'F1':>5s} {'IoU':>5s} {'r':>6s} {'amp':>6s} "
-            f"{'tau':>6s} {'rise':>6s} {'resp':>6s} | textbook: {'F1':>5s} {'IoU':>5s} "
-            f"{'r':>6s} {'amp':>6s} {'tau':>6s} {'rise':>6s} {'resp':>6s} | bars missed")
+    print(f"seeds {seeds}, {frames} frames, indicators {indicators}, caimg backgrounds {bgs}")
+    cols = f"{'r':>6s} {'amp':>6s} {'tau':>6s} {'rise':>6s} {'resp':>6s}"
+    head = (f"{'family':17s} {'diff':8s} | {'F1':>5s} {'IoU':>5s} "
+            + " | ".join(f"bg {bg}: {cols}" for bg in bgs)
+            + f" | textbook: {'F1':>5s} {'IoU':>5s} {cols} | bars missed ("
+            + "/".join(bgs) + ")")
     print(head)
     print("-" * len(head))
-    all_rows = {m: {d: [] for d in diffs} for m in METHODS}
+    all_rows = {r: {d: [] for d in diffs} for r in runs}
     worse = []
+
+    def line(label, diff, p):
+        auto = p[runs[0]]
+        parts = [f"{label:17s} {diff:8s} | {auto['f1']:5.3f} {auto['iou']:5.3f}"]
+        parts += [f"{' ' * (5 + len(bg))}{fmt_traces(p[('auto', bg)])}" for bg in bgs]
+        parts.append(f"          {fmt(p[('textbook', 'auto')])}")
+        parts.append(" / ".join(",".join(bars_met(p[("auto", bg)], diff)) or "-"
+                                for bg in bgs))
+        return " | ".join(parts)
+
     for fam in families:
         for diff in diffs:
-            rows = {m: [] for m in METHODS}
+            rows = {r: [] for r in runs}
             for ind in indicators:
                 for seed in seeds:
-                    for m in METHODS:
-                        r = run_one(ind, DIFFICULTY[diff], fam, seed, frames, m)
-                        rows[m].append(r)
+                    for m, bg in runs:
+                        r = run_one(ind, DIFFICULTY[diff], fam, seed, frames, m, bg)
+                        rows[(m, bg)].append(r)
                         if args.verbose:
-                            print(f"   {fam} {diff} {ind} seed {seed} {m}: {fmt(pool([r]))}",
-                                  flush=True)
-            p = {m: pool(rows[m]) for m in METHODS}
-            for m in METHODS:
-                all_rows[m][diff] += rows[m]
-            miss = bars_met(p["auto"], diff)
-            if p["auto"]["f1"] < p["textbook"]["f1"]:
+                            print(f"   {fam} {diff} {ind} seed {seed} {m} bg {bg}: "
+                                  f"{fmt(pool([r]))}", flush=True)
+            p = {r: pool(rows[r]) for r in runs}
+            for r in runs:
+                all_rows[r][diff] += rows[r]
+            if p[runs[0]]["f1"] < p[("textbook", "auto")]["f1"]:
                 worse.append(f"{fam}/{diff}")
-            print(f"{fam:17s} {diff:8s} | {fmt(p['auto'])} |           {fmt(p['textbook'])} | "
-                  f"{','.join(miss) or '-'}", flush=True)
+            print(line(fam, diff, p), flush=True)
     print("-" * len(head))
     for diff in diffs:
-        p = {m: pool(all_rows[m][diff]) for m in METHODS}
-        print(f"{'OVERALL':17s} {diff:8s} | {fmt(p['auto'])} |           {fmt(p['textbook'])} | "
-              f"{','.join(bars_met(p['auto'], diff)) or '-'}")
+        print(line("OVERALL", diff, {r: pool(all_rows[r][diff]) for r in runs}))
     print(f"caimg F1 below the textbook's on: {', '.join(worse) or 'no family'}")
     print(f"({time.perf_counter() - t_start:.0f} s)")
     return 0

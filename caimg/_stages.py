@@ -39,8 +39,8 @@ from .result import KINETICS_COLUMNS
 from .signal_quality import background_noise, flag_low_signal
 
 __all__ = ["RunLog", "versions", "check_inputs", "motion_channel", "register_motion",
-           "find_rois", "background", "extract", "signal", "score_rois", "measure",
-           "tidy_traces", "fingerprint_in_background", "provenance"]
+           "find_rois", "background", "local_background", "extract", "signal", "score_rois",
+           "measure", "tidy_traces", "fingerprint_in_background", "provenance"]
 
 
 @dataclass
@@ -289,9 +289,9 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
 
     bc = cfg.background
     mask = None
-    if bc.method == "auto":
+    if bc.method in ("auto", "annulus"):  # annulus: the fallback (docs/background.md)
         mask = background_mask(labels, dilation_px=bc.dilation_px)
-        info = {"method": "auto", "dilation_px": bc.dilation_px,
+        info = {"method": bc.method, "dilation_px": bc.dilation_px,
                 "percentile": bc.percentile, "n_pixels": int(mask.sum())}
     elif bc.method == "roi":
         from .io.rois import read_rois
@@ -312,7 +312,17 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
     return mask
 
 
-def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dict:
+def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog):
+    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`)."""
+    from .annulus import recipe_annuli
+
+    rings, info = recipe_annuli(rec, labels, cfg.background, max_image=max_image,
+                                dropped_frames=log.info.get("dropped_frames"))
+    log.info["background"].update(info)
+    return rings
+
+
+def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, annuli=None) -> dict:
     """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
 
     Parameters
@@ -324,6 +334,8 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
     shifts : ndarray, (T, 2) or None
         Motion-correction shifts applied to each frame.
     bg_mask : ndarray, (Y, X) bool, or None
+    annuli : caimg.annulus.Annuli, optional
+        From :func:`local_background`: a ring background per ROI, frame and channel.
 
     Returns
     -------
@@ -332,7 +344,7 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask) -> dic
     from .traces import extract_traces
 
     return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
-                               background_percentile=cfg.background.percentile)
+                               background_percentile=cfg.background.percentile, annuli=annuli)
             for ch in rec.channels}
 
 
@@ -373,7 +385,7 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
             return float(bc.constant[ch])
         if bc.method == "none":
             return 0.0
-        return raw[ch].background
+        return raw[ch].roi_background if bc.method == "annulus" else raw[ch].background
 
     means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
     dropped = log.info.get("dropped_frames")

@@ -123,17 +123,16 @@ class RoisConfig:
 
 @dataclass(frozen=True)
 class BackgroundConfig:
-    """Background per channel and frame."""
+    """Background per channel and frame; the methods and their settings: docs/background.md."""
 
-    method: Literal["auto", "roi", "constant", "none"] = "auto"
-    # auto: pixels farther than this from every ROI
-    dilation_px: int = field(default=4, metadata=_range(0, 200))
-    # auto: low percentile of those pixels per frame (50 = median)
-    percentile: float = field(default=50.0, metadata=_range(0, 100))
-    # constant: value per channel name, e.g. {f340 = 100, f380 = 120}
-    constant: Mapping[str, float] = field(default_factory=dict)
-    # roi: a file with one ROI (ImageJ .roi / RoiSet.zip / mask TIFF) marking background
-    roi_file: str | None = None
+    method: Literal["auto", "annulus", "roi", "constant", "none"] = "auto"
+    dilation_px: int = field(default=4, metadata=_range(0, 200))  # auto: px from every ROI
+    percentile: float = field(default=50.0, metadata=_range(0, 100))  # per frame; 50 = median
+    annulus_gap_px: int = field(default=2, metadata=_range(0, 50))  # px from every ROI
+    annulus_width_factor: float = field(default=0.5, metadata=_range(0, 10))  # x diameter
+    annulus_min_pixels: int = field(default=20, metadata=_range(0, None))  # else global
+    constant: Mapping[str, float] = field(default_factory=dict)  # {f340 = 100, f380 = 120}
+    roi_file: str | None = None  # roi: one ROI file (.roi / RoiSet.zip / mask TIFF)
 
 
 @dataclass(frozen=True)

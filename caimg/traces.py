@@ -18,6 +18,7 @@ import numpy as np
 from ._backend import kernels_or_none
 from ._stream import ReadBuffer, chunks, read_frames, run_blocks, stack_shape
 from ._validation import check_labels, check_shifts, check_whole
+from .annulus import check_annuli, ring_percentiles
 from .errors import CaimgError, RoiError
 
 __all__ = ["Traces", "background_mask", "extract_traces"]
@@ -47,12 +48,17 @@ class Traces:
         NaN where the mask is empty.
     n_pixels : ndarray, (R,) int
         Pixels per ROI.
+    roi_background : ndarray, (T, R) float64 or None
+        Local background of each ROI (percentile of its ring, :mod:`caimg.annulus`);
+        ``None`` unless ``annuli`` was given. Columns of ROIs whose ring is too small
+        (``Annuli.fallback``) hold ``background`` (NaN without a background mask).
     """
 
     roi_ids: np.ndarray
     means: np.ndarray
     background: np.ndarray | None
     n_pixels: np.ndarray
+    roi_background: np.ndarray | None = None
 
 
 def background_mask(labels, *, dilation_px=4) -> np.ndarray:
@@ -179,6 +185,15 @@ def _gather_numpy(frames, shifts, rows, cols, out):
     return out
 
 
+def _gather(kernels, frames, shifts, rows, cols, out):
+    """Pixel list values at the nearest shifted position (compiled or numpy) -> ``out``."""
+    if kernels is not None:
+        kernels.gather_pixels(frames, shifts, rows, cols, out)
+    else:
+        _gather_numpy(frames, shifts, rows, cols, out)
+    return out
+
+
 def _background_samples(background, yx):
     """(rows, cols) int64 of at most about MAX_BACKGROUND_SAMPLES pixels of the mask, spread
     evenly over it in raster order.
@@ -196,7 +211,7 @@ def _background_samples(background, yx):
 
 
 def extract_traces(stack, labels, *, shifts=None, background=None, background_percentile=50.0,
-                   chunk_frames=64) -> Traces:
+                   annuli=None, chunk_frames=64) -> Traces:
     r"""Mean intensity of every ROI in every frame, and a per-frame background.
 
     Parameters
@@ -214,7 +229,11 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     background : array-like, (Y, X) bool, optional
         Background pixels (e.g. :func:`background_mask`). ``None``: no background.
     background_percentile : float
-        Percentile (0-100, linear interpolation) of the background pixels per frame.
+        Percentile (0-100, linear interpolation) of the background pixels per frame (of the
+        global mask, and of each ring).
+    annuli : caimg.annulus.Annuli, optional
+        Local background rings (:func:`caimg.annulus.annuli` of the same labels): adds
+        ``roi_background``, the ``background_percentile`` of each ROI's ring per frame.
     chunk_frames : int
         Frames read at a time.
 
@@ -241,6 +260,9 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     background pixels, read at the nearest whole-pixel shifted position (so it is a
     percentile of real pixel values). Masks with more than ``MAX_BACKGROUND_SAMPLES``
     (10 000) pixels are sampled evenly down to about that many.
+
+    Each ring is read like the global background (nearest whole-pixel shift, real pixel
+    values); its percentile is taken over all its pixels, unsampled.
 
     Sums are accumulated in float64. Memory: one chunk of raw frames plus (chunk, R) and
     (chunk, background samples) buffers; nothing grows with T except the traces.
@@ -273,6 +295,7 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     cols = cols.astype(np.int64)
     run_start, run_len, run_col = _pixel_runs(rows, cols, col_of, nx)
 
+    ring = check_annuli(annuli, roi_ids)
     bg_rows = bg_cols = None
     if background is not None:
         bg_rows, bg_cols = _background_samples(background, (ny, nx))
@@ -280,9 +303,11 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
     q = float(background_percentile)
     means = np.empty((n_frames, n_rois))
     bg_trace = None if background is None else np.full(n_frames, np.nan)
+    roi_bg = None if ring is None else np.full((n_frames, n_rois), np.nan)
     nbuf = min(chunk_frames, max(n_frames, 1))
     sums = np.empty((nbuf, n_rois))
     bg_vals = None if bg_rows is None else np.empty((nbuf, bg_rows.size), np.float32)
+    ring_vals = None if ring is None else np.empty((nbuf, ring.rows.size), np.float32)
     inv_n = 1.0 / np.maximum(n_pixels, 1)
     rbuf = ReadBuffer()
     for t0, t1 in chunks(n_frames, chunk_frames):
@@ -300,19 +325,20 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
             else:
                 _roi_sums_numpy(chunk, sh, rows, cols, col_of, out)
             np.multiply(out, inv_n, out=means[t0:t1])
-        if bg_rows is not None and bg_rows.size:
-            vals = bg_vals[:n]
-            bg_out = bg_trace[t0:t1]
 
-            def background_block(a, b, chunk=chunk, sh=sh, vals=vals, bg_out=bg_out):
-                if kernels is not None:
-                    kernels.gather_pixels(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows,
-                                          bg_cols, vals[a:b])
-                else:
-                    _gather_numpy(chunk[a:b], sh[a:b] if sh.shape[0] else sh, bg_rows, bg_cols,
-                                  vals[a:b])
+        def background_block(a, b, chunk=chunk, sh=sh, t0=t0):
+            shb = sh[a:b] if sh.shape[0] else sh
+            if bg_rows is not None and bg_rows.size:
+                vals = _gather(kernels, chunk[a:b], shb, bg_rows, bg_cols, bg_vals[a:b])
                 # np.partition releases the GIL: the percentiles run in parallel too
-                bg_out[a:b] = np.percentile(vals[a:b], q, axis=1)
+                bg_trace[t0 + a:t0 + b] = np.percentile(vals, q, axis=1)
+            if ring is not None and ring.rows.size:
+                vals = _gather(kernels, chunk[a:b], shb, ring.rows, ring.cols, ring_vals[a:b])
+                ring_percentiles(vals, ring, q=q, out=roi_bg[t0 + a:t0 + b])
 
+        if bg_rows is not None and bg_rows.size or ring is not None and ring.rows.size:
             run_blocks(n, background_block)
-    return Traces(roi_ids=roi_ids, means=means, background=bg_trace, n_pixels=n_pixels)
+    if ring is not None and ring.fallback.any():
+        roi_bg[:, ring.fallback] = np.nan if bg_trace is None else bg_trace[:, None]
+    return Traces(roi_ids=roi_ids, means=means, background=bg_trace, n_pixels=n_pixels,
+                  roi_background=roi_bg)

@@ -127,7 +127,8 @@ def test_signal_stops_a_parallel_batch_and_the_rerun_completes(inputs, tmp_path,
     assert {n: (out / n / "run.json").read_bytes() for n in done} == snapshot
     assert not [p.name for p in out.iterdir() if p.name.endswith((".partial", ".old", ".tmp"))]
     # the rerun completes everything, skipping what is done
-    proc = subprocess.run(_cmd(inputs, out, "--jobs", "2"), env=_env(), capture_output=True,
+    rerun = [a for a in _cmd(inputs, out, "--jobs", "2") if a != "-q"]  # -q hides the counts
+    proc = subprocess.run(rerun, env=_env(), capture_output=True,
                           text=True, timeout=600, check=False)  # workers gone: pipes safe
     assert proc.returncode == 0, proc.stderr
     assert _results(out) == {f"rec{i}" for i in range(N_RECORDINGS)}
