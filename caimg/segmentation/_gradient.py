@@ -187,7 +187,13 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if use_activity and activity is not None and "corr" in activity:
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
+        first = int(regions.max(initial=0)) + 1
         regions = np.where(regions > 0, regions, act)
+        if halo_ratio > 0 and act.any():
+            # the scattered light of a bright responding cell is correlated too: the
+            # activity ROIs face the same rule
+            regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2),
+                                 first=first)
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
@@ -211,16 +217,18 @@ def _held_interior(regions, interior, markers):
     return np.where((np.isin(icomp, held) & (icomp > 0)) | (markers > 0), regions, 0)
 
 
-def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7):
+def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7, first=1):
     """Remove ROIs that are the scattered light of a much brighter neighbour.
 
     For an ROI within ``reach_px`` of ROIs at least ``ratio`` times as high (median of the
-    flattened image), the light scattered from those bright ones is measured on the free
+    flattened image) and at least half as high as the brightest of its neighbours, the
+    light scattered from those bright ones is measured on the free
     pixels around them, as the median at each whole-pixel distance; when that light
     explains more than ``explained`` of the ROI's median (its median excess over the
     scattered light at its pixels' distances is below ``1 - explained`` of its median),
     the ROI is a piece of the halo, not a cell (the crescents beside saturated cells).
-    A dim cell touching a bright one stands out of that light by its own height.
+    A dim cell touching a bright one stands out of that light by its own height. Only
+    ROIs with ids from ``first`` on are judged.
     """
     n = int(labels.max(initial=0))
     if n < 2:
@@ -232,7 +240,7 @@ def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7):
     ny, nx = labels.shape
     slices = ndi.find_objects(labels)
     for i, sl in enumerate(slices, start=1):
-        if sl is None or med[i] <= 0:
+        if sl is None or med[i] <= 0 or i < first:
             continue
         r = int(math.ceil(reach_px))
         win = (slice(max(sl[0].start - r - 1, 0), min(sl[0].stop + r + 1, ny)),
@@ -242,7 +250,9 @@ def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7):
             continue
         near = labels[win][(ndi.distance_transform_edt(~m) <= reach_px) & ~m]
         near = np.unique(near[near > 0])
-        bright = [j for j in near.tolist() if med[j] >= ratio * med[i]]
+        # the brightest neighbour's light dominates; dim cells around are no source
+        bright = [j for j in near.tolist() if med[j] >= max(ratio * med[i],
+                                                            0.5 * med[near].max())]
         if not bright:
             continue
         # a box holding the ROI, its bright neighbours and the light around them
