@@ -187,13 +187,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if use_activity and activity is not None and "corr" in activity:
         act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
                               activity_threshold, edge_fraction)
-        first = int(regions.max(initial=0)) + 1
-        regions = np.where(regions > 0, regions, act)
-        if halo_ratio > 0 and act.any():
-            # the scattered light of a bright responding cell is correlated too: the
-            # activity ROIs face the same rule
-            regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2),
-                                 first=first)
+        regions = _with_activity_cells(regions, act, smooth, halo_ratio, d)
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
@@ -204,6 +198,20 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if max_elongation > 0:
         regions = _drop_elongated(regions, max_elongation)
     return _drop_irregular(regions, min_solidity)
+
+
+def _with_activity_cells(regions, act, smooth, halo_ratio, d):
+    """``regions`` with the activity-only ROIs ``act`` added in free pixels.
+
+    The scattered light of a bright responding cell is correlated too: the added ROIs
+    face the scattered-light rule (:func:`_drop_halo`) as the structural ones did.
+    """
+    first = int(regions.max(initial=0)) + 1
+    regions = np.where(regions > 0, regions, act)
+    if halo_ratio > 0 and act.any():
+        regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2),
+                             first=first)
+    return regions
 
 
 def _held_interior(regions, interior, markers):
