@@ -133,5 +133,5 @@ def test_no_halo_pieces_beside_saturated_cells():
     # measured: 0 with the rules, 9 without
     assert halo <= 1 < halo_off, (halo, halo_off)
     ours, without = np.mean(f1, axis=0)
-    # measured: 0.866 with the rules, 0.834 without
+    # measured: 0.864 with the rules, 0.834 without
     assert ours >= 0.84 and ours > without, f1
