@@ -99,10 +99,12 @@ def test_fast_csv_writer_matches_pandas(tmp_path):
     np.testing.assert_allclose(back["value"], x, rtol=1e-8)
 
 
-def _pipeline_imported() -> bool:
+def _pipeline_imported(dask_worker) -> bool:
+    """The preload ran: the pipeline is imported and dask's profiler sampling is off."""
     import sys
 
-    return {"caimg.segmentation", "caimg.io.result", "caimg.plotting"} <= set(sys.modules)
+    imported = {"caimg.segmentation", "caimg.io.result", "caimg.plotting"} <= set(sys.modules)
+    return imported and "profile" not in dask_worker.periodic_callbacks
 
 
 def test_serial_jobs2_and_dask_give_identical_result_folders(batch_inputs, tmp_path):
