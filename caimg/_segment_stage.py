@@ -42,7 +42,9 @@ def segment_summary(rec: Recording, cfg: PipelineConfig, summary) -> tuple[np.nd
     info : dict
         ``run.json`` ``segment``: ``method``, ``cell_diameter_px`` (used),
         ``cell_diameter_source`` (a value of :data:`DIAMETER_SOURCES`),
-        ``estimate_diameter``, ``min_area_px``, ``max_area_px``, ``params``.
+        ``estimate_diameter``, ``min_area_px``, ``max_area_px``, ``params`` (as the recipe
+        gives them) and ``options`` (every option of the method with the value used: its
+        defaults, overridden by ``params``).
 
     Notes
     -----
@@ -51,7 +53,7 @@ def segment_summary(rec: Recording, cfg: PipelineConfig, summary) -> tuple[np.nd
     so that run.json reports the diameter segmentation used, and the image is measured
     once.
     """
-    from .segmentation import resolve_diameter, segment
+    from .segmentation import method_options, resolve_diameter, segment
 
     sc = cfg.segment
     check_scale(rec, sc)
@@ -76,7 +78,9 @@ def segment_summary(rec: Recording, cfg: PipelineConfig, summary) -> tuple[np.nd
             "estimate_diameter": estimate if not isinstance(estimate, bool) else
             ("always" if estimate else "never"),
             "min_area_px": sc.min_area_px, "max_area_px": sc.max_area_px,
-            "params": dict(sc.params)}
+            "params": dict(sc.params),
+            # every rule and threshold the method ran with: its defaults, then the recipe's
+            "options": {**(method_options(sc.method) or {}), **params}}
     return lab, info
 
 

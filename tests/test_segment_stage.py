@@ -131,3 +131,16 @@ def test_run_json_records_the_accept_rules(small):
     assert rules["max_aspect_ratio"] == 3.5 and rules["accept_min_area_px"] == 12
     assert {"accept_min_area_px", "max_aspect_ratio", "min_contrast",
             "min_snr_no_contrast"} <= set(rules)
+
+
+def test_run_json_records_every_segmentation_rule_with_its_value(small):
+    from caimg.segmentation import method_options
+
+    seg, _ = _segment_info(small.recording, **{"segment.params": {"halo_ratio": 4.0}})
+    defaults = method_options("gradient")  # what "auto" stands for
+    assert set(seg["options"]) == set(defaults)
+    assert seg["options"]["halo_ratio"] == 4.0  # the recipe's value
+    assert seg["options"]["seed_reach"] == defaults["seed_reach"]  # a default, recorded too
+    assert seg["params"] == {"halo_ratio": 4.0}
+    seg, _ = _segment_info(small.recording, **{"segment.method": "textbook"})
+    assert seg["options"] == method_options("textbook")

@@ -399,7 +399,7 @@ def method_options(name: str) -> dict[str, Any] | None:
     Parameters
     ----------
     name : str
-        A name of :func:`available_methods` other than ``"auto"``.
+        A name of :func:`available_methods` (``"auto"``: the method it stands for).
 
     Returns
     -------
@@ -411,7 +411,7 @@ def method_options(name: str) -> dict[str, Any] | None:
     ConfigError
         An unknown method.
     """
-    fn = _resolve_method(name)  # a plugin method is loaded here
+    fn = _resolve_method(_DEFAULT if name == "auto" else name)  # a plugin is loaded here
     if fn is None:
         raise ConfigError(f"unknown segmentation method {name!r}; expected one of "
                           f"{available_methods()}")
