@@ -19,7 +19,7 @@ import numpy as np
 
 from ._backend import kernels_or_none
 from ._validation import check_labels, check_whole
-from .errors import CaimgError, RoiError
+from .errors import CaimgError, DataQualityWarning, RoiError
 
 __all__ = ["Annuli", "annuli", "check_annuli", "ring_percentiles", "ring_noise_sd",
            "recipe_annuli", "MIN_WIDTH_PX"]
@@ -344,5 +344,5 @@ def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None):
                       f"annulus_min_pixels={bc.annulus_min_pixels} pixels in their background "
                       f"ring (ROIs {shown}); they use the global background instead. For "
                       f"more local values lower background.annulus_gap_px or raise "
-                      f"background.annulus_width_factor", stacklevel=3)
+                      f"background.annulus_width_factor", DataQualityWarning, stacklevel=3)
     return rings, info
