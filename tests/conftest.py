@@ -54,3 +54,36 @@ def make_blobs():
     ellipses and concave polygons (ids not consecutive), each one 4-connected hole-free
     region as segment() returns; shared by the ROI measuring and ROI file tests."""
     return _blob_labels
+
+
+
+@pytest.fixture
+def install_segmenter_plugin(monkeypatch):
+    """A function that fakes an installed distribution in a folder whose
+    ``caimg.segmenters`` entry point adds ``method`` (``module:function``, ``module``
+    written from ``source``); the method and the module are forgotten after the test.
+    """
+    import sys
+    import textwrap
+
+    import caimg.segmentation as seg
+
+    added = []
+
+    def install(folder, *, module, method, function, source):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{module}.py").write_text(textwrap.dedent(source))
+        dist = folder / f"{module}-0.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: "
+                                       f"{module.replace('_', '-')}\nVersion: 0.0\n")
+        (dist / "entry_points.txt").write_text(f"[caimg.segmenters]\n"
+                                               f"{method} = {module}:{function}\n")
+        monkeypatch.syspath_prepend(str(folder))
+        added.append((method, module))
+
+    yield install
+    for method, module in added:
+        seg._METHODS.pop(method, None)
+        seg._PLUGINS.pop(method, None)
+        sys.modules.pop(module, None)

@@ -3,14 +3,10 @@ name from a recipe in a batch, beside a recording that brings its own mask (issu
 
 from __future__ import annotations
 
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 from PIL import Image
 
-import caimg.segmentation as seg
 from caimg.batch import run_batch
 from caimg.io.result import load_result
 from caimg.io.stack import write_recording
@@ -18,11 +14,10 @@ from caimg.synthetic import make_recording
 
 
 @pytest.fixture
-def plugin(tmp_path, monkeypatch):
+def plugin(tmp_path, install_segmenter_plugin):
     """An installed distribution (a dist-info on sys.path) adding the method 'squares'."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "caimg_squares.py").write_text(textwrap.dedent('''
+    install_segmenter_plugin(tmp_path / "site", module="caimg_squares",
+                             method="squares", function="squares", source='''
         import numpy as np
 
         def squares(structural, activity, *, cell_diameter_px, min_area_px, max_area_px,
@@ -31,18 +26,7 @@ def plugin(tmp_path, monkeypatch):
             out[5:5 + size, 5:5 + size] = 1
             out[30:30 + size, 30:30 + size] = 2
             return out
-    '''))
-    dist = site / "caimg_squares-0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: caimg-squares\n"
-                                   "Version: 0.0\n")
-    (dist / "entry_points.txt").write_text("[caimg.segmenters]\n"
-                                           "squares = caimg_squares:squares\n")
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    seg._METHODS.pop("squares", None)
-    seg._PLUGINS.pop("squares", None)
-    sys.modules.pop("caimg_squares", None)
+    ''')
 
 
 def test_plugin_method_by_name_in_a_batch_and_a_mask_beside_wins(plugin, tmp_path):

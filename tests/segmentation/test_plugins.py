@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
-import caimg.segmentation as seg
 from caimg.errors import ConfigError
 from caimg.segmentation import available_methods, segment
 
 
 @pytest.fixture
-def plugin_dist(tmp_path, monkeypatch):
+def plugin_dist(tmp_path, install_segmenter_plugin):
     """A fake installed distribution whose entry point adds the method 'myplugin'."""
-    pkg = tmp_path / "my_caimg_plugin.py"
-    pkg.write_text(textwrap.dedent('''
+    install_segmenter_plugin(tmp_path, module="my_caimg_plugin",
+                             method="myplugin", function="one_square", source='''
         import numpy as np
         CALLS = []
 
@@ -28,18 +26,7 @@ def plugin_dist(tmp_path, monkeypatch):
             out = np.zeros(structural.shape, dtype=np.int32)
             out[5:5 + size, 5:5 + size] = 1
             return out
-    '''))
-    dist = tmp_path / "my_caimg_plugin-0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-caimg-plugin\n"
-                                   "Version: 0.0\n")
-    (dist / "entry_points.txt").write_text("[caimg.segmenters]\n"
-                                           "myplugin = my_caimg_plugin:one_square\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    seg._METHODS.pop("myplugin", None)
-    seg._PLUGINS.pop("myplugin", None)
-    sys.modules.pop("my_caimg_plugin", None)
+    ''')
 
 
 def test_entry_point_plugin_is_listed_loaded_lazily_and_called(plugin_dist):
