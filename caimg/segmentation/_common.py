@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["mad_sd", "wide_gaussian_filter", "nconv", "flatten", "log_response",
+__all__ = ["mad_sd", "wide_gaussian_filter", "nconv", "flatten", "smoothed", "log_response",
            "local_scale", "find_peaks", "refine_outlines"]
 
 
@@ -157,6 +157,30 @@ def flatten(img, diameter, scale=3.0, k=1.0, iterations=3):
     flat = img - bg
     sd = mad_sd(flat[bgmask]) if bgmask.any() else noise
     return flat, bg, max(sd, noise, 1e-12), bgmask
+
+
+def smoothed(flat, bgmask, noise, diameter):
+    """The flattened image lightly smoothed (sigma ``diameter / 12``, at least 0.7 px) and
+    its noise SD, measured on the background pixels (``noise`` when fewer than 21).
+
+    Parameters
+    ----------
+    flat : ndarray, (Y, X)
+        From :func:`flatten`, with its ``bgmask`` and ``noise``.
+    bgmask : ndarray, (Y, X) bool
+    noise : float
+    diameter : float
+        Cell diameter, px.
+
+    Returns
+    -------
+    smooth : ndarray, (Y, X)
+    noise_s : float
+        At least 1e-12.
+    """
+    smooth = ndi.gaussian_filter(flat, max(diameter / 12.0, 0.7))
+    noise_s = max(mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    return smooth, noise_s
 
 
 def log_response(img, diameter):

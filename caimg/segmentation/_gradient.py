@@ -20,6 +20,7 @@ from ._common import (
     merge_fragments,
     nconv,
     refine_outlines,
+    smoothed,
 )
 
 __all__ = ["segment_gradient"]
@@ -124,8 +125,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
 
     d = cell_diameter_px
     flat, bg, noise, bgmask = flatten(structural, d, scale=background_scale)
-    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
-    noise_s = max(mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    smooth, noise_s = smoothed(flat, bgmask, noise, d)
     fg = smooth > 3.0 * noise_s
     logi = np.log(np.maximum(smooth, 3.0 * noise_s))
     grad = ndi.gaussian_gradient_magnitude(logi, gradient_sigma)

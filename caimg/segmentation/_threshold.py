@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import flatten, mad_sd
+from ._common import flatten, smoothed
 
 __all__ = ["segment_threshold"]
 
@@ -45,8 +45,7 @@ def segment_threshold(structural, activity, *, cell_diameter_px, min_area_px, ma
 
     d = cell_diameter_px
     flat, bg, noise, bgmask = flatten(structural, d, scale=background_scale)
-    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
-    noise_s = max(mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    smooth, noise_s = smoothed(flat, bgmask, noise, d)
     fg = smooth > threshold_snr * noise_s
     fg = ndi.binary_opening(fg)
     if not split:

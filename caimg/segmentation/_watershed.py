@@ -11,7 +11,16 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import find_peaks, flatten, local_scale, log_response, mad_sd, nconv, refine_outlines
+from ._common import (
+    find_peaks,
+    flatten,
+    local_scale,
+    log_response,
+    mad_sd,
+    nconv,
+    refine_outlines,
+    smoothed,
+)
 
 __all__ = ["segment_watershed"]
 
@@ -77,9 +86,7 @@ def segment_watershed(structural, activity, *, cell_diameter_px, min_area_px, ma
     """
     d = cell_diameter_px
     flat, bg, noise, bgmask = flatten(structural, d, scale=background_scale)
-    smooth = ndi.gaussian_filter(flat, max(d / 12.0, 0.7))
-    # noise SD of the smoothed image, measured on background pixels
-    noise_s = max(mad_sd(smooth[bgmask]) if bgmask.sum() > 20 else noise, 1e-12)
+    smooth, noise_s = smoothed(flat, bgmask, noise, d)
     fg = smooth > 2.0 * noise_s
     ring_px = max(2.0, d / 3)
 
