@@ -23,11 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._plausibility import (
-    recording_where,
-    warn_inverted,
-    warn_no_rois,
-)
+from ._plausibility import recording_where, warn_inverted, warn_no_rois
 from ._provenance import fingerprint_in_background, versions
 from ._segment_stage import saturated_fraction, segment_summary
 from ._version import __version__
@@ -306,8 +302,9 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
         info = {"method": "constant", "values": dict(bc.constant)}
     else:
         info = {"method": "none"}
-    info["noise_sd"] = background_noise(rec, labels, mask,
-                                        dropped_frames=log.info.get("dropped_frames"))
+    if bc.method != "annulus":  # the ring stage measures its own (local_background)
+        info["noise_sd"] = background_noise(rec, labels, mask,
+                                            dropped_frames=log.info.get("dropped_frames"))
     log.info["background"] = info
     return mask
 
