@@ -440,7 +440,14 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
     tasks = [(i, s, str(out), pipeline, overrides, force, path_list, on_conflict)
              for i, s in enumerate(sources)]
     with stop_on_sigterm():  # SIGTERM unwinds as Ctrl-C does: no temporaries left
-        _run_tasks(tasks, jobs=jobs, threads=threads, scheduler=scheduler, done=_done)
+        try:
+            _run_tasks(tasks, jobs=jobs, threads=threads, scheduler=scheduler, done=_done)
+        except BaseException:
+            # a worker stopped where its own cleanup could not run (a stop that landed in a
+            # callback ends it after a grace period) leaves its .partial folder: the worker
+            # is gone now, so the folder is removed here
+            clean_stale_temporaries(out)
+            raise
         outcomes = [o for o in results if o is not None]
         tables = rebuild_tables(out, outcomes)
     from .export import write_outputs

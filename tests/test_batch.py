@@ -169,6 +169,26 @@ def test_stale_temporaries_cleaned_and_moved_aside_result_restored(inputs, tmp_p
     assert {o.name: o.status for o in s.outcomes} == {"a": "ok", "b": "skipped"}
 
 
+def test_interrupted_batch_removes_the_partial_folder_a_dead_worker_left(inputs, tmp_path,
+                                                                        monkeypatch):
+    """A worker stopped where its own cleanup could not run leaves its .partial folder;
+    the parent removes it when the batch is interrupted (the CI once found one left)."""
+    import caimg.batch as batch
+
+    out = tmp_path / "o"
+    dead_pid = 2 ** 22 + 12345  # above the default pid_max: no such process
+    left = out / f".a.{dead_pid}-0123abcd.partial"
+
+    def interrupted(tasks, **kw):
+        left.mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_run_tasks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(inputs, out, overrides=OV)
+    assert out.is_dir() and not left.exists()
+
+
 @pytest.mark.parametrize("overrides", [
     {"signal.calibration.enabled": True},             # no constants for any indicator
     {"background.method": "roi"},                      # no background.roi_file

@@ -318,13 +318,15 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
     check_replaceable(final)
     stamp = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = out_dir / f".{result.name}.{stamp}{PARTIAL_SUFFIX}"
-    tmp.mkdir()
-    # overview.png (matplotlib, ~0.5 s for a big recording) renders in its own thread while
-    # the tables, ROI files and images are written here; joined before run.json
     plot = None
-    if overview if overview is not None else result.config.output.overview_png:
-        plot = _Background(save_overview, result, tmp / "overview.png")
     try:
+        # inside the try: a stop (Ctrl-C, a worker's SIGTERM) right after the mkdir still
+        # removes the folder
+        tmp.mkdir()
+        # overview.png (matplotlib, ~0.5 s for a big recording) renders in its own thread
+        # while the tables, ROI files and images are written here; joined before run.json
+        if overview if overview is not None else result.config.output.overview_png:
+            plot = _Background(save_overview, result, tmp / "overview.png")
         _write_labels_tif(result.labels, tmp / "rois.tif")
         if result.config.output.roiset_zip:
             write_roiset(result.labels, tmp / "rois.zip")
