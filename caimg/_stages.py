@@ -309,12 +309,16 @@ def background(rec: Recording, cfg: PipelineConfig, labels, log: RunLog):
     return mask
 
 
-def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog):
-    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`)."""
+def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log: RunLog,
+                     bg_mask=None):
+    """The rings of ``background.method = "annulus"`` (:func:`caimg.annulus.recipe_annuli`);
+    ``bg_mask``: the global background's pixels (their noise decides the ring's fallback).
+    """
     from .annulus import recipe_annuli
 
     rings, info = recipe_annuli(rec, labels, cfg.background, max_image=max_image,
-                                dropped_frames=log.info.get("dropped_frames"))
+                                dropped_frames=log.info.get("dropped_frames"),
+                                global_mask=bg_mask)
     log.info["background"].update(info)
     return rings
 
@@ -370,37 +374,25 @@ def signal(cfg: PipelineConfig, raw: Mapping, time_s, roi_ids, log: RunLog) -> S
         it only a baseline at or below zero counts). Such ROIs keep their channel columns
         and ``f0``; every derived column (dF/F0, ratio, R/R0, [Ca2+]) is NaN.
     """
-    from .signals import subtract_background
+    from .signal_quality import background_subtracted
 
-    bc = cfg.background
     ind = get_indicator(cfg.indicator)
     if ind.check is not None:  # strictly now that the recording's indicator is known
         ind.check(cfg)
-
-    def level(ch):
-        if bc.method == "constant":
-            return float(bc.constant[ch])
-        if bc.method == "none":
-            return 0.0
-        return raw[ch].roi_background if bc.method == "annulus" else raw[ch].background
-
-    means = {ch: subtract_background(raw[ch].means, level(ch)) for ch in ind.channels}
-    dropped = log.info.get("dropped_frames")
-    if dropped:  # no value at all there: NaN, so F0 and baselines leave them out
-        means = {ch: _with_nan_rows(m, dropped) for ch, m in means.items()}
+    bg_info = log.info.setdefault("background", {})
+    noise = bg_info.get("noise_sd", {})
+    means, ring_not_below = background_subtracted(
+        raw, time_s, config=cfg, dropped_frames=log.info.get("dropped_frames"), noise=noise,
+        global_noise=bg_info.get("global_noise_sd", {}))
+    if ring_not_below is not None:
+        bg_info["ring_not_below_cell_rois"] = [
+            int(r) for r in np.asarray(roi_ids)[ring_not_below]]
     out = ind.signal(means, time_s, roi_ids, cfg)
-    out = flag_low_signal(out, means, time_s, roi_ids=roi_ids, config=cfg,
-                          noise=log.info.get("background", {}).get("noise_sd", {}))
+    out = flag_low_signal(out, means, time_s, roi_ids=roi_ids, config=cfg, noise=noise)
     stim = cfg.kinetics.stimulus_time_s
     f0_mode = cfg.signal.f0_mode
     log.info["signal"] = {"f0_mode": f0_mode if f0_mode != "auto" else
                           ("prestim" if stim is not None else "percentile"), **out.info}
-    return out
-
-
-def _with_nan_rows(means, rows):
-    out = np.array(means, dtype=np.result_type(means, np.float32), copy=True)
-    out[rows] = np.nan
     return out
 
 

@@ -286,7 +286,7 @@ def _mean_frame(stack, skip, n_max=64):
     return acc / len(idx)
 
 
-def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None):
+def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None, global_mask=None):
     """The rings a recipe's ``[background]`` asks for, and what ``run.json`` says of them.
 
     Parameters
@@ -303,6 +303,12 @@ def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None):
         scale (saturated in some frame) are in no ring: a clipped value is not the light.
     dropped_frames : sequence of int, optional
         Frames left out of the mean frames.
+    global_mask : ndarray, (Y, X) bool, optional
+        The global background's pixels: with it, ``info["global_noise_sd"]`` per channel,
+        their spread in the same mean frames (how far the one global value may be off
+        under a ROI, illumination included), which decides when a ROI uses the global
+        background because its ring is not darker than the cell
+        (:func:`caimg.signal_quality.ring_not_below_cell`).
 
     Returns
     -------
@@ -338,6 +344,12 @@ def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None):
     mean_frames = {ch: _mean_frame(st, skip) for ch, st in rec.channels.items()}
     info["noise_sd"] = {ch: float("nan") if m is None else ring_noise_sd(m, rings)
                         for ch, m in mean_frames.items()}
+    if global_mask is not None:
+        from .signal_quality import background_noise_sd
+
+        info["global_noise_sd"] = {ch: float("nan") if m is None else
+                                   background_noise_sd(m, global_mask)
+                                   for ch, m in mean_frames.items()}
     if fb.size:
         shown = ", ".join(str(int(r)) for r in fb[:10]) + (", ..." if fb.size > 10 else "")
         warnings.warn(f"background: {fb.size} of {rings.roi_ids.size} ROIs have fewer than "

@@ -170,7 +170,7 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             labels, source = st.find_rois(rec, cfg, reg.summary, labels, roi_source,
                                           log=runlog)
             bg_mask = st.background(rec, cfg, labels, runlog)
-            rings = st.local_background(rec, cfg, labels, reg.summary.max, runlog)
+            rings = st.local_background(rec, cfg, labels, reg.summary.max, runlog, bg_mask)
         with runlog.stage("extract"):
             raw = st.extract(rec, cfg, labels, reg.shifts, bg_mask, annuli=rings)
             roi_ids = next(iter(raw.values())).roi_ids

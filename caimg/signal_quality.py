@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import CaimgError
 
-__all__ = ["background_noise_sd", "low_signal_flags", "background_noise", "flag_low_signal"]
+__all__ = ["background_noise_sd", "low_signal_flags", "background_noise", "flag_low_signal",
+           "ring_not_below_cell", "background_subtracted"]
 
 
 def background_noise_sd(image, mask) -> float:
@@ -201,3 +202,124 @@ def flag_low_signal(out, means, time_s, *, roi_ids, config, noise):
             "low_signal_rois": [int(r) for r in np.asarray(roi_ids)[flags]]}
     return replace(out, columns=columns, signal=columns[ind.signal_column], info=info,
                    low_signal=flags)
+
+
+def ring_not_below_cell(ring_subtracted, global_subtracted, time_s, *, config, noise,
+                        global_noise):
+    """Which ROIs' rings are not background: the ring leaves no baseline above the noise
+    where the global background does.
+
+    A ring is background when it is darker than the cell it surrounds. Where the ROI is
+    part of a larger bright structure (a cell cluster, a glomerulus, a cell pressed into
+    unsegmented neighbours), its ring lies on that structure's light and subtracting it
+    leaves a baseline near zero (flagged ``low_signal``). For those ROIs the global
+    background is the better estimate, as it is for rings with too few pixels.
+
+    Parameters
+    ----------
+    ring_subtracted, global_subtracted : mapping of str to ndarray, each (T, R)
+        The channel means minus each ROI's ring background, and minus the global one.
+    time_s : ndarray, (T,)
+    config : caimg.config.PipelineConfig
+        Its indicator (every channel it reads is tested), ``signal.low_signal_k`` and the
+        F0 options.
+    noise : mapping of str to float
+        The rings' noise SD per channel (:func:`caimg.annulus.ring_noise_sd`).
+    global_noise : mapping of str to float
+        The global background pixels' spread per channel (:func:`background_noise_sd`),
+        uneven illumination included: how far the global value may be off under a ROI. A
+        missing channel: the global background is never used instead.
+
+    Returns
+    -------
+    ndarray of bool, shape (R,)
+        True where some channel's ring-subtracted F0 is below ``low_signal_k`` ring noise
+        SDs and every channel's globally subtracted F0 is above ``low_signal_k`` global
+        noise SDs. A ROI drawn on empty background in a brighter part of an unevenly lit
+        field is above the global median but not by that spread, so it stays flagged.
+
+    Examples
+    --------
+    >>> from caimg.pipeline import resolve_pipeline
+    >>> cfg = resolve_pipeline("fluo4")
+    >>> t = np.arange(20.0)
+    >>> ring = {"f": np.tile([100.0, 2.0], (20, 1))}     # ROI 2: ring as bright as the cell
+    >>> glob = {"f": np.tile([150.0, 90.0], (20, 1))}
+    >>> ring_not_below_cell(ring, glob, t, config=cfg, noise={"f": 5.0},
+    ...                     global_noise={"f": 20.0}).tolist()
+    [False, True]
+    """
+    from .indicators import f0_options, get_indicator
+    from .signals import compute_f0
+
+    ind, k = get_indicator(config.indicator), config.signal.low_signal_k
+    ring_low = global_ok = None
+    for ch in ind.channels:
+        sd = noise.get(ch, float("nan"))
+        low_r = low_signal_flags(compute_f0(ring_subtracted[ch], time_s,
+                                            **f0_options(config)), sd, k=k)
+        ok_g = ~low_signal_flags(compute_f0(global_subtracted[ch], time_s,
+                                            **f0_options(config)),
+                                 global_noise.get(ch, float("inf")), k=k)
+        ring_low = low_r if ring_low is None else ring_low | low_r
+        global_ok = ok_g if global_ok is None else global_ok & ok_g
+    return ring_low & global_ok
+
+
+def background_subtracted(raw, time_s, *, config, dropped_frames=None, noise=None,
+                          global_noise=None):
+    """Each of the indicator's channel means minus the recipe's background.
+
+    Parameters
+    ----------
+    raw : mapping of str to caimg.traces.Traces
+        Per channel: ``means`` (T, R), the global ``background`` (T,) and, with rings,
+        ``roi_background`` (T, R).
+    time_s : ndarray, (T,)
+    config : caimg.config.PipelineConfig
+        ``background.method`` (and ``constant``), the indicator and the F0 options.
+    dropped_frames : sequence of int, optional
+        Frames with no value (NaN rows: F0 and baselines leave them out).
+    noise, global_noise : mapping of str to float, optional
+        The rings' and the global background's noise SD per channel (ring method only;
+        :func:`ring_not_below_cell`).
+
+    Returns
+    -------
+    means : dict of str to ndarray, (T, R)
+    ring_not_below : ndarray of bool, (R,), or None
+        With ``method = "annulus"``: the ROIs that use the global background because their
+        ring is not darker than the cell (:func:`ring_not_below_cell`); else None.
+    """
+    from .indicators import get_indicator
+    from .signals import subtract_background
+
+    bc = config.background
+    channels = get_indicator(config.indicator).channels
+
+    def subtracted(level):
+        out = {}
+        for ch in channels:
+            m = subtract_background(raw[ch].means, level(ch))
+            if dropped_frames:
+                m = np.array(m, dtype=np.result_type(m, np.float32), copy=True)
+                m[list(dropped_frames)] = np.nan
+            out[ch] = m
+        return out
+
+    if bc.method == "constant":
+        return subtracted(lambda ch: float(bc.constant[ch])), None
+    if bc.method == "none":
+        return subtracted(lambda ch: 0.0), None
+    if bc.method != "annulus" or any(raw[ch].roi_background is None for ch in channels):
+        # (rings not extracted, e.g. a stage run alone: the global background)
+        return subtracted(lambda ch: raw[ch].background), None
+    ring = subtracted(lambda ch: raw[ch].roi_background)
+    if any(raw[ch].background is None for ch in channels):
+        return ring, None
+    glob = subtracted(lambda ch: raw[ch].background)
+    use = ring_not_below_cell(ring, glob, time_s, config=config, noise=noise or {},
+                              global_noise=global_noise or {})
+    if use.any():
+        ring = {ch: np.where(use[None, :], glob[ch], m) for ch, m in ring.items()}
+    return ring, use

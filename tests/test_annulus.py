@@ -290,5 +290,5 @@ def test_recipe_rings_leave_out_saturated_pixels_and_only_for_annulus():
     # float stacks have no full scale: nothing is left out
     frec = _recording({"f": np.zeros((3, *SHAPE), np.float32)})
     assert recipe_annuli(frec, lab, bc, max_image=mx)[1]["n_saturated_excluded"] == 0
-    auto = load_pipeline("fluo4").background
+    auto = load_pipeline("fluo4", overrides={"background.method": "auto"}).background
     assert recipe_annuli(rec, lab, auto, max_image=mx) == (None, {})

@@ -63,7 +63,7 @@ def test_find_rois_background_extract_alone(fluo):
     assert source == "imported" and set(np.unique(labels)) == set(np.unique(syn.labels * 3))
     assert st.find_rois(rec, cfg, None, syn.labels, roi_source="edited")[1] == "edited"
     mask = st.background(rec, cfg, labels, log)
-    assert log.info["background"]["method"] == "auto"
+    assert log.info["background"]["method"] == cfg.background.method == "annulus"  # recipe
     assert log.info["background"]["n_pixels"] == int(mask.sum()) > 0
     raw = st.extract(rec, cfg, labels, np.zeros((rec.n_frames, 2)), mask)
     assert set(raw) == {"f"} and raw["f"].means.shape == (rec.n_frames, 6)
