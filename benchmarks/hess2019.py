@@ -12,7 +12,8 @@ decay fits; see its README). For every transient this script
    authors' fit window (``decay_fit_start=0.5``, ``decay_fit_baseline_samples=7``: the
    first 7 samples of the record fitted jointly as the baseline, the decay from the first
    sample after the peak where the rise above baseline has fallen to 50 %) and with
-   caimg's default window (``decay_fit_start="peak"``, no baseline samples);
+   caimg's default window (``decay_fit_start=0.9``: from where the signal has fallen to
+   90 % of the amplitude, no baseline samples);
 3. prints the side-by-side table and ends with ``tau within 2 SE: N/91`` (accepted
    transients only).
 
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
     print()
     print(f"[Ca2+] max relative difference to the published per-sample values: {max_rel:.2e}")
     print(f"authors' window: median |relative tau difference| {rel_a.median():.4f}")
-    print(f"default window (from the peak): median relative tau difference "
+    print(f"default window (from 90 %): median relative tau difference "
           f"{rel_d.median():+.3f}, within 2 SE: {int(good['default_within_2se'].sum())}/"
           f"{len(good)}")
     print(f"tau within 2 SE: {int(good['within_2se'].sum())}/{len(good)}")

@@ -12,7 +12,11 @@ and prints per movie: ROIs, accepted ROIs, ROIs flagged ``low_signal`` (when the
 exists), responders among the kinetics rows, and the 0.1 / 99.9 percentiles and extremes of
 the reported dF/F0 over every ROI and frame (NaN left out).
 
+``--background auto,annulus`` runs each movie once per background method (default: the
+recipe's, the ring) to compare them.
+
 Run:  python benchmarks/real_signals.py [--data ../shared/data] [--frames 600]
+                                         [--background annulus]
 """
 
 from __future__ import annotations
@@ -70,16 +74,21 @@ def main(argv=None):
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent
                                           / "shared" / "data"))
     ap.add_argument("--frames", type=int, default=600)
+    ap.add_argument("--background", default="annulus",
+                    help="background methods, comma-separated (auto = one global value)")
     args = ap.parse_args(argv)
     data = Path(args.data)
     gc = data / "gcamp-optinist-mouse2p" / "sample_mouse2p_image.tiff"
-    if gc.exists():
-        stack = np.ascontiguousarray(tifffile.imread(gc)[:args.frames])
-        run_one(stack, "gcamp_optinist", 1 / 30.0)
-        run_one(stack, "gcamp_optinist(events=all)", 1 / 30.0, **{"kinetics.events": "all"})
     fu = data / "fura2-dynclust-340nm-stack" / "adu340_4small_TYX.tif"
-    if fu.exists():
-        run_one(tifffile.imread(fu), "fura2_dynclust_340", 1.0)
+    for bg in args.background.split(","):
+        ov = {"background.method": bg}
+        if gc.exists():
+            stack = np.ascontiguousarray(tifffile.imread(gc)[:args.frames])
+            run_one(stack, f"gcamp_optinist [{bg}]", 1 / 30.0, **ov)
+            run_one(stack, f"gcamp_optinist(events=all) [{bg}]", 1 / 30.0,
+                    **{"kinetics.events": "all", **ov})
+        if fu.exists():
+            run_one(tifffile.imread(fu), f"fura2_dynclust_340 [{bg}]", 1.0, **ov)
     return 0
 
 

@@ -186,7 +186,7 @@ class KineticsConfig:
     min_event_separation_s: float = field(default=0.0, metadata=_range(0, None))
     # decay fit start: "peak", or a fraction of the amplitude the signal has fallen to
     # (e.g. 0.5 = start where the rise above baseline has fallen to 50 %)
-    decay_fit_start: str | float = "peak"
+    decay_fit_start: str | float = 0.9
     # also fit this many baseline samples jointly with the decay (0 = decay only)
     decay_fit_baseline_samples: int = field(default=0, metadata=_range(0, None))
     # "auto": the decay's asymptote is tied to the baseline unless a free one fits better

@@ -380,7 +380,7 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
                   baseline_window_s: float = 10.0, responder_k: float = 5.0,
                   events: str = "single", event_threshold_k: float = 5.0,
                   min_event_duration_s: float = 0.0, min_event_separation_s: float = 0.0,
-                  decay_fit_start: str | float = "peak", decay_fit_baseline_samples: int = 0,
+                  decay_fit_start: str | float = 0.9, decay_fit_baseline_samples: int = 0,
                   decay_fit_asymptote: str = "free", smooth_frames: int = 3,
                   drift_window_s: float | None = 30.0) -> list[Response]:
     """Measure the response(s) of one trace.
@@ -428,7 +428,7 @@ decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames, drift_window_s
 def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
                      baseline_window_s=10.0, responder_k=5.0, events="single",
                      event_threshold_k=5.0, min_event_duration_s=0.0,
-                     min_event_separation_s=0.0, decay_fit_start="peak",
+                     min_event_separation_s=0.0, decay_fit_start=0.9,
                      decay_fit_baseline_samples=0, decay_fit_asymptote="free",
                      smooth_frames=3, drift_window_s=30.0):
     """Response kinetics of every ROI.
@@ -459,9 +459,10 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
         Event detection (:func:`detect_events`); used to find events and to bound each
         event's decay (the next event's first frame).
     decay_fit_start : "peak" or float
-        The decay fit starts at the peak frame, or at the first frame after the peak where
-        the signal has fallen to ``baseline + decay_fit_start * amplitude``
-        (0.5 = the window of Hess et al. 2019).
+        The decay fit starts at the first frame after the peak where the signal has fallen
+        to ``baseline + decay_fit_start * amplitude`` (default 0.9: the end of the rise and
+        the noise-picked peak frame stay out; 0.5 = the window of Hess et al. 2019), or at
+        the peak frame (docs/definitions.md).
     decay_fit_baseline_samples : int
         Fit the first this-many frames of the baseline window jointly as ``y = c``
         (0 = decay samples only; Hess et al. 2019 used 7).

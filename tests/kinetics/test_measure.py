@@ -323,7 +323,9 @@ def test_response_carries_plot_data():
     assert r.peak_time_s == TS + 12.0
     assert r.t90_s - r.t10_s == pytest.approx(r.rise_time_s)
     c, a, t0, tau = r.decay_fit
-    assert t0 == r.peak_time_s and tau == pytest.approx(15.0)
+    # the fit starts at the first frame after the peak at or below 90 % of the amplitude
+    i0 = int(np.flatnonzero((t > r.peak_time_s) & (y <= r.baseline + 0.9 * r.amplitude))[0])
+    assert t0 == r.decay_fit_start_s == t[i0] > r.peak_time_s and tau == pytest.approx(15.0)
     assert r.baseline_start_s == pytest.approx(TS - 10.0) and r.baseline_end_s < TS
     assert set(r.row()) == set(KINETICS_COLUMNS)
     with pytest.raises(AttributeError):
