@@ -362,6 +362,38 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
     return out
 
 
+def _rim_dip(labels, smooth, a, b):
+    """How much the border of ROIs ``a`` and ``b`` dips below the rest of their union's rim.
+
+    The rim is the band of the union within a sixth of its equivalent diameter (at least
+    2 px) of its outline; the border's part of it is compared with the rest of it, at the
+    same depth, so the dimmer edge of a cell does not count as a dip. Two cells pressed
+    together meet in a notch where both are at their dim edges (a dip); two pieces of one
+    cell cut through a dark nucleus meet in cytoplasm (no dip). Returns ``1 - border /
+    rest`` (inf when either part is too small to tell).
+    """
+    ys, xs = np.nonzero((labels == a) | (labels == b))
+    y0, y1 = max(ys.min() - 1, 0), ys.max() + 2
+    x0, x1 = max(xs.min() - 1, 0), xs.max() + 2
+    lab = labels[y0:y1, x0:x1]
+    ma, mb = lab == a, lab == b
+    union = ma | mb
+    depth = max(2.0, 2.0 * math.sqrt(union.sum() / math.pi) / 6.0)
+    dist = ndi.distance_transform_edt(union)
+    rim = union & (dist <= depth)
+    cross = np.ones((3, 3), bool)
+    border = (ma & ndi.binary_dilation(mb, cross)) | (mb & ndi.binary_dilation(ma, cross))
+    on = rim & border
+    off = rim & ~ndi.binary_dilation(border, cross, iterations=2)
+    if on.sum() < 3 or off.sum() < 10:
+        return math.inf
+    v = smooth[y0:y1, x0:x1]
+    rest = float(np.median(v[off]))
+    if rest <= 0:
+        return math.inf
+    return 1.0 - float(np.median(v[on])) / rest
+
+
 def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=0.93):
     """Merge adjacent ROIs that are pieces of one cell (no dip between them).
 
@@ -415,11 +447,15 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
     for k_, parts in vals.items():
         a, b = divmod(k_, n + 1)
         lo, hi = min(med[a], med[b]), max(med[a], med[b])
-        if lo <= 0:
+        if lo <= 0 or hi / lo >= max_step:
             continue
         border_level = float(np.median(np.concatenate(parts)))
         dip = 1.0 - border_level / lo
-        if dip < max_dip and hi / lo < max_step:
+        if dip >= max_dip:
+            # a border that dips only in its middle crosses a dark nucleus: near the
+            # union's outline it runs through cytoplasm as bright as the rest of the rim
+            dip = _rim_dip(labels, smooth, a, b)
+        if dip < max_dip:
             cand.append((dip, a, b))
     if not cand:
         return labels
@@ -452,5 +488,50 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
         parent[gone] = keep
         members[keep] = group
         del members[gone]
+    _merge_rings(cand, labels, slices, members, root, parent, min_solidity)
     roots = np.array([root(i) for i in range(n + 1)])
     return roots[labels].astype(np.int32)
+
+
+def _merge_rings(cand, labels, slices, members, root, parent, min_solidity):
+    """Second pass of :func:`merge_fragments`: pieces of a ring around a dark nucleus.
+
+    Three sectors of one cell's cytoplasm make a C shape two at a time, which fails the
+    solidity test; all of them together, with the nucleus they enclose, make the cell. So
+    every group of candidate pairs linked through each other that is still in pieces is
+    merged whole when its union, holes filled, passes the test.
+    """
+    link = {}
+
+    def top(x):
+        while link.get(x, x) != x:
+            x = link[x]
+        return x
+
+    for _dip, a, b in cand:
+        ta, tb = top(a), top(b)
+        if ta != tb:
+            link[max(ta, tb)] = min(ta, tb)
+    comps = {}
+    for _dip, a, b in cand:
+        comps.setdefault(top(a), set()).update((a, b))
+    for ids in comps.values():
+        roots = {root(i) for i in ids}
+        if len(roots) < 2:
+            continue
+        group = sorted({g for r in roots for g in members[r]})
+        sl = tuple(slice(min(slices[g - 1][k].start for g in group),
+                         max(slices[g - 1][k].stop for g in group)) for k in range(2))
+        m = ndi.binary_fill_holes(np.isin(labels[sl], group))
+        try:
+            from skimage.morphology import convex_hull_image
+
+            hull = convex_hull_image(m)
+        except Exception:  # degenerate (collinear) union
+            continue
+        if m.sum() < min_solidity * hull.sum():
+            continue
+        keep = min(roots)
+        for r in roots - {keep}:
+            parent[r] = keep
+            members[keep] = members[keep] + members.pop(r)

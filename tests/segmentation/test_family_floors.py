@@ -175,3 +175,28 @@ def test_cells_with_soft_edges_are_not_dropped_as_haze():
     lab = segment(img, cell_diameter_px=20.0)
     assert lab[53, 53] == 0
     assert match_labels(truth, lab).f1 >= 0.95
+
+
+def test_cells_with_a_very_dark_nucleus_are_one_roi_each():
+    """Cells 20-26 px across whose nucleus is 70-85 % dimmer than the cytoplasm are one ROI
+    each (they were cut into 2-3 pieces through the nucleus: the border dips there, but
+    near the outline it runs through cytoplasm as bright as the rest of the rim)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(11)
+    truth = np.zeros((256, 256), np.int32)
+    img = np.zeros((256, 256))
+    n = 0
+    for r in range(30, 256, 55):
+        for c in range(30, 256, 55):
+            n += 1
+            rr, cc = disk((r, c), rng.uniform(10, 13), shape=truth.shape)
+            truth[rr, cc] = n
+            img[rr, cc] = rng.uniform(300, 600)
+            nr, nc = disk((r + rng.integers(-2, 3), c + rng.integers(-2, 3)), 5.0,
+                          shape=truth.shape)
+            img[nr, nc] *= 1.0 - rng.uniform(0.7, 0.85)
+    img = rng.poisson(ndi.gaussian_filter(img, 1.0) + 100.0).astype(float)
+    lab = segment(img, cell_diameter_px=22.0)
+    m = match_labels(truth, lab)
+    assert m.n_pred == n and m.f1 == 1.0, (m.n_pred, n, m.f1)
