@@ -114,7 +114,8 @@ def noise_variance(mean, std, n_frames, *, n_bins=24, percentile=10.0):
 
 
 def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None,
-                      min_part=0.15, max_ratio=0.35, min_snr=8.0, min_cell_area=None):
+                      min_part=0.1, max_ratio=0.35, min_snr=8.0, min_cell_area=None,
+                      min_union_solidity=0.85):
     """Cut off the part of an ROI whose relative activity differs in a step from the rest.
 
     Per ROI, the relative activity (signal variance over squared height, see the module
@@ -125,7 +126,8 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     below ``max_ratio`` times the higher side's while their difference is at least
     ``min_snr`` times its standard error (from the noise variance). The part goes to the
     neighbouring ROI it touches most when that one's activity is alike (not clearly
-    different by the same rule), becomes an ROI of its own when it is at least
+    different by the same rule) and their union fills at least ``min_union_solidity`` of
+    its convex hull, becomes an ROI of its own when it is at least
     ``min_cell_area`` pixels, and is dropped otherwise.
 
     Parameters
@@ -152,6 +154,9 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     min_cell_area : float, optional
         Smallest part kept as an ROI of its own, pixels (default: a quarter of a disc of
         the cell diameter).
+    min_union_solidity : float
+        A part goes to a neighbour only when their union fills this fraction of its
+        convex hull.
 
     Returns
     -------
@@ -184,6 +189,10 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
         if not _differ(sv[win], h2[win], nse[win], part, rest, max_ratio, min_snr):
             continue
         to = _alike_neighbour(lab, part, i, sv[win], h2[win], nse[win], max_ratio, min_snr)
+        # ... when the union stays cell-shaped (the part may be the scattered light of a
+        # bright responding cell over a quiet one, not a piece of that cell)
+        if to and _solidity((lab == to) | part) < min_union_solidity:
+            to = 0
         if to:
             lab[part] = to
         elif part.sum() >= min_cell_area:
@@ -192,6 +201,16 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
         else:
             lab[part] = 0
     return out
+
+
+def _solidity(m):
+    """Area of the mask ``m`` over the area of its convex hull (0 for a degenerate one)."""
+    from skimage.morphology import convex_hull_image
+
+    try:
+        return m.sum() / max(convex_hull_image(m).sum(), 1)
+    except Exception:
+        return 0.0
 
 
 def _candidate(m, sv, h2, sigma, min_part):

@@ -35,7 +35,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
-                     activity_split=True, split_part=0.15, split_ratio=0.35, split_snr=8.0):
+                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
