@@ -115,7 +115,7 @@ def noise_variance(mean, std, n_frames, *, n_bins=24, percentile=10.0):
 
 def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None,
                       min_part=0.1, max_ratio=0.35, min_snr=8.0, min_cell_area=None,
-                      min_union_solidity=0.85):
+                      min_union_solidity=0.85, border_px=3):
     """Cut off the part of an ROI whose relative activity differs in a step from the rest.
 
     Per ROI, the relative activity (signal variance over squared height, see the module
@@ -157,6 +157,9 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     min_union_solidity : float
         A part goes to a neighbour only when their union fills this fraction of its
         convex hull.
+    border_px : int
+        ROIs this close to the image's edge are left alone: registration repeats or
+        interpolates the edge pixels of shifted frames, which makes them correlated.
 
     Returns
     -------
@@ -176,7 +179,7 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     ny, nx = out.shape
     next_id = n + 1
     for i, sl in enumerate(ndi.find_objects(out.copy()), start=1):
-        if sl is None or i in clipped:
+        if sl is None or i in clipped or _at_border(sl, out.shape, border_px):
             continue
         win = (slice(max(sl[0].start - 2, 0), min(sl[0].stop + 2, ny)),
                slice(max(sl[1].start - 2, 0), min(sl[1].stop + 2, nx)))
@@ -201,6 +204,12 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
         else:
             lab[part] = 0
     return out
+
+
+def _at_border(sl, shape, px):
+    """Whether the bounding box ``sl`` comes within ``px`` pixels of the image's edge."""
+    return (sl[0].start < px or sl[1].start < px or sl[0].stop > shape[0] - px
+            or sl[1].stop > shape[1] - px)
 
 
 def _solidity(m):
