@@ -3,10 +3,10 @@
 Two touching cells of about the same brightness may show no border in the structural
 image, and the watershed then gives one cell's ROI a piece of its neighbour. When one of
 them responds and the other does not, their *activity* differs: the signal part of the
-temporal variance (the temporal variance minus the noise variance expected at that
-brightness), relative to the squared brightness above the background, is about the
-square of the cell's relative signal SD (dF/F), whatever the cell's inner texture (a dark
-or bright nucleus, granules), and it is about zero on a cell that does not respond.
+temporal variance (:func:`signal_variance`), relative to the squared brightness above the
+background, is about the square of the cell's relative signal SD (dF/F) whatever the
+cell's inner texture (a dark or bright nucleus, granules), and about zero on a cell that
+does not respond.
 
 :func:`split_by_activity` looks, in each ROI, for a part that touches the ROI's outline
 and whose relative activity is clearly lower or higher than the rest's (a step well
@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 
 from ._saturation import saturated_rois
 
-__all__ = ["noise_variance", "split_by_activity"]
+__all__ = ["signal_variance", "split_by_activity"]
 
 
 def signal_variance(std, corr, n_frames, regions):
@@ -60,62 +60,8 @@ def signal_variance(std, corr, n_frames, regions):
     return frac * var, se
 
 
-def noise_variance(mean, std, n_frames, *, n_bins=24, percentile=10.0):
-    """The temporal noise variance expected at each pixel's brightness, from the data.
-
-    Pixels are binned by their temporal mean (equal-count bins); in each bin, the
-    ``percentile`` of the temporal variance, divided by the same percentile of the
-    variance of pure noise (a scaled chi-square with ``n_frames - 1`` degrees of freedom),
-    estimates the noise variance there: the quietest pixels of a bin (background, cells
-    that do not respond) hold no signal, whatever the fraction of responding ones.
-    Between bin centres the estimate is interpolated; above the last it grows in
-    proportion to the mean (shot noise), below the first it is held.
-
-    Parameters
-    ----------
-    mean, std : ndarray of float64, shape (Y, X)
-        Temporal mean and standard deviation (``ddof=0``) of the same movie.
-    n_frames : int
-        Number of frames (T) the summaries were taken over.
-    n_bins : int
-        Number of brightness bins.
-    percentile : float
-        Percentile of each bin's variances used.
-
-    Returns
-    -------
-    ndarray of float64, shape (Y, X)
-        Noise variance per pixel (squared units of ``mean``), at least 1e-12.
-    """
-    from scipy.stats import chi2
-
-    m = np.asarray(mean, dtype=np.float64).ravel()
-    v = np.asarray(std, dtype=np.float64).ravel() ** 2
-    dof = max(int(n_frames) - 1, 1)
-    # np.std has ddof=0: its square is chi2(dof) * sigma^2 / n_frames
-    q = chi2.ppf(percentile / 100.0, dof) / max(int(n_frames), 1)
-    edges = np.quantile(m, np.linspace(0.0, 1.0, n_bins + 1))
-    which = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, n_bins - 1)
-    xs, ys = [], []
-    for b in range(n_bins):
-        sel = which == b
-        if sel.sum() < 20:
-            continue
-        xs.append(float(np.median(m[sel])))
-        ys.append(float(np.percentile(v[sel], percentile)) / q)
-    if not xs:
-        return np.full(np.shape(mean), max(float(np.median(v)), 1e-12))
-    xs, ys = np.asarray(xs), np.asarray(ys)
-    out = np.interp(m, xs, ys)
-    top = m > xs[-1]
-    if xs[-1] > 0:
-        out[top] = ys[-1] * m[top] / xs[-1]
-    return np.maximum(out, 1e-12).reshape(np.shape(mean))
-
-
-def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None,
-                      min_part=0.1, max_ratio=0.35, min_snr=8.0, min_cell_area=None,
-                      min_union_solidity=0.85, border_px=3):
+def split_by_activity(regions, flat, activity, diameter, *, min_part=0.1, max_ratio=0.35,
+                      min_snr=8.0, min_cell_area=None, min_union_solidity=0.85, border_px=3):
     """Cut off the part of an ROI whose relative activity differs in a step from the rest.
 
     Per ROI, the relative activity (signal variance over squared height, see the module
@@ -124,11 +70,11 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     when it holds at least ``min_part`` of the ROI's pixels, touches the ROI's outline,
     leaves the rest in one piece, and the pooled relative activity of the lower side is
     below ``max_ratio`` times the higher side's while their difference is at least
-    ``min_snr`` times its standard error (from the noise variance). The part goes to the
+    ``min_snr`` times its standard error (:func:`signal_variance`). The part goes to the
     neighbouring ROI it touches most when that one's activity is alike (not clearly
     different by the same rule) and their union fills at least ``min_union_solidity`` of
-    its convex hull, becomes an ROI of its own when it is at least
-    ``min_cell_area`` pixels, and is dropped otherwise.
+    its convex hull, becomes an ROI of its own when it is at least ``min_cell_area``
+    pixels, and is dropped otherwise.
 
     Parameters
     ----------
@@ -136,15 +82,14 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
         Labels, 0 = background.
     flat : ndarray of float64, shape (Y, X)
         ``structural`` minus its background (:func:`~caimg.segmentation._common.flatten`).
-    std, corr : ndarray of float64, shape (Y, X)
-        Temporal standard deviation and local-correlation image of the same movie.
-    n_frames : int
-        Frames the summaries were taken over.
+    activity : dict or None
+        Summary images of the same movie, (Y, X) arrays: ``"std"`` (temporal SD) and
+        ``"corr"`` (local correlation) are needed, ``"n_frames"`` (T) and ``"max"``
+        (temporal maximum: ROIs with pixels clipped at the camera's ceiling are left
+        alone, a clipped pixel is quiet while its cell responds) are used when given.
+        None, or without ``"std"`` or ``"corr"``: ``regions`` are returned as they are.
     diameter : float
         Cell diameter, pixels.
-    peak : ndarray, shape (Y, X), optional
-        Temporal maximum: ROIs with pixels clipped at the camera's ceiling are left alone
-        (a clipped pixel is quiet while its cell responds).
     min_part : float
         Smallest part cut off, as a fraction of the ROI's area.
     max_ratio : float
@@ -168,9 +113,11 @@ def split_by_activity(regions, flat, std, corr, n_frames, diameter, *, peak=None
     """
     out = np.asarray(regions).astype(np.int32, copy=True)
     n = int(out.max(initial=0))
-    if n == 0:
+    if n == 0 or activity is None or "std" not in activity or "corr" not in activity:
         return out
-    sv, nse = signal_variance(std, corr, n_frames, regions)
+    n_frames = activity.get("n_frames", 2)
+    peak = activity.get("max")
+    sv, nse = signal_variance(activity["std"], activity["corr"], n_frames, regions)
     h2 = np.maximum(np.asarray(flat, dtype=np.float64), 0.0) ** 2
     if min_cell_area is None:
         min_cell_area = 0.25 * math.pi * diameter * diameter / 4.0
@@ -255,7 +202,7 @@ def _candidate(m, sv, h2, sigma, min_part):
     if not (ndi.binary_dilation(part) & ~m).any():
         return None
     # ... and the rest stays one piece
-    rc, k = ndi.label(m & ~part)
+    _, k = ndi.label(m & ~part)
     if k != 1:
         return None
     return part
@@ -280,13 +227,15 @@ def _differ(sv, h2, nse, a, b, max_ratio, min_snr):
 
 
 def _alike_neighbour(lab, part, own, sv, h2, nse, max_ratio, min_snr):
-    """The neighbouring ROI ``part`` touches most whose activity is alike, or 0."""
+    """The neighbouring ROI ``part`` touches most, when its activity is alike; else 0.
+
+    Only the main neighbour: the part is a piece of that cell or of none. Its activity is
+    pooled over its pixels in the window ``lab`` (those nearest the part).
+    """
     ring = ndi.binary_dilation(part) & ~part
     ids, counts = np.unique(lab[ring], return_counts=True)
     keep = (ids > 0) & (ids != own)
-    ids, counts = ids[keep], counts[keep]
-    for j in ids[np.argsort(-counts)].tolist():
-        if not _differ(sv, h2, nse, part, lab == j, max_ratio, min_snr):
-            return int(j)
-        break  # only the main neighbour: the part is a piece of that cell or of none
-    return 0
+    if not keep.any():
+        return 0
+    j = int(ids[keep][np.argmax(counts[keep])])
+    return 0 if _differ(sv, h2, nse, part, lab == j, max_ratio, min_snr) else j

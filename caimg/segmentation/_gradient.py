@@ -201,11 +201,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
-    if activity_split and activity is not None and "std" in activity:
-        regions = split_by_activity(regions, flat, activity["std"], activity["corr"],
-                                    activity.get("n_frames", 2), d, peak=activity.get("max"),
-                                    min_part=split_part, max_ratio=split_ratio,
-                                    min_snr=split_snr)
+    regions = split_by_activity(regions, flat, activity if activity_split else None, d,
+                                min_part=split_part, max_ratio=split_ratio, min_snr=split_snr)
     if close_fraction > 0:
         regions = _close_each(regions, close_fraction * d)
     # capped at 3 px: with a wide range of sizes (d from the bigger cells) small cells stay
