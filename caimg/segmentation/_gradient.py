@@ -109,14 +109,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Before its outline is cut, a watershed region whose brightest part lies beyond
         this many cell diameters from its flat interior (it ran out over a bright
         neighbour's scattered light) is cut back to that reach. 0 = off.
-    activity_split : bool
-        With the temporal SD image, cut off the part of an ROI whose relative activity
-        differs in a step from the rest's (a piece of a touching neighbour, one of them
-        responding; :func:`~caimg.segmentation._activity_split.split_by_activity`).
-    split_part, split_ratio, split_snr : float
-        That part holds at least ``split_part`` of the ROI's pixels, the lower side's
-        relative activity is below ``split_ratio`` of the higher's, and their difference
-        is at least ``split_snr`` standard errors.
+    activity_split, split_part, split_ratio, split_snr : bool, float, float, float
+        Cut off the part of an ROI whose activity differs in a step from the rest's, and
+        its thresholds (:func:`~caimg.segmentation._activity_split.split_by_activity`).
     close_fraction : float
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
