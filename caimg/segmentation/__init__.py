@@ -179,7 +179,7 @@ def _as_images(images):
     if hasattr(images, "mean") and not isinstance(images, np.ndarray) and hasattr(images, "std"):
         structural = np.asarray(images.mean, dtype=np.float64)
         activity = {}
-        for k in ("std", "corr"):
+        for k in ("std", "corr", "max"):
             v = getattr(images, k, None)
             if v is not None:
                 v = np.asarray(v, dtype=np.float64)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._activity_split import split_by_activity
 from ._common import (
     find_peaks,
     flatten,
@@ -33,7 +34,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
-                     max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5):
+                     max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
+                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -108,6 +110,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Before its outline is cut, a watershed region whose brightest part lies beyond
         this many cell diameters from its flat interior (it ran out over a bright
         neighbour's scattered light) is cut back to that reach. 0 = off.
+    activity_split, split_part, split_ratio, split_snr : bool, float, float, float
+        Cut off the part of an ROI whose activity differs in a step from the rest's, and
+        its thresholds (:func:`~caimg.segmentation._activity_split.split_by_activity`).
     close_fraction : float
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
@@ -192,6 +197,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
+    regions = split_by_activity(regions, flat, activity if activity_split else None, d,
+                                min_part=split_part, max_ratio=split_ratio, min_snr=split_snr)
     if close_fraction > 0:
         regions = _close_each(regions, close_fraction * d)
     # capped at 3 px: with a wide range of sizes (d from the bigger cells) small cells stay
