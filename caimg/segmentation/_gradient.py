@@ -23,6 +23,13 @@ from ._common import (
     refine_outlines,
     smoothed,
 )
+from ._shape_rules import (
+    _close_each,
+    _drop_blurred,
+    _drop_elongated,
+    _drop_irregular,
+    _drop_thin,
+)
 
 __all__ = ["segment_gradient"]
 
@@ -305,147 +312,6 @@ def _drop_halo(labels, smooth, ratio, *, reach_px=2.0, explained=0.7, first=1):
     return out
 
 
-def _drop_elongated(labels, max_ratio):
-    """Remove ROIs whose moment ellipse is more than ``max_ratio`` times as long as wide."""
-    n = int(labels.max(initial=0))
-    if n == 0:
-        return labels
-    rr, cc = np.indices(labels.shape)
-    lab = labels.ravel()
-    cnt = np.bincount(lab, minlength=n + 1).astype(float)
-    cnt[cnt == 0] = 1.0
-    mr = np.bincount(lab, rr.ravel(), n + 1) / cnt
-    mc = np.bincount(lab, cc.ravel(), n + 1) / cnt
-    dr = rr.ravel() - mr[lab]
-    dc = cc.ravel() - mc[lab]
-    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
-    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
-    src = np.bincount(lab, dr * dc, n + 1) / cnt
-    half_tr = (srr + scc) / 2
-    disc = np.sqrt(np.maximum(half_tr ** 2 - (srr * scc - src ** 2), 0))
-    ratio = np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-12))
-    keep = ratio <= max_ratio
-    keep[0] = True
-    return np.where(keep[labels], labels, 0)
-
-
-def _close_each(labels, radius):
-    """Morphological closing of every ROI with a disc, growing into free pixels only."""
-    r = int(round(radius))
-    if r < 1 or labels.max(initial=0) == 0:
-        return labels
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    disc = yy * yy + xx * xx <= r * r
-    out = labels.copy()
-    ny, nx = labels.shape
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        sl = (slice(max(sl[0].start - r, 0), min(sl[0].stop + r, ny)),
-              slice(max(sl[1].start - r, 0), min(sl[1].stop + r, nx)))
-        m = labels[sl] == i
-        closed = ndi.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r]
-        add = closed & (out[sl] == 0)
-        out[sl][add] = i
-    return out
-
-
-def _edge_band(areas_px):
-    """Width (px) of the bands either side of an outline that :func:`_drop_blurred`
-    compares: a sixth of the median ROI's equivalent diameter, at least 2 px.
-
-    The blur of an in-focus cell's edge and the cell itself both grow with the
-    magnification, so the band follows the cells of this image, not a fixed pixel count:
-    with fixed 2 px bands, cells 14-26 px across whose edges were blurred by a Gaussian of
-    sigma 2 px (a widefield image at high magnification) scored below
-    ``min_edge_contrast`` and were dropped as haze (``benchmarks/foreign_generator.py
-    --set psf_sigma_px=2.0``: F1 0.87 / 0.74, now 0.99 / 0.95). The median ROI, not each
-    ROI's own size: a haze blob is wider than the cells around it, and a band that grew
-    with it passed it as a cell.
-    """
-    areas = np.asarray(areas_px, dtype=np.float64)
-    areas = areas[areas > 0]
-    if not areas.size:
-        return 2
-    return max(2, int(round(2.0 * math.sqrt(float(np.median(areas)) / math.pi) / 6.0)))
-
-
-def _drop_blurred(labels, flat, min_contrast, *, relative=0.8):
-    """Remove ROIs whose outline is no step: out-of-focus blobs (haze).
-
-    A ROI's edge contrast is the median of the band just inside its outline minus that of
-    the band just outside (each :func:`_edge_band` = b px wide), as a fraction of its
-    height above the ring 3b-3 to 3b-1 px out. A ROI is dropped when its contrast is
-    below ``min_contrast`` and also below ``relative`` x the median contrast of the ROIs
-    of this image: out of focus means blurrier than the cells around it. Where every cell's
-    edge is soft (a wide point-spread function at high magnification, a thick specimen)
-    the cells are all alike and stay; a haze blob among sharp cells goes.
-
-    Computed for blurred discs (radius R, Gaussian sigma s) and haze blobs (sources of
-    radius 0-6 px blurred by sigma 4-8 px, cut at 40 % of their height): with fixed 2 px
-    bands in-focus cells with R = 10-13 px and s = 2 px score 0.35-0.36, with bands of a
-    sixth of their diameter 0.51-0.64; haze blobs score 0.34-0.42 either way, and cells
-    with R <= 6 px score as before (their band is 2 px).
-    """
-    if labels.max(initial=0) == 0:
-        return labels
-    ny, nx = labels.shape
-    b = _edge_band(np.bincount(labels.ravel())[1:])
-    pad = 3 * b + 1
-    judged = {}
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        sl = (slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, ny)),
-              slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, nx)))
-        m = labels[sl] == i
-        free = labels[sl] == 0
-        # the image border is no outline: erode as if the cell went on beyond it
-        inner = m & ~ndi.binary_erosion(m, iterations=b, border_value=1)
-        outer = ndi.binary_dilation(m, iterations=b) & ~m & free
-        # the surroundings the height refers to lie 3b-3 to 3b-1 px out (3-5 px for the
-        # 2 px band): farther out for a wider band, beyond the tail of a big haze blob,
-        # which otherwise lowers the height and passes the blob as a cell
-        ring = (ndi.binary_dilation(m, iterations=3 * b - 1)
-                & ~ndi.binary_dilation(m, iterations=3 * b - 3) & free)
-        if outer.sum() < 5 or ring.sum() < 5:  # packed among other cells: no judgement
-            continue
-        v = flat[sl]
-        height = float(np.median(v[m]) - np.median(v[ring]))
-        if height <= 0:
-            continue
-        judged[i] = float(np.median(v[inner]) - np.median(v[outer])) / height
-    if not judged:
-        return labels
-    limit = min_contrast
-    if relative > 0:
-        limit = min(limit, relative * float(np.median(list(judged.values()))))
-    gone = [i for i, c in judged.items() if c < limit]
-    return np.where(np.isin(labels, gone), 0, labels) if gone else labels
-
-
-def _drop_irregular(labels, min_solidity):
-    """Remove ROIs whose area is less than ``min_solidity`` of their convex hull's."""
-    from skimage.morphology import convex_hull_image
-
-    if min_solidity <= 0 or labels.max(initial=0) == 0:
-        return labels
-    out = labels.copy()
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        m = labels[sl] == i
-        if m.sum() < 5:
-            continue
-        try:
-            hull = convex_hull_image(m)
-        except Exception:  # collinear pixels
-            continue
-        if m.sum() < min_solidity * hull.sum():
-            out[sl][m] = 0
-    return out
-
-
 def _activity_cells(corr, cells, bgmask, d, background_scale, threshold, edge_fraction):
     """Cells seen in the local-correlation image only, away from the structural cells.
 
@@ -518,29 +384,6 @@ def _drop_stuck(act, cells, max_area, fraction=0.2):
         if ring.any() and occupied[win][ring].mean() > fraction:
             out[win][m] = 0
     return out
-
-
-def _drop_thin(labels, min_radius):
-    """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px.
-
-    Those are slivers in the gaps between touching cells, and rims.
-    """
-    if labels.max(initial=0) == 0 or min_radius <= 0:
-        return labels
-    # distance to the nearest pixel of another label or background
-    edge = np.zeros(labels.shape, dtype=bool)
-    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edge[:, :-1] |= labels[:, 1:] != labels[:, :-1]
-    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge[:-1, :] |= labels[1:, :] != labels[:-1, :]
-    inside = (labels > 0) & ~edge
-    dt = ndi.distance_transform_edt(inside) + 1.0
-    dt[labels == 0] = 0
-    idx = np.arange(1, int(labels.max()) + 1)
-    radius = ndi.maximum(dt, labels, idx)
-    keep = np.zeros(idx.size + 1, dtype=bool)
-    keep[1:] = np.asarray(radius) >= min_radius
-    return np.where(keep[labels], labels, 0)
 
 
 def _merge_enclosed(regions, fraction, smooth=None, body_level=0.0, max_ratio=np.inf):
