@@ -24,11 +24,11 @@ from ._common import (
     smoothed,
 )
 from ._shape_rules import (
-    _close_each,
-    _drop_blurred,
-    _drop_elongated,
-    _drop_irregular,
-    _drop_thin,
+    close_each,
+    drop_blurred,
+    drop_elongated,
+    drop_irregular,
+    drop_thin,
 )
 
 __all__ = ["segment_gradient"]
@@ -194,7 +194,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
                                   reach_from=_held_interior(regions, interior, mk))
     if min_edge_contrast > 0:
-        regions = _drop_blurred(regions, flat, min_edge_contrast)
+        regions = drop_blurred(regions, flat, min_edge_contrast)
     if halo_ratio > 0:
         regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2))
     if use_activity and activity is not None and "corr" in activity:
@@ -207,12 +207,12 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = split_by_activity(regions, flat, activity if activity_split else None, d,
                                 min_part=split_part, max_ratio=split_ratio, min_snr=split_snr)
     if close_fraction > 0:
-        regions = _close_each(regions, close_fraction * d)
+        regions = close_each(regions, close_fraction * d)
     # capped at 3 px: with a wide range of sizes (d from the bigger cells) small cells stay
-    regions = _drop_thin(regions, min(min_thickness * d, 3.0))
+    regions = drop_thin(regions, min(min_thickness * d, 3.0))
     if max_elongation > 0:
-        regions = _drop_elongated(regions, max_elongation)
-    return _drop_irregular(regions, min_solidity)
+        regions = drop_elongated(regions, max_elongation)
+    return drop_irregular(regions, min_solidity)
 
 
 def _with_activity_cells(regions, act, smooth, halo_ratio, d):

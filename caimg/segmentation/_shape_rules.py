@@ -9,10 +9,11 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = []
+__all__ = ["close_each", "drop_blurred", "drop_elongated", "drop_irregular", "drop_thin",
+           "edge_band"]
 
 
-def _drop_elongated(labels, max_ratio):
+def drop_elongated(labels, max_ratio):
     """Remove ROIs whose moment ellipse is more than ``max_ratio`` times as long as wide."""
     n = int(labels.max(initial=0))
     if n == 0:
@@ -36,7 +37,7 @@ def _drop_elongated(labels, max_ratio):
     return np.where(keep[labels], labels, 0)
 
 
-def _close_each(labels, radius):
+def close_each(labels, radius):
     """Morphological closing of every ROI with a disc, growing into free pixels only."""
     r = int(round(radius))
     if r < 1 or labels.max(initial=0) == 0:
@@ -57,8 +58,8 @@ def _close_each(labels, radius):
     return out
 
 
-def _edge_band(areas_px):
-    """Width (px) of the bands either side of an outline that :func:`_drop_blurred`
+def edge_band(areas_px):
+    """Width (px) of the bands either side of an outline that :func:`drop_blurred`
     compares: a sixth of the median ROI's equivalent diameter, at least 2 px.
 
     The blur of an in-focus cell's edge and the cell itself both grow with the
@@ -77,11 +78,11 @@ def _edge_band(areas_px):
     return max(2, int(round(2.0 * math.sqrt(float(np.median(areas)) / math.pi) / 6.0)))
 
 
-def _drop_blurred(labels, flat, min_contrast, *, relative=0.8):
+def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     """Remove ROIs whose outline is no step: out-of-focus blobs (haze).
 
     A ROI's edge contrast is the median of the band just inside its outline minus that of
-    the band just outside (each :func:`_edge_band` = b px wide), as a fraction of its
+    the band just outside (each :func:`edge_band` = b px wide), as a fraction of its
     height above the ring 3b-3 to 3b-1 px out. A ROI is dropped when its contrast is
     below ``min_contrast`` and also below ``relative`` x the median contrast of the ROIs
     of this image: out of focus means blurrier than the cells around it. Where every cell's
@@ -97,7 +98,7 @@ def _drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     if labels.max(initial=0) == 0:
         return labels
     ny, nx = labels.shape
-    b = _edge_band(np.bincount(labels.ravel())[1:])
+    b = edge_band(np.bincount(labels.ravel())[1:])
     pad = 3 * b + 1
     judged = {}
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
@@ -131,7 +132,7 @@ def _drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     return np.where(np.isin(labels, gone), 0, labels) if gone else labels
 
 
-def _drop_irregular(labels, min_solidity):
+def drop_irregular(labels, min_solidity):
     """Remove ROIs whose area is less than ``min_solidity`` of their convex hull's."""
     from skimage.morphology import convex_hull_image
 
@@ -153,7 +154,7 @@ def _drop_irregular(labels, min_solidity):
     return out
 
 
-def _drop_thin(labels, min_radius):
+def drop_thin(labels, min_radius):
     """Remove ROIs whose largest inscribed disc has a radius below ``min_radius`` px.
 
     Those are slivers in the gaps between touching cells, and rims.
