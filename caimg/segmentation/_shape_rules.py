@@ -85,9 +85,11 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     the band just outside (each :func:`edge_band` = b px wide), as a fraction of its
     height above the ring 3b-3 to 3b-1 px out. A ROI is dropped when its contrast is
     below ``min_contrast`` and also below ``relative`` x the median contrast of the ROIs
-    of this image: out of focus means blurrier than the cells around it. Where every cell's
-    edge is soft (a wide point-spread function at high magnification, a thick specimen)
-    the cells are all alike and stay; a haze blob among sharp cells goes.
+    of this image (out of focus means blurrier than the cells around it), and its height
+    is below the median ROI's (defocus spreads light: a blob is dimmer than the in-focus
+    cells). Where every cell's edge is soft (a wide point-spread function at high
+    magnification, a thick specimen) the cells are all alike and stay; a haze blob among
+    sharp cells goes.
 
     Computed for blurred discs (radius R, Gaussian sigma s) and haze blobs (sources of
     radius 0-6 px blurred by sigma 4-8 px, cut at 40 % of their height): with fixed 2 px
@@ -122,13 +124,17 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
         height = float(np.median(v[m]) - np.median(v[ring]))
         if height <= 0:
             continue
-        judged[i] = float(np.median(v[inner]) - np.median(v[outer])) / height
+        judged[i] = (float(np.median(v[inner]) - np.median(v[outer])) / height, height)
     if not judged:
         return labels
     limit = min_contrast
     if relative > 0:
-        limit = min(limit, relative * float(np.median(list(judged.values()))))
-    gone = [i for i, c in judged.items() if c < limit]
+        limit = min(limit, relative * float(np.median([c for c, _ in judged.values()])))
+    # defocus spreads a cell's light: a blob is dimmer than the cell it comes from, so a
+    # ROI at least as high as the median ROI is no haze (the brightest cells' own
+    # scattered light lowers their edge contrast: a bright cell was dropped)
+    typical = float(np.median([h for _, h in judged.values()]))
+    gone = [i for i, (c, h) in judged.items() if c < limit and h < typical]
     return np.where(np.isin(labels, gone), 0, labels) if gone else labels
 
 

@@ -200,3 +200,32 @@ def test_cells_with_a_very_dark_nucleus_are_one_roi_each():
     lab = segment(img, cell_diameter_px=22.0)
     m = match_labels(truth, lab)
     assert m.n_pred == n and m.f1 == 1.0, (m.n_pred, n, m.f1)
+
+
+def test_the_brightest_cell_is_not_dropped_as_haze():
+    """The haze rule keeps a cell much brighter than the others even when a skirt of its
+    own scattered light lowers its edge contrast (out-of-focus light is dimmer than the
+    in-focus cells, never the brightest thing in the field), and still drops a dim blob."""
+    from scipy import ndimage as ndi
+
+    from caimg.segmentation._shape_rules import drop_blurred
+
+    yy, xx = np.mgrid[:200, :200]
+    labels = np.zeros((200, 200), np.int32)
+    img = np.zeros((200, 200))
+    centres = [(30, 30), (30, 100), (30, 170), (100, 30), (100, 170), (170, 30), (170, 100),
+               (170, 170)]
+    for k, (r, c) in enumerate(centres, start=1):
+        disc = (yy - r) ** 2 + (xx - c) ** 2 <= 10 ** 2
+        labels[disc] = k
+        img += np.where(disc, 100.0, 0.0)
+    img = ndi.gaussian_filter(img, 1.0)
+    bright = (yy - 100) ** 2 + (xx - 100) ** 2 <= 10 ** 2
+    labels[bright] = 9
+    img += ndi.gaussian_filter(np.where(bright, 300.0, 0.0), 1.0)
+    img += ndi.gaussian_filter(np.where(bright, 2000.0, 0.0), 4.0)  # its scattered light
+    blob = np.exp(-((yy - 65) ** 2 + (xx - 65) ** 2) / (2 * 6.0 ** 2))
+    img += 60.0 * blob
+    labels[(blob > 0.4) & (labels == 0)] = 10
+    out = drop_blurred(labels, img, 0.42)
+    assert set(np.unique(out)) == set(range(10)), "the bright cell must stay, the blob go"
