@@ -94,14 +94,15 @@ def population_bleach(f, f0, time_s, *, stimulus_time_s: float, baseline_window_
     curve = None
     for degree in (2, 1):  # a quadratic that turns upward falls back to an exponential
         coef = _lower_fit(x, y, degree=degree)
-        if coef is None:
-            break
+        if coef is None:  # too few frames with a positive percentile for this degree
+            continue
         fitted = np.exp(np.polynomial.polynomial.polyval(x, coef))
         if np.all(np.diff(fitted) <= 1e-12):
             curve = fitted
             break
     if curve is None:
-        return ones, {**info, "reason": "no falling population baseline: constant F0 kept"}
+        return ones, {**info, "reason": "no falling population baseline (or too few "
+                                        "frames to fit one): constant F0 kept"}
     base = (t >= stimulus_time_s - baseline_window_s) & (t < stimulus_time_s)
     curve = curve / float(np.mean(curve[base])) if base.any() else curve / curve[0]
     info["bleach_fraction"] = round(float(1.0 - curve[-1] / curve[0]), 5)

@@ -90,3 +90,15 @@ def test_signal_step_follows_the_recipe_option():
     free = single_wavelength_signal({"f": f}, t, ids, load_pipeline(
         "fluo4", overrides={"signal.bleach_correction": "population"}))
     assert "bleach_correction" not in free.info
+
+
+def test_a_rising_population_or_too_few_frames_keeps_the_constant_f0():
+    t, f, *_ = _recording(bleach_tau_s=-500.0)  # brightening: not bleaching
+    curve, info = population_bleach(f, _f0(t, f), t, stimulus_time_s=STIM_S,
+                                    baseline_window_s=WINDOW_S)
+    assert not info["applied"] and "no falling" in info["reason"]
+    assert np.array_equal(curve, np.ones(t.size))
+    t, f = t[:3], f[:3]
+    curve, info = population_bleach(f, f[:1].repeat(3, axis=0), t, stimulus_time_s=2.0,
+                                    baseline_window_s=WINDOW_S)
+    assert not info["applied"] and "too few" in info["reason"]
