@@ -164,6 +164,8 @@ class SignalConfig:
     f0_mode: Literal["auto", "prestim", "percentile", "rolling", "bleach_fit"] = "auto"
     f0_percentile: float = field(default=10.0, metadata=_range(0, 100))
     f0_window_s: float = field(default=30.0, metadata=_range(0, None, lo_open=True))
+    # prestim F0 of a single-wavelength dye x the ROIs' bleaching curve (README F0)
+    bleach_correction: Literal["population", "none"] = "population"
     # background-subtracted F380 at or below this fraction of its ROI median -> NaN ratio
     min_denominator: float = field(default=1e-6, metadata=_range(0, None))
     low_signal_k: float = field(default=1.5, metadata=_range(0, None))  # README low_signal

@@ -280,10 +280,19 @@ def single_wavelength_signal(channels: Mapping[str, np.ndarray], time_s, roi_ids
 
     cal = config.signal.calibration
     f = channels["f"]
-    f0 = compute_f0(f, time_s, **f0_options(config))
+    opts = f0_options(config)
+    f0 = compute_f0(f, time_s, **opts)
+    info: dict[str, Any] = {}
+    if (config.signal.bleach_correction == "population" and opts["stimulus_time_s"] is not None
+            and opts["mode"] in ("auto", "prestim")):
+        from ._bleach import population_bleach
+
+        curve, info["bleach_correction"] = population_bleach(
+            f, f0, time_s, stimulus_time_s=opts["stimulus_time_s"],
+            baseline_window_s=opts["baseline_window_s"])
+        f0 = f0 * curve[:, None]
     d = dff(f, f0)
     columns = {"f": f, "f0": f0, "dff": d}
-    info: dict[str, Any] = {}
     if cal.enabled:
         columns["ca_nM"] = fluo_calcium(f, kd_nM=cal.kd_nM, fmin=cal.fmin, fmax=cal.fmax)
         info.update(_calibration_info(cal, calibration_flags(f, lo=cal.fmin, hi=cal.fmax)))
