@@ -23,7 +23,8 @@ __all__ = ["population_bleach"]
 def _lower_fit(t, y, *, degree, clip_k=2.0, n_iter=30):
     """Polynomial fit of ``y(t)`` that ignores points above it: the noise SD comes from
     the points below the fit (transients only add), points more than ``clip_k`` SD above
-    are dropped, repeated until the kept set does not change."""
+    are dropped, repeated until the kept set does not change.
+    """
     keep = np.isfinite(y)
     coef = None
     for _ in range(n_iter):
