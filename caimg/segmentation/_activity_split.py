@@ -20,6 +20,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._common import hull_area, padded
 from ._saturation import saturated_rois
 
 __all__ = ["signal_variance", "split_by_activity"]
@@ -123,13 +124,11 @@ def split_by_activity(regions, flat, activity, diameter, *, min_part=0.1, max_ra
         min_cell_area = 0.25 * math.pi * diameter * diameter / 4.0
     sigma = max(1.0, diameter / 8.0)
     clipped = set() if peak is None else set(saturated_rois(out, peak).tolist())
-    ny, nx = out.shape
     next_id = n + 1
     for i, sl in enumerate(ndi.find_objects(out.copy()), start=1):
         if sl is None or i in clipped or _at_border(sl, out.shape, border_px):
             continue
-        win = (slice(max(sl[0].start - 2, 0), min(sl[0].stop + 2, ny)),
-               slice(max(sl[1].start - 2, 0), min(sl[1].stop + 2, nx)))
+        win = padded(sl, 2, out.shape)
         lab = out[win]
         m = lab == i
         part = _candidate(m, sv[win], h2[win], sigma, min_part)
@@ -161,12 +160,8 @@ def _at_border(sl, shape, px):
 
 def _solidity(m):
     """Area of the mask ``m`` over the area of its convex hull (0 for a degenerate one)."""
-    from skimage.morphology import convex_hull_image
-
-    try:
-        return m.sum() / max(convex_hull_image(m).sum(), 1)
-    except Exception:
-        return 0.0
+    hull = hull_area(m)
+    return 0.0 if hull is None else m.sum() / max(hull, 1)
 
 
 def _candidate(m, sv, h2, sigma, min_part):

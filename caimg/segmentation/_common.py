@@ -12,7 +12,27 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["mad_sd", "wide_gaussian_filter", "nconv", "flatten", "smoothed", "log_response",
-           "local_scale", "find_peaks", "refine_outlines"]
+           "local_scale", "find_peaks", "refine_outlines", "padded", "hull_area"]
+
+
+def padded(sl, pad, shape):
+    """The bounding box ``sl`` (from :func:`scipy.ndimage.find_objects`) grown by ``pad``
+    pixels on every side, clipped to an image of ``shape``.
+    """
+    return tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n))
+                 for s, n in zip(sl, shape, strict=True))
+
+
+def hull_area(mask):
+    """Pixels of the convex hull of ``mask`` (bool image), or None when the hull is
+    degenerate (collinear pixels).
+    """
+    from skimage.morphology import convex_hull_image
+
+    try:
+        return int(convex_hull_image(mask).sum())
+    except Exception:  # degenerate (collinear) pixels
+        return None
 
 
 def mad_sd(x):
@@ -311,14 +331,11 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
     # region's own low percentile
     slices = ndi.find_objects(regions)
     pad = int(ring_px) + 1
-    Y, X = regions.shape
     for i in idx:
         sl = slices[i - 1]
         if sl is None:
             continue
-        r0, r1 = max(sl[0].start - pad, 0), min(sl[0].stop + pad, Y)
-        c0, c1 = max(sl[1].start - pad, 0), min(sl[1].stop + pad, X)
-        win = (slice(r0, r1), slice(c0, c1))
+        win = padded(sl, pad, regions.shape)
         reg = regions[win] == i
         if reach_px is not None:
             own_seed = (seeds_lab if reach_from is None else reach_from)[win] == i
@@ -420,8 +437,6 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
     ndarray of int32, shape (Y, X)
         The ROIs after merging (ids not consecutive).
     """
-    from skimage.morphology import convex_hull_image
-
     labels = np.asarray(labels, dtype=np.int32)
     n = int(labels.max(initial=0))
     if n < 2:
@@ -475,14 +490,9 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
         if ra == rb:
             continue
         group = members[ra] + members[rb]
-        sl = tuple(slice(min(slices[g - 1][k].start for g in group),
-                         max(slices[g - 1][k].stop for g in group)) for k in range(2))
-        m = np.isin(labels[sl], group)
-        try:
-            hull = convex_hull_image(m)
-        except Exception:  # degenerate (collinear) union
-            continue
-        if m.sum() < min_solidity * hull.sum():
+        m = np.isin(labels[_group_box(slices, group)], group)
+        hull = hull_area(m)
+        if hull is None or m.sum() < min_solidity * hull:
             continue
         keep, gone = min(ra, rb), max(ra, rb)
         parent[gone] = keep
@@ -491,6 +501,12 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
     _merge_rings(cand, labels, slices, members, root, parent, min_solidity)
     roots = np.array([root(i) for i in range(n + 1)])
     return roots[labels].astype(np.int32)
+
+
+def _group_box(slices, group):
+    """The bounding box of the ROIs ``group`` (ids into ``slices`` from find_objects)."""
+    return tuple(slice(min(slices[g - 1][k].start for g in group),
+                       max(slices[g - 1][k].stop for g in group)) for k in range(2))
 
 
 def _merge_rings(cand, labels, slices, members, root, parent, min_solidity):
@@ -520,16 +536,9 @@ def _merge_rings(cand, labels, slices, members, root, parent, min_solidity):
         if len(roots) < 2:
             continue
         group = sorted({g for r in roots for g in members[r]})
-        sl = tuple(slice(min(slices[g - 1][k].start for g in group),
-                         max(slices[g - 1][k].stop for g in group)) for k in range(2))
-        m = ndi.binary_fill_holes(np.isin(labels[sl], group))
-        try:
-            from skimage.morphology import convex_hull_image
-
-            hull = convex_hull_image(m)
-        except Exception:  # degenerate (collinear) union
-            continue
-        if m.sum() < min_solidity * hull.sum():
+        m = ndi.binary_fill_holes(np.isin(labels[_group_box(slices, group)], group))
+        hull = hull_area(m)
+        if hull is None or m.sum() < min_solidity * hull:
             continue
         keep = min(roots)
         for r in roots - {keep}:

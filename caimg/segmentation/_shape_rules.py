@@ -9,6 +9,8 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._common import hull_area, padded
+
 __all__ = ["close_each", "drop_blurred", "drop_elongated", "drop_irregular", "drop_thin",
            "edge_band"]
 
@@ -45,12 +47,10 @@ def close_each(labels, radius):
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     disc = yy * yy + xx * xx <= r * r
     out = labels.copy()
-    ny, nx = labels.shape
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
-        sl = (slice(max(sl[0].start - r, 0), min(sl[0].stop + r, ny)),
-              slice(max(sl[1].start - r, 0), min(sl[1].stop + r, nx)))
+        sl = padded(sl, r, labels.shape)
         m = labels[sl] == i
         closed = ndi.binary_closing(np.pad(m, r), structure=disc)[r:-r, r:-r]
         add = closed & (out[sl] == 0)
@@ -99,15 +99,13 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     """
     if labels.max(initial=0) == 0:
         return labels
-    ny, nx = labels.shape
     b = edge_band(np.bincount(labels.ravel())[1:])
     pad = 3 * b + 1
     judged = {}
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
-        sl = (slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, ny)),
-              slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, nx)))
+        sl = padded(sl, pad, labels.shape)
         m = labels[sl] == i
         free = labels[sl] == 0
         # the image border is no outline: erode as if the cell went on beyond it
@@ -140,8 +138,6 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
 
 def drop_irregular(labels, min_solidity):
     """Remove ROIs whose area is less than ``min_solidity`` of their convex hull's."""
-    from skimage.morphology import convex_hull_image
-
     if min_solidity <= 0 or labels.max(initial=0) == 0:
         return labels
     out = labels.copy()
@@ -151,11 +147,8 @@ def drop_irregular(labels, min_solidity):
         m = labels[sl] == i
         if m.sum() < 5:
             continue
-        try:
-            hull = convex_hull_image(m)
-        except Exception:  # collinear pixels
-            continue
-        if m.sum() < min_solidity * hull.sum():
+        hull = hull_area(m)
+        if hull is not None and m.sum() < min_solidity * hull:
             out[sl][m] = 0
     return out
 
