@@ -273,19 +273,6 @@ def ring_noise_sd(image, rings) -> float:
     return float(1.482602218505602 * np.median(np.abs(res - np.median(res))))
 
 
-def _mean_frame(stack, skip, n_max=64):
-    """Mean of up to ``n_max`` evenly spaced frames not in ``skip`` (None if none)."""
-    n = int(stack.shape[0])
-    idx = [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
-           if int(i) not in skip]
-    if not idx:
-        return None
-    acc = np.zeros(stack.shape[1:], dtype=np.float64)
-    for i in idx:
-        acc += np.asarray(stack[i:i + 1], dtype=np.float64)[0]
-    return acc / len(idx)
-
-
 def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None, global_mask=None):
     """The rings a recipe's ``[background]`` asks for, and what ``run.json`` says of them.
 
@@ -340,13 +327,13 @@ def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None, globa
             "ring_pixels_median": float(np.median(n)) if n.size else None,
             "n_saturated_excluded": int(saturated.sum()) if saturated is not None else 0,
             "n_fallback": int(fb.size), "fallback_rois": [int(r) for r in fb]}
+    from .signal_quality import background_noise_sd, mean_of_frames
+
     skip = set(dropped_frames or ())
-    mean_frames = {ch: _mean_frame(st, skip) for ch, st in rec.channels.items()}
+    mean_frames = {ch: mean_of_frames(st, skip) for ch, st in rec.channels.items()}
     info["noise_sd"] = {ch: float("nan") if m is None else ring_noise_sd(m, rings)
                         for ch, m in mean_frames.items()}
     if global_mask is not None:
-        from .signal_quality import background_noise_sd
-
         info["global_noise_sd"] = {ch: float("nan") if m is None else
                                    background_noise_sd(m, global_mask)
                                    for ch, m in mean_frames.items()}

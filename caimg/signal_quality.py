@@ -18,7 +18,7 @@ import numpy as np
 from .errors import CaimgError
 
 __all__ = ["background_noise_sd", "low_signal_flags", "background_noise", "flag_low_signal",
-           "ring_not_below_cell", "background_subtracted"]
+           "ring_not_below_cell", "background_subtracted", "mean_of_frames"]
 
 
 def background_noise_sd(image, mask) -> float:
@@ -144,17 +144,37 @@ def background_noise(rec, labels, mask, *, dropped_frames=None) -> dict[str, flo
     skip = set(dropped_frames or ())
     out = {}
     for ch, stack in rec.channels.items():
-        n = int(stack.shape[0])
-        idx = [i for i in np.unique(np.linspace(0, n - 1, min(n, 64)).round().astype(int))
-               if int(i) not in skip]
-        if not idx:
-            out[ch] = float("nan")
-            continue
-        acc = np.zeros(stack.shape[1:], dtype=np.float64)
-        for i in idx:
-            acc += np.asarray(stack[int(i):int(i) + 1], dtype=np.float64)[0]
-        out[ch] = background_noise_sd(acc / len(idx), mask)
+        m = mean_of_frames(stack, skip)
+        out[ch] = float("nan") if m is None else background_noise_sd(m, mask)
     return out
+
+
+def mean_of_frames(stack, skip=(), n_max=64):
+    """Mean of up to ``n_max`` evenly spaced frames of ``stack`` that are not in ``skip``.
+
+    Parameters
+    ----------
+    stack : array_like, shape (T, Y, X)
+        Read one frame at a time (memory-mapped stacks stay on disk).
+    skip : collection of int
+        Frames to leave out (blank or broken).
+    n_max : int
+        At most this many frames.
+
+    Returns
+    -------
+    ndarray of float64, shape (Y, X), or None
+        None when no frame is left.
+    """
+    n = int(stack.shape[0])
+    idx = [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
+           if int(i) not in skip]
+    if not idx:
+        return None
+    acc = np.zeros(stack.shape[1:], dtype=np.float64)
+    for i in idx:
+        acc += np.asarray(stack[i:i + 1], dtype=np.float64)[0]
+    return acc / len(idx)
 
 
 def flag_low_signal(out, means, time_s, *, roi_ids, config, noise):
