@@ -330,7 +330,7 @@ def recipe_annuli(rec, labels, bc, *, max_image=None, dropped_frames=None, globa
     from .signal_quality import background_noise_sd, mean_of_frames
 
     skip = set(dropped_frames or ())
-    mean_frames = {ch: mean_of_frames(st, skip) for ch, st in rec.channels.items()}
+    mean_frames = {ch: mean_of_frames(st, skip=skip) for ch, st in rec.channels.items()}
     info["noise_sd"] = {ch: float("nan") if m is None else ring_noise_sd(m, rings)
                         for ch, m in mean_frames.items()}
     if global_mask is not None:

@@ -144,12 +144,12 @@ def background_noise(rec, labels, mask, *, dropped_frames=None) -> dict[str, flo
     skip = set(dropped_frames or ())
     out = {}
     for ch, stack in rec.channels.items():
-        m = mean_of_frames(stack, skip)
+        m = mean_of_frames(stack, skip=skip)
         out[ch] = float("nan") if m is None else background_noise_sd(m, mask)
     return out
 
 
-def mean_of_frames(stack, skip=(), n_max=64):
+def mean_of_frames(stack, *, skip=(), n_max=64):
     """Mean of up to ``n_max`` evenly spaced frames of ``stack`` that are not in ``skip``.
 
     Parameters
