@@ -290,10 +290,18 @@ def replace_table(df: pd.DataFrame, path: Path) -> None:
 
 
 def write_failures_only(out: Path, rows) -> None:
-    """failures.csv for a batch that could not start (bad recipe, no input at all)."""
+    """failures.csv for a batch that could not start (bad recipe, no input at all): these
+    rows, after the earlier runs' rows of other recordings (kept, as a finished batch keeps
+    them: a rerun with a bad recipe must not lose what an earlier run recorded).
+    """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        replace_table(pd.DataFrame(rows, columns=list(BATCH_FAILURE_COLUMNS)),
-                      out / "failures.csv")
+        new = pd.DataFrame(rows, columns=list(BATCH_FAILURE_COLUMNS))
+        with out_lock(out):  # another run may be rebuilding the tables
+            earlier = _read_earlier(out / "failures.csv", BATCH_FAILURE_COLUMNS)
+            earlier = earlier[~earlier["recording"].isin(set(new["recording"]))
+                              & (earlier["recording"] != "")]
+            replace_table(pd.concat([earlier, new], ignore_index=True) if len(earlier)
+                          else new, out / "failures.csv")
     except (OSError, ResultError) as exc:  # the error being reported matters more
         log.warning("could not write %s: %s", out / "failures.csv", exc)

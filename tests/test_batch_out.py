@@ -154,6 +154,20 @@ def test_successive_runs_keep_every_recordings_rows(days, tmp_path, capsys):
     assert set(pd.read_csv(out / "kinetics.csv")["recording"]) == {"x", "y", "broken"}
 
 
+def test_a_bad_recipe_keeps_the_earlier_failures_of_other_recordings(days, tmp_path, capsys):
+    out = tmp_path / "out"
+    bad = tmp_path / "bad" / "broken.tif"
+    bad.parent.mkdir()
+    bad.write_bytes(b"this is not a tiff file at all")
+    assert _cli(capsys, bad, out)[0] == 1
+    code, stdout, err = _cli(capsys, days / "other", out, "--set", "segment.method=nonsense")
+    assert code == 2, stdout + err
+    fail = pd.read_csv(out / "failures.csv").set_index("recording")
+    assert sorted(fail.index) == ["broken", "x", "y"]  # broken's row from the first run kept
+    assert fail.loc["broken", "error_type"] != "ConfigError"
+    assert set(fail.loc[["x", "y"], "error_type"]) == {"ConfigError"}
+
+
 def test_concurrent_runs_into_one_folder_lose_no_rows(days, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
