@@ -33,6 +33,7 @@ __all__ = [
     "BatchTables",
     "out_lock",
     "rebuild_tables",
+    "recording_counts",
     "replace_table",
     "write_failures_only",
 ]
@@ -116,6 +117,18 @@ def _responder_fraction(k: pd.DataFrame) -> float:
     return responder_fraction(k) if len(k) else float("nan")
 
 
+def recording_counts(kinetics: pd.DataFrame) -> dict:
+    """``n_accepted``, ``n_responders`` and ``responder_fraction`` of one recording's
+    ``kinetics.csv`` (its ``recordings.csv`` row).
+    """
+    k = kinetics
+    if not len(k):
+        return {"n_accepted": 0, "n_responders": 0, "responder_fraction": float("nan")}
+    return {"n_accepted": int(k["roi"].nunique()),
+            "n_responders": int(k.loc[k["responder"].astype(bool), "roi"].nunique()),
+            "responder_fraction": _responder_fraction(k)}
+
+
 def _folder_part(folder: Path, name: str, problems: list) -> pd.DataFrame | None:
     try:
         return pd.read_csv(folder / name)
@@ -173,10 +186,7 @@ def _gather(out: Path, outcomes) -> BatchTables:
             path = ";".join(str(i.get("path")) for i in prov.get("inputs", ())
                             if isinstance(i, dict))
         rec_rows.append({"recording": name, "status": o.status if o is not None else "earlier",
-                         "n_accepted": int(k["roi"].nunique()) if len(k) else 0,
-                         "n_responders": (int(k.loc[k["responder"].astype(bool), "roi"].nunique())
-                                          if len(k) else 0),
-                         "responder_fraction": _responder_fraction(k), "path": path})
+                         **recording_counts(k), "path": path})
         if o is not None and o.status == "failed":
             fail_rows.append({"recording": name, "path": path, "error_type": o.error_type,
                               "message": o.message})

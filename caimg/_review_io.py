@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._batch_tables import out_lock, recording_counts
 from .errors import ResultError
 from .recording import Recording
 from .result import Result
@@ -126,7 +127,9 @@ def update_batch_tables(folder: str | Path) -> list[Path]:
 
     ``<parent>/rois.csv`` and ``<parent>/kinetics.csv`` (written by :func:`caimg.run_batch`,
     with a ``recording`` column) get this recording's rows replaced by the folder's current
-    ``rois.csv`` / ``kinetics.csv``, in place. Tables that do not exist are not created.
+    ``rois.csv`` / ``kinetics.csv``, and its ``recordings.csv`` row gets the new counts, in
+    place, under the batch folder's lock (a batch may be rebuilding the tables meanwhile).
+    Tables that do not exist are not created.
 
     Parameters
     ----------
@@ -138,27 +141,44 @@ def update_batch_tables(folder: str | Path) -> list[Path]:
     list of Path
         The tables that were rewritten.
     """
+    folder = Path(folder)
+    names = ("rois.csv", "kinetics.csv", "recordings.csv")
+    if not any((folder.parent / name).is_file() for name in names):
+        return []
+    with out_lock(folder.parent):
+        return [folder.parent / name for name in names if _update_one(folder, name)]
+
+
+def _update_one(folder: Path, name: str) -> bool:
     from .io.result import write_table
 
-    folder = Path(folder)
-    written = []
-    for name in ("rois.csv", "kinetics.csv"):
-        batch = folder.parent / name
-        if not batch.is_file():
-            continue
+    batch = folder.parent / name
+    if not batch.is_file():
+        return False
+    try:
+        table = pd.read_csv(batch)
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame()
+    if len(table.columns) and "recording" not in table.columns:
+        return False  # not a batch table
+    if name == "recordings.csv":
+        at = table["recording"].astype(str) == folder.name if len(table.columns) else []
+        if not np.any(at):
+            return False
         try:
-            table = pd.read_csv(batch)
+            kin = pd.read_csv(folder / "kinetics.csv")
         except pd.errors.EmptyDataError:
-            table = pd.DataFrame()
-        if len(table.columns) and "recording" not in table.columns:
-            continue  # not a batch table
+            kin = pd.DataFrame(columns=["roi", "responder"])
+        for column, value in recording_counts(kin).items():
+            table.loc[at, column] = value
+        new = table
+    else:
         try:
             rows = pd.read_csv(folder / name)
         except pd.errors.EmptyDataError:
             rows = pd.DataFrame()
         new = _replace_rows(table, folder.name, rows)
-        tmp = batch.with_name(f".{name}.review.tmp")
-        write_table(new, tmp)
-        os.replace(tmp, batch)
-        written.append(batch)
-    return written
+    tmp = batch.with_name(f".{name}.review.tmp")
+    write_table(new, tmp)
+    os.replace(tmp, batch)
+    return True

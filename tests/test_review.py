@@ -130,6 +130,8 @@ def test_reject_save_load_and_batch_tables(out):
     s = ReviewSession.open(out / "cellA")
     roi = int(s.roi_ids[1])
     n_kin_rows = len(s.result.kinetics)
+    n_before = pd.read_csv(out / "recordings.csv").set_index("recording").loc["cellA",
+                                                                              "n_accepted"]
     s.reject(roi)
     assert s.dirty and not s.is_accepted(roi)
     assert roi not in set(s.result.kinetics["roi"])
@@ -157,6 +159,8 @@ def test_reject_save_load_and_batch_tables(out):
     assert not ((bkin["recording"] == "cellA") & (bkin["roi"] == roi)).any()
     assert (bkin["recording"] == "cellB").sum() == len(caimg.load_result(out / "cellB").kinetics)
     assert list(brois["recording"].drop_duplicates()) == ["cellA", "cellB"]
+    recs = pd.read_csv(out / "recordings.csv").set_index("recording")
+    assert recs.loc["cellA", "n_accepted"] == n_before - 1 == back.kinetics["roi"].nunique()
 
     # accept again: kinetics measured again from the stored trace, identical to the run
     s2 = ReviewSession.open(folder)
