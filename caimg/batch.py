@@ -445,8 +445,10 @@ def run_batch(paths, out: str | Path, pipeline: str | Path | PipelineConfig = "a
         except BaseException:
             # a worker stopped where its own cleanup could not run (a stop that landed in a
             # callback ends it after a grace period) leaves its .partial folder: the worker
-            # is gone now, so the folder is removed here
-            clean_stale_temporaries(out)
+            # is gone now, so the folder is removed here (not on dask: a worker there may be
+            # on another machine, and is still writing its folder)
+            if not scheduler:
+                clean_stale_temporaries(out)
             raise
         outcomes = [o for o in results if o is not None]
         tables = rebuild_tables(out, outcomes)
@@ -473,8 +475,15 @@ def _run_tasks(tasks, *, jobs: int, threads: int | None, scheduler: str | None,
 
         with Client(scheduler) as client:
             futs = [client.submit(_indexed_on_dask, threads, *t, pure=False) for t in tasks]
-            for fut in das_completed(futs):
-                done(fut.result())
+            try:
+                for fut in das_completed(futs):
+                    done(fut.result())
+            except BaseException:
+                # Ctrl-C / SIGTERM (or an error here): the queued recordings are taken off
+                # the cluster, not left to run for nobody; one that is running finishes
+                # (dask cannot stop a running task) and writes a complete result folder
+                client.cancel(futs)
+                raise
     elif jobs > 1 and len(tasks) > 1:
         # each worker gets its share of the cores before its first recording, so that
         # jobs x threads never exceeds the budget (a pool of 8 threads per worker did)

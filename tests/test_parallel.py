@@ -4,6 +4,7 @@ folders)."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -148,3 +149,27 @@ def test_channel_stats_kernel_matches_numpy(monkeypatch, dtype):
     assert fast["max"] == slow["max"] == float(info.max)
     np.testing.assert_array_equal(fast["saturated_per_frame"], slow["saturated_per_frame"])
     assert fast["saturated_per_frame"][[5, 36]].tolist() == [12, 1]
+
+
+def test_an_interrupted_dask_batch_leaves_no_task_on_the_cluster(batch_inputs, tmp_path):
+    distributed = pytest.importorskip("distributed")
+
+    def stop(outcome, n_done, n_total):
+        raise KeyboardInterrupt  # Ctrl-C after the first recording
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        with pytest.raises(KeyboardInterrupt):
+            run_batch([batch_inputs], tmp_path / "out", scheduler=cluster.scheduler_address,
+                      progress=stop)
+        scheduler = cluster.scheduler
+        for _ in range(200):  # the running one finishes, the queued ones are dropped
+            if not scheduler.tasks:
+                break
+            time.sleep(0.05)
+        assert not scheduler.tasks, list(scheduler.tasks)
+    out = tmp_path / "out"
+    assert not [p.name for p in out.iterdir() if ".partial" in p.name]
+    done = [p for p in out.iterdir() if p.is_dir()]
+    assert 1 <= len(done) < 3  # the rest was not processed after the stop
+    assert all((p / "run.json").is_file() for p in done)  # complete, or absent
