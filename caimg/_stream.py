@@ -26,7 +26,7 @@ from .errors import CaimgError
 __all__ = ["ReadBuffer", "read_frames", "chunks", "stack_shape", "native_frames",
            "worker_count", "set_worker_count", "machine_worker_count", "block_edges",
            "run_blocks", "run_each",
-           "THREADS_ENV", "MAX_DEFAULT_THREADS"]
+           "THREADS_ENV", "MAX_DEFAULT_THREADS", "share_cores"]
 
 #: Environment variable that sets the number of worker threads (a whole number >= 1).
 THREADS_ENV = "CAIMG_THREADS"
@@ -192,6 +192,7 @@ def chunks(n: int, size: int):
 _POOL = None  # (pid, n_workers, ThreadPoolExecutor) of this process
 _POOL_LOCK = threading.Lock()
 _WORKERS = None  # the count set by set_worker_count or CAIMG_THREADS; None = default
+_SHARE = None  # (cores, shared count of busy batch workers): see share_cores
 _ENV_READ = False
 
 
@@ -234,10 +235,35 @@ def worker_count() -> int:
     True
     """
     global _WORKERS, _ENV_READ
+    if _SHARE is not None:
+        cores, busy = _SHARE
+        return max(1, min(MAX_DEFAULT_THREADS, cores // max(1, busy.value)))
     if not _ENV_READ:
         _WORKERS = _workers_from_env() if _WORKERS is None else _WORKERS
         _ENV_READ = True
     return _default_worker_count() if _WORKERS is None else _WORKERS
+
+
+def share_cores(cores: int | None, busy=None) -> None:
+    """Make :func:`worker_count` follow a batch: ``cores // busy.value`` threads (at least
+    1, at most ``MAX_DEFAULT_THREADS``), read at each use.
+
+    A worker process of a batch calls this with the batch's cores and a shared integer
+    (``multiprocessing.Value``) that the parent keeps at the number of recordings still
+    running. While every worker is busy each gets its share of the cores; at the end of a
+    batch, when fewer recordings than workers are left, the remaining ones take the idle
+    cores at their next parallel step. Results do not change: work whose numbers depend on
+    how it is split follows :func:`machine_worker_count`.
+
+    Parameters
+    ----------
+    cores : int or None
+        Cores of the batch; None stops following it (back to :func:`set_worker_count`'s).
+    busy : multiprocessing.Value of int
+        Recordings running in the batch now.
+    """
+    global _SHARE
+    _SHARE = None if cores is None else (max(1, int(cores)), busy)
 
 
 def set_worker_count(n: int | None) -> None:
@@ -262,7 +288,8 @@ def set_worker_count(n: int | None) -> None:
     >>> set_worker_count(None); worker_count() == before
     True
     """
-    global _WORKERS, _ENV_READ
+    global _WORKERS, _ENV_READ, _SHARE
+    _SHARE = None
     if n is None:
         _WORKERS, _ENV_READ = None, False
     else:

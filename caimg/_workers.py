@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from ._stream import share_cores
 from ._threads import set_thread_budget
 
 __all__ = ["BatchTerminated", "run_in_pool", "stop_on_sigterm"]
@@ -73,10 +74,12 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _worker_init(threads: int, parent: int) -> None:
-    """Initializer of each worker: its thread budget; Ctrl-C is the parent's to handle (a
-    terminal sends it to the whole process group); SIGTERM (from the parent, or from the
-    kernel when the parent dies) stops the worker cleanly.
+def _worker_init(threads: int, parent: int, share=None) -> None:
+    """Initializer of each worker: its thread budget (and, with ``share`` = (cores, busy),
+    caimg's own threads follow the recordings still running: see
+    :func:`caimg._stream.share_cores`); Ctrl-C is the parent's to handle (a terminal sends
+    it to the whole process group); SIGTERM (from the parent, or from the kernel when the
+    parent dies) stops the worker cleanly.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_worker_sigterm)
@@ -93,6 +96,8 @@ def _worker_init(threads: int, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), name="caimg-parent-watch",
                      daemon=True).start()
     set_thread_budget(threads)
+    if share is not None:
+        share_cores(*share)
 
 
 def _in_worker(fn, *args):
@@ -143,19 +148,34 @@ def _stop(workers, timeout_s: float = 10.0) -> None:
 
 
 def run_in_pool(fn: Callable, arglists: Sequence[tuple], *, workers: int, threads: int,
-                done: Callable) -> None:
+                done: Callable, cores: int | None = None,
+                costs: Sequence[float] | None = None) -> None:
     """``fn(*args)`` for each of ``arglists`` on ``workers`` processes of ``threads``
     threads each, calling ``done(result)`` as each completes.
+
+    With ``cores`` (the batch's cores; for the default budget), caimg's threads in
+    a worker follow the tasks still running: when fewer tasks than workers are left, they
+    share the idle cores (never more threads than cores in all). With ``costs`` (e.g. input
+    bytes), the costliest tasks are started first, so that a long one does not run alone at
+    the end of the batch.
 
     On any exception in the parent (Ctrl-C, :class:`BatchTerminated`), what is queued is
     cancelled and the workers are stopped before it propagates.
     """
     before = set(multiprocessing.active_children())
+    busy = None if cores is None else multiprocessing.Value("i", workers, lock=False)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(threads, os.getpid()))
+                               initargs=(threads, os.getpid(),
+                                         None if busy is None else (cores, busy)))
+    order = (range(len(arglists)) if costs is None
+             else sorted(range(len(arglists)), key=lambda i: -costs[i]))
     try:
-        futs = [pool.submit(_in_worker, fn, *args) for args in arglists]
+        futs = [pool.submit(_in_worker, fn, *arglists[i]) for i in order]
+        left = len(futs)
         for fut in as_completed(futs):
+            left -= 1
+            if busy is not None:  # the tasks still running: one per worker while queued
+                busy.value = max(1, min(workers, left))
             done(fut.result())
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -32,12 +32,7 @@ from ._batch_out import (
 )
 from ._batch_tables import WARNING_COLUMNS, rebuild_tables, write_failures_only
 from ._stream import worker_count
-from ._threads import (
-    available_cores,
-    current_budget,
-    set_thread_budget,
-    threads_per_job,
-)
+from ._threads import available_cores, current_budget, set_thread_budget, threads_per_job
 from ._workers import run_in_pool, stop_on_sigterm
 from .config import PipelineConfig, config_to_dict
 from .errors import CaimgError, ConfigError, ResultError, RoiError, StackReadError
@@ -487,8 +482,12 @@ def _run_tasks(tasks, *, jobs: int, threads: int | None, scheduler: str | None,
     elif jobs > 1 and len(tasks) > 1:
         # each worker gets its share of the cores before its first recording, so that
         # jobs x threads never exceeds the budget (a pool of 8 threads per worker did)
+        # the default budget: the last recordings take the cores others left; largest first
         run_in_pool(_indexed, tasks, workers=min(jobs, len(tasks)),
-                    threads=threads_per_job(jobs, threads), done=done)
+                    threads=threads_per_job(jobs, threads), done=done,
+                    cores=None if threads else available_cores(), costs=[sum(
+                        p.stat().st_size for p in map(Path, t[1].paths) if p.is_file())
+                        for t in tasks])
     else:
         if threads:
             set_thread_budget(threads)

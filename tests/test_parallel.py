@@ -173,3 +173,33 @@ def test_an_interrupted_dask_batch_leaves_no_task_on_the_cluster(batch_inputs, t
     done = [p for p in out.iterdir() if p.is_dir()]
     assert 1 <= len(done) < 3  # the rest was not processed after the stop
     assert all((p / "run.json").is_file() for p in done)  # complete, or absent
+
+
+def _threads_after(i, wait_s):
+    from caimg._stream import worker_count
+
+    time.sleep(wait_s)
+    return i, worker_count()
+
+
+def test_the_last_recordings_of_a_batch_take_the_idle_cores():
+    from caimg._workers import run_in_pool
+
+    got = []
+    # two workers on a batch of 4 cores: 2 threads each while both run; the slow task,
+    # alone after the quick one ended, may use all 4 (the parent lowers the busy count)
+    run_in_pool(_threads_after, [(0, 0.0), (1, 2.0)], workers=2, threads=2, cores=4,
+                done=got.append)
+    assert sorted(got) == [(0, 2), (1, 4)]
+    got.clear()  # an explicit budget stays as it is
+    run_in_pool(_threads_after, [(0, 0.0), (1, 2.0)], workers=2, threads=2, done=got.append)
+    assert sorted(got) == [(0, 2), (1, 2)]
+
+
+def test_the_costliest_tasks_start_first():
+    from caimg._workers import run_in_pool
+
+    got = []
+    run_in_pool(_threads_after, [(0, 0.0), (1, 0.0), (2, 0.0)], workers=1, threads=1,
+                costs=[1.0, 5.0, 3.0], done=got.append)
+    assert [i for i, _ in got] == [1, 2, 0]
