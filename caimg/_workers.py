@@ -178,7 +178,14 @@ def run_in_pool(fn: Callable, arglists: Sequence[tuple], *, workers: int, thread
                 busy.value = max(1, min(workers, left))
             done(fut.result())
     except BaseException:
+        # the pool's manager thread ends once its workers are gone: waited for here, so that
+        # Python 3.11's exit hook does not wake it through the pipe it closed as it ended
+        # ("Exception ignored ... OSError: [Errno 9] Bad file descriptor"; fixed in 3.12)
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         _stop([p for p in multiprocessing.active_children() if p not in before])
+        if manager is not None:
+            manager.join(10.0)
+        del manager
         raise
     pool.shutdown(wait=True)
