@@ -167,6 +167,9 @@ class KineticsConfig:
     baseline_window_s: float = field(default=10.0, metadata=_range(0, None, lo_open=True))
     # responder: amplitude > responder_k * baseline noise SD
     responder_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))
+    # or: the largest mean over this many seconds after the stimulus > responder_k SDs of
+    # a difference of means above the baseline (0 = off, the default; docs/definitions.md)
+    responder_window_s: float = field(default=0.0, metadata=_range(0, None))
     # events: "single" = the main response only; "all" = every event (oscillations)
     events: Literal["single", "all"] = "single"
     event_threshold_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))
