@@ -323,8 +323,10 @@ def local_background(rec: Recording, cfg: PipelineConfig, labels, max_image, log
     return rings
 
 
-def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, annuli=None) -> dict:
-    """Per-channel ROI means and background (:func:`caimg.traces.extract_traces`).
+def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, annuli=None,
+            log: RunLog | None = None) -> dict:
+    """Per-channel ROI means (of each ROI's :func:`caimg.traces.neighbour_core`) and
+    background (:func:`caimg.traces.extract_traces`).
 
     Parameters
     ----------
@@ -337,14 +339,22 @@ def extract(rec: Recording, cfg: PipelineConfig, labels, shifts, bg_mask, *, ann
     bg_mask : ndarray, (Y, X) bool, or None
     annuli : caimg.annulus.Annuli, optional
         From :func:`local_background`: a ring background per ROI, frame and channel.
+    log : RunLog, optional
+        Gets the neighbour-core figures under ``background`` (docs/background.md).
 
     Returns
     -------
     dict of str to caimg.traces.Traces
     """
-    from .traces import extract_traces
+    from .traces import extract_traces, neighbour_core
 
-    return {ch: extract_traces(rec.channels[ch], labels, shifts=shifts, background=bg_mask,
+    gap = cfg.background.neighbour_gap_px
+    core, whole = neighbour_core(labels, gap_px=gap)
+    if log is not None:
+        n_trim = np.unique(labels[(core == 0) & (labels != 0)]).size
+        log.info.setdefault("background", {}).update(
+            neighbour_gap_px=gap, n_rois_trimmed=n_trim, kept_whole_rois=whole.tolist())
+    return {ch: extract_traces(rec.channels[ch], core, shifts=shifts, background=bg_mask,
                                background_percentile=cfg.background.percentile, annuli=annuli)
             for ch in rec.channels}
 

@@ -22,27 +22,11 @@ from typing import Any, Literal
 from ._recipe_checks import check_range, check_recipe, closest_hint, describe_type
 from .errors import ConfigError
 
-__all__ = [
-    "InputConfig",
-    "MotionConfig",
-    "SegmentConfig",
-    "RoisConfig",
-    "BackgroundConfig",
-    "CalibrationConfig",
-    "SignalConfig",
-    "KineticsConfig",
-    "OutputConfig",
-    "PipelineConfig",
-    "load_pipeline",
-    "pipeline_path",
-    "available_pipelines",
-    "config_from_dict",
-    "config_to_dict",
-    "replace_config",
-    "read_calibration_profile",
-    "kinetics_options",
-    "SHORTCUTS",
-]
+__all__ = ["InputConfig", "MotionConfig", "SegmentConfig", "RoisConfig", "BackgroundConfig",
+           "CalibrationConfig", "SignalConfig", "KineticsConfig", "OutputConfig",
+           "PipelineConfig", "load_pipeline", "pipeline_path", "available_pipelines",
+           "config_from_dict", "config_to_dict", "replace_config", "read_calibration_profile",
+           "kinetics_options", "SHORTCUTS"]
 
 
 def _range(lo=None, hi=None, *, lo_open=False, hi_open=False):
@@ -131,6 +115,8 @@ class BackgroundConfig:
     annulus_gap_px: int = field(default=2, metadata=_range(0, 50))  # px from every ROI
     annulus_width_factor: float = field(default=0.5, metadata=_range(0, 10))  # x diameter
     annulus_min_pixels: int = field(default=20, metadata=_range(0, None))  # else global
+    # ROI pixels this close to another ROI are left out of its trace (neighbour light), px
+    neighbour_gap_px: float = field(default=2.0, metadata=_range(0, 50))
     constant: Mapping[str, float] = field(default_factory=dict)  # {f340 = 100, f380 = 120}
     roi_file: str | None = None  # roi: one ROI file (.roi / RoiSet.zip / mask TIFF)
 
@@ -181,6 +167,9 @@ class KineticsConfig:
     baseline_window_s: float = field(default=10.0, metadata=_range(0, None, lo_open=True))
     # responder: amplitude > responder_k * baseline noise SD
     responder_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))
+    # or: the largest mean over this many seconds after the stimulus > responder_k SDs of
+    # a difference of means above the baseline (0 = off, the default; docs/definitions.md)
+    responder_window_s: float = field(default=0.0, metadata=_range(0, None))
     # events: "single" = the main response only; "all" = every event (oscillations)
     events: Literal["single", "all"] = "single"
     event_threshold_k: float = field(default=5.0, metadata=_range(0, None, lo_open=True))

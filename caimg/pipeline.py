@@ -172,7 +172,8 @@ def process_recording(recording: Recording, config: PipelineConfig | str = "auto
             bg_mask = st.background(rec, cfg, labels, runlog)
             rings = st.local_background(rec, cfg, labels, reg.summary.max, runlog, bg_mask)
         with runlog.stage("extract"):
-            raw = st.extract(rec, cfg, labels, reg.shifts, bg_mask, annuli=rings)
+            raw = st.extract(rec, cfg, labels, reg.shifts, bg_mask, annuli=rings,
+                             log=runlog)
             roi_ids = next(iter(raw.values())).roi_ids
         with runlog.stage("signal"):
             sig = st.signal(cfg, raw, time_s, roi_ids, runlog)

@@ -21,7 +21,7 @@ from ._validation import check_labels, check_shifts, check_whole
 from .annulus import check_annuli, ring_percentiles
 from .errors import CaimgError, RoiError
 
-__all__ = ["Traces", "background_mask", "extract_traces"]
+__all__ = ["Traces", "background_mask", "extract_traces", "neighbour_core"]
 
 # background_mask: fewer background pixels than this -> shrink the dilation and warn
 MIN_BACKGROUND_PIXELS = 50
@@ -31,6 +31,10 @@ MIN_BACKGROUND_PIXELS = 50
 # a percentile over every background pixel (np.partition is linear in their number) would
 # cost more per frame than the whole ROI extraction.
 MAX_BACKGROUND_SAMPLES = 10_000
+#: neighbour_core: a ROI whose core would keep less than this fraction of its pixels keeps
+#: them all (a small cell wedged between others: a trace from a handful of pixels would
+#: trade the neighbours' light for noise, and the ROI must keep a trace)
+MIN_CORE_FRACTION = 1.0 / 3.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,71 @@ def background_mask(labels, *, dilation_px=4) -> np.ndarray:
                       f"least {MIN_BACKGROUND_PIXELS}); the background estimate will be noisy"
                       + (" or NaN" if n == 0 else ""), stacklevel=2)
     return mask
+
+
+def neighbour_core(labels, *, gap_px=2):
+    """The ROIs without their pixels next to another ROI: the pixels a trace averages.
+
+    A pixel within ``gap_px`` of a different ROI holds light of that neighbour (the
+    optical blur of its edge, the residual of motion correction, a boundary drawn a pixel
+    off): a non-responding cell touching a responding one shows a small copy of the
+    neighbour's response in its trace, often enough noise SDs to be called a responder.
+    Leaving those pixels out of the average removes most of that light at the cost of a
+    few pixels of the cell's own; it is the ROI-side twin of the ring's gap
+    (:func:`caimg.annulus.annuli`). Pixels next to the background stay in.
+
+    Parameters
+    ----------
+    labels : array-like, (Y, X) int
+        Label image, 0 = background.
+    gap_px : float
+        ROI pixels at Euclidean distance <= ``gap_px`` from a pixel of another ROI are left
+        out; 0 leaves every pixel in.
+
+    Returns
+    -------
+    core : ndarray, (Y, X), the dtype of ``labels``
+        The label image with those pixels set to 0. A ROI whose core would keep fewer than
+        ``MIN_CORE_FRACTION`` (1/3) of its pixels keeps all of them, so every ROI of
+        ``labels`` is in ``core``.
+    kept_whole : ndarray, (K,) int64
+        The touching ROIs that kept every pixel for that reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((6, 12), int); lab[1:5, 1:6] = 1; lab[1:5, 6:11] = 2
+    >>> core, whole = neighbour_core(lab, gap_px=2)
+    >>> core[2].tolist(), whole.tolist()
+    ([0, 1, 1, 1, 0, 0, 0, 0, 2, 2, 2, 0], [])
+    """
+    lab = check_labels(labels)
+    if isinstance(gap_px, bool) or not isinstance(gap_px, (int, float, np.number)) \
+            or not 0.0 <= float(gap_px) <= 50.0:
+        raise CaimgError(f"'gap_px' = {gap_px!r}: expected a distance in pixels from 0 to 50 "
+                         f"(background.neighbour_gap_px, e.g. 2)")
+    if float(gap_px) < 1.0 or not lab.any():
+        return lab.copy(), np.zeros(0, np.int64)
+    from scipy import ndimage  # lazy: keeps `import caimg.traces` light
+
+    r = int(math.floor(gap_px))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disk = yy * yy + xx * xx <= float(gap_px) ** 2
+    # another label within the disk: a larger one (max filter) or a smaller non-zero one
+    # (min filter with the background lifted above every label)
+    top = ndimage.maximum_filter(lab, footprint=disk, mode="constant", cval=0)
+    lifted = np.where(lab == 0, np.iinfo(lab.dtype).max, lab)
+    bottom = ndimage.minimum_filter(lifted, footprint=disk, mode="nearest")
+    near = (lab != 0) & ((top > lab) | (bottom < lab))
+    core = np.where(near, 0, lab).astype(lab.dtype)
+    area = np.bincount(lab.ravel())
+    kept = np.bincount(core.ravel(), minlength=area.size)
+    whole = np.flatnonzero((kept < MIN_CORE_FRACTION * area) & (kept < area))
+    whole = whole[whole > 0].astype(np.int64)
+    if whole.size:
+        m = np.isin(lab, whole)
+        core[m] = lab[m]
+    return core, whole
 
 
 def _pixel_runs(rows, cols, col_of, nx):

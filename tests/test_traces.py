@@ -1,6 +1,8 @@
-"""Tests for caimg.traces: background_mask and extract_traces."""
+"""Tests for caimg.traces: background_mask, extract_traces and neighbour_core."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +13,9 @@ from caimg import traces as traces_mod
 from caimg._backend import kernels_or_none
 from caimg.errors import CaimgError, RoiError
 from caimg.motion import apply_shifts
-from caimg.traces import Traces, background_mask, extract_traces
+from caimg.pipeline import process_recording, resolve_pipeline
+from caimg.synthetic import make_recording
+from caimg.traces import Traces, background_mask, extract_traces, neighbour_core
 
 
 @pytest.fixture(params=["numba", "numpy"])
@@ -384,3 +388,69 @@ def test_synthetic_register_and_extract_recover_truth_traces():
     # measured: min r 0.998 registered, 0.58 without the shifts
     assert r.min() >= 0.99, r.min()
     assert r_raw.min() < r.min() - 0.02
+
+# -- neighbour light (background.neighbour_gap_px, neighbour_core) -------------------------
+# A non-responding cell touching a responding one must not be called a responder because
+# its ROI's edge holds the neighbour's blurred light. Synthetic families with the true
+# masks (segmentation plays no part), on tune seeds (never the benchmarks' report seeds).
+
+
+def _wrong_calls(syn, indicator, **overrides):
+    """ROIs (true labels) whose responder call differs from the truth."""
+    cfg = resolve_pipeline(indicator, syn.recording,
+                           overrides={"stimulus_time_s": syn.stimulus_time_s, **overrides})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = process_recording(syn.recording, cfg, labels=syn.labels)
+    got = res.kinetics.set_index("roi")["responder"].astype(bool)
+    truth = syn.kinetics.set_index("roi")["responder"].astype(bool)
+    return sorted(int(r) for r in truth.index if got.loc[r] != truth.loc[r]), res
+
+
+@pytest.mark.parametrize("seed", [101, 102])
+def test_touching_non_responders_are_not_called(seed):
+    syn = make_recording("fluo4", preset="moderate", family="plain", rng=seed, n_frames=60)
+    wrong, res = _wrong_calls(syn, "fluo4")
+    assert wrong == []
+    info = res.provenance["background"]  # run.json's background block
+    assert info["neighbour_gap_px"] == 2.0 and info["n_rois_trimmed"] > 0
+    assert info["kept_whole_rois"] == []
+
+
+def test_without_the_gap_the_neighbour_makes_a_false_responder():
+    """The same recording with every ROI pixel averaged (the traces before the setting):
+    a non-responder touching two responders is called a responder."""
+    syn = make_recording("fluo4", preset="moderate", family="plain", rng=101, n_frames=60)
+    wrong, _ = _wrong_calls(syn, "fluo4", **{"background.neighbour_gap_px": 0})
+    assert wrong, "expected a false responder with neighbour_gap_px = 0"
+    truth = syn.kinetics.set_index("roi")
+    assert not truth.loc[wrong, "responder"].any() and truth.loc[wrong, "touching"].all()
+
+
+def test_core_leaves_out_only_pixels_next_to_another_roi():
+    lab = np.zeros((12, 24), np.int32)
+    lab[2:10, 2:12] = 1   # touches 2 along column 12
+    lab[2:10, 12:22] = 2
+    lab[0, 0] = 3          # 2.8 px from ROI 1: keeps its pixel
+    core, whole = neighbour_core(lab, gap_px=2)
+    assert (core[2:10, 2:10] == 1).all() and (core[2:10, 10:12] == 0).all()
+    assert (core[2:10, 14:22] == 2).all() and (core[2:10, 12:14] == 0).all()
+    assert whole.tolist() == [] and set(np.unique(core)) == {0, 1, 2, 3}
+    same, _ = neighbour_core(lab, gap_px=0)
+    assert (same == lab).all()
+
+
+def test_a_wedged_roi_keeps_all_its_pixels():
+    lab = np.zeros((10, 20), np.int32)
+    lab[2:8, 0:8] = 1
+    lab[2:8, 8:11] = 2    # 3 px wide between 1 and 3: no core left
+    lab[2:8, 11:19] = 3
+    core, whole = neighbour_core(lab, gap_px=2)
+    assert whole.tolist() == [2] and (core[lab == 2] == 2).all()
+    tr = extract_traces(np.ones((2, 10, 20), np.uint16), core)
+    assert tr.roi_ids.tolist() == [1, 2, 3]
+
+
+def test_bad_gap_is_refused():
+    with pytest.raises(CaimgError, match="neighbour_gap_px"):
+        neighbour_core(np.ones((3, 3), int), gap_px=-1)

@@ -68,6 +68,7 @@ class _Options:
     baseline_window_s: float
     responder_k: float
     events: str
+    responder_window_s: float
     event_threshold_k: float
     min_event_duration_s: float
     min_event_separation_s: float
@@ -100,7 +101,7 @@ def _checked_options(**o) -> _Options:
         v = o[key]
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise CaimgError(f"'{key}' = {v!r}: expected a number > 0")
-    for key in ("min_event_duration_s", "min_event_separation_s"):
+    for key in ("min_event_duration_s", "min_event_separation_s", "responder_window_s"):
         v = o[key]
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
             raise CaimgError(f"'{key}' = {v!r}: expected a number >= 0")
@@ -225,6 +226,29 @@ def _decay(tr: _Trace, win: _Window, ip, base, amp, bl_idx, o: _Options):
     return _NAN, _NAN, None, j0, 0.0
 
 
+def _sustained(tr: _Trace, win: _Window, base, baseline_sel, o: _Options) -> bool:
+    """The responder rule's window test: the largest mean of ``w`` consecutive frames
+    after the stimulus (``w`` frames = ``responder_window_s``) exceeds the baseline mean by
+    ``responder_k`` SDs of that difference of two means, ``sd * sqrt(1/w + 1/n_base)``.
+    A response lasting seconds is seen by its mean over many frames, where one frame's
+    amplitude (the first test) is buried in the noise of a dim cell.
+    """
+    t, y = tr.t, tr.y
+    w = int(round(o.responder_window_s / float(np.median(np.diff(t))))) if t.size > 1 else 0
+    n_base = int(np.count_nonzero(baseline_sel & np.isfinite(y)))
+    seg = y[win.i_lo:]
+    if w < 2 or n_base < 1 or seg.size < w:
+        return False
+    ok = np.isfinite(seg)
+    k = np.ones(w)
+    total = np.convolve(np.where(ok, seg, 0.0), k, mode="valid")
+    full = np.convolve(ok.astype(np.float64), k, mode="valid") == w
+    if not full.any():
+        return False
+    sd_diff = tr.sigma * math.sqrt(1.0 / w + 1.0 / n_base)
+    return bool(float(np.max(total[full])) / w - base > o.responder_k * sd_diff)
+
+
 def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_sel,
                  fallback_level, stim):
     """Measure one response in ``win``; ``baseline_sel``: bool mask of baseline frames,
@@ -241,7 +265,8 @@ def _measure_one(tr: _Trace, win: _Window, o: _Options, *, roi, event, baseline_
     amp = peak - base
     snr = amp / sigma if sigma > 0 else _NAN
     if sigma > 0:
-        responder = bool(amp > o.responder_k * sigma)
+        responder = bool(amp > o.responder_k * sigma) or (
+            baseline_sel is not None and _sustained(tr, win, base, baseline_sel, o))
     else:  # noiseless: any rise above rounding
         responder = bool(amp > _ROUNDING * max(abs(peak), abs(base)))
     t_end = float(t[win.i_hi - 1])
@@ -378,6 +403,7 @@ def _drift_responses(tr: _Trace, o: _Options, roi) -> list[Response]:
 
 def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None = None,
                   baseline_window_s: float = 10.0, responder_k: float = 5.0,
+                  responder_window_s: float = 0.0,
                   events: str = "single", event_threshold_k: float = 5.0,
                   min_event_duration_s: float = 0.0, min_event_separation_s: float = 0.0,
                   decay_fit_start: str | float = 0.9, decay_fit_baseline_samples: int = 0,
@@ -393,8 +419,8 @@ def measure_trace(trace, time_s, *, roi: int = 1, stimulus_time_s: float | None 
         Frame times in seconds, strictly increasing.
     roi : int
         ROI id written into the responses.
-    stimulus_time_s, baseline_window_s, responder_k, events, event_threshold_k, \
-min_event_duration_s, min_event_separation_s, decay_fit_start, \
+    stimulus_time_s, baseline_window_s, responder_k, responder_window_s, events, \
+event_threshold_k, min_event_duration_s, min_event_separation_s, decay_fit_start, \
 decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames, drift_window_s
         As in :func:`measure_kinetics`.
 
@@ -414,7 +440,8 @@ decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames, drift_window_s
     """
     o = _checked_options(
         stimulus_time_s=stimulus_time_s, baseline_window_s=baseline_window_s,
-        responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
+        responder_k=responder_k, responder_window_s=responder_window_s, events=events,
+        event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
         decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames,
@@ -426,7 +453,8 @@ decay_fit_baseline_samples, decay_fit_asymptote, smooth_frames, drift_window_s
 
 
 def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
-                     baseline_window_s=10.0, responder_k=5.0, events="single",
+                     baseline_window_s=10.0, responder_k=5.0, responder_window_s=0.0,
+                     events="single",
                      event_threshold_k=5.0, min_event_duration_s=0.0,
                      min_event_separation_s=0.0, decay_fit_start=0.9,
                      decay_fit_baseline_samples=0, decay_fit_asymptote="free",
@@ -449,7 +477,12 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
     baseline_window_s : float
         Baseline window length in seconds.
     responder_k : float
-        Responder when ``amplitude > responder_k * noise SD`` (:func:`noise_sd`).
+        Responder when ``amplitude > responder_k * noise SD`` (:func:`noise_sd`), or (with
+        a stimulus time) when the window test passes.
+    responder_window_s : float
+        The window test (0 = off, the default): the largest mean over this many seconds after the
+        stimulus is more than ``responder_k`` SDs of a difference of means above the
+        baseline mean (docs/definitions.md, ``responder``).
     events : {"single", "all"}
         ``"single"``: one row per ROI (``event = 1``), the main response.
         ``"all"``: one row per detected event (``event = 1, 2, ...``); a ROI without
@@ -504,7 +537,8 @@ def measure_kinetics(signal, time_s, *, roi_ids=None, stimulus_time_s=None,
     """
     o = _checked_options(
         stimulus_time_s=stimulus_time_s, baseline_window_s=baseline_window_s,
-        responder_k=responder_k, events=events, event_threshold_k=event_threshold_k,
+        responder_k=responder_k, responder_window_s=responder_window_s, events=events,
+        event_threshold_k=event_threshold_k,
         min_event_duration_s=min_event_duration_s, min_event_separation_s=min_event_separation_s,
         decay_fit_start=decay_fit_start, decay_fit_baseline_samples=decay_fit_baseline_samples,
         decay_fit_asymptote=decay_fit_asymptote, smooth_frames=smooth_frames,

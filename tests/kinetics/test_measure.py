@@ -233,6 +233,49 @@ def test_noise_only_is_not_a_responder():
     assert df["baseline"].notna().all() and df["amplitude"].notna().all()
 
 
+def test_a_dim_lasting_response_is_called_by_its_window_mean():
+    """A 10 s response of 1.5 noise SDs at 10 Hz: one frame is not enough evidence, 20
+    frames (responder_window_s = 2 s) are; noise alone passes neither test (1,000 traces)."""
+    rng = np.random.default_rng(7)
+    t = _time(0.1)
+    step = np.where((t >= TS + 1) & (t < TS + 11), 1.5, 0.0)
+    y = step[:, None] + rng.normal(0, 1, (t.size, 50))
+    on = measure_kinetics(y, t, stimulus_time_s=TS, responder_window_s=2.0)
+    off = measure_kinetics(y, t, stimulus_time_s=TS)
+    assert on["responder"].mean() > 0.9 and off["responder"].mean() < 0.2
+    noise = rng.normal(0, 1, (t.size, 1000))
+    assert not measure_kinetics(noise, t, stimulus_time_s=TS,
+                                responder_window_s=2.0)["responder"].any()
+
+
+def test_dim_silent_cells_are_called_responders():
+    """Cells visible only while active (synthetic family ``silent``, hard, true masks, a
+    tune seed): their single-frame amplitude is 2-5 noise SDs; the window test finds most."""
+    import warnings
+
+    from caimg.pipeline import process_recording, resolve_pipeline
+    from caimg.synthetic import make_recording
+
+    syn = make_recording("fluo4", preset="hard", family="silent", rng=101, n_frames=60)
+    truth = syn.kinetics.set_index("roi")["responder"]
+    wrong = {}
+    for window in (2.0, 0.0):
+        cfg = resolve_pipeline("fluo4", syn.recording, overrides={
+            "stimulus_time_s": syn.stimulus_time_s, "kinetics.responder_window_s": window})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = process_recording(syn.recording, cfg, labels=syn.labels).kinetics
+        got = got.set_index("roi")["responder"].astype(bool)
+        wrong[window] = [int(r) for r in truth.index if got.loc[r] != truth.loc[r]]
+    assert all(truth.loc[r] for r in wrong[0.0])  # only missed responders
+    assert len(wrong[2.0]) <= len(wrong[0.0]) - 3 and len(wrong[2.0]) <= 6
+
+
+def test_responder_window_is_checked():
+    with pytest.raises(CaimgError, match="responder_window_s"):
+        measure_trace(np.ones(10), np.arange(10.0), responder_window_s=-1)
+
+
 # ------------------------------------------------------------------- table + degenerate
 
 def _assert_table(df, n_rows):
