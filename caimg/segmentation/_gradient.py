@@ -29,6 +29,7 @@ from ._shape_rules import (
     drop_elongated,
     drop_irregular,
     drop_thin,
+    drop_thin_core,
 )
 
 __all__ = ["segment_gradient"]
@@ -42,7 +43,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
-                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0):
+                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
+                     min_height_snr=3.0, thin_core=0.7, core_elongation=4.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -124,6 +126,18 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
         edge of a cell leave no notches in its outline. 0 = off.
+    min_height_snr : float
+        A watershed region whose height above its surroundings (90th percentile over the
+        ring's median, smoothed image) is below this many noise SDs is dropped before its
+        outline is cut. Lower than ``threshold_snr``: every region holds a marker that
+        passed ``threshold_snr`` at the cell scale already, and a dim cell of ~80 px stands
+        3 pixel noise SDs clear (the cells visible mostly while active were dropped here).
+    thin_core, core_elongation : float
+        Neurites and debris strings: a ROI whose bright core (above half its height) is
+        narrower than ``thin_core`` x the median core width of the image's ROIs and more
+        than ``core_elongation`` times as long as wide is dropped
+        (:func:`~caimg.segmentation._shape_rules.drop_thin_core`). ``thin_core = 0`` turns
+        it off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
@@ -190,7 +204,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if refine:
         regions = refine_outlines(smooth, regions, np.where(mk > 0, regions, 0), d,
                                   edge_fraction, ring_px=max(2.0, d / 3), noise=noise_s,
-                                  min_peak_snr=threshold_snr, reference=outline_reference,
+                                  min_peak_snr=min_height_snr, reference=outline_reference,
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
                                   reach_from=_held_interior(regions, interior, mk))
     if min_edge_contrast > 0:
@@ -212,6 +226,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = drop_thin(regions, min(min_thickness * d, 3.0))
     if max_elongation > 0:
         regions = drop_elongated(regions, max_elongation)
+    regions = drop_thin_core(regions, smooth, thin_core, core_elongation)
     return drop_irregular(regions, min_solidity)
 
 
