@@ -46,7 +46,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
-                     scatter_ratio=4.0):
+                     scatter_ratio=10.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -141,7 +141,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         (:func:`~caimg.segmentation._shape_rules.drop_thin_core`). ``thin_core = 0`` turns
         it off.
     scatter_ratio : float
-        Cells at least this many times as high as the median cell are very bright: their
+        Cells at least this many times as high as the median cell are very bright (the
+        synthetic ``saturated`` family: 25-55x; ordinary fields, a real two-photon movie
+        included: at most 3x): their
         skirt of scattered light is measured after a first pass and taken off the image,
         and the cells are found again (:func:`_without_scatter`). 0 = off.
     outline_reference : {"core", "peak"}
