@@ -202,9 +202,13 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if halo_ratio > 0:
         regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2))
     if use_activity and activity is not None and "corr" in activity:
-        act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
-                              activity_threshold, edge_fraction)
-        regions = _with_activity_cells(regions, act, smooth, halo_ratio, d)
+        # a region too small to be kept does not keep a cell the correlation image sees away
+        sizes = np.bincount(regions.ravel())
+        tiny = (sizes < min_area_px)[regions] & (regions > 0)
+        act = _activity_cells(activity["corr"], np.where(tiny, 0, regions), bgmask, d,
+                              background_scale, activity_threshold, edge_fraction)
+        regions = _with_activity_cells(np.where(tiny & (act > 0), 0, regions), act, smooth,
+                                       halo_ratio, d)
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
