@@ -27,7 +27,9 @@ image when none is given or the given one is far off (:func:`resolve_diameter`,
 pieces of one cell merged, outlines of textured cells referred to the body's median,
 out-of-focus blobs and elongated strings (neurites) dropped, activity ROIs stuck to a cell
 or the image edge dropped, pieces of a saturated cell's scattered light dropped and a dim
-cell's region cut back from it; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
+cell's region cut back from it, the skirt of scattered light around cells 10x brighter than
+the others measured and taken off before a second pass, neurites dropped by their thin
+bright core; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
 floor caimg is benchmarked against (``benchmarks/families.py``), ``"cellpose"`` runs
 Cellpose with weights already on disk, and packages add methods through the
 ``caimg.segmenters`` entry-point group.
@@ -35,7 +37,8 @@ Cellpose with weights already on disk, and packages add methods through the
 The package: this module holds :func:`segment` and the method registry; each method
 lives in its own module (``_gradient``, ``_watershed``, ``_threshold``, ``_textbook``,
 ``_cellpose``), the helpers they share (background flattening, outline cut, fragment
-merge) in ``_common``, the diameter estimate in ``_diameter``.
+merge) in ``_common``, the diameter estimate in ``_diameter``, the scattered-light skirt in
+``_scatter``.
 """
 
 from __future__ import annotations

@@ -23,12 +23,14 @@ from ._common import (
     refine_outlines,
     smoothed,
 )
+from ._scatter import scattered_light
 from ._shape_rules import (
     close_each,
     drop_blurred,
     drop_elongated,
     drop_irregular,
     drop_thin,
+    drop_thin_core,
 )
 
 __all__ = ["segment_gradient"]
@@ -42,7 +44,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
-                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0):
+                     activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
+                     min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
+                     scatter_ratio=10.0):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -124,6 +128,24 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Each ROI is closed (morphological closing with a disc of this fraction of the
         cell diameter, into free pixels only): dark granules or a dark nucleus at the
         edge of a cell leave no notches in its outline. 0 = off.
+    min_height_snr : float
+        A watershed region whose height above its surroundings (90th percentile over the
+        ring's median, smoothed image) is below this many noise SDs is dropped before its
+        outline is cut. Lower than ``threshold_snr``: every region holds a marker that
+        passed ``threshold_snr`` at the cell scale already, and a dim cell of ~80 px stands
+        3 pixel noise SDs clear (the cells visible mostly while active were dropped here).
+    thin_core, core_elongation : float
+        Neurites and debris strings: a ROI whose bright core (above half its height) is
+        narrower than ``thin_core`` x the median core width of the image's ROIs and more
+        than ``core_elongation`` times as long as wide is dropped
+        (:func:`~caimg.segmentation._shape_rules.drop_thin_core`). ``thin_core = 0`` turns
+        it off.
+    scatter_ratio : float
+        Cells at least this many times as high as the median cell are very bright (the
+        synthetic ``saturated`` family: 25-55x; ordinary fields, a real two-photon movie
+        included: at most 3x): their
+        skirt of scattered light is measured after a first pass and taken off the image,
+        and the cells are found again (:func:`_without_scatter`). 0 = off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
@@ -134,6 +156,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     ndarray of int, shape (Y, X)
         Labels, 0 = background (``segment`` makes them consecutive and hole-free).
     """
+    if scatter_ratio > 0:
+        opts = {k: v for k, v in locals().items() if k not in ("structural", "activity")}
+        structural = _without_scatter(structural, activity, opts)
     from skimage.segmentation import watershed
 
     d = cell_diameter_px
@@ -159,28 +184,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = j
     mk = np.where(interior, mk, 0)
     if log_seeds:
-        # cells too dim or small for a flat interior still give a LoG peak
-        det = flat / local_scale(flat, d, noise)
-        resp = log_response(det, d)
-        rn = max(mad_sd(resp[bgmask]) if bgmask.sum() > 20 else mad_sd(resp), 1e-12)
-        base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
-        pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
-        if len(pk):
-            pk = pk[fg[pk[:, 0], pk[:, 1]]]
-            # not in a big flat interior that already has a marker: inside a cell bigger
-            # than d the LoG at scale d answers to texture, and each answer made a
-            # fragment (small interiors may be two touching cells leaking into each other)
-            comp, _ = ndi.label(interior)
-            sizes = np.bincount(comp.ravel())
-            sizes[0] = 0
-            marked = np.unique(comp[(mk > 0) & (comp > 0)])
-            big = marked[sizes[marked] > 1.5 * math.pi * d * d / 4]
-            owned = np.isin(comp, big) | (mk > 0)
-            near = ndi.binary_dilation(owned, iterations=max(1, int(d / 4)))
-            pk = pk[~near[pk[:, 0], pk[:, 1]]]
-            for j, (r, c) in enumerate(pk, start=1):
-                mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
-            n += len(pk)
+        mk, n = _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr)
     markers = mk.copy()
     markers[~ndi.binary_dilation(fg, iterations=1)] = n + 1
     ws = watershed(grad, markers)
@@ -190,7 +194,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if refine:
         regions = refine_outlines(smooth, regions, np.where(mk > 0, regions, 0), d,
                                   edge_fraction, ring_px=max(2.0, d / 3), noise=noise_s,
-                                  min_peak_snr=threshold_snr, reference=outline_reference,
+                                  min_peak_snr=min_height_snr, reference=outline_reference,
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
                                   reach_from=_held_interior(regions, interior, mk))
     if min_edge_contrast > 0:
@@ -198,9 +202,13 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     if halo_ratio > 0:
         regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2))
     if use_activity and activity is not None and "corr" in activity:
-        act = _activity_cells(activity["corr"], regions, bgmask, d, background_scale,
-                              activity_threshold, edge_fraction)
-        regions = _with_activity_cells(regions, act, smooth, halo_ratio, d)
+        # a region too small to be kept does not keep a cell the correlation image sees away
+        sizes = np.bincount(regions.ravel())
+        tiny = (sizes < min_area_px)[regions] & (regions > 0)
+        act = _activity_cells(activity["corr"], np.where(tiny, 0, regions), bgmask, d,
+                              background_scale, activity_threshold, edge_fraction)
+        regions = _with_activity_cells(np.where(tiny & (act > 0), 0, regions), act, smooth,
+                                       halo_ratio, d)
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity)
@@ -212,7 +220,55 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = drop_thin(regions, min(min_thickness * d, 3.0))
     if max_elongation > 0:
         regions = drop_elongated(regions, max_elongation)
+    regions = drop_thin_core(regions, smooth, thin_core, core_elongation)
     return drop_irregular(regions, min_solidity)
+
+
+def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr):
+    """Markers ``n + 1 ..`` added to ``mk`` at Laplacian-of-Gaussian peaks of the locally
+    contrast-normalised image: cells too dim or small for a flat interior. Returns
+    ``(mk, n)`` updated.
+    """
+    # cells too dim or small for a flat interior still give a LoG peak
+    det = flat / local_scale(flat, d, noise)
+    resp = log_response(det, d)
+    rn = max(mad_sd(resp[bgmask]) if bgmask.sum() > 20 else mad_sd(resp), 1e-12)
+    base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
+    pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
+    if len(pk):
+        pk = pk[fg[pk[:, 0], pk[:, 1]]]
+        # not in a big flat interior that already has a marker: inside a cell bigger
+        # than d the LoG at scale d answers to texture, and each answer made a
+        # fragment (small interiors may be two touching cells leaking into each other)
+        comp, _ = ndi.label(interior)
+        sizes = np.bincount(comp.ravel())
+        sizes[0] = 0
+        marked = np.unique(comp[(mk > 0) & (comp > 0)])
+        big = marked[sizes[marked] > 1.5 * math.pi * d * d / 4]
+        owned = np.isin(comp, big) | (mk > 0)
+        near = ndi.binary_dilation(owned, iterations=max(1, int(d / 4)))
+        pk = pk[~near[pk[:, 0], pk[:, 1]]]
+        for j, (r, c) in enumerate(pk, start=1):
+            mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = n + j
+        n += len(pk)
+    return mk, n
+
+
+def _without_scatter(structural, activity, opts):
+    """``structural`` less the skirts of scattered light around its very bright cells.
+
+    A first pass (without this step) finds the cells; the skirt of each one at least
+    ``scatter_ratio`` times as high as the median cell is measured out to two cell diameters
+    (:func:`~caimg.segmentation._scatter.scattered_light`) and taken off, so the dim cells
+    on it stand on a flat background in the second pass.
+    """
+    first = segment_gradient(structural, activity, **{**opts, "scatter_ratio": 0.0})
+    d = opts["cell_diameter_px"]
+    flat, _, noise, bgmask = flatten(structural, d, scale=opts["background_scale"])
+    smooth, noise_s = smoothed(flat, bgmask, noise, d)
+    skirt = scattered_light(first, smooth, noise_s, ratio=opts["scatter_ratio"],
+                            reach_px=2.0 * d)
+    return structural if skirt is None else structural - skirt
 
 
 def _with_activity_cells(regions, act, smooth, halo_ratio, d):

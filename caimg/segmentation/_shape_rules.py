@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from ._common import hull_area, padded
 
 __all__ = ["close_each", "drop_blurred", "drop_elongated", "drop_irregular", "drop_thin",
-           "edge_band"]
+           "drop_thin_core", "edge_band"]
 
 
 def drop_elongated(labels, max_ratio):
@@ -174,3 +174,69 @@ def drop_thin(labels, min_radius):
     keep = np.zeros(idx.size + 1, dtype=bool)
     keep[1:] = np.asarray(radius) >= min_radius
     return np.where(keep[labels], labels, 0)
+
+
+def _core_axes(m, v, ring):
+    """Width and length (px) of the bright core of one ROI: its pixels above half its height
+    over ``ring`` (its largest piece), as 4 x the SDs of the moment ellipse (the full axes
+    of an ellipse; a band w px wide gives about 1.15 w). None when the core is tiny.
+    """
+    floor = float(np.median(v[ring])) if ring.sum() >= 5 else float(np.percentile(v[m], 5))
+    peak = float(np.percentile(v[m], 90))
+    core = m & (v >= floor + 0.5 * (peak - floor))
+    cc, k = ndi.label(core)
+    if k > 1:
+        core = cc == (np.argmax(np.bincount(cc.ravel())[1:]) + 1)
+    rr, cc_ = np.nonzero(core)
+    if rr.size < 3:
+        return None
+    ev = np.linalg.eigvalsh(np.cov(np.vstack([rr, cc_])) + np.eye(2) / 12.0)
+    return 4.0 * math.sqrt(max(ev[0], 0.0)), 4.0 * math.sqrt(max(ev[1], 0.0))
+
+
+def drop_thin_core(labels, smooth, thin, elongation):
+    """Remove ROIs whose bright core is a thin string: neurites (and debris strings).
+
+    A neurite's ROI is cut at a fraction of its height over a blurred line, so it comes out
+    several pixels wider than the neurite and passes the elongation and thickness tests of
+    the whole ROI; its *core*, the pixels above half its height over the 2 px ring beyond
+    it (:func:`_core_axes`), stays a line. A ROI goes when its core is narrower than
+    ``thin`` x the median core width of the image's ROIs and more than ``elongation``
+    times as long as wide. Relative to the cells of the same image, so it holds at every
+    magnification; a small round cell is narrow but not long, a spindle cell long but as
+    wide as the others.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        ROIs 1..N, 0 = background.
+    smooth : ndarray of float64, shape (Y, X)
+        Smoothed, background-flattened image.
+    thin : float
+        Core width limit, as a fraction of the median core width (0 = off).
+    elongation : float
+        Core length over width above which a thin core is a string.
+
+    Returns
+    -------
+    ndarray of int, shape (Y, X)
+        ``labels`` without the strings (ids unchanged).
+    """
+    if thin <= 0 or labels.max(initial=0) == 0:
+        return labels
+    axes = {}
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        sl = padded(sl, 4, labels.shape)
+        m = labels[sl] == i
+        ring = (ndi.binary_dilation(m, iterations=3) & ~ndi.binary_dilation(m, iterations=1)
+                & (labels[sl] == 0))
+        ax = _core_axes(m, smooth[sl], ring)
+        if ax is not None:
+            axes[i] = ax
+    if len(axes) < 5:  # too few cells to say what is thin here
+        return labels
+    limit = thin * float(np.median([w for w, _ in axes.values()]))
+    gone = [i for i, (w, length) in axes.items() if w < limit and length > elongation * w]
+    return np.where(np.isin(labels, gone), 0, labels) if gone else labels
