@@ -18,11 +18,11 @@ from ._common import (
     local_scale,
     log_response,
     mad_sd,
-    merge_fragments,
     nconv,
     refine_outlines,
     smoothed,
 )
+from ._merge import merge_fragments
 from ._scatter import scattered_light
 from ._shape_rules import (
     close_each,
@@ -42,6 +42,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
+                     merge_texture=0.08, merge_textured_step=2.0,
                      min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
@@ -98,8 +99,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Adjacent ROIs are one cell, and merged, when the image along their border dips
         less than ``merge_dip`` below the dimmer one's median, their medians differ by
         less than the factor ``merge_step`` and the union fills ``merge_solidity`` of its
-        convex hull (:func:`~caimg.segmentation._common.merge_fragments`; ``merge_dip =
+        convex hull (:func:`~caimg.segmentation._merge.merge_fragments`; ``merge_dip =
         0`` turns it off).
+    merge_texture, merge_textured_step : float
+        Pieces of a granular cell: when both adjacent ROIs are rough (fine-texture SD at
+        least ``merge_texture`` of their median) their medians may differ by up to the
+        factor ``merge_textured_step`` (``min_texture`` and ``textured_step`` of
+        :func:`~caimg.segmentation._merge.merge_fragments`). ``merge_texture = 0`` turns
+        it off.
     min_edge_contrast : float
         Out-of-focus blobs (haze) are dropped: an in-focus cell's outline is a step. The
         median of the band just inside the outline minus the median of the band just
@@ -211,7 +218,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                        halo_ratio, d)
     if merge_dip > 0:
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
-                                  min_solidity=merge_solidity)
+                                  min_solidity=merge_solidity, min_texture=merge_texture,
+                                  textured_step=merge_textured_step)
     regions = split_by_activity(regions, flat, activity if activity_split else None, d,
                                 min_part=split_part, max_ratio=split_ratio, min_snr=split_snr)
     if close_fraction > 0:
