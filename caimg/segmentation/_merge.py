@@ -50,7 +50,8 @@ def _rim_dip(labels, smooth, a, b):
 
 
 def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=0.93,
-                    textured_step=2.0, min_texture=0.0, textured_elongation=1.6):
+                    textured_step=2.0, min_texture=0.0, textured_elongation=1.6,
+                    textured_solidity=0.9):
     """Merge adjacent ROIs that are pieces of one cell (no dip between them).
 
     Two ROIs sharing a border are one cell when the image along their border hardly dips
@@ -77,11 +78,12 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
         make one part of a cell 1.5-2.5x brighter than another and the watershed cuts
         there; the granules also make each part rough, which a smooth cell pressed
         against a brighter or dimmer one is not. ``min_texture = 0`` (default) turns it off.
-    textured_elongation : float
-        Such a pair (medians differing by ``max_step`` or more) is merged only when its
-        union is also round (moment ellipse at most ``textured_elongation`` times as long
+    textured_elongation, textured_solidity : float
+        Two such rough ROIs are merged when their union, after a 3 x 3 closing (dark
+        granules at the edge leave notches), fills ``textured_solidity`` of its convex
+        hull and is round (moment ellipse at most ``textured_elongation`` times as long
         as wide): the pieces of one cell make one cell; two granular cells side by side
-        make a convex union about twice as long as wide.
+        make a union about twice as long as wide.
 
     Returns
     -------
@@ -148,7 +150,7 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
         group = members[ra] + members[rb]
         m = np.isin(labels[_group_box(slices, group)], group)
         if not ((not stepped and _one_cell(m, min_solidity))
-                or (rough and _one_cell(m, min_solidity, textured_elongation))):
+                or (rough and _one_cell(m, textured_solidity, textured_elongation))):
             continue
         keep, gone = min(ra, rb), max(ra, rb)
         parent[gone] = keep
