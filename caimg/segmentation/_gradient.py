@@ -152,7 +152,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         ROI covering less than ``cut_solidity`` of its convex hull is cut along the straight
         line whose two parts are the most convex, when they cover at least ``cut_gain`` more
         of their hulls than the ROI and the image along the cut is at most ``cut_seam`` of
-        the brighter part's median (:func:`~caimg.segmentation._split_merged.split_merged`).
+        the brighter part's median, and each part is thicker than ``min_thickness``
+        (:func:`~caimg.segmentation._split_merged.split_merged`).
         ``cut_solidity = 0`` turns it off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
@@ -232,7 +233,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = drop_irregular(regions, min_solidity)
     # after the shape rules: only an ROI kept as one cell is cut, never a tangle they dropped
     return split_merged(regions, smooth, d, max_solidity=cut_solidity, min_gain=cut_gain,
-                        max_seam=cut_seam)
+                        max_seam=cut_seam, min_thickness=min_thickness)
 
 
 def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr):

@@ -81,7 +81,7 @@ def two_piece_cut(mask, *, min_px, step_deg=10.0, below=1.0):
 
 
 def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.05,
-                 max_seam=0.95, min_part=0.25, min_thickness=0.2):
+                 max_seam=0.95, min_part=0.25, min_thickness=0.25):
     """Cut ROIs that are two convex cells touching into those two cells.
 
     An ROI (its holes filled) covering less than ``max_solidity`` of its convex hull is a
@@ -91,7 +91,7 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.05,
     the median of ``smooth`` along the cut (the pixels on both sides of it) is at most
     ``max_seam`` times the median of the brighter part, and each part is a body, not a
     string: its largest inscribed disc has a radius of at least ``min_thickness`` cell
-    diameters (pieces of neurites are thinner).
+    diameters (pieces of neurites, and a cell's slab cut off at a notch, are thinner).
 
     Parameters
     ----------
