@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._common import padded
+
 __all__ = ["split_merged", "two_piece_cut"]
 
 _CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
@@ -128,6 +130,7 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.05,
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
+        sl = padded(sl, 1, labels.shape)  # a free pixel around it: the inscribed discs
         own = labels[sl] == i
         m = ndi.binary_fill_holes(own)
         area = int(m.sum())
