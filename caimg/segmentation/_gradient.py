@@ -47,7 +47,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
-                     scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.05, cut_seam=0.95):
+                     scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the

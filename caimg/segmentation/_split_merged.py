@@ -82,7 +82,7 @@ def two_piece_cut(mask, *, min_px, step_deg=10.0, below=1.0):
     return solidity, best, side
 
 
-def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.05,
+def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
                  max_seam=0.95, min_part=0.25, min_thickness=0.25):
     """Cut ROIs that are two convex cells touching into those two cells.
 
