@@ -47,7 +47,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
-                     scatter_ratio=10.0, cut_solidity=0.0, cut_gain=0.06, cut_seam=0.95):
+                     scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -154,8 +154,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         of their hulls than the ROI and the image along the cut is at most ``cut_seam`` of
         the brighter part's median, and each part is thicker than ``min_thickness``
         (:func:`~caimg.segmentation._split_merged.split_merged`).
-        ``cut_solidity = 0`` (the default) turns it off: at 0.85 it also halved a granular
-        cell with a deep notch (``granular`` standard, seed 302).
+        No cut when other ROIs fill most (80 %) of the ROI's notch (a piece of a granular
+        cell). ``cut_solidity = 0`` turns it off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline

@@ -82,8 +82,20 @@ def two_piece_cut(mask, *, min_px, step_deg=10.0, below=1.0):
     return solidity, best, side
 
 
+def _deficit_taken(mask, labels_box):
+    """Fraction of the pixels of ``mask``'s convex hull outside ``mask`` that other ROIs of
+    ``labels_box`` hold.
+    """
+    from skimage.morphology import convex_hull_image
+
+    deficit = convex_hull_image(mask) & ~mask
+    if not deficit.any():
+        return 0.0
+    return float((labels_box[deficit] > 0).mean())
+
+
 def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
-                 max_seam=0.95, min_part=0.25, min_thickness=0.25):
+                 max_seam=0.95, min_part=0.25, min_thickness=0.25, max_taken=0.8):
     """Cut ROIs that are two convex cells touching into those two cells.
 
     An ROI (its holes filled) covering less than ``max_solidity`` of its convex hull is a
@@ -115,6 +127,11 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         Smallest part, as a fraction of the ROI's pixels.
     min_thickness : float
         Smallest radius of each part's largest inscribed disc, in cell diameters.
+    max_taken : float
+        No cut when more than this fraction of the hull's pixels missing from the ROI
+        belong to other ROIs: the ROI is then a piece of a cell whose other pieces fill
+        its notch (a granular cell cut by the watershed), not two cells with free space
+        between their arms.
 
     Returns
     -------
@@ -141,6 +158,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         if side is None or solidity >= max_solidity or two - solidity < min_gain:
             continue
         other = m & ~side
+        if _deficit_taken(m, labels[sl]) > max_taken:
+            continue
         thick = min(ndi.distance_transform_edt(p).max() for p in (side, other))
         if thick < min_thickness * diameter:
             continue
