@@ -47,7 +47,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
-                     scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95):
+                     scatter_ratio=10.0, cut_solidity=0.0, cut_gain=0.06, cut_seam=0.95):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -155,7 +155,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         the brighter part's median, and each part is thicker than ``min_thickness``
         (:func:`~caimg.segmentation._split_merged.split_merged`).
         No cut when other ROIs fill most (80 %) of the ROI's notch (a piece of a granular
-        cell). ``cut_solidity = 0`` turns it off.
+        cell). ``cut_solidity = 0`` (the default) turns it off; 0.85 is the tested setting
+        (it helped on the tuning seeds, not on the report seeds: docs/segmentation.md).
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline

@@ -81,7 +81,8 @@ def test_touching_spindles_merged_are_cut_on_the_family():
                              n_frames=40)
         ch = "f380" if indicator == "fura2" else "f"
         s = summary_images(syn.recording.channels[ch], syn.shifts)
-        found += len(match_labels(syn.labels, segment(s, cell_diameter_px=12.0)).pairs)
-        off = segment(s, cell_diameter_px=12.0, cut_solidity=0.0)
+        on = segment(s, cell_diameter_px=12.0, cut_solidity=0.85)
+        found += len(match_labels(syn.labels, on).pairs)
+        off = segment(s, cell_diameter_px=12.0)  # off by default
         found_off += len(match_labels(syn.labels, off).pairs)
     assert found >= found_off + 3, (found, found_off)
