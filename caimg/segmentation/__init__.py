@@ -29,16 +29,18 @@ out-of-focus blobs and elongated strings (neurites) dropped, activity ROIs stuck
 or the image edge dropped, pieces of a saturated cell's scattered light dropped and a dim
 cell's region cut back from it, the skirt of scattered light around cells 10x brighter than
 the others measured and taken off before a second pass, neurites dropped by their thin
-bright core; :func:`saturated_rois` lists clipped ROIs. ``"textbook"`` is the
-floor caimg is benchmarked against (``benchmarks/families.py``), ``"cellpose"`` runs
-Cellpose with weights already on disk, and packages add methods through the
-``caimg.segmenters`` entry-point group.
+bright core, rough pieces of a granular cell merged across a texture-sized step
+(``merge_texture``), and, opt-in, a ROI that is two touching convex cells cut along a
+straight line (``cut_solidity``); :func:`saturated_rois` lists clipped ROIs.
+``"textbook"`` is the floor caimg is benchmarked against (``benchmarks/families.py``),
+``"cellpose"`` runs Cellpose with weights already on disk, and packages add methods through
+the ``caimg.segmenters`` entry-point group.
 
 The package: this module holds :func:`segment` and the method registry; each method
 lives in its own module (``_gradient``, ``_watershed``, ``_threshold``, ``_textbook``,
-``_cellpose``), the helpers they share (background flattening, outline cut, fragment
-merge) in ``_common``, the diameter estimate in ``_diameter``, the scattered-light skirt in
-``_scatter``.
+``_cellpose``), the helpers they share (background flattening, outline cut) in
+``_common``, the fragment merge in ``_merge``, the diameter estimate in ``_diameter``, the
+scattered-light skirt in ``_scatter``, the two-cell cut in ``_split_merged``.
 """
 
 from __future__ import annotations
