@@ -216,7 +216,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
                                   reach_from=_held_interior(regions, interior, mk))
     if min_edge_contrast > 0:
-        regions = drop_blurred(regions, flat, min_edge_contrast)
+        regions = drop_blurred(regions, flat, min_edge_contrast, min_area_px=min_area_px)
     if halo_ratio > 0:
         regions = _drop_halo(regions, smooth, halo_ratio, reach_px=max(2.0, d / 2))
     if use_activity and activity is not None and "corr" in activity:

@@ -78,7 +78,7 @@ def edge_band(areas_px):
     return max(2, int(round(2.0 * math.sqrt(float(np.median(areas)) / math.pi) / 6.0)))
 
 
-def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
+def drop_blurred(labels, flat, min_contrast, *, relative=0.8, min_area_px=0):
     """Remove ROIs whose outline is no step: out-of-focus blobs (haze).
 
     A ROI's edge contrast is the median of the band just inside its outline minus that of
@@ -96,6 +96,11 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
     bands in-focus cells with R = 10-13 px and s = 2 px score 0.35-0.36, with bands of a
     sixth of their diameter 0.51-0.64; haze blobs score 0.34-0.42 either way, and cells
     with R <= 6 px score as before (their band is 2 px).
+
+    The image's median contrast and height are taken over the ROIs of at least
+    ``min_area_px`` pixels: specks that the end of segmentation drops anyway (often
+    pieces of noise with no edge at all) otherwise pull the median contrast down and let
+    a haze blob pass.
     """
     if labels.max(initial=0) == 0:
         return labels
@@ -125,13 +130,15 @@ def drop_blurred(labels, flat, min_contrast, *, relative=0.8):
         judged[i] = (float(np.median(v[inner]) - np.median(v[outer])) / height, height)
     if not judged:
         return labels
+    sizes = np.bincount(labels.ravel())
+    ref = [v for i, v in judged.items() if sizes[i] >= min_area_px] or list(judged.values())
     limit = min_contrast
     if relative > 0:
-        limit = min(limit, relative * float(np.median([c for c, _ in judged.values()])))
+        limit = min(limit, relative * float(np.median([c for c, _ in ref])))
     # defocus spreads a cell's light: a blob is dimmer than the cell it comes from, so a
     # ROI at least as high as the median ROI is no haze (the brightest cells' own
     # scattered light lowers their edge contrast: a bright cell was dropped)
-    typical = float(np.median([h for _, h in judged.values()]))
+    typical = float(np.median([h for _, h in ref]))
     gone = [i for i, (c, h) in judged.items() if c < limit and h < typical]
     return np.where(np.isin(labels, gone), 0, labels) if gone else labels
 
