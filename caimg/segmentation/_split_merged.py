@@ -95,7 +95,8 @@ def _deficit_taken(mask, labels_box):
 
 
 def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
-                 max_seam=0.95, min_part=0.25, min_thickness=0.25, max_taken=0.8):
+                 max_seam=0.95, min_part=0.25, min_thickness=0.25, max_taken=0.8,
+                 min_area=0.0):
     """Cut ROIs that are two convex cells touching into those two cells.
 
     An ROI (its holes filled) covering less than ``max_solidity`` of its convex hull is a
@@ -144,6 +145,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
     out = labels.astype(np.int32, copy=True)
     nxt = int(labels.max()) + 1
     min_px = np.pi * diameter * diameter / 16.0
+    areas = np.bincount(labels.ravel())[1:]
+    typical = float(np.median(areas[areas > 0])) if (areas > 0).any() else 0.0
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
@@ -151,7 +154,7 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         own = labels[sl] == i
         m = ndi.binary_fill_holes(own)
         area = int(m.sum())
-        if area < 2 * min_px:
+        if area < 2 * min_px or area < min_area * typical:
             continue
         solidity, two, side = two_piece_cut(m, min_px=max(min_part * area, min_px),
                                             below=max_solidity)
