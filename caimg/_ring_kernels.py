@@ -8,13 +8,14 @@ shared thread pool, like the kernels of :mod:`caimg._kernels`.
 
 Both find order statistics by selection, not sorting, and use that a background changes
 little from one frame to the next: each ring (or the global mask) keeps a bracket around
-its last frame's answer, about 1/16 of its values wide. One pass counts the values below the
+its last frame's answer, at first 1/16 of its values wide. One pass counts the values below the
 bracket and copies those inside it; when the wanted rank falls inside, the selection runs
 on that short list only (2.5x less work on rings of a few hundred pixels, 4x on the
 global mask's 10 000 samples than ``np.percentile``). The answer is
 the same order statistic either way (the bracket only decides where to look), so the
 numbers equal a full selection's; a frame whose answer left the bracket, or with a NaN,
-takes the full selection and sets a new bracket.
+takes the full selection, and the bracket follows it twice as wide (it narrows again when
+it holds more than a quarter of the values).
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def _order_stats(row, members, a, m, lo, want_next, buf, centre, half, j,
                  res):  # pragma: no cover - compiled
     """``res = (k-th, (k+1)-th smallest, has_nan)`` of ``row[members[a:a + m]]``, k = lo:
     inside the bracket ``centre[j] +- half[j]`` when the rank falls there, else by a full
-    selection (which sets a new bracket). With a NaN among the values the full selection's
-    numbers are returned, as the plain selection gives them.
+    selection (after which the bracket is centred on the answer, twice as wide; the first
+    one spans ``_BRACKET_FRACTION`` of the values either side). With a NaN among the
+    values the full selection's numbers are returned, as the plain selection gives them.
     """
     h = half[j]
     if h >= 0.0:
@@ -127,6 +129,8 @@ def _order_stats(row, members, a, m, lo, want_next, buf, centre, half, j,
                             above = v
                     res[1] = above
             centre[j] = x
+            if n_in > m // 4:  # wider than it need be: narrow it
+                half[j] = h * 0.5
             return
     has_nan = False
     for i in range(m):
@@ -142,6 +146,10 @@ def _order_stats(row, members, a, m, lo, want_next, buf, centre, half, j,
         res[1] = buf[lo + 1:m].min()
     half[j] = -1.0
     if has_nan:
+        return
+    if h > 0.0 and h < np.inf:  # the answer left the bracket: follow it with a wider one
+        centre[j] = x
+        half[j] = 2.0 * h
         return
     # a new bracket: the values ``d`` ranks either side of the answer
     d = max(1, int(m * _BRACKET_FRACTION))

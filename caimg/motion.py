@@ -395,8 +395,9 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     estimated shift ``o``, and every shift becomes ``s - o``), so ``shifts[0] == (0, 0)``
     and ROIs drawn on the first raw frame fit the registered geometry. The tapered spectra
     of the reference frames do not depend on the reference: they are transformed once and
-    kept (up to 64 MiB: 240 frames of 256 x 256) for the later rounds and the final pass. ``max_shift_px``
-    bounds the search relative to the averaged reference, so shifts can exceed it by ``|o|``.
+    kept (up to 64 MiB: 240 frames of 256 x 256) for the later rounds and the final pass.
+    ``max_shift_px`` bounds the search relative to the averaged reference, so shifts can
+    exceed it by ``|o|``.
 
     References
     ----------

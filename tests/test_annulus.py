@@ -300,6 +300,7 @@ def _bracket_cases(rng, n=60, m=400):
     plain selection, as before the bracket; its numbers then are not numpy's.)"""
     level = 100 + np.cumsum(rng.normal(0, 0.3, n))
     level[n // 2:] += 40  # a jump: the answer leaves the bracket
+    level[n // 2 + 5:n // 2 + 15] += 30 * (np.arange(10) % 2)  # flicker: it widens, narrows
     vals = (level[:, None] + rng.normal(0, 5, (n, m))).astype(np.float32)
     vals[::7] = np.round(vals[::7])  # many ties
     vals[9, 10] = np.inf
