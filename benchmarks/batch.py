@@ -16,7 +16,10 @@ default) once in a temporary folder, then
 * the per-recording fixed cost: the median time of a tiny recording (64 x 64, 20 frames),
   split into the pipeline stages of ``run.json`` and the rest (reading the request,
   hashing, writing the result folder), and what the overview figure adds (the same batch
-  with ``output.overview_png = false``).
+  with ``output.overview_png = false``), and
+* the batch fixed cost: the wall time of ``caimg -q run`` on one tiny recording minus that
+  recording's steady-state time (start-up, imports, the first recording's warm-up, the
+  batch tables, the exit): paid once by every batch, it caps how much ``--jobs`` can gain.
 
 Run:  python benchmarks/batch.py [--n 32] [--frames 300] [--size 128] [--max-jobs 16]
                                   [--no-dask]
@@ -152,6 +155,32 @@ def fixed_cost(work: Path, n: int = 6) -> None:
     print("  " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in med.items())
           + f", rest (request key, up-to-date check, hashing, saving) {rest * 1000:.0f} ms, "
           f"of which overview.png {overview * 1000:.0f} ms")
+    batch_fixed_cost(tiny, work)
+
+
+def batch_fixed_cost(tiny: Path, work: Path, repeats: int = 3) -> None:
+    """Seconds of ``caimg -q run`` on one tiny recording that are not that recording's own
+    steady-state time: start-up and imports, the first recording's warm-up (kernel cache,
+    lazy imports), the batch tables and the exit. Every batch pays it once, whatever its
+    ``--jobs``; with ``--jobs J`` the workers pay their share side by side.
+    """
+    one = work / "one_in"
+    one.mkdir(exist_ok=True)
+    first = sorted(tiny.glob("*.tif"))[0]
+    shutil.copy(first, one / first.name)
+    walls = [run_cli(one, work / f"one_out{i}", 1) for i in range(repeats)]
+    steady = statistics.median(total_s for total_s in _steady_seconds(tiny, work))
+    wall = min(walls)
+    print(f"batch fixed cost: `caimg -q run` of one tiny recording {wall:.2f} s (best of "
+          f"{repeats}), of which the recording's own steady-state time {steady:.2f} s: "
+          f"{wall - steady:.2f} s paid once per batch")
+
+
+def _steady_seconds(tiny: Path, work: Path) -> list[float]:
+    from caimg.batch import run_batch
+
+    return [o.seconds for o in run_batch(tiny, work / "tiny_steady", "auto",
+                                         force=True).outcomes]
 
 
 def main(argv=None) -> int:

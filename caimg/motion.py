@@ -147,29 +147,41 @@ class _ShiftEstimator:
         self.estimate_many(np.asarray(frame)[None], out)
         return out[0]
 
-    def estimate_many(self, frames, out):
+    def estimate_many(self, frames, out, spectra=None, *, keep=None):
         """Fill ``out`` (n, 2) with the shifts of ``frames`` (n, Y, X), in this thread.
 
         With the compiled kernels, frames go through in small batches (one FFT call, one
         whitening call and one peak search per batch), which takes the per-frame Python
         overhead out of the loop; the numbers are those of frame-by-frame transforms
         (pocketfft transforms each frame of a batch alike).
+
+        ``spectra`` (n, h, w // 2 + 1) complex64: the frames' tapered spectra from an
+        earlier call's ``keep`` (they do not depend on the reference), used instead of
+        transforming ``frames`` again (which may then be None); ``keep``: an array of
+        that shape to store them in. Both need the compiled kernels.
         """
         if self.kernels is None:
             for t in range(frames.shape[0]):
                 out[t] = self._estimate_numpy(frames[t])
             return out
-        frames = np.ascontiguousarray(frames)
         k = self.kernels
         fft = self.fft
         h, w = self.hw
         batch = self.batch
-        buf = np.empty((min(batch, frames.shape[0]), h, w), np.float32)
-        for a in range(0, frames.shape[0], batch):
-            b = min(frames.shape[0], a + batch)
-            x = buf[: b - a]
-            k.taper_frames(frames[a:b], self.rs.start, self.cs.start, self.taper, x)
-            f = fft.rfft2(x, workers=1)
+        n = out.shape[0]
+        if spectra is None:
+            frames = np.ascontiguousarray(frames)
+            buf = np.empty((min(batch, n), h, w), np.float32)
+        for a in range(0, n, batch):
+            b = min(n, a + batch)
+            if spectra is not None:
+                f = spectra[a:b].copy()  # the product below is in place
+            else:
+                x = buf[: b - a]
+                k.taper_frames(frames[a:b], self.rs.start, self.cs.start, self.taper, x)
+                f = fft.rfft2(x, workers=1)
+                if keep is not None:
+                    keep[a:b] = f
             k.whiten_product(f.view(np.float32), self.refk_f32)
             # the inverse transform only for the rows of the search window: the complex
             # inverse along rows, then the real inverse of just those rows (the operations
@@ -210,9 +222,31 @@ class _ShiftEstimator:
         np.clip(out, -self.max_shift_px, self.max_shift_px, out=out)
         return out + 0.0  # no negative zeros
 
-    def estimate_chunk(self, chunk, out):
-        """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), split over threads."""
-        run_blocks(chunk.shape[0], lambda a, b: self.estimate_many(chunk[a:b], out[a:b]))
+    def estimate_chunk(self, chunk, out, spectra=None, keep=None):
+        """Fill ``out`` (n, 2) with the shifts of ``chunk`` (n, Y, X), split over threads
+        (``spectra``, ``keep``: as in :meth:`estimate_many`).
+        """
+        run_blocks(out.shape[0], lambda a, b: self.estimate_many(
+            None if spectra is not None else chunk[a:b], out[a:b],
+            None if spectra is None else spectra[a:b],
+            keep=None if keep is None else keep[a:b]))
+
+    def spectra_buffer(self, n_frames):
+        """An empty (m, h, w // 2 + 1) complex64 array for the spectra of the first
+        ``m = min(n_frames, what fits in _SPECTRA_CACHE_BYTES)`` frames, or None (numpy path,
+        or not one frame fits).
+        """
+        h, w = self.hw
+        m = min(int(n_frames), _SPECTRA_CACHE_BYTES // (h * (w // 2 + 1) * 8))
+        if self.kernels is None or m < 1:
+            return None
+        return np.empty((m, h, w // 2 + 1), np.complex64)
+
+
+#: Most memory (bytes) spent keeping the spectra of the reference frames between the rounds
+#: of the reference and the final pass (they do not depend on the reference): 64 MiB keeps
+#: 240 frames of 256 x 256, and saves two of the three forward transforms of each
+_SPECTRA_CACHE_BYTES = 64 << 20
 
 
 def _check_motion_params(upsample_factor, max_shift_px, reference_frames, reference_iterations,
@@ -225,12 +259,16 @@ def _check_motion_params(upsample_factor, max_shift_px, reference_frames, refere
 
 
 def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterations,
-                     est_kwargs, chunk_frames, kernels):
+                     est_kwargs, chunk_frames, kernels, spectra=None):
     """Mean of the first frames, then ``reference_iterations`` rounds of register-and-average.
 
     With a centre crop, the estimator of the next round reads only the crop of the current
     reference, so every average but the last is summed over the crop's rows only (the same
     numbers there; the other rows are left at zero and never read).
+
+    The first round keeps the frames' spectra (as many as fit in ``_SPECTRA_CACHE_BYTES``)
+    and later rounds reuse them; ``spectra``, a list, gets that array (or None) for the
+    caller's final pass.
     """
     n = min(int(reference_frames), n_frames)
     n_iter = int(reference_iterations)
@@ -244,21 +282,32 @@ def _build_reference(stack, n_frames, yx, *, reference_frames, reference_iterati
     ref = (acc / n).astype(np.float32)
     buf = None if kernels is not None else np.empty((min(chunk_frames, n), *yx), np.float32)
     shifts = np.zeros((min(chunk_frames, n), 2))
+    kept = None
+    n_kept = 0  # frames whose spectra are in kept
     for it in range(n_iter):
         if it == n_iter - 1:
             r_lo, r_hi = 0, ny
         est = _ShiftEstimator(ref, **est_kwargs)
+        if it == 0:
+            kept = est.spectra_buffer(n)
         acc[...] = 0.0
         for t0, t1 in chunks(n, chunk_frames):
             chunk = read_frames(stack, t0, t1, yx, rbuf)
             sh = shifts[: t1 - t0]
-            est.estimate_chunk(chunk, sh)
+            if kept is not None and t1 <= n_kept:
+                est.estimate_chunk(chunk, sh, spectra=kept[t0:t1])
+            else:
+                keep = None if kept is None or t1 > kept.shape[0] else kept[t0:t1]
+                est.estimate_chunk(chunk, sh, keep=keep)
+                n_kept = t1 if keep is not None else n_kept
             if kernels is not None:  # shift and add fused: no shifted-frame buffer
                 run_blocks(r_hi - r_lo, lambda a, b, chunk=chunk, sh=sh, r_lo=r_lo:
                            kernels.shift_add(chunk, sh, acc, r_lo + a, r_lo + b), min_block=8)
             else:
                 _add_frames(shift_frames(chunk, sh, buf[: t1 - t0], None), acc, None, r_lo, r_hi)
         ref = (acc / n).astype(np.float32)
+    if spectra is not None:
+        spectra.append(kept[:n_kept] if kept is not None and n_kept else None)
     return ref
 
 
@@ -344,8 +393,11 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     ``reference_iterations`` times the mean of those frames after aligning them to the
     current reference. It is finally moved into the geometry of frame 0 (by frame 0's
     estimated shift ``o``, and every shift becomes ``s - o``), so ``shifts[0] == (0, 0)``
-    and ROIs drawn on the first raw frame fit the registered geometry. ``max_shift_px``
-    bounds the search relative to the averaged reference, so shifts can exceed it by ``|o|``.
+    and ROIs drawn on the first raw frame fit the registered geometry. The tapered spectra
+    of the reference frames do not depend on the reference: they are transformed once and
+    kept (up to 64 MiB: 240 frames of 256 x 256) for the later rounds and the final pass.
+    ``max_shift_px`` bounds the search relative to the averaged reference, so shifts can
+    exceed it by ``|o|``.
 
     References
     ----------
@@ -376,22 +428,31 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
     kernels = kernels_or_none()
     yx = (ny, nx)
     est_kwargs = dict(upsample_factor=upsample_factor, max_shift_px=max_shift_px, crop_px=crop_px)
+    kept = []
     reference = _build_reference(stack, n_frames, yx, reference_frames=reference_frames,
                                  reference_iterations=reference_iterations,
                                  est_kwargs=est_kwargs, chunk_frames=chunk_frames,
-                                 kernels=kernels)
+                                 kernels=kernels, spectra=kept)
+    spectra = kept[0] if kept else None  # of frames 0, 1, ...: transformed once, not 3 times
     est = _ShiftEstimator(reference, **est_kwargs)
     offset = est.estimate(read_frames(stack, 0, 1, yx)[0])
     if np.any(offset):
         # move the reference into frame 0's geometry (the estimator keeps the original)
         reference = shift_frames(reference[None], -offset[None],
                                  np.empty((1, ny, nx), np.float32), kernels)[0]
+    shifts = np.zeros((n_frames, 2))
 
     def estimate(frames, out):
-        est.estimate_many(frames, out)
+        # out is shifts[t0:t1]: where it starts tells which frames have kept spectra
+        t0 = (out.__array_interface__["data"][0] - shifts.__array_interface__["data"][0]) \
+            // shifts.strides[0] if spectra is not None and out.base is shifts else None
+        cut = 0 if t0 is None else min(out.shape[0], max(0, spectra.shape[0] - t0))
+        if cut:
+            est.estimate_many(None, out[:cut], spectra[t0:t0 + cut])
+        if cut < out.shape[0]:
+            est.estimate_many(frames[cut:], out[cut:])
         _anchor(out, offset, upsample_factor)
 
-    shifts = np.zeros((n_frames, 2))
     summary = shifted_summary(stack, shifts, reference, chunk_frames=chunk_frames,
                               kernels=kernels, estimate=estimate)
     _warn_at_limit(shifts + offset, max_shift_px, (est.mr, est.mc), (ny, nx))

@@ -263,6 +263,42 @@ def _gather(kernels, frames, shifts, rows, cols, out):
     return out
 
 
+def _percentile_rows(vals, q, out, compiled):
+    """``out[:] = np.percentile(vals, q, axis=1)``, the same numbers, for ``vals`` (n, P)
+    float32 with P >= 1 and ``q`` a float in 0..100.
+
+    With ``compiled``, the two order statistics numpy interpolates between come from
+    :func:`caimg._ring_kernels.row_order_stats` (a selection in a bracket that follows the
+    background from frame to frame, ~4x faster than ``np.percentile``'s partition); the
+    interpolation is numpy's own, step by step (``numpy.lib._function_base_impl._lerp``
+    with a Python-float weight: float32 arithmetic), and a row with a NaN gives NaN.
+    """
+    if not compiled:
+        out[:] = np.percentile(vals, q, axis=1)
+        return out
+    import importlib
+
+    n, p = vals.shape
+    index = (p - 1) * np.true_divide(q, 100)  # numpy's "linear" virtual index, float64
+    if index >= p - 1:  # numpy takes the last value twice; its weight is index + 1
+        lo, want_next, gamma = p - 1, False, float(index + 1)
+    else:
+        lo = int(np.floor(index))
+        want_next, gamma = True, float(index - lo)
+    stats = np.empty((n, 3))
+    importlib.import_module("._ring_kernels", __package__).row_order_stats(
+        vals, lo, want_next, stats)
+    a = stats[:, 0].astype(np.float32)
+    b = stats[:, 1].astype(np.float32)
+    diff = b - a
+    res = a + diff * gamma
+    if gamma >= 0.5:
+        res = b - diff * (1 - gamma)
+    res[stats[:, 2] != 0] = np.nan
+    out[:] = res
+    return out
+
+
 def _background_samples(background, yx):
     """(rows, cols) int64 of at most about MAX_BACKGROUND_SAMPLES pixels of the mask, spread
     evenly over it in raster order.
@@ -399,8 +435,8 @@ def extract_traces(stack, labels, *, shifts=None, background=None, background_pe
             shb = sh[a:b] if sh.shape[0] else sh
             if bg_rows is not None and bg_rows.size:
                 vals = _gather(kernels, chunk[a:b], shb, bg_rows, bg_cols, bg_vals[a:b])
-                # np.partition releases the GIL: the percentiles run in parallel too
-                bg_trace[t0 + a:t0 + b] = np.percentile(vals, q, axis=1)
+                # the kernel (and np.partition) release the GIL: blocks run in parallel
+                _percentile_rows(vals, q, bg_trace[t0 + a:t0 + b], kernels is not None)
             if ring is not None and ring.rows.size:
                 vals = _gather(kernels, chunk[a:b], shb, ring.rows, ring.cols, ring_vals[a:b])
                 ring_percentiles(vals, ring, q=q, out=roi_bg[t0 + a:t0 + b])

@@ -292,3 +292,45 @@ def test_recipe_rings_leave_out_saturated_pixels_and_only_for_annulus():
     assert recipe_annuli(frec, lab, bc, max_image=mx)[1]["n_saturated_excluded"] == 0
     auto = load_pipeline("fluo4", overrides={"background.method": "auto"}).background
     assert recipe_annuli(rec, lab, auto, max_image=mx) == (None, {})
+
+
+def _bracket_cases(rng, n=60, m=400):
+    """Rows that drift slowly (the bracket holds), jump (it misses and is set again),
+    carry ties (integer pixel values) and infinities. (With a NaN, the kernel runs the
+    plain selection, as before the bracket; its numbers then are not numpy's.)"""
+    level = 100 + np.cumsum(rng.normal(0, 0.3, n))
+    level[n // 2:] += 40  # a jump: the answer leaves the bracket
+    level[n // 2 + 5:n // 2 + 15] += 30 * (np.arange(10) % 2)  # flicker: it widens, narrows
+    vals = (level[:, None] + rng.normal(0, 5, (n, m))).astype(np.float32)
+    vals[::7] = np.round(vals[::7])  # many ties
+    vals[9, 10] = np.inf
+    vals[11, :] = -np.inf
+    return vals
+
+
+@pytest.mark.parametrize("q", [0.0, 10.0, 50.0, 73.0, 100.0])
+def test_ring_kernel_bracket_gives_the_numpy_twins_numbers(q):
+    """The compiled rings keep a bracket from frame to frame; whether it holds or misses,
+    with ties and infinities, the numbers are those of the numpy twin (a full partition)."""
+    pytest.importorskip("numba")
+    from caimg._ring_kernels import ring_percentiles as compiled
+    from caimg.annulus import _ring_percentiles_numpy
+
+    rng = np.random.default_rng(3)
+    vals = _bracket_cases(rng)
+    p = vals.shape[1]
+    # rings of 1, 2, 37 and 300 values, overlapping, plus an empty one and an unused one
+    rings = [np.array([4]), np.array([0, 399]), rng.choice(p, 37, replace=False),
+             rng.choice(p, 300, replace=False), np.array([], int), np.arange(50)]
+    members = np.concatenate(rings).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum([r.size for r in rings])]).astype(np.int64)
+    use = np.array([True, True, True, True, True, False])
+    got = np.full((vals.shape[0], len(rings)), -7.0)
+    want = got.copy()
+    compiled(vals, members, offsets, use, q, got)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf in the -inf row
+        _ring_percentiles_numpy(vals, members, offsets, use, q, want)
+    np.testing.assert_array_equal(got, want)
+    assert (got[:, 5] == -7.0).all() and np.isnan(got[:, 4]).all()
+    assert np.isfinite(got[30:40, 3]).all() and (got[40:, 3] > got[12:25, 3].max()).all()

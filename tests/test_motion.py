@@ -437,3 +437,28 @@ def test_batched_crop_estimate_equals_frame_by_frame():
     np.testing.assert_array_equal(batched, single)
     numpy_twin = np.array([est._estimate_numpy(f) for f in stack])
     np.testing.assert_allclose(batched, numpy_twin, atol=0.011)
+
+
+@pytest.mark.parametrize("crop_px, iterations", [(0, 2), (48, 1), (0, 0)])
+def test_kept_reference_spectra_change_no_number(monkeypatch, crop_px, iterations):
+    """The spectra of the reference frames are transformed once and reused by the later
+    rounds and the final pass; with all, some (a budget of 7 frames, chunks of 3) or none
+    kept, the shifts, reference and summary images are the same to the bit."""
+    from caimg._backend import kernels_or_none
+
+    if kernels_or_none() is None:
+        pytest.skip("spectra are kept on the compiled path only")
+    rng = np.random.default_rng(23)
+    stack, _ = _drifting_stack(rng, size=96, n_frames=30)
+    got = {}
+    for budget in (0, 7, 1000):
+        size = crop_px or 96
+        monkeypatch.setattr(motion, "_SPECTRA_CACHE_BYTES", budget * size * (size // 2 + 1) * 8)
+        reg = register(stack, reference_frames=20, reference_iterations=iterations,
+                       crop_px=crop_px, chunk_frames=3, max_shift_px=8.0)
+        got[budget] = reg
+    for budget in (7, 1000):
+        np.testing.assert_array_equal(got[budget].shifts, got[0].shifts)
+        np.testing.assert_array_equal(got[budget].reference, got[0].reference)
+        np.testing.assert_array_equal(got[budget].summary.corr, got[0].summary.corr)
+    assert np.abs(got[0].shifts).max() > 1  # the stack does move

@@ -454,3 +454,27 @@ def test_a_wedged_roi_keeps_all_its_pixels():
 def test_bad_gap_is_refused():
     with pytest.raises(CaimgError, match="neighbour_gap_px"):
         neighbour_core(np.ones((3, 3), int), gap_px=-1)
+
+
+@pytest.mark.parametrize("q", [0.0, 10.0, 33.3, 50.0, 99.9, 100.0])
+def test_compiled_background_percentile_is_np_percentile_to_the_bit(q):
+    """The global background's compiled order statistics, interpolated as numpy does, give
+    np.percentile's float32 numbers exactly: with drift, jumps, ties, NaN and inf rows."""
+    if kernels_or_none() is None:
+        pytest.skip("numba not available")
+    rng = np.random.default_rng(4)
+    n, p = 50, 2001
+    level = 300 + np.cumsum(rng.normal(0, 0.5, n))
+    level[25:] -= 80
+    vals = (level[:, None] + rng.normal(0, 12, (n, p))).astype(np.float32)
+    vals[::5] = np.round(vals[::5] / 4) * 4
+    vals[3, 7] = np.nan
+    vals[8, 100] = np.inf
+    for cols in (p, p - 1, 1, 2):  # odd, even and the shortest rows
+        sub = np.ascontiguousarray(vals[:, :cols])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf, numpy's as well
+            want = np.percentile(sub, q, axis=1)
+            got = traces_mod._percentile_rows(sub, q, np.empty(n), True)
+        np.testing.assert_array_equal(got, want.astype(np.float64))
+        assert np.isnan(got[3]) == (cols > 7)
