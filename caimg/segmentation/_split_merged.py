@@ -107,6 +107,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
     ``max_seam`` times the median of the brighter part, and each part is a body, not a
     string: its largest inscribed disc has a radius of at least ``min_thickness`` cell
     diameters (pieces of neurites, and a cell's slab cut off at a notch, are thinner).
+    Only ROIs of at least ``min_area`` times the median ROI's area are tried (room for two
+    cells; an ROI no bigger than a typical cell is one cell with a notch).
 
     Parameters
     ----------
@@ -128,6 +130,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         Smallest part, as a fraction of the ROI's pixels.
     min_thickness : float
         Smallest radius of each part's largest inscribed disc, in cell diameters.
+    min_area : float
+        Smallest ROI tried, as a multiple of the median ROI's area (0 = every ROI).
     max_taken : float
         No cut when more than this fraction of the hull's pixels missing from the ROI
         belong to other ROIs: the ROI is then a piece of a cell whose other pieces fill
