@@ -53,6 +53,8 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
     Gaussian, so fine texture (granules) does not count as cells, and taken as
     ``log(max(flat, 2 noise SD))``. A disc of
     diameter D gives the largest scale-normalised LoG response at sigma = D / (2 sqrt 2).
+    Blobs whose response is largest at the first or last scale searched (objects smaller
+    than ``min_px`` or larger than ``max_px``) are left out when others are found.
     On the synthetic families the estimate is within about 20 % of the median true
     equivalent diameter (flat, irregular cells come out smaller; with sizes from 6 to
     40 px it is the size of the bigger half).
@@ -104,6 +106,15 @@ def estimate_diameter(image, *, min_px=4.0, max_px=80.0, n_scales=30, threshold_
                      exclude_border=False)
     if len(blobs) == 0:
         return None
+    # a blob whose response peaks at the smallest or largest scale searched has no size
+    # measured, only a bound (puncta, boutons, dust smaller than min_px; a smooth hump
+    # wider than max_px): it is left out unless every blob is such a one. On a real
+    # two-photon movie (gcamp-optinist-mouse2p) 13 of 36 blobs were puncta at 4 px and
+    # pulled the estimate to 6.5 px; the cells there are 8-12 px across
+    sig = blobs[:, 2]
+    inside = (sig > min_px / k * 1.001) & (sig < max_px / k * 0.999)
+    if inside.any():
+        blobs = blobs[inside]
     # diameter-weighted median: many small puncta (debris, granules, boutons) count less
     # than cells, a few big blurred blobs do not decide either
     d = np.sort(k * blobs[:, 2])

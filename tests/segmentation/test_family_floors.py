@@ -60,6 +60,22 @@ def test_diameter_estimate_within_20_percent(diameter):
     assert est is not None and abs(est - diameter) <= 0.2 * diameter, (diameter, est)
 
 
+def test_diameter_estimate_not_pulled_down_by_puncta():
+    """Bright puncta smaller than the smallest size searched (boutons, dust, as on a real
+    two-photon movie) outnumber the cells; their size is not measured and does not count."""
+    rng = np.random.default_rng(3)
+    img = rng.normal(100.0, 3.0, (160, 160))
+    for r in range(16, 150, 26):
+        for c in range(16, 150, 26):
+            rr, cc = disk((r + rng.uniform(-2, 2), c + rng.uniform(-2, 2)),
+                          6 * rng.uniform(0.9, 1.1), shape=img.shape)
+            img[rr, cc] += rng.uniform(20, 40)
+    for r, c in rng.integers(1, 159, (300, 2)):
+        img[r, c] += rng.uniform(100, 300)
+    est = estimate_diameter(img)
+    assert est is not None and abs(est - 12) <= 0.2 * 12, est
+
+
 def test_no_diameter_from_an_empty_field():
     """Noise and a smooth ramp give no size (was: blob_log kept a blob at nearly every
     noise peak of a 64 x 64 field and used 7 GB pruning them)."""
