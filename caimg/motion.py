@@ -442,11 +442,9 @@ def register(stack, *, enabled=True, upsample_factor=10, max_shift_px=20.0, refe
                                  np.empty((1, ny, nx), np.float32), kernels)[0]
     shifts = np.zeros((n_frames, 2))
 
-    def estimate(frames, out):
-        # out is shifts[t0:t1]: where it starts tells which frames have kept spectra
-        t0 = (out.__array_interface__["data"][0] - shifts.__array_interface__["data"][0]) \
-            // shifts.strides[0] if spectra is not None and out.base is shifts else None
-        cut = 0 if t0 is None else min(out.shape[0], max(0, spectra.shape[0] - t0))
+    def estimate(frames, out, t0):
+        # frames t0 .. t0 + cut - 1 have kept spectra
+        cut = 0 if spectra is None else min(out.shape[0], max(0, spectra.shape[0] - t0))
         if cut:
             est.estimate_many(None, out[:cut], spectra[t0:t0 + cut])
         if cut < out.shape[0]:

@@ -144,8 +144,9 @@ def shifted_summary(stack, shifts, centre, *, chunk_frames, kernels, estimate=No
     kernels : module or None
         From :func:`caimg._backend.kernels_or_none`.
     estimate : callable, optional
-        ``estimate(frames, out)`` fills ``out`` (n, 2) with the shifts of ``frames``
-        (n, Y, X); called from several threads at once, each on its own frames.
+        ``estimate(frames, out, t0)`` fills ``out`` (n, 2) with the shifts of ``frames``
+        (n, Y, X), frames ``t0 .. t0 + n - 1`` of the stack; called from several threads at
+        once, each on its own frames.
 
     Returns
     -------
@@ -183,7 +184,7 @@ def shifted_summary(stack, shifts, centre, *, chunk_frames, kernels, estimate=No
             chunk = read_frames(stack, t0, t1, yx, rbuf)
             sh = shifts[t0:t1]
             if estimate is not None:
-                estimate(chunk, sh)
+                estimate(chunk, sh, t0)
             if kernels is not None:
                 kernels.shift_accumulate32(chunk, sh, acc.centre, acc.s, acc.ss, acc.mx,
                                            acc.cross)
