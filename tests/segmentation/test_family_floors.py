@@ -221,6 +221,24 @@ def test_cells_with_a_very_dark_nucleus_are_one_roi_each():
     assert m.n_pred == n and m.f1 == 1.0, (m.n_pred, n, m.f1)
 
 
+def _eight_discs(size):
+    """Coordinates, labels 1..8 and image of eight discs (radius 7 px, height 100, blurred by
+    1 px) 30 px from the edges of a ``size`` square field and at the middle of each side,
+    the centre left free."""
+    from scipy import ndimage as ndi
+
+    yy, xx = np.mgrid[:size, :size]
+    labels = np.zeros((size, size), np.int32)
+    img = np.zeros((size, size))
+    lo, mid, hi = 30, size // 2, size - 30
+    centres = [(lo, lo), (lo, mid), (lo, hi), (mid, lo), (mid, hi), (hi, lo), (hi, mid), (hi, hi)]
+    for k, (r, c) in enumerate(centres, start=1):
+        disc = (yy - r) ** 2 + (xx - c) ** 2 <= 7 ** 2
+        labels[disc] = k
+        img += np.where(disc, 100.0, 0.0)
+    return yy, xx, labels, ndi.gaussian_filter(img, 1.0)
+
+
 def test_the_brightest_cell_is_not_dropped_as_haze():
     """The haze rule keeps a cell much brighter than the others even when a skirt of its
     own scattered light lowers its edge contrast (out-of-focus light is dimmer than the
@@ -229,16 +247,7 @@ def test_the_brightest_cell_is_not_dropped_as_haze():
 
     from caimg.segmentation._shape_rules import drop_blurred
 
-    yy, xx = np.mgrid[:200, :200]
-    labels = np.zeros((200, 200), np.int32)
-    img = np.zeros((200, 200))
-    centres = [(30, 30), (30, 100), (30, 170), (100, 30), (100, 170), (170, 30), (170, 100),
-               (170, 170)]
-    for k, (r, c) in enumerate(centres, start=1):
-        disc = (yy - r) ** 2 + (xx - c) ** 2 <= 7 ** 2
-        labels[disc] = k
-        img += np.where(disc, 100.0, 0.0)
-    img = ndi.gaussian_filter(img, 1.0)
+    yy, xx, labels, img = _eight_discs(200)
     bright = (yy - 100) ** 2 + (xx - 100) ** 2 <= 7 ** 2
     labels[bright] = 9
     img += ndi.gaussian_filter(np.where(bright, 300.0, 0.0), 1.0)
@@ -309,20 +318,10 @@ def test_specks_do_not_let_a_haze_blob_pass():
     big enough to be kept: a crowd of specks on soft humps (noise pieces, dropped at the
     end for their size) pulled the median contrast and height down and a haze blob kept
     its ROI (the synthetic ``haze`` family, tuning seed 101)."""
-    from scipy import ndimage as ndi
 
     from caimg.segmentation._shape_rules import drop_blurred
 
-    yy, xx = np.mgrid[:240, :240]
-    labels = np.zeros((240, 240), np.int32)
-    img = np.zeros((240, 240))
-    centres = [(30, 30), (30, 120), (30, 210), (120, 30), (120, 210), (210, 30), (210, 120),
-               (210, 210)]
-    for k, (r, c) in enumerate(centres, start=1):
-        disc = (yy - r) ** 2 + (xx - c) ** 2 <= 7 ** 2
-        labels[disc] = k
-        img += np.where(disc, 100.0, 0.0)
-    img = ndi.gaussian_filter(img, 1.0)
+    yy, xx, labels, img = _eight_discs(240)
     blob = np.exp(-((yy - 120) ** 2 + (xx - 120) ** 2) / (2 * 6.0 ** 2))
     img += 60.0 * blob
     labels[blob > 0.4] = 9
