@@ -49,7 +49,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
                      scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95,
-                     cut_area=1.5):
+                     cut_area=1.5, long_cut_area=1.7, long_cut_aspect=1.4,
+                     long_cut_solidity=0.93, long_cut_gain=0.02):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -165,6 +166,13 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         (:func:`~caimg.segmentation._split_merged.split_merged`).
         No cut when other ROIs fill most (80 %) of the ROI's notch (a piece of a granular
         cell). ``cut_solidity = 0`` turns it off (docs/segmentation.md has the figures).
+    long_cut_area, long_cut_aspect, long_cut_solidity, long_cut_gain : float
+        Then the same cut, looser, for ROIs that are both big and long: at least
+        ``long_cut_area`` x the median ROI's area and ``long_cut_aspect`` times as long as
+        wide (two round cells pressed side by side, whose union is nearly convex), covering
+        less than ``long_cut_solidity`` of their hull, with a gain of ``long_cut_gain``;
+        the seam and thickness tests as above. ``long_cut_aspect = 0`` (or
+        ``cut_solidity = 0``) turns it off.
     outline_reference : {"core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
@@ -243,8 +251,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     regions = drop_thin_core(regions, smooth, thin_core, core_elongation)
     regions = drop_irregular(regions, min_solidity)
     # after the shape rules: only an ROI kept as one cell is cut, never a tangle they dropped
-    return split_merged(regions, smooth, d, max_solidity=cut_solidity, min_gain=cut_gain,
-                        max_seam=cut_seam, min_thickness=min_thickness, min_area=cut_area)
+    regions = split_merged(regions, smooth, d, max_solidity=cut_solidity, min_gain=cut_gain,
+                           max_seam=cut_seam, min_thickness=min_thickness, min_area=cut_area)
+    if cut_solidity > 0 and long_cut_aspect > 0:
+        regions = split_merged(regions, smooth, d, max_solidity=long_cut_solidity,
+                               min_gain=long_cut_gain, max_seam=cut_seam,
+                               min_thickness=min_thickness, min_area=long_cut_area,
+                               min_aspect=long_cut_aspect)
+    return regions
 
 
 def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr):

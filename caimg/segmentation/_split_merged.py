@@ -94,9 +94,16 @@ def _deficit_taken(mask, labels_box):
     return float((labels_box[deficit] > 0).mean())
 
 
+def _aspect(mask):
+    """Length over width of the moment ellipse of ``mask``'s pixels."""
+    rr, cc = np.nonzero(mask)
+    ev = np.linalg.eigvalsh(np.cov(np.vstack([rr, cc])) + np.eye(2) / 12.0)
+    return float(np.sqrt(ev[1] / max(ev[0], 1e-12)))
+
+
 def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
                  max_seam=0.95, min_part=0.25, min_thickness=0.25, max_taken=0.8,
-                 min_area=0.0):
+                 min_area=0.0, min_aspect=0.0):
     """Cut ROIs that are two convex cells touching into those two cells.
 
     An ROI (its holes filled) covering less than ``max_solidity`` of its convex hull is a
@@ -108,7 +115,9 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
     string: its largest inscribed disc has a radius of at least ``min_thickness`` cell
     diameters (pieces of neurites, and a cell's slab cut off at a notch, are thinner).
     Only ROIs of at least ``min_area`` times the median ROI's area are tried (room for two
-    cells; an ROI no bigger than a typical cell is one cell with a notch).
+    cells; an ROI no bigger than a typical cell is one cell with a notch), and, with
+    ``min_aspect``, only those whose moment ellipse is at least that many times as long as
+    wide (two cells side by side).
 
     Parameters
     ----------
@@ -132,6 +141,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         Smallest radius of each part's largest inscribed disc, in cell diameters.
     min_area : float
         Smallest ROI tried, as a multiple of the median ROI's area (0 = every ROI).
+    min_aspect : float
+        Smallest length over width (moment ellipse) of a ROI tried (0 = any shape).
     max_taken : float
         No cut when more than this fraction of the hull's pixels missing from the ROI
         belong to other ROIs: the ROI is then a piece of a cell whose other pieces fill
@@ -159,6 +170,8 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         m = ndi.binary_fill_holes(own)
         area = int(m.sum())
         if area < 2 * min_px or area < min_area * typical:
+            continue
+        if min_aspect > 0 and _aspect(m) < min_aspect:
             continue
         solidity, two, side = two_piece_cut(m, min_px=max(min_part * area, min_px),
                                             below=max_solidity)

@@ -107,3 +107,61 @@ def test_touching_spindles_merged_are_cut_on_the_family():
         off = segment(s, cell_diameter_px=12.0, cut_solidity=0.0)
         found_off += len(match_labels(syn.labels, off).pairs)
     assert found >= found_off + 3, (found, found_off)
+
+
+def _discs_field(pair_gap, *, big_radius=None):
+    """Four single discs of radius 7 and, left of them, either two discs of radius 7 whose
+    centres are ``pair_gap`` px apart (pressed side by side: one ROI; a 1-px unlit border
+    between them in the image) or one round cell of ``big_radius``. Returns labels,
+    image, and the true masks of the left object(s)."""
+    shape = (48, 180)
+    yy, xx = np.mgrid[:48, :180]
+    labels = np.zeros(shape, dtype=np.int32)
+    if big_radius is None:
+        neck = 20 + pair_gap / 2  # the cells meet at the union's narrowest place
+        a = ((yy - 24) ** 2 + (xx - 20) ** 2 <= 49) & (xx < neck)
+        b = ((yy - 24) ** 2 + (xx - 20 - pair_gap) ** 2 <= 49) & (xx >= neck)
+        left, heights = [a, b], [1.0, 0.8]
+    else:
+        left, heights = [(yy - 24) ** 2 + (xx - 26) ** 2 <= big_radius ** 2], [1.0]
+    for m in left:
+        labels[m] = 1
+    masks = list(left)
+    if big_radius is None:
+        masks[1] = b & ~ndi.binary_dilation(a)
+    for k, c in enumerate((70, 100, 130, 160), start=2):
+        disc = (yy - 24) ** 2 + (xx - c) ** 2 <= 49
+        labels[disc] = k
+        masks.append(disc)
+    return labels, _image(*masks, heights=heights + [1.0] * 4), left
+
+
+LONG_CUT = {"max_solidity": 0.93, "min_gain": 0.02, "min_area": 1.7, "min_aspect": 1.4}
+
+
+def test_two_round_cells_side_by_side_are_cut_by_the_long_pass():
+    """Two round cells pressed together (their union nearly convex, solidity above the
+    first pass's 0.85) in one ROI twice the size of the others: the first pass leaves it,
+    the looser pass for big, long ROIs (``long_cut_*``) cuts it into the two cells."""
+    labels, img, (a, b) = _discs_field(9)
+    first = split_merged(labels, img, 12.0, min_area=1.5)
+    assert np.array_equal(first, labels)
+    out = split_merged(first, img, 12.0, **LONG_CUT)
+    ids = [i for i in np.unique(out[a | b]) if i > 0]
+    assert len(ids) == 2
+    best = sorted(max(_iou(out == i, t) for i in ids) for t in (a, b))
+    assert best[0] > 0.8, best
+    assert np.array_equal(out[~(a | b)], labels[~(a | b)])
+
+
+def test_long_pass_leaves_a_big_round_cell_and_a_small_pair():
+    """The long pass needs both size and length: a round cell twice the area of the
+    others is left whole, and so is the pair of cells when the ROI must be bigger
+    (``min_area``) or longer (``min_aspect``) than it is."""
+    labels, img, _ = _discs_field(0, big_radius=10)
+    assert np.array_equal(split_merged(labels, img, 12.0, **LONG_CUT), labels)
+    labels, img, _ = _discs_field(9)  # area 1.77x the others', 1.68x as long as wide
+    assert np.array_equal(split_merged(labels, img, 12.0, **{**LONG_CUT, "min_area": 2.5}),
+                          labels)
+    assert np.array_equal(split_merged(labels, img, 12.0, **{**LONG_CUT, "min_aspect": 2.0}),
+                          labels)
