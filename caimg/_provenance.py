@@ -43,7 +43,8 @@ def _fingerprints(paths) -> list[dict]:
 
 
 def fingerprint_in_background(paths, preload_plotting=False) -> Future:
-    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread.
+    """A future of the input fingerprints (size, mtime, SHA-256), computed in its own thread
+    (or here and now when the thread budget is one thread: :func:`caimg._stream.worker_count`).
 
     Parameters
     ----------
@@ -77,5 +78,12 @@ def fingerprint_in_background(paths, preload_plotting=False) -> Future:
         except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
             fut.set_exception(exc)
 
-    threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
+    from ._stream import worker_count
+
+    if worker_count() < 2:
+        # one thread per recording (e.g. --jobs equal to the cores): a second thread would
+        # only take a core from another worker's recording
+        work()
+    else:
+        threading.Thread(target=work, name="caimg-fingerprint", daemon=True).start()
     return fut

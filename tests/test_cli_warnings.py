@@ -189,6 +189,35 @@ def test_thread_budget_default_and_explicit(folder, tmp_path):
                     == (tmp_path / "b" / name / f).read_bytes()), (name, f)
 
 
+@pytest.mark.parametrize("budget", [1, 2])
+def test_a_one_thread_budget_starts_no_helper_thread(folder, tmp_path, monkeypatch, budget):
+    """The input's SHA-256 and overview.png run in threads of their own beside the
+    pipeline, but only where the budget has a second thread: with one thread per recording
+    (``--jobs`` equal to the cores) they would take a core from another worker."""
+    import threading
+
+    from caimg._stream import set_worker_count
+    from caimg.pipeline import run
+
+    started = []
+    start = threading.Thread.start
+
+    def spy(self):
+        started.append(self.name)
+        return start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+    set_worker_count(budget)
+    try:
+        res = run(folder / "plain.tif", "fluo4", out=tmp_path, stimulus_time_s=STIM)
+    finally:
+        set_worker_count(None)
+    helpers = {n for n in started if n in ("caimg-fingerprint", "caimg-overview")}
+    assert helpers == (set() if budget == 1 else {"caimg-fingerprint", "caimg-overview"})
+    assert (res.folder / "overview.png").stat().st_size > 0
+    assert json.loads((res.folder / "run.json").read_text())["inputs"][0]["sha256"]
+
+
 def test_dask_worker_uses_the_threads_it_was_started_with(folder, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,

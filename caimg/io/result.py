@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._stream import worker_count
 from ..config import config_from_dict, config_to_dict
 from ..errors import ResultError
 from ..result import ROI_DTYPES, Result
@@ -324,9 +325,12 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
         # removes the folder
         tmp.mkdir()
         # overview.png (matplotlib, ~0.5 s for a big recording) renders in its own thread
-        # while the tables, ROI files and images are written here; joined before run.json
+        # while the tables, ROI files and images are written here; joined before run.json.
+        # With a budget of one thread it renders here (a second thread would take a core
+        # from another worker's recording)
         if overview if overview is not None else result.config.output.overview_png:
-            plot = _Background(save_overview, result, tmp / "overview.png")
+            plot = _Background(save_overview, result, tmp / "overview.png",
+                               threaded=worker_count() > 1)
         _write_labels_tif(result.labels, tmp / "rois.tif")
         if result.config.output.roiset_zip:
             write_roiset(result.labels, tmp / "rois.zip")
@@ -377,12 +381,16 @@ def save_result(result: Result, out_dir: str | Path, *, overview: bool | None = 
 
 
 class _Background:
-    """``fn(*args)`` in a daemon thread; :meth:`result` joins it and re-raises its error."""
+    """``fn(*args)`` in a daemon thread, or at once with ``threaded=False``.
 
-    def __init__(self, fn, *args):
+    :meth:`result` joins the thread and re-raises its error.
+    """
+
+    def __init__(self, fn, *args, threaded=True):
         import threading
 
         self._error = None
+        self._thread = None
 
         def run():
             try:
@@ -390,14 +398,18 @@ class _Background:
             except BaseException as exc:  # noqa: BLE001 - re-raised by result()
                 self._error = exc
 
+        if not threaded:  # errors and stops propagate from here, as from any write
+            fn(*args)
+            return
         self._thread = threading.Thread(target=run, name="caimg-overview", daemon=True)
         self._thread.start()
 
     def join(self):
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
     def result(self):
-        self._thread.join()
+        self.join()
         if self._error is not None:
             raise self._error
 
