@@ -154,7 +154,7 @@ def test_two_round_cells_side_by_side_are_cut_by_the_long_pass():
     assert np.array_equal(out[~(a | b)], labels[~(a | b)])
 
 
-def test_long_pass_leaves_a_big_round_cell_and_a_small_pair():
+def test_long_pass_leaves_a_big_round_cell_and_a_pair_below_its_limits():
     """The long pass needs both size and length: a round cell twice the area of the
     others is left whole, and so is the pair of cells when the ROI must be bigger
     (``min_area``) or longer (``min_aspect``) than it is."""
