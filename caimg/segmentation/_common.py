@@ -35,6 +35,36 @@ def hull_area(mask):
         return None
 
 
+def moment_aspects(labels):
+    """Length over width of each label's moment ellipse (pixels as unit squares).
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        Labels 1..N, 0 = background (a boolean mask is label 1).
+
+    Returns
+    -------
+    ndarray of float, shape (N + 1,)
+        Entry ``i`` for label ``i`` (entry 0, the background, means nothing).
+    """
+    lab = np.asarray(labels).ravel().astype(np.intp)
+    n = int(lab.max(initial=0))
+    rr, cc = np.indices(np.shape(labels))
+    cnt = np.bincount(lab, minlength=n + 1).astype(float)
+    cnt[cnt == 0] = 1.0
+    mr = np.bincount(lab, rr.ravel(), n + 1) / cnt
+    mc = np.bincount(lab, cc.ravel(), n + 1) / cnt
+    dr = rr.ravel() - mr[lab]
+    dc = cc.ravel() - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
+    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
+    src = np.bincount(lab, dr * dc, n + 1) / cnt
+    half_tr = (srr + scc) / 2
+    disc = np.sqrt(np.maximum(half_tr ** 2 - (srr * scc - src ** 2), 0))
+    return np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-12))
+
+
 def mad_sd(x):
     """Robust standard deviation: median absolute deviation / 0.6745.
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import hull_area, padded
+from ._common import hull_area, moment_aspects, padded
 
 __all__ = ["close_each", "drop_blurred", "drop_elongated", "drop_irregular", "drop_thin",
            "drop_thin_core", "edge_band"]
@@ -17,24 +17,9 @@ __all__ = ["close_each", "drop_blurred", "drop_elongated", "drop_irregular", "dr
 
 def drop_elongated(labels, max_ratio):
     """Remove ROIs whose moment ellipse is more than ``max_ratio`` times as long as wide."""
-    n = int(labels.max(initial=0))
-    if n == 0:
+    if labels.max(initial=0) == 0:
         return labels
-    rr, cc = np.indices(labels.shape)
-    lab = labels.ravel()
-    cnt = np.bincount(lab, minlength=n + 1).astype(float)
-    cnt[cnt == 0] = 1.0
-    mr = np.bincount(lab, rr.ravel(), n + 1) / cnt
-    mc = np.bincount(lab, cc.ravel(), n + 1) / cnt
-    dr = rr.ravel() - mr[lab]
-    dc = cc.ravel() - mc[lab]
-    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
-    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
-    src = np.bincount(lab, dr * dc, n + 1) / cnt
-    half_tr = (srr + scc) / 2
-    disc = np.sqrt(np.maximum(half_tr ** 2 - (srr * scc - src ** 2), 0))
-    ratio = np.sqrt((half_tr + disc) / np.maximum(half_tr - disc, 1e-12))
-    keep = ratio <= max_ratio
+    keep = moment_aspects(labels) <= max_ratio
     keep[0] = True
     return np.where(keep[labels], labels, 0)
 

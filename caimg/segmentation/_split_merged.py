@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._common import padded
+from ._common import moment_aspects, padded
 
 __all__ = ["split_merged", "two_piece_cut"]
 
@@ -94,13 +94,6 @@ def _deficit_taken(mask, labels_box):
     return float((labels_box[deficit] > 0).mean())
 
 
-def _aspect(mask):
-    """Length over width of the moment ellipse of ``mask``'s pixels."""
-    rr, cc = np.nonzero(mask)
-    ev = np.linalg.eigvalsh(np.cov(np.vstack([rr, cc])) + np.eye(2) / 12.0)
-    return float(np.sqrt(ev[1] / max(ev[0], 1e-12)))
-
-
 def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
                  max_seam=0.95, min_part=0.25, min_thickness=0.25, max_taken=0.8,
                  min_area=0.0, min_aspect=0.0):
@@ -171,7 +164,7 @@ def split_merged(labels, smooth, diameter, *, max_solidity=0.85, min_gain=0.06,
         area = int(m.sum())
         if area < 2 * min_px or area < min_area * typical:
             continue
-        if min_aspect > 0 and _aspect(m) < min_aspect:
+        if min_aspect > 0 and moment_aspects(m)[1] < min_aspect:
             continue
         solidity, two, side = two_piece_cut(m, min_px=max(min_part * area, min_px),
                                             below=max_solidity)
