@@ -6,6 +6,7 @@ import platform
 import threading
 from concurrent.futures import Future
 
+from ._stream import worker_count
 from ._version import __version__
 
 __all__ = ["versions", "fingerprint_in_background"]
@@ -77,8 +78,6 @@ def fingerprint_in_background(paths, preload_plotting=False) -> Future:
             fut.set_result(_fingerprints(paths))
         except BaseException as exc:  # noqa: BLE001 - re-raised by fut.result()
             fut.set_exception(exc)
-
-    from ._stream import worker_count
 
     if worker_count() < 2:
         # one thread per recording (e.g. --jobs equal to the cores): a second thread would
