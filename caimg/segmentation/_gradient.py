@@ -22,7 +22,7 @@ from ._common import (
     refine_outlines,
     smoothed,
 )
-from ._merge import merge_fragments
+from ._merge import merge_fragments, merge_isolated
 from ._scatter import scattered_light
 from ._shape_rules import (
     close_each,
@@ -50,7 +50,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
                      scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95,
                      cut_area=1.5, long_cut_area=1.7, long_cut_aspect=1.4,
-                     long_cut_solidity=0.93, long_cut_gain=0.02):
+                     long_cut_solidity=0.93, long_cut_gain=0.02, isolated_area=1.55,
+                     isolated_elongation=1.6, isolated_solidity=0.88):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -110,6 +111,15 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         factor ``merge_textured_step`` (``min_texture`` and ``textured_step`` of
         :func:`~caimg.segmentation._merge.merge_fragments`). ``merge_texture = 0`` turns
         it off.
+    isolated_area, isolated_elongation, isolated_solidity : float
+        After that merge, a group of ROIs that touch each other and no other ROI is made
+        one when its union is one cell: at most ``isolated_area`` x the median ROI's area,
+        at most ``isolated_elongation`` times as long as wide, covering at least
+        ``isolated_solidity`` of its hull, its ROIs' medians less than
+        ``merge_textured_step`` apart (the pieces of a granular cell whose dark granules dip
+        like the notch between two cells;
+        :func:`~caimg.segmentation._merge.merge_isolated`). ``isolated_area = 0`` turns it
+        off.
     min_edge_contrast : float
         Out-of-focus blobs (haze) are dropped: an in-focus cell's outline is a step. The
         median of the band just inside the outline minus the median of the band just
@@ -240,6 +250,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         regions = merge_fragments(regions, smooth, max_dip=merge_dip, max_step=merge_step,
                                   min_solidity=merge_solidity, min_texture=merge_texture,
                                   textured_step=merge_textured_step)
+    regions = merge_isolated(regions, smooth, min_solidity=isolated_solidity,
+                             max_elongation=isolated_elongation, max_area=isolated_area,
+                             max_step=merge_textured_step)
     regions = split_by_activity(regions, flat, activity if activity_split else None, d,
                                 min_part=split_part, max_ratio=split_ratio, min_snr=split_snr)
     if close_fraction > 0:

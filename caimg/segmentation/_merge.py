@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 
 from ._common import hull_area, mad_sd
 
-__all__ = ["merge_fragments"]
+__all__ = ["merge_fragments", "merge_isolated"]
 
 
 def _rim_dip(labels, smooth, a, b):
@@ -161,6 +161,70 @@ def merge_fragments(labels, smooth, *, max_dip=0.08, max_step=1.4, min_solidity=
                  root, parent, min_solidity)
     roots = np.array([root(i) for i in range(n + 1)])
     return roots[labels].astype(np.int32)
+
+
+def merge_isolated(labels, smooth, *, min_solidity=0.88, max_elongation=1.6, max_area=1.55,
+                   max_step=2.0):
+    """Merge the ROIs of a group that touches no other ROI when the group is one cell.
+
+    A granular cell's dark granules can cut it into pieces whose borders dip like the
+    notch between two cells, so :func:`merge_fragments` keeps them apart. A group of ROIs
+    that touch each other and nothing else (background all round) is one cell when their
+    union (holes filled) is the size of one cell (at most ``max_area`` x the median ROI's
+    area), round (moment ellipse at most ``max_elongation`` times as long as wide) and
+    solid (at least ``min_solidity`` of its convex hull), and the medians of its ROIs
+    differ by less than the factor ``max_step``. Two cells side by side make a union about
+    twice one cell's area and twice as long as wide; a small cell against a big one leaves
+    a waist; a dim cell against one more than twice as bright is two cells (granules make
+    one part of a cell up to about twice as bright as another).
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        ROIs 1..N, 0 = background.
+    smooth : ndarray of float64, shape (Y, X)
+        Smoothed, background-flattened image.
+    min_solidity, max_elongation, max_area, max_step : float
+        The rule above; ``max_area = 0`` turns it off.
+
+    Returns
+    -------
+    ndarray of int32, shape (Y, X)
+        The ROIs after merging (a merged group keeps its smallest id).
+
+    Examples
+    --------
+    >>> lab = np.zeros((12, 32), int)
+    >>> lab[2:10, 2:6], lab[2:10, 6:9] = 1, 2       # one cell in two pieces
+    >>> lab[2:10, 13:20] = 3                        # a cell of its own
+    >>> lab[2:10, 23:30] = 4                        # and another one
+    >>> np.unique(merge_isolated(lab, np.ones(lab.shape))).tolist()
+    [0, 1, 3, 4]
+    """
+    labels = np.asarray(labels, dtype=np.int32)
+    area = np.bincount(labels.ravel())[1:]
+    if max_area <= 0 or (area > 0).sum() < 3:
+        return labels
+    limit = max_area * float(np.median(area[area > 0]))
+    med = np.zeros(len(area) + 1)
+    med[1:] = ndi.median(smooth, labels, np.arange(1, len(area) + 1))
+    groups, _ = ndi.label(labels > 0)
+    out = labels.copy()
+    for g, box in enumerate(ndi.find_objects(groups), start=1):
+        m = groups[box] == g
+        ids = np.unique(labels[box][m])
+        if len(ids) < 2 or m.sum() > limit:
+            continue
+        lo, hi = med[ids].min(), med[ids].max()
+        if not (lo > 0 and hi < max_step * lo):
+            continue
+        filled = ndi.binary_fill_holes(np.pad(m, 1))
+        if _elongation(filled) > max_elongation:
+            continue
+        hull = hull_area(filled)
+        if hull is not None and filled.sum() >= min_solidity * hull:
+            out[box][m] = ids.min()
+    return out
 
 
 def _fine_texture(labels, smooth, med, sigma_px=2.0):

@@ -15,7 +15,7 @@ from skimage.draw import disk
 from caimg.metrics import match_labels
 from caimg.motion import summary_images
 from caimg.segmentation import segment
-from caimg.segmentation._merge import merge_fragments
+from caimg.segmentation._merge import merge_fragments, merge_isolated
 from caimg.synthetic import make_recording
 
 SHAPE = (48, 64)
@@ -73,10 +73,67 @@ def test_two_touching_granular_cells_side_by_side_stay_two():
 
 def test_granular_recording_cells_are_not_cut():
     """A granular recording on a seed of its own (neither tuning 100-199 nor report 0-1):
-    without the texture-aware merge, three cells came out in two pieces each."""
+    without the texture-aware merge and the merge of isolated groups, three cells came out
+    in two pieces each; either rule alone puts them together."""
     syn = make_recording("fluo4", preset="moderate", family="granular", rng=309, n_frames=40)
     s = summary_images(syn.recording.channels["f"], syn.shifts)
-    on = match_labels(syn.labels, segment(s, cell_diameter_px=12.0))
-    off = match_labels(syn.labels, segment(s, cell_diameter_px=12.0, merge_texture=0))
-    assert on.f1 >= off.f1 + 0.04, (on.f1, off.f1)
-    assert on.f1 >= 0.9, on
+
+    def f1(**kw):
+        return match_labels(syn.labels, segment(s, cell_diameter_px=12.0, **kw)).f1
+
+    on, off = f1(), f1(merge_texture=0, isolated_area=0)
+    assert on >= off + 0.04, (on, off)
+    assert on >= 0.9, on
+    assert f1(isolated_area=0) >= off + 0.04
+    assert f1(merge_texture=0) >= off + 0.04
+
+
+def _field_with(pair_labels, *others):
+    """``pair_labels`` (ids 1, 2) plus each mask of ``others`` as ROIs 3, 4, ..."""
+    labels = pair_labels.astype(np.int32).copy()
+    for i, m in enumerate(others, start=3):
+        labels[m & (labels == 0)] = i
+    return labels
+
+
+def test_isolated_pieces_of_one_cell_are_merged_whatever_their_border():
+    # a granular cell cut by a line of dark granules: a border that dips like the notch
+    # between two cells, so merge_fragments keeps the pieces apart
+    cell = _disc((24, 14), 8)
+    smooth = np.where(cell, 200.0 * _granules(7), 0.0)
+    cut = np.abs(np.indices(SHAPE)[1] - 14) <= 0
+    smooth[cell & cut] *= 0.3
+    left = cell & (np.indices(SHAPE)[1] < 14)
+    pair = np.where(left, 1, np.where(cell, 2, 0))
+    labels = _field_with(pair, _disc((12, 40), 8), _disc((34, 52), 8))
+    assert _n_rois(labels, smooth, min_texture=0.08) == 4
+    merged = merge_isolated(merge_fragments(labels, smooth, min_texture=0.08), smooth)
+    assert len(np.unique(merged)) - 1 == 3
+    assert np.all(merged[cell] == merged[cell][0])
+    assert len(np.unique(merge_isolated(labels, smooth, max_area=0))) - 1 == 4  # off
+
+
+def test_isolated_cells_side_by_side_or_touching_others_are_not_merged():
+    flat = np.ones(SHAPE)
+    a, b = _disc((24, 14), 8), _disc((24, 29), 8)  # two touching cells, nothing else near
+    two = _field_with(np.where(a, 1, np.where(b, 2, 0)), _disc((10, 52), 8),
+                      _disc((36, 52), 8))
+    assert len(np.unique(merge_isolated(two, flat))) == 5
+    # a small cell against a big one: a union of one big cell's size, but with a waist
+    big, small = _disc((24, 16), 9), _disc((24, 29), 5)
+    lop = _field_with(np.where(big, 1, np.where(small, 2, 0)), _disc((10, 50), 9),
+                      _disc((37, 50), 9))
+    assert len(np.unique(merge_isolated(lop, flat))) == 5
+    # pieces of one cell that touch a third ROI are not an isolated group
+    cell = _disc((24, 20), 8)
+    half = cell & (np.indices(SHAPE)[1] < 20)
+    third = _disc((24, 33), 6) & ~cell
+    group = _field_with(np.where(half, 1, np.where(cell, 2, 0)), third, _disc((10, 54), 7))
+    assert len(np.unique(merge_isolated(group, flat))) == 5
+    # a cell-shaped pair with one side 2.5x as bright as the other: a dim cell pressed
+    # against a bright one (granules make at most about 2x)
+    pair = _field_with(np.where(half, 1, np.where(cell, 2, 0)), _disc((10, 50), 8),
+                       _disc((36, 50), 8))
+    stepped = np.where(half, 2.5, 1.0)
+    assert len(np.unique(merge_isolated(pair, stepped))) == 5
+    assert len(np.unique(merge_isolated(pair, flat))) == 4
