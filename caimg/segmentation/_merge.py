@@ -1,4 +1,4 @@
-"""Merging adjacent ROIs that are pieces of one cell (:func:`merge_fragments`).
+"""Merging ROIs that are pieces of one cell (:func:`merge_fragments`, :func:`merge_isolated`).
 
 Pieces come from a too-small cell diameter, a dark nucleus (sectors of the cytoplasm
 around it) or a granular cytoplasm (parts of the cell brighter than others). Pure: arrays
