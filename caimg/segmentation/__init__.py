@@ -30,10 +30,11 @@ or the image edge dropped, pieces of a saturated cell's scattered light dropped 
 cell's region cut back from it, the skirt of scattered light around cells 10x brighter than
 the others measured and taken off before a second pass, neurites dropped by their thin
 bright core, rough pieces of a granular cell merged across a texture-sized step
-(``merge_texture``), and a ROI with room for two cells that is two touching convex cells
-cut along a straight line (``cut_solidity``, ``cut_area``; looser for a ROI both big and
-long, two round cells side by side: ``long_cut_*``); :func:`saturated_rois` lists
-clipped ROIs.
+(``merge_texture``), a group of ROIs touching no other ROI made one when its union is the
+size and shape of one cell (``isolated_*``), and a ROI with room for two cells that is two
+touching convex cells cut along a straight line (``cut_solidity``, ``cut_area``; looser
+for a ROI both big and long, two round cells side by side: ``long_cut_*``);
+:func:`saturated_rois` lists clipped ROIs.
 ``"textbook"`` is the floor caimg is benchmarked against (``benchmarks/families.py``),
 ``"cellpose"`` runs Cellpose with weights already on disk, and packages add methods through
 the ``caimg.segmenters`` entry-point group.
