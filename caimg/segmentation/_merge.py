@@ -174,8 +174,9 @@ def merge_isolated(labels, smooth, *, min_solidity=0.88, max_elongation=1.6, max
     area), round (moment ellipse at most ``max_elongation`` times as long as wide) and
     solid (at least ``min_solidity`` of its convex hull), and the medians of its ROIs
     differ by less than the factor ``max_step``. Two cells side by side make a union about
-    twice one cell's area and twice as long as wide; a small cell against a big one leaves
-    a waist; a dim cell against one more than twice as bright is two cells (granules make
+    twice one cell's area and twice as long as wide; a small cell against a big one, a
+    union longer than one cell (a disc of radius 5 px against one of 9 px: 1.65x as long as
+    wide); a dim cell against one more than twice as bright is two cells (granules make
     one part of a cell up to about twice as bright as another).
 
     Parameters

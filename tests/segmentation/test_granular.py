@@ -101,8 +101,7 @@ def test_isolated_pieces_of_one_cell_are_merged_whatever_their_border():
     # between two cells, so merge_fragments keeps the pieces apart
     cell = _disc((24, 14), 8)
     smooth = np.where(cell, 200.0 * _granules(7), 0.0)
-    cut = np.abs(np.indices(SHAPE)[1] - 14) <= 0
-    smooth[cell & cut] *= 0.3
+    smooth[cell & (np.indices(SHAPE)[1] == 14)] *= 0.3
     left = cell & (np.indices(SHAPE)[1] < 14)
     pair = np.where(left, 1, np.where(cell, 2, 0))
     labels = _field_with(pair, _disc((12, 40), 8), _disc((34, 52), 8))
@@ -119,12 +118,14 @@ def test_isolated_cells_side_by_side_or_touching_others_are_not_merged():
     two = _field_with(np.where(a, 1, np.where(b, 2, 0)), _disc((10, 52), 8),
                       _disc((36, 52), 8))
     assert len(np.unique(merge_isolated(two, flat))) == 5
-    # a small cell against a big one: a union of one big cell's size, but with a waist
+    # a small cell against a big one: a union of one big cell's size (1.3x the median ROI)
+    # and nearly solid (0.90), but 1.65x as long as wide
     big, small = _disc((24, 16), 9), _disc((24, 29), 5)
     lop = _field_with(np.where(big, 1, np.where(small, 2, 0)), _disc((10, 50), 9),
                       _disc((37, 50), 9))
     assert len(np.unique(merge_isolated(lop, flat))) == 5
-    # pieces of one cell that touch a third ROI are not an isolated group
+    # pieces of one cell that also touch another cell's ROI: the group is that cell too
+    # (2.8x the median ROI, twice as long as wide), so nothing is merged
     cell = _disc((24, 20), 8)
     half = cell & (np.indices(SHAPE)[1] < 20)
     third = _disc((24, 33), 6) & ~cell
