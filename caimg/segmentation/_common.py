@@ -305,7 +305,7 @@ def find_peaks(response, min_distance, threshold, mask=None):
 
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
                     min_peak_snr, exclude=None, reference="peak", reach_px=None,
-                    reach_from=None):
+                    reach_from=None, edges=None):
     """Cut each watershed region at ``edge_fraction`` of its height above its surroundings.
 
     Parameters
@@ -342,6 +342,9 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
         neighbour is cut back to the cell.
     reach_from : ndarray of int, shape (Y, X), optional
         Per region, the pixels its reach is measured from (label values).
+    edges : ndarray of float, shape (Y, X), optional
+        Gradient magnitude of the unsmoothed image. With it, each cut is moved out onto
+        the steepest edge (:func:`_snap_outward`).
 
     Returns
     -------
@@ -405,5 +408,47 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
                 np.bincount(cc.ravel())[1:].argmax() + 1
             m = cc == keep
         m = ndi.binary_fill_holes(m) & reg
+        if edges is not None:
+            others = (regions[win] > 0) & (regions[win] != i)
+            m = _snap_outward(smooth[win], edges[win], reg & ~(ndi.binary_dilation(others)
+                                                             & ~m), m, floor, thr)
         out[win][m] = i
     return out
+
+
+def _snap_outward(smooth, edges, region, cut, floor, thr):
+    """Move a cell's outline out onto its steepest edge.
+
+    A cut at a fraction of the cell's height sits inside the cell when something in it
+    raises the height (a bright nucleus); the edge of a blurred cell is where the
+    intensity changes fastest, whatever the inside holds. The levels
+    ``floor + f (thr - floor)``, f = 0.5 ... 1.0, are tried, each cut grown by at most
+    1 px (never into ``region``'s excluded pixels), thin spurs (a neurite's base) left
+    out, and the one whose outline (the pixels just inside and just outside) has the
+    highest 10th percentile of ``edges`` is kept: the whole outline must run on a steep
+    edge, so a cut that leaks into the scattered light on one side loses. Measured on the
+    synthetic families (tuning seeds 100-101): `bright_nucleus` mean IoU 0.833 to 0.902;
+    on the independent generator's hard scenarios, cells found 0.93-0.94 to 0.95-0.98
+    (docs/segmentation.md).
+    """
+    best, keep = -np.inf, cut
+    reach = region & ndi.binary_dilation(cut)
+    square = np.ones((3, 3), bool)
+    for f in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        m = reach & (smooth >= floor + f * (thr - floor))
+        cc, k = ndi.label(m)
+        if k == 0:
+            continue
+        if k > 1:
+            ov = np.bincount(cc[cut & m], minlength=k + 1)
+            ov[0] = 0
+            if ov.max() == 0:
+                continue
+            m = cc == ov.argmax()
+        m = cut | ndi.binary_opening(ndi.binary_fill_holes(m) & region, structure=square)
+        ring = np.concatenate([edges[m & ~ndi.binary_erosion(m)],
+                               edges[ndi.binary_dilation(m) & ~m]])
+        score = float(np.percentile(ring, 10)) if ring.size else -np.inf
+        if score > best:
+            best, keep = score, m
+    return keep

@@ -51,7 +51,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95,
                      cut_area=1.5, long_cut_area=1.7, long_cut_aspect=1.4,
                      long_cut_solidity=0.93, long_cut_gain=0.02, isolated_area=1.55,
-                     isolated_elongation=1.6, isolated_solidity=0.88):
+                     isolated_elongation=1.6, isolated_solidity=0.88, outline_snap=True):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
 
     The relative gradient ``|grad I| / I`` is high on every cell outline, including the
@@ -187,6 +187,10 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
         of a cell with a bright nucleus or granules its whole body.
+    outline_snap : bool
+        After the cut, move each outline out (by at most 1 px, never towards another
+        cell) onto the level whose outline runs on the steepest edge of the unsmoothed
+        image (:func:`~caimg.segmentation._common.refine_outlines`, ``edges``).
 
     Returns
     -------
@@ -233,7 +237,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   edge_fraction, ring_px=max(2.0, d / 3), noise=noise_s,
                                   min_peak_snr=min_height_snr, reference=outline_reference,
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
-                                  reach_from=_held_interior(regions, interior, mk))
+                                  reach_from=_held_interior(regions, interior, mk),
+                                  edges=np.hypot(*np.gradient(flat)) if outline_snap else None)
     if min_edge_contrast > 0:
         regions = drop_blurred(regions, flat, min_edge_contrast, min_area_px=min_area_px)
     if halo_ratio > 0:

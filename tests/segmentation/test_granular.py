@@ -74,12 +74,15 @@ def test_two_touching_granular_cells_side_by_side_stay_two():
 def test_granular_recording_cells_are_not_cut():
     """A granular recording on a seed of its own (neither tuning 100-199 nor report 0-1):
     without the texture-aware merge and the merge of isolated groups, three cells came out
-    in two pieces each; either rule alone puts them together."""
+    in two pieces each; either rule alone puts them together. (Measured without
+    ``outline_snap``, whose wider outlines also join some of the pieces: F1 0.906 with
+    both merge rules off, 0.923 with them on.)"""
     syn = make_recording("fluo4", preset="moderate", family="granular", rng=309, n_frames=40)
     s = summary_images(syn.recording.channels["f"], syn.shifts)
 
     def f1(**kw):
-        return match_labels(syn.labels, segment(s, cell_diameter_px=12.0, **kw)).f1
+        return match_labels(syn.labels, segment(s, cell_diameter_px=12.0, outline_snap=False,
+                                                **kw)).f1
 
     on, off = f1(), f1(merge_texture=0, isolated_area=0)
     assert on >= off + 0.04, (on, off)
