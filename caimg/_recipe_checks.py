@@ -87,7 +87,7 @@ def _check_segment(sc: SegmentConfig) -> None:
                           f"'segment.max_area_px' = {sc.max_area_px}; expected min <= max")
     if sc.method == "auto" and not sc.params:
         return  # the default: nothing to check, and no import of the segmentation package
-    from .segmentation import available_methods, method_options
+    from .segmentation import OPTION_CHOICES, available_methods, method_options
 
     name = "gradient" if sc.method == "auto" else sc.method
     known = available_methods()
@@ -110,6 +110,8 @@ def _check_segment(sc: SegmentConfig) -> None:
             ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
                   and value == value and abs(value) != float("inf"))
             want = "a finite number"
+        elif key in OPTION_CHOICES and isinstance(default, str):
+            ok, want = value in OPTION_CHOICES[key], f"one of {list(OPTION_CHOICES[key])}"
         else:
             continue
         if not ok:

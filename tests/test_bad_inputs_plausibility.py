@@ -83,6 +83,8 @@ def test_calibration_profile_not_a_string(tmp_path, folder, capsys, how):
     ("segment.params=5", ["'segment.params' = 5", "table"]),
     ('segment.params={gradient_sigma="abc"}', ["segment.params.gradient_sigma", "number"]),
     ("segment.params={refine=5}", ["segment.params.refine", "true or false"]),
+    ('segment.params={outline_reference="edge"}',
+     ["segment.params.outline_reference", "'rim', 'core', 'peak'"]),
     ("segment.params={gradient_sigma=[1, 2]}", ["segment.params.gradient_sigma", "number"]),
     ("segment.params={sigma=5}", ["segment.params.sigma", "gradient_sigma"]),
     ("segment.method='foo'", ["segment.method", "'foo'", "watershed"]),

@@ -66,7 +66,11 @@ from ._threshold import segment_threshold
 from ._watershed import segment_watershed
 
 __all__ = ["segment", "available_methods", "register_method", "method_options",
-           "estimate_diameter", "resolve_diameter", "saturated_rois"]
+           "estimate_diameter", "resolve_diameter", "saturated_rois", "OPTION_CHOICES"]
+
+#: Options of the built-in methods whose value must be one of a few words (the recipe
+#: check refuses anything else before a batch starts).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"outline_reference": ("rim", "core", "peak")}
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"

@@ -43,8 +43,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      log_seeds=True, marker_distance=0.3, min_thickness=0.25,
                      use_activity=True, activity_threshold=5.0, min_solidity=0.75,
                      merge_dip=0.08, merge_step=1.4, merge_solidity=0.93,
-                     merge_texture=0.08, merge_textured_step=2.0,
-                     min_edge_contrast=0.42, outline_reference="core", close_fraction=0.12,
+                     merge_texture=0.08, merge_textured_step=2.0, rim_ratio=0.8,
+                     min_edge_contrast=0.42, outline_reference="rim", close_fraction=0.12,
                      max_elongation=5.0, halo_ratio=3.0, seed_reach=0.5,
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
@@ -183,10 +183,15 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         less than ``long_cut_solidity`` of their hull, with a gain of ``long_cut_gain``;
         the seam and thickness tests as above. ``long_cut_aspect = 0`` (or
         ``cut_solidity = 0``) turns it off.
-    outline_reference : {"core", "peak"}
+    outline_reference : {"rim", "core", "peak"}
         Height the ``edge_fraction`` cut refers to (see
         :func:`~caimg.segmentation._common.refine_outlines`): ``"core"`` makes the outline
-        of a cell with a bright nucleus or granules its whole body.
+        of a cell with a bright nucleus or granules its whole body; ``"rim"`` (default)
+        also raises the cut to half the height of the cell's rim when that is higher (a
+        dark nucleus or a flat cell: the outline sits on the edge, not outside it).
+    rim_ratio : float
+        With ``outline_reference = "rim"``: cells whose rim is dimmer than this fraction
+        of their inside (a bright nucleus, a domed centre) keep the core cut.
     outline_snap : bool
         After the cut, move each outline out (by at most 1 px, never towards another
         cell) onto the level whose outline runs on the steepest edge of the unsmoothed
@@ -226,9 +231,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     mk = np.where(interior, mk, 0)
     if log_seeds:
         mk, n = _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr)
-    markers = mk.copy()
-    markers[~ndi.binary_dilation(fg, iterations=1)] = n + 1
-    ws = watershed(grad, markers)
+    ws = watershed(grad, np.where(ndi.binary_dilation(fg, iterations=1), mk, n + 1))
     regions = np.where(ws <= n, ws, 0).astype(np.int32)
     regions = _merge_enclosed(regions, enclosed_fraction, smooth, edge_fraction,
                               halo_ratio if halo_ratio > 0 else np.inf)
@@ -238,7 +241,8 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                                   min_peak_snr=min_height_snr, reference=outline_reference,
                                   reach_px=seed_reach * d if seed_reach > 0 else None,
                                   reach_from=_held_interior(regions, interior, mk),
-                                  edges=np.hypot(*np.gradient(flat)) if outline_snap else None)
+                                  edges=np.hypot(*np.gradient(flat)) if outline_snap else None,
+                                  rim_ratio=rim_ratio)
     if min_edge_contrast > 0:
         regions = drop_blurred(regions, flat, min_edge_contrast, min_area_px=min_area_px)
     if halo_ratio > 0:
