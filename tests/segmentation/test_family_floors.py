@@ -282,10 +282,10 @@ def test_dim_cells_are_kept_at_three_noise_sds():
 
 def test_neurite_strings_are_dropped_and_spindle_cells_kept():
     """ROIs on neurites (bright core a thin string, ``thin_core``) are dropped in the
-    ``spindle_neurites`` family (hard preset); no spindle cell goes with them. With the
-    core outline cut: the rim cut (the default) also takes some neurite ROIs below the
-    height test (background ROIs 12 with the rule, 13 without), so the rule is measured
-    on its own."""
+    ``spindle_neurites`` family (hard preset); no spindle cell goes with them. Measured
+    with the core outline cut: the rim cut (the default) removes some neurite ROIs by
+    itself (background ROIs 12 with the rule, 13 without), so the rule is measured on its
+    own."""
     on_bg, on_bg_off, kept, kept_off = 0, 0, 0, 0
     for indicator, seed in (("fluo4", 303), ("fluo4", 305), ("fura2", 306)):
         syn, s = _hard("spindle_neurites", indicator, seed)
