@@ -23,7 +23,7 @@ from ._common import (
     smoothed,
 )
 from ._merge import merge_fragments, merge_isolated
-from ._scatter import scattered_light
+from ._scatter import scattered_light, very_bright
 from ._shape_rules import (
     close_each,
     drop_blurred,
@@ -49,7 +49,7 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
                      activity_split=True, split_part=0.1, split_ratio=0.35, split_snr=8.0,
                      min_height_snr=3.0, thin_core=0.7, core_elongation=4.0,
                      scatter_ratio=10.0, cut_solidity=0.85, cut_gain=0.06, cut_seam=0.95,
-                     cut_area=1.5, long_cut_area=1.7, long_cut_aspect=1.4,
+                     cut_area=1.5, long_cut_area=1.7, long_cut_aspect=1.4, scatter_markers=True,
                      long_cut_solidity=0.93, long_cut_gain=0.02, isolated_area=1.55,
                      isolated_elongation=1.6, isolated_solidity=0.88, outline_snap=True):
     """Watershed of the gradient of log intensity, seeded by flat cell interiors.
@@ -166,6 +166,10 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
         included: at most 3x): their
         skirt of scattered light is measured after a first pass and taken off the image,
         and the cells are found again (:func:`_without_scatter`). 0 = off.
+    scatter_markers : bool
+        In that second pass, also look for the dim cells' markers with the very bright
+        cells set to the background (:func:`_add_log_markers`): a dim cell pressed against
+        a 40x brighter one gave no marker of its own and was missed.
     cut_solidity, cut_gain, cut_seam, cut_area : float
         Two touching cells in one ROI (spindles in a V or a T, one marker between them): a
         ROI of at least ``cut_area`` x the median ROI's area (room for two cells) covering
@@ -202,9 +206,9 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     ndarray of int, shape (Y, X)
         Labels, 0 = background (``segment`` makes them consecutive and hole-free).
     """
-    if scatter_ratio > 0:
-        opts = {k: v for k, v in locals().items() if k not in ("structural", "activity")}
-        structural = _without_scatter(structural, activity, opts)
+    opts = {k: v for k, v in locals().items() if k not in ("structural", "activity")}
+    structural, bright = (_without_scatter(structural, activity, opts) if scatter_ratio > 0
+                          else (structural, None))
     from skimage.segmentation import watershed
 
     d = cell_diameter_px
@@ -220,17 +224,16 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     # maxima stay apart
     from skimage.feature import peak_local_max
 
-    dt = ndi.distance_transform_edt(interior)
-    dts = ndi.gaussian_filter(dt, 1.0)
+    dts = ndi.gaussian_filter(ndi.distance_transform_edt(interior), 1.0)
     pk = peak_local_max(dts, min_distance=max(2, int(marker_distance * d)), threshold_abs=1.0,
                         labels=ndi.label(interior)[0], exclude_border=False)
-    mk = np.zeros(structural.shape, dtype=np.int32)
-    n = len(pk)
+    mk, n = np.zeros(structural.shape, dtype=np.int32), len(pk)
     for j, (r, c) in enumerate(pk, start=1):
         mk[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = j
     mk = np.where(interior, mk, 0)
     if log_seeds:
-        mk, n = _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr)
+        mk, n = _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr,
+                                 bright if scatter_markers else None)
     ws = watershed(grad, np.where(ndi.binary_dilation(fg, iterations=1), mk, n + 1))
     regions = np.where(ws <= n, ws, 0).astype(np.int32)
     regions = _merge_enclosed(regions, enclosed_fraction, smooth, edge_fraction,
@@ -283,10 +286,14 @@ def segment_gradient(structural, activity, *, cell_diameter_px, min_area_px, max
     return regions
 
 
-def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr):
+def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr,
+                     bright=None):
     """Markers ``n + 1 ..`` added to ``mk`` at Laplacian-of-Gaussian peaks of the locally
     contrast-normalised image: cells too dim or small for a flat interior. Returns
-    ``(mk, n)`` updated.
+    ``(mk, n)`` updated. With ``bright`` (pixels of very bright cells found before), the
+    peaks of the image with those cells set to its background are added too, outside them
+    and away from the peaks already found: a dim cell pressed against a cell 40x
+    brighter gives no peak of its own beside the bright cell's response.
     """
     # cells too dim or small for a flat interior still give a LoG peak
     det = flat / local_scale(flat, d, noise)
@@ -294,6 +301,14 @@ def _add_log_markers(mk, n, flat, noise, bgmask, fg, interior, d, threshold_snr)
     rn = max(mad_sd(resp[bgmask]) if bgmask.sum() > 20 else mad_sd(resp), 1e-12)
     base = float(np.median(resp[bgmask])) if bgmask.any() else 0.0
     pk = find_peaks(resp, 0.5 * d, base + threshold_snr * rn)
+    if bright is not None:
+        more = find_peaks(log_response(np.where(bright, 0.0, det), d), 0.5 * d,
+                          base + threshold_snr * rn)
+        more = more[~bright[more[:, 0], more[:, 1]]] if len(more) else more
+        if len(more) and len(pk):
+            gap = np.hypot(*(more[:, None, :] - pk[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+            more = more[gap > 0.5 * d]
+        pk = np.concatenate([pk, more]) if len(pk) else more
     if len(pk):
         pk = pk[fg[pk[:, 0], pk[:, 1]]]
         # not in a big flat interior that already has a marker: inside a cell bigger
@@ -319,7 +334,8 @@ def _without_scatter(structural, activity, opts):
     A first pass (without this step) finds the cells; the skirt of each one at least
     ``scatter_ratio`` times as high as the median cell is measured out to two cell diameters
     (:func:`~caimg.segmentation._scatter.scattered_light`) and taken off, so the dim cells
-    on it stand on a flat background in the second pass.
+    on it stand on a flat background in the second pass. Returns that image and the
+    pixels of the very bright cells (dilated by 1 px), or ``structural`` and None.
     """
     first = segment_gradient(structural, activity,
                              **{**opts, "scatter_ratio": 0.0, "cut_solidity": 0.0})
@@ -328,7 +344,11 @@ def _without_scatter(structural, activity, opts):
     smooth, noise_s = smoothed(flat, bgmask, noise, d)
     skirt = scattered_light(first, smooth, noise_s, ratio=opts["scatter_ratio"],
                             reach_px=2.0 * d)
-    return structural if skirt is None else structural - skirt
+    if skirt is None:
+        return structural, None
+    bright = ndi.binary_dilation(np.isin(first, very_bright(first, smooth,
+                                                             opts["scatter_ratio"])))
+    return structural - skirt, bright
 
 
 def _with_activity_cells(regions, act, smooth, halo_ratio, d):

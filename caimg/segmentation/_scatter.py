@@ -18,7 +18,7 @@ from scipy import ndimage as ndi
 
 from ._common import padded
 
-__all__ = ["scattered_light"]
+__all__ = ["scattered_light", "very_bright"]
 
 
 def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
@@ -46,16 +46,7 @@ def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
         Per pixel, the largest skirt of the bright ROIs reaching it (0 inside ROIs that are
         very bright themselves and beyond every skirt); None when no ROI is very bright.
     """
-    n = int(labels.max(initial=0))
-    if n < 3 or ratio <= 0:
-        return None
-    med = np.zeros(n + 1)
-    med[1:] = ndi.median(flat, labels, np.arange(1, n + 1))
-    present = np.bincount(labels.ravel(), minlength=n + 1)[1:] > 0
-    typical = float(np.median(med[1:][present]))
-    if typical <= 0:
-        return None
-    bright = [i for i in range(1, n + 1) if present[i - 1] and med[i] >= ratio * typical]
+    bright = very_bright(labels, flat, ratio)
     if not bright:
         return None
     out = np.zeros(flat.shape)
@@ -81,3 +72,19 @@ def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
         out[box] = np.maximum(out[box], skirt)
     out[is_bright] = 0.0
     return out
+
+
+def very_bright(labels, flat, ratio):
+    """Ids of the ROIs of ``labels`` whose median in ``flat`` is at least ``ratio`` times
+    the median ROI's median (and above 0); empty with fewer than 3 ROIs or ``ratio <= 0``.
+    """
+    n = int(labels.max(initial=0))
+    if n < 3 or ratio <= 0:
+        return []
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(flat, labels, np.arange(1, n + 1))
+    present = np.bincount(labels.ravel(), minlength=n + 1)[1:] > 0
+    typical = float(np.median(med[1:][present]))
+    if typical <= 0:
+        return []
+    return [i for i in range(1, n + 1) if present[i - 1] and med[i] >= ratio * typical]
