@@ -58,6 +58,7 @@ from scipy import ndimage as ndi
 
 from ..errors import ConfigError
 from ._cellpose import segment_cellpose
+from ._common import OUTLINE_REFERENCES
 from ._diameter import estimate_diameter
 from ._gradient import segment_gradient
 from ._saturation import saturated_rois
@@ -70,7 +71,7 @@ __all__ = ["segment", "available_methods", "register_method", "method_options",
 
 #: Options of the built-in methods whose value must be one of a few words (the recipe
 #: check refuses anything else before a batch starts).
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {"outline_reference": ("rim", "core", "peak")}
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"outline_reference": OUTLINE_REFERENCES}
 
 _METHODS: dict[str, Callable[..., np.ndarray]] = {}
 _DEFAULT = "gradient"

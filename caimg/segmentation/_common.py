@@ -12,7 +12,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["mad_sd", "wide_gaussian_filter", "nconv", "flatten", "smoothed", "log_response",
-           "local_scale", "find_peaks", "refine_outlines", "padded", "hull_area"]
+           "local_scale", "find_peaks", "refine_outlines", "padded", "hull_area",
+           "OUTLINE_REFERENCES"]
 
 
 def padded(sl, pad, shape):
@@ -303,6 +304,10 @@ def find_peaks(response, min_distance, threshold, mask=None):
     return coords
 
 
+#: The heights an outline cut can refer to (``reference`` of :func:`refine_outlines`).
+OUTLINE_REFERENCES = ("rim", "core", "peak")
+
+
 def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px, noise,
                     min_peak_snr, exclude=None, reference="peak", reach_px=None,
                     reach_from=None, edges=None, rim_ratio=0.8):
@@ -353,8 +358,8 @@ def refine_outlines(smooth, regions, seeds_lab, diameter, edge_fraction, ring_px
     ndarray of int32, shape (Y, X)
         The cut regions (same ids; dropped ones absent), hole-free.
     """
-    if reference not in ("peak", "core", "rim"):
-        raise ValueError(f"reference = {reference!r}: expected 'peak', 'core' or 'rim'")
+    if reference not in OUTLINE_REFERENCES:
+        raise ValueError(f"reference = {reference!r}: expected one of {OUTLINE_REFERENCES}")
     out = np.zeros(regions.shape, dtype=np.int32)
     n = int(regions.max(initial=0))
     if n == 0:

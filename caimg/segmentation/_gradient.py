@@ -342,13 +342,11 @@ def _without_scatter(structural, activity, opts):
     d = opts["cell_diameter_px"]
     flat, _, noise, bgmask = flatten(structural, d, scale=opts["background_scale"])
     smooth, noise_s = smoothed(flat, bgmask, noise, d)
-    skirt = scattered_light(first, smooth, noise_s, ratio=opts["scatter_ratio"],
-                            reach_px=2.0 * d)
+    bright = very_bright(first, smooth, opts["scatter_ratio"])
+    skirt = scattered_light(first, smooth, noise_s, bright=bright, reach_px=2.0 * d)
     if skirt is None:
         return structural, None
-    bright = ndi.binary_dilation(np.isin(first, very_bright(first, smooth,
-                                                             opts["scatter_ratio"])))
-    return structural - skirt, bright
+    return structural - skirt, ndi.binary_dilation(np.isin(first, bright))
 
 
 def _with_activity_cells(regions, act, smooth, halo_ratio, d):

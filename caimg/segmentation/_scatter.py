@@ -21,8 +21,8 @@ from ._common import padded
 __all__ = ["scattered_light", "very_bright"]
 
 
-def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
-    """The skirt of scattered light around the very bright ROIs of ``labels``.
+def scattered_light(labels, flat, noise, *, bright, reach_px, min_ring_px=8):
+    """The skirt of scattered light around the very bright ROIs ``bright`` of ``labels``.
 
     Parameters
     ----------
@@ -32,9 +32,8 @@ def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
         The background-flattened (smoothed) image the ROIs were found on.
     noise : float
         Noise SD of ``flat``; a skirt is measured out to where it falls below 2 of them.
-    ratio : float
-        A ROI is very bright when its median is at least this many times the median ROI's
-        median (and above 0).
+    bright : sequence of int
+        Ids of the very bright ROIs (:func:`very_bright`).
     reach_px : float
         Farthest distance from a bright ROI at which its skirt is measured, pixels.
     min_ring_px : int
@@ -46,8 +45,7 @@ def scattered_light(labels, flat, noise, *, ratio, reach_px, min_ring_px=8):
         Per pixel, the largest skirt of the bright ROIs reaching it (0 inside ROIs that are
         very bright themselves and beyond every skirt); None when no ROI is very bright.
     """
-    bright = very_bright(labels, flat, ratio)
-    if not bright:
+    if not len(bright):
         return None
     out = np.zeros(flat.shape)
     reach = int(math.ceil(reach_px))
